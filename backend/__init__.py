@@ -1,0 +1,96 @@
+"""Sanwei (三微): micro-wishes, micro-power and micro-services for urban communities."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from backend.config import load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Application factory: settings from the environment, overridden by `config` (tests)."""
+    app = Flask(
+        __name__,
+        static_folder="../h5/static",
+        static_url_path="/static",
+        template_folder="../h5/templates",
+    )
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_hooks(app)
+    from backend.cli import register_cli
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from backend.api import api
+    from backend.extensions import compress, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
+    compress.init_app(app)
+    api.init_app(app)
+
+
+def _migrations_dir():
+    from backend.config import ROOT
+    return ROOT / "migrations"
+
+
+def register_blueprints(app: Flask) -> None:
+    from backend.api import api
+    from backend.auth.api import blp as auth_blp
+    from backend.orgs.api import blp as orgs_blp
+    from backend.people.api import blp as people_blp
+    from backend.qrcodes.api import blp as qrcodes_blp
+    from backend.qrcodes.public import bp as qr_public_bp
+    from h5.vendor import bp as vendor_bp
+    from h5.views import bp as h5_bp
+
+    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp):
+        api.register_blueprint(blp)
+    app.register_blueprint(h5_bp)
+    app.register_blueprint(qr_public_bp)
+    app.register_blueprint(vendor_bp)
+
+
+def register_hooks(app: Flask) -> None:
+    from flask import g, redirect, request, url_for
+
+    from backend.core.auth import check_csrf, csrf_token, current_actor
+    from backend.core.errors import register_error_handlers
+    from backend.core.privacy import mask_phone
+    from backend.core.timeutil import format_local
+    from backend.extensions import write_intent
+    from backend.qrcodes.purposes import register_builtin_purposes
+
+    register_error_handlers(app)
+
+    @app.before_request
+    def _start_request():
+        write_intent.set(request.method not in {"GET", "HEAD", "OPTIONS"})
+        # Who is asking is worked out afresh for every request, even in a reused app context.
+        for key in ("actor", "auth_token", "auth_via"):
+            g.pop(key, None)
+
+    app.before_request(check_csrf)
+
+    @app.get("/")
+    def _root():
+        return redirect(url_for("h5.home"))
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    register_builtin_purposes()
+    app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, mask_phone=mask_phone)
+    app.jinja_env.filters["local"] = format_local

@@ -1,0 +1,58 @@
+"""Operator commands: `flask --app wsgi demo` and `flask --app wsgi create-user`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from backend.core.errors import DomainError
+from backend.extensions import db
+from backend.orgs.models import Org
+from backend.people.models import Role
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("demo")
+    @click.option("--force", is_flag=True, help="Allow loading demo data in production mode.")
+    def demo(force: bool):
+        """Load the demo data set (idempotent) and print its accounts."""
+        from backend.demo import DEMO_PASSWORD, load_demo
+
+        if current_app.config["SANWEI_ENV"] == "production" and not force:
+            raise click.ClickException("refusing to load demo data in production (use --force)")
+        accounts = load_demo()
+        db.session.commit()
+        click.echo(f"Demo data ready. Every demo account's password: {DEMO_PASSWORD}")
+        width = max(len(u) for u, _, _ in accounts)
+        for username, name, what in accounts:
+            click.echo(f"  {username:<{width}}  {name}  {what}")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--password", required=True, help="At least 8 characters.")
+    @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+    @click.option("--org", "org_id", type=int, help="Org id the role is held on (omit only for admin).")
+    @click.option("--name", help="Display name (defaults to the username).")
+    def create_user(username: str, password: str, role: str, org_id: int | None, name: str | None):
+        """Add a staff account with one role."""
+        from backend.people.schemas import PersonSchema
+        from backend.people.service import add_membership, create_person
+
+        errors = PersonSchema().validate({"name": name or username, "username": username, "password": password})
+        if errors:
+            raise click.ClickException("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        org = None
+        if org_id is not None:
+            org = db.session.get(Org, org_id)
+            if org is None:
+                raise click.ClickException(f"no org with id {org_id}")
+        elif role != Role.admin.value:
+            raise click.ClickException("--org is required for every role but admin")
+        try:
+            person = create_person(name=name or username, username=username, password=password)
+            add_membership(person, org, role)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        db.session.commit()
+        where = f" on {org.name} (#{org.id})" if org else ""
+        click.echo(f"created {username} (#{person.id}) as {role}{where}")

@@ -1,0 +1,32 @@
+"""List paging per API.md: ?page=&per_page= (≤ 100) → {"items": [...], "total": N}."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sqlalchemy as sa
+from marshmallow import Schema, fields, validate
+
+from backend.extensions import db
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+@cache
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """The response schema of a page of `item_schema` (one class per item schema, for OpenAPI)."""
+    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    return type(name, (Schema,), {
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "total": fields.Integer(required=True),
+    })
+
+
+def paginate(stmt: sa.Select, page: int, per_page: int) -> dict:
+    """Run `stmt` for one page; `stmt` must already be ordered so pages are stable."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": items, "total": total}

@@ -1,0 +1,199 @@
+"""The one place that decides whether a person may do an action on an object.
+
+Deny by default. An object the person cannot see at all answers 404 (its existence is not
+confirmed); an object they can see but not change answers 403.
+
+Scope comes from memberships: a role held on an org covers that org and everything below it
+(materialised path prefix). A secretary of a community therefore sees its grids; a street
+officer sees the street; a global admin sees everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from backend.core.errors import Forbidden, NotFound
+from backend.extensions import db
+from backend.orgs.models import Org
+from backend.people.models import Membership, Person, Role
+from backend.qrcodes.models import QrCode
+
+#: Roles that work in the organisation (see members, manage its things).
+STAFF_ROLES = {Role.street_officer, Role.secretary, Role.grid_leader, Role.grid_member}
+#: Staff roles that may change an org's members and QR codes.
+MANAGER_ROLES = {Role.street_officer, Role.secretary, Role.grid_leader}
+#: Lower number = more authority. A manager grants only roles below their own.
+ROLE_RANK = {
+    Role.admin: 0, Role.street_officer: 1, Role.secretary: 2, Role.grid_leader: 3,
+    Role.grid_member: 4, Role.party_member: 5, Role.volunteer: 5, Role.resident: 5,
+}
+
+
+@dataclass
+class Actor:
+    """Who is acting, with the org paths each of their roles covers."""
+
+    person: Person
+    is_admin: bool = False
+    #: (org path, role) for every membership with an org.
+    scopes: list[tuple[str, Role]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, person_id: int) -> Actor | None:
+        person = db.session.execute(
+            sa.select(Person)
+            .options(selectinload(Person.memberships).selectinload(Membership.org))
+            .where(Person.id == person_id, Person.is_active.is_(True))
+        ).scalar_one_or_none()
+        if person is None:
+            return None
+        actor = cls(person=person)
+        for m in person.memberships:
+            if m.role == Role.admin.value and m.org_id is None:
+                actor.is_admin = True
+            elif m.org is not None:
+                actor.scopes.append((m.org.path, Role(m.role)))
+        return actor
+
+    def roles_over(self, org: Org) -> set[Role]:
+        """Roles held on `org` or any org above it."""
+        return {role for path, role in self.scopes if org.path.startswith(path)}
+
+    def best_rank_over(self, org: Org) -> int:
+        if self.is_admin:
+            return ROLE_RANK[Role.admin]
+        ranks = [ROLE_RANK[r] for r in self.roles_over(org)]
+        return min(ranks) if ranks else 99
+
+    def is_staff_over(self, org: Org) -> bool:
+        return self.is_admin or bool(self.roles_over(org) & STAFF_ROLES)
+
+    def is_manager_over(self, org: Org) -> bool:
+        return self.is_admin or bool(self.roles_over(org) & MANAGER_ROLES)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_admin or any(role in STAFF_ROLES for _, role in self.scopes)
+
+    @property
+    def is_manager(self) -> bool:
+        return self.is_admin or any(role in MANAGER_ROLES for _, role in self.scopes)
+
+    def staff_paths(self) -> list[str]:
+        return sorted({path for path, role in self.scopes if role in STAFF_ROLES})
+
+    def manager_paths(self) -> list[str]:
+        return sorted({path for path, role in self.scopes if role in MANAGER_ROLES})
+
+
+# --- visibility: what a person may know exists ------------------------------------------
+
+def org_visible_clause(actor: Actor):
+    """SQL condition on Org: inside any of the actor's org subtrees, or above one of them."""
+    if actor.is_admin:
+        return sa.true()
+    conditions = []
+    ancestor_ids: set[int] = set()
+    for path, _ in actor.scopes:
+        conditions.append(Org.path.startswith(path))
+        ancestor_ids.update(int(p) for p in path.strip("/").split("/") if p)
+    if ancestor_ids:
+        conditions.append(Org.id.in_(ancestor_ids))
+    return sa.or_(*conditions) if conditions else sa.false()
+
+
+def person_visible_clause(actor: Actor):
+    """SQL condition on Person: themselves, people they created, and members of orgs they staff."""
+    if actor.is_admin:
+        return sa.true()
+    conditions = [Person.id == actor.person.id, Person.created_by_id == actor.person.id]
+    paths = actor.staff_paths()
+    if paths:
+        in_scope = (
+            sa.select(Membership.id)
+            .join(Org, Org.id == Membership.org_id)
+            .where(Membership.person_id == Person.id, sa.or_(*[Org.path.startswith(p) for p in paths]))
+        )
+        conditions.append(in_scope.exists())
+    return sa.or_(*conditions)
+
+
+def qrcode_visible_clause(actor: Actor):
+    """SQL condition on QrCode: codes of orgs the actor staffs."""
+    if actor.is_admin:
+        return sa.true()
+    paths = actor.staff_paths()
+    if not paths:
+        return sa.false()
+    return QrCode.org.has(sa.or_(*[Org.path.startswith(p) for p in paths]))
+
+
+def _can_see(actor: Actor, obj) -> bool:
+    if actor.is_admin:
+        return True
+    if isinstance(obj, Org):
+        return any(obj.path.startswith(path) or path.startswith(obj.path) for path, _ in actor.scopes)
+    if isinstance(obj, Person):
+        return bool(db.session.scalar(sa.select(sa.exists().where(
+            Person.id == obj.id, person_visible_clause(actor)))))
+    if isinstance(obj, QrCode):
+        return actor.is_staff_over(obj.org)
+    return False
+
+
+# --- actions ----------------------------------------------------------------------------
+
+def _org_create_child(actor: Actor, org: Org, **_) -> bool:
+    return actor.is_admin or Role.street_officer in actor.roles_over(org)
+
+
+def _members_add(actor: Actor, org: Org, role: Role | str | None = None, **_) -> bool:
+    if not actor.is_manager_over(org):
+        return False
+    if role is None:
+        return True
+    return ROLE_RANK[Role(role)] > actor.best_rank_over(org)
+
+
+def _person_edit(actor: Actor, person: Person, **_) -> bool:
+    return actor.is_admin or person.id == actor.person.id or person.created_by_id == actor.person.id
+
+
+#: action name → (object type, rule). Anything not listed is denied.
+RULES = {
+    "org.view": (Org, lambda actor, org, **_: True),
+    "org.create_child": (Org, _org_create_child),
+    "org.members.view": (Org, lambda actor, org, **_: actor.is_staff_over(org)),
+    "org.members.add": (Org, _members_add),
+    "org.qrcodes.create": (Org, lambda actor, org, **_: actor.is_manager_over(org)),
+    "person.view": (Person, lambda actor, person, **_: True),
+    "person.edit": (Person, _person_edit),
+    "qrcode.view": (QrCode, lambda actor, qr, **_: True),
+    "qrcode.revoke": (QrCode, lambda actor, qr, **_: actor.is_manager_over(qr.org)),
+}
+
+
+def can(actor: Actor | None, action: str, obj, **context) -> bool:
+    """True when `actor` may do `action` on `obj` (never raises)."""
+    if actor is None or action not in RULES:
+        return False
+    kind, rule = RULES[action]
+    if not isinstance(obj, kind) or not _can_see(actor, obj):
+        return False
+    return bool(rule(actor, obj, **context))
+
+
+def authorize(actor: Actor | None, action: str, obj, **context) -> None:
+    """Raise NotFound when `obj` is outside the actor's organisations, Forbidden when the
+    actor sees it but may not do `action`."""
+    if obj is None or actor is None or not _can_see(actor, obj):
+        raise NotFound()
+    if not can(actor, action, obj, **context):
+        raise Forbidden()
+
+
+def can_create_people(actor: Actor | None) -> bool:
+    return actor is not None and actor.is_manager

@@ -1,0 +1,121 @@
+"""The demo data set: one street, three communities, their grids and people. Idempotent."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from backend.extensions import db
+from backend.orgs.models import Org
+from backend.orgs.service import create_org
+from backend.people.models import Membership, Person
+from backend.people.service import add_membership, create_person
+from backend.qrcodes.models import QrPurpose
+from backend.qrcodes.service import ensure_code
+
+DEMO_PASSWORD = "sanwei2026"
+
+STREET = "东湖街道"
+#: community → (secretary, [(grid, leader, grid member)], [party members], [residents])
+#: A person is (username or None, name, phone, flags).
+COMMUNITIES = {
+    "和平社区": {
+        "secretary": ("heping", "李红梅", "13800001001"),
+        "grids": [("第一网格", ("heping_g1", "张建华", "13800001011")),
+                  ("第二网格", ("heping_g2", "王秀英", "13800001012")),
+                  ("第三网格", ("heping_g3", "赵国强", "13800001013"))],
+        "party": [("heping_dy1", "刘志刚", "13800001021", {"is_in_service": True, "work_unit": "市供电公司"}),
+                  ("heping_dy2", "陈淑芬", "13800001022", {}),
+                  ("heping_dy3", "孙立军", "13800001023", {"is_in_service": True, "work_unit": "区人民医院"}),
+                  ("heping_dy4", "周晓燕", "13800001024", {"is_mobile": True})],
+        "residents": [("吴桂兰", "13800001031"), ("郑海涛", None), ("冯玉珍", "13800001033")],
+    },
+    "幸福社区": {
+        "secretary": ("xingfu", "黄丽娟", "13800002001"),
+        "grids": [("第一网格", ("xingfu_g1", "林建军", "13800002011")),
+                  ("第二网格", ("xingfu_g2", "何美玲", "13800002012"))],
+        "party": [("xingfu_dy1", "高志伟", "13800002021", {"is_in_service": True, "work_unit": "市第二中学"}),
+                  ("xingfu_dy2", "罗淑华", "13800002022", {})],
+        "residents": [("马春花", "13800002031"), ("梁文斌", None)],
+    },
+    "光明社区": {
+        "secretary": ("guangming", "徐卫东", "13800003001"),
+        "grids": [("第一网格", ("guangming_g1", "宋丽萍", "13800003011")),
+                  ("第二网格", ("guangming_g2", "谢永明", "13800003012")),
+                  ("第三网格", ("guangming_g3", "韩秀兰", "13800003013"))],
+        "party": [("guangming_dy1", "唐建平", "13800003021", {"is_in_service": True, "work_unit": "区税务局"}),
+                  ("guangming_dy2", "曹玉梅", "13800003022", {})],
+        "residents": [("彭德福", "13800003031"), ("蒋小红", None)],
+    },
+}
+
+
+def _org(name: str, kind: str, parent: Org | None) -> Org:
+    found = db.session.scalar(sa.select(Org).where(
+        Org.name == name, Org.parent_id == parent.id if parent else Org.parent_id.is_(None)))
+    return found or create_org(name, kind, parent)
+
+
+def _person(username: str | None, name: str, phone: str | None, org: Org, **attrs) -> Person:
+    if username:
+        found = db.session.scalar(sa.select(Person).where(Person.username == username))
+    else:  # residents have no login: the same name in the same org is the same person
+        found = db.session.scalar(sa.select(Person).join(Membership).where(
+            Person.name == name, Membership.org_id == org.id))
+    if found:
+        return found
+    return create_person(name=name, username=username, password=DEMO_PASSWORD if username else None,
+                         phone=phone, **attrs)
+
+
+def _grant(person: Person, org: Org | None, role: str) -> None:
+    held = any(m.role == role and m.org_id == (org.id if org else None) for m in person.memberships)
+    if not held:
+        add_membership(person, org, role)
+
+
+def load_demo() -> list[tuple[str, str, str]]:
+    """Create what is missing; return (username, name, what they are) for every login."""
+    accounts: list[tuple[str, str, str]] = []
+
+    def login(person: Person, what: str) -> None:
+        if person.username:
+            accounts.append((person.username, person.name, what))
+
+    street = _org(STREET, "street", None)
+    admin = db.session.scalar(sa.select(Person).where(Person.username == "admin")) or create_person(
+        name="平台管理员", username="admin", password=DEMO_PASSWORD)
+    _grant(admin, None, "admin")
+    login(admin, "系统管理员")
+    officer = _person("jiedao", "王建国", "13800000001", street)
+    _grant(officer, street, "street_officer")
+    login(officer, f"{STREET} 街道工作人员")
+
+    for community_name, spec in COMMUNITIES.items():
+        community = _org(community_name, "community", street)
+        username, name, phone = spec["secretary"]
+        secretary = _person(username, name, phone, community, is_party_member=True,
+                            home_community_id=community.id)
+        _grant(secretary, community, "secretary")
+        _grant(secretary, community, "party_member")
+        login(secretary, f"{community_name} 书记")
+        grids = []
+        for grid_name, (username, name, phone) in spec["grids"]:
+            grid = _org(grid_name, "grid", community)
+            grids.append(grid)
+            leader = _person(username, name, phone, grid, is_party_member=True, home_community_id=community.id)
+            _grant(leader, grid, "grid_leader")
+            _grant(leader, community, "party_member")
+            login(leader, f"{community_name}{grid_name} 网格长")
+            ensure_code(QrPurpose.wish.value, grid.id, grid)
+        for i, (username, name, phone, flags) in enumerate(spec["party"]):
+            member = _person(username, name, phone, community, is_party_member=True,
+                             home_community_id=community.id, **flags)
+            _grant(member, community, "party_member")
+            _grant(member, grids[i % len(grids)], "volunteer")
+            kind = "在职党员" if flags.get("is_in_service") else ("流动党员" if flags.get("is_mobile") else "党员")
+            login(member, f"{community_name} {kind}")
+        for i, (name, phone) in enumerate(spec["residents"]):
+            grid = grids[i % len(grids)]
+            resident = _person(None, name, phone, grid)
+            _grant(resident, grid, "resident")
+    return accounts

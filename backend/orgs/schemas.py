@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from backend.core.paging import PageArgs
+from backend.orgs.models import OrgKind
+
+
+class OrgSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in OrgKind]))
+    parent_id = fields.Integer(allow_none=True, load_default=None)
+    kind_label = fields.String(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+
+
+class OrgListArgs(PageArgs):
+    kind = fields.String(validate=validate.OneOf([k.value for k in OrgKind]))
+    parent_id = fields.Integer()

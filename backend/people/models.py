@@ -1,0 +1,102 @@
+"""People and their roles in organisations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.extensions import UTCDateTime, db, utcnow
+from backend.orgs.models import Org, enum_check
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    street_officer = "street_officer"
+    secretary = "secretary"
+    grid_leader = "grid_leader"
+    grid_member = "grid_member"
+    party_member = "party_member"
+    volunteer = "volunteer"
+    resident = "resident"
+
+
+ROLE_LABELS = {
+    Role.admin: "系统管理员",
+    Role.street_officer: "街道工作人员",
+    Role.secretary: "社区书记",
+    Role.grid_leader: "网格长",
+    Role.grid_member: "网格员",
+    Role.party_member: "党员",
+    Role.volunteer: "志愿者",
+    Role.resident: "居民",
+}
+
+
+class Person(db.Model):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Real name as the community knows it.
+    name: Mapped[str] = mapped_column(sa.String(50))
+    #: Staff login name; NULL for people who never sign in with a password.
+    username: Mapped[str | None] = mapped_column(sa.String(50), unique=True)
+    #: Werkzeug password hash; NULL when the person has no password login.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    #: Mobile number, optional (PIPL: collect the minimum); shown masked to others.
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    #: 党员.
+    is_party_member: Mapped[bool] = mapped_column(default=False)
+    #: 在职党员: works in a unit and reports to a residential community (双报到).
+    is_in_service: Mapped[bool] = mapped_column(default=False)
+    #: 流动党员: membership kept elsewhere, lives or works here for now.
+    is_mobile: Mapped[bool] = mapped_column(default=False)
+    #: The residential community a party member reports to.
+    home_community_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id", ondelete="SET NULL"))
+    #: Work unit of an in-service party member (free text until units are linked).
+    work_unit: Mapped[str | None] = mapped_column(sa.String(100))
+    #: A deactivated person cannot sign in; their history stays.
+    is_active: Mapped[bool] = mapped_column(default=True)
+    #: Who created the record; lets a staff member see a person before adding them to an org.
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    #: When the record was created.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    home_community: Mapped[Org | None] = relationship(foreign_keys=[home_community_id])
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="Membership.id"
+    )
+
+    def roles(self) -> set[str]:
+        return {m.role for m in self.memberships}
+
+
+class Membership(db.Model):
+    """A person holds a role in an org. A global admin is the one role held without an org."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        sa.CheckConstraint(enum_check("role", Role), name="role"),
+        sa.CheckConstraint("org_id IS NOT NULL OR role = 'admin'", name="org_required"),
+        sa.UniqueConstraint("person_id", "org_id", "role", name="uq_memberships_person_org_role"),
+        sa.Index("ix_memberships_org_id_role", "org_id", "role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Who holds the role.
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    #: Where; NULL only for a global admin.
+    org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id", ondelete="CASCADE"))
+    #: One of Role.
+    role: Mapped[str] = mapped_column(sa.String(20))
+    #: When the role was given.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="memberships")
+    org: Mapped[Org | None] = relationship()
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[Role(self.role)]

@@ -1,0 +1,192 @@
+"""Server-rendered mobile pages. Views parse, call services, render; rules live in services."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+
+from backend.auth import service as auth_service
+from backend.core.auth import client_ip, current_actor
+from backend.core.db import commit
+from backend.core.errors import DomainError, Unauthorized
+from backend.core.permissions import authorize, can, org_visible_clause, qrcode_visible_clause
+from backend.extensions import db
+from backend.orgs.models import Org
+from backend.people.models import Role
+from backend.people.service import members_of
+from backend.qrcodes import service as qr_service
+from backend.qrcodes.models import QrCode
+
+bp = Blueprint("h5", __name__, url_prefix="/h5")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths; anything else goes home (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("h5.home")
+
+
+def _require_page_actor():
+    actor = current_actor()
+    if actor is None:
+        raise _LoginRedirect()
+    return actor
+
+
+class _LoginRedirect(Exception):
+    pass
+
+
+@bp.errorhandler(_LoginRedirect)
+def _to_login(_exc):
+    return redirect(url_for("h5.login", next=request.full_path.rstrip("?")))
+
+
+def _home_actions(actor) -> list[dict]:
+    """What this person can do, by role. Each entry links to a working page."""
+    actions = []
+    if actor.is_staff:
+        actions.append({"title": "组织与成员", "desc": "查看所辖组织、网格和成员", "href": url_for("h5.orgs")})
+    if actor.is_manager:
+        actions.append({"title": "二维码管理", "desc": "生成、打印和停用楼栋二维码", "href": url_for("h5.qrcodes")})
+    if actor.is_admin or any(role == Role.street_officer for _, role in actor.scopes):
+        actions.append({"title": "接口文档", "desc": "对接其他系统用的 API 说明", "href": "/api/v1/docs"})
+    actions.append({"title": "我的信息", "desc": "身份、所属组织和长辈模式", "href": url_for("h5.me")})
+    return actions
+
+
+@bp.get("/")
+def home():
+    actor = current_actor()
+    if actor is None:
+        return render_template("home_public.html", tab="home")
+    memberships = [m for m in actor.person.memberships]
+    return render_template("home.html", tab="home", actor=actor, memberships=memberships,
+                           actions=_home_actions(actor))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_actor() is not None:
+            return redirect(next_url)
+        return render_template("login.html", tab="me", next_url=next_url, error=None, username="")
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    if not username or not password:
+        return render_template("login.html", tab="me", next_url=next_url, username=username,
+                               error="请输入用户名和密码"), 422
+    try:
+        person = auth_service.authenticate(username, password, client_ip())
+    except Unauthorized as exc:
+        commit()
+        return render_template("login.html", tab="me", next_url=next_url, username=username,
+                               error=exc.message), exc.status
+    except DomainError as exc:
+        return render_template("login.html", tab="me", next_url=next_url, username=username,
+                               error=exc.message), exc.status
+    secret, _ = auth_service.issue_token(person, "session")
+    commit()
+    session.clear()
+    session["sid"] = secret
+    return redirect(next_url)
+
+
+@bp.post("/logout")
+def logout():
+    actor = current_actor()
+    if actor is not None and g.auth_via == "session":
+        auth_service.revoke(g.auth_token)
+        commit()
+    session.clear()
+    return redirect(url_for("h5.home"))
+
+
+@bp.get("/me")
+def me():
+    actor = current_actor()
+    return render_template("me.html", tab="me", actor=actor)
+
+
+@bp.get("/orgs")
+def orgs():
+    actor = _require_page_actor()
+    roots = db.session.scalars(
+        sa.select(Org).where(org_visible_clause(actor)).order_by(Org.path)).all()
+    staffed = [o for o in roots if actor.is_staff_over(o)]
+    return render_template("orgs.html", tab="orgs", orgs=staffed)
+
+
+@bp.get("/orgs/<int:org_id>")
+def org_detail(org_id: int):
+    actor = _require_page_actor()
+    org = db.session.get(Org, org_id)
+    authorize(actor, "org.members.view", org)
+    children = db.session.scalars(sa.select(Org).where(Org.parent_id == org.id).order_by(Org.name)).all()
+    members = db.session.scalars(members_of(org)).all()
+    ancestors = db.session.scalars(
+        sa.select(Org).where(Org.id.in_(org.ancestor_ids[:-1])).order_by(Org.path)).all()
+    return render_template("org_detail.html", tab="orgs", org=org, children=children,
+                           members=members, ancestors=ancestors,
+                           can_qr=can(actor, "org.qrcodes.create", org))
+
+
+@bp.get("/qrcodes")
+def qrcodes():
+    actor = _require_page_actor()
+    codes = db.session.scalars(
+        sa.select(QrCode).where(qrcode_visible_clause(actor)).order_by(QrCode.is_active.desc(), QrCode.id.desc())
+        .limit(200)).all()
+    grids = [o for o in db.session.scalars(
+        sa.select(Org).where(org_visible_clause(actor), Org.kind == "grid").order_by(Org.path)).all()
+        if can(actor, "org.qrcodes.create", o)]
+    return render_template("qrcodes.html", tab="orgs", codes=codes, grids=grids)
+
+
+@bp.post("/qrcodes")
+def qrcode_create():
+    actor = _require_page_actor()
+    try:
+        purpose = request.form.get("purpose", "wish")
+        target_id = int(request.form.get("target_id", "0"))
+        org = qr_service.target_org(purpose, target_id)
+        authorize(actor, "org.qrcodes.create", org)
+    except ValueError:
+        return redirect(url_for("h5.qrcodes"))
+    qr = qr_service.create_code(purpose, target_id, org, actor.person)
+    commit()
+    return redirect(url_for("h5.qr_poster", qr_id=qr.id))
+
+
+@bp.post("/qrcodes/<int:qr_id>/revoke")
+def qrcode_revoke(qr_id: int):
+    actor = _require_page_actor()
+    qr = db.session.get(QrCode, qr_id)
+    authorize(actor, "qrcode.revoke", qr)
+    qr_service.revoke(qr)
+    commit()
+    return redirect(url_for("h5.qrcodes"))
+
+
+@bp.get("/qrcodes/<int:qr_id>/poster")
+def qr_poster(qr_id: int):
+    actor = _require_page_actor()
+    qr = db.session.get(QrCode, qr_id)
+    authorize(actor, "qrcode.view", qr)
+    lineage = db.session.scalars(
+        sa.select(Org).where(Org.id.in_(qr.org.ancestor_ids)).order_by(Org.path)).all()
+    svg = qr_service.render_svg(qr).decode()
+    return render_template("qr_poster.html", qr=qr, lineage=lineage, svg=svg,
+                           short_url=qr_service.short_url(qr))
+
+
+@bp.get("/s/<code>")
+def qr_landing(code: str):
+    """Landing page of a scanned code whose purpose page has not been opened yet."""
+    qr = qr_service.resolve(code)
+    lineage = db.session.scalars(
+        sa.select(Org).where(Org.id.in_(qr.org.ancestor_ids)).order_by(Org.path)).all()
+    return render_template("qr_landing.html", tab="home", qr=qr, lineage=lineage)
+

@@ -1,0 +1,1 @@
+"""The scheduler process. Exactly one runs per deployment; any other stands by."""

@@ -1,0 +1,147 @@
+"""Test fixtures. Every database test runs on SQLite and on PostgreSQL 15.
+
+- `REQUIRE_POSTGRES=1` turns "PostgreSQL unavailable" from a skip into a failure (CI).
+- `TEST_POSTGRES_URL` uses an existing server instead of starting one.
+- Each test gets a fresh database: a copy of the migrated SQLite file, or truncated tables.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from backend import create_app
+from backend.extensions import db
+from tests.pg import PostgresServer
+
+BACKENDS = ("sqlite", "postgresql")
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret",
+    "PUBLIC_BASE_URL": "http://sanwei.test",
+    # scrypt is right for production and too slow for hundreds of logins in tests.
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+}
+
+
+def _require(var: str) -> bool:
+    return os.environ.get(var, "") not in ("", "0", "false")
+
+
+# --- nothing leaves the machine ---------------------------------------------------------
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            ok = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = host == "localhost"
+        if not ok:
+            raise RuntimeError(f"test tried to reach non-loopback address {host!r}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+# --- database servers and migrated templates --------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """Base URL (no database name) of a PostgreSQL server, started for this session."""
+    if os.environ.get("TEST_POSTGRES_URL"):
+        yield os.environ["TEST_POSTGRES_URL"].rstrip("/")
+        return
+    server = PostgresServer()
+    reason = server.unavailable_reason()
+    if reason:
+        if _require("REQUIRE_POSTGRES"):
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    try:
+        url = server.start()
+    except Exception as exc:  # a failed start must say why
+        log = server.workdir / "server.log"
+        detail = f"{exc} {log.read_text()[-2000:] if log.exists() else ''}"
+        if _require("REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL did not start: {detail}")
+        pytest.skip(f"PostgreSQL did not start: {detail}")
+    yield url
+    server.stop()
+
+
+def create_database(base_url: str, name: str) -> str:
+    engine = sa.create_engine(f"{base_url}/postgres", isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return f"{base_url}/{name}"
+
+
+def migrate_to_head(url: str) -> None:
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request, tmp_path_factory):
+    """(backend, template): a migrated SQLite file to copy, or a migrated PostgreSQL URL."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "template.db"
+        migrate_to_head(f"sqlite:///{path}")
+        yield "sqlite", path
+    else:
+        url = create_database(request.getfixturevalue("postgres_url"), "sanwei_test")
+        migrate_to_head(url)
+        yield "postgresql", url
+
+
+@pytest.fixture
+def db_url(database, tmp_path):
+    """A clean, migrated database for one test."""
+    backend, template = database
+    if backend == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    engine = sa.create_engine(template, poolclass=sa.pool.NullPool)
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+    return template
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
