@@ -38,6 +38,7 @@ def build_scheduler(app) -> BlockingScheduler:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     app = create_app()
     lock = LeaderLock(app.config["SQLALCHEMY_DATABASE_URI"], INSTANCE_DIR)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
