@@ -9,6 +9,9 @@ from backend.config import load_config
 
 def create_app(config: dict | None = None) -> Flask:
     """Application factory: settings from the environment, overridden by `config` (tests)."""
+    from backend.core import messages
+
+    messages.install()
     app = Flask(
         __name__,
         static_folder="../h5/static",

@@ -6,6 +6,7 @@ user `postgres` in a temporary directory, listening on a loopback port only.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -70,8 +71,6 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):
             self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
-        except RuntimeError:
-            pass
         shutil.rmtree(self.workdir, ignore_errors=True)

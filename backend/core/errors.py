@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from backend.core.messages import UNKNOWN_FIELD
+
 #: Default code and Chinese message per status, used when nothing more specific is known.
 STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "请求格式不正确"),
@@ -103,12 +105,10 @@ def _http_error(exc: HTTPException):
         for location_errors in messages.values():
             if isinstance(location_errors, dict):
                 fields.update(location_errors)
-        if status == 400 and "_schema" in fields and not request.is_json:
-            code, message = "unsupported_media_type", "请以 JSON 格式提交"
-        elif status == 400:
+        if status == 400:
             code, message = "malformed_json", "JSON 格式不正确"
         elif status == 422:
-            unknown = [k for k, v in fields.items() if v == ["Unknown field."]]
+            unknown = [k for k, v in fields.items() if v == [UNKNOWN_FIELD]]
             if unknown and len(unknown) == len(fields):
                 code, message = "unknown_field", "包含无法识别的字段:" + "、".join(sorted(unknown))
     headers = {}
