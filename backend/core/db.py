@@ -1,17 +1,50 @@
-"""Transaction helpers used at the request/job boundary."""
+"""Transaction helpers used at the request/job boundary.
+
+Unique constraints are the safety net of every "only one" rule. A constraint says which
+409 it means through `info={"conflict": (code, message)}`; whichever statement trips it
+(flush or commit, any view), the client gets that code.
+"""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from backend.core.errors import Conflict
 from backend.extensions import db
 
 
-def commit(conflict_code: str = "conflict", conflict_message: str = "数据已存在或与现有数据冲突") -> None:
-    """Commit the unit of work; a constraint violation becomes a 409 and nothing is kept."""
+def conflict_info(code: str, message: str) -> dict:
+    """`info=` for a UniqueConstraint: the 409 a violation of it means."""
+    return {"conflict": (code, message)}
+
+
+def _violated(exc: IntegrityError) -> sa.UniqueConstraint | None:
+    # PostgreSQL names the constraint; SQLite names its columns ("UNIQUE constraint failed: t.a, t.b").
+    name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+    text = str(exc.orig)
+    for table in db.metadata.tables.values():
+        for constraint in table.constraints:
+            if not isinstance(constraint, sa.UniqueConstraint):
+                continue
+            columns = ", ".join(f"{table.name}.{c.name}" for c in constraint.columns)
+            if name == constraint.name or text == f"UNIQUE constraint failed: {columns}":
+                return constraint
+    return None
+
+
+def conflict_for(exc: IntegrityError) -> Conflict:
+    constraint = _violated(exc)
+    if constraint is not None and "conflict" in constraint.info:
+        code, message = constraint.info["conflict"]
+        return Conflict(message, code=code)
+    return Conflict("数据已存在或与现有数据冲突")
+
+
+def commit() -> None:
+    """Commit the unit of work; a constraint violation becomes its 409 and nothing is kept."""
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict(conflict_message, code=conflict_code) from exc
+        raise conflict_for(exc) from exc

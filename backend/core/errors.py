@@ -7,6 +7,7 @@ into the envelope (API) or a Chinese error page (H5). Nothing else formats error
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from backend.core.messages import UNKNOWN_FIELD
@@ -121,6 +122,14 @@ def _domain_error(exc: DomainError):
     return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
 
 
+def _integrity_error(exc):
+    from backend.core.db import conflict_for
+    from backend.extensions import db
+
+    db.session.rollback()
+    return _domain_error(conflict_for(exc))
+
+
 def _unexpected(exc: Exception):
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     code, message = STATUS_DEFAULTS[500]
@@ -130,4 +139,5 @@ def _unexpected(exc: Exception):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(IntegrityError, _integrity_error)
     app.register_error_handler(Exception, _unexpected)

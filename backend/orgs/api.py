@@ -53,7 +53,7 @@ def create_org(args):
     elif not actor.is_admin:
         raise Forbidden("只有系统管理员可以新建街道")
     org = service.create_org(args["name"], args["kind"], parent)
-    commit(conflict_code="duplicate_name", conflict_message="同级下已有同名组织")
+    commit()
     return org
 
 
@@ -87,5 +87,5 @@ def add_member(args, org_id):
     person = db.session.get(Person, args["person_id"])
     authorize(actor, "person.view", person)
     membership = people_service.add_membership(person, org, args["role"])
-    commit(conflict_code="duplicate", conflict_message="该成员已有此角色")
+    commit()
     return membership

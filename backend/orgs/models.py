@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.core.db import conflict_info
 from backend.extensions import UTCDateTime, db, utcnow
 
 
@@ -47,7 +48,8 @@ class Org(db.Model):
     __tablename__ = "orgs"
     __table_args__ = (
         sa.CheckConstraint(enum_check("kind", OrgKind), name="kind"),
-        sa.UniqueConstraint("parent_id", "name", name="uq_orgs_parent_id_name"),
+        sa.UniqueConstraint("parent_id", "name", name="uq_orgs_parent_id_name",
+                            info=conflict_info("duplicate_name", "同级下已有同名组织")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -44,7 +44,7 @@ def create_person(args):
         if community is None or community.kind != OrgKind.community.value or not can(actor, "org.view", community):
             raise Invalid("所选社区不存在", fields={"home_community_id": ["所选社区不存在"]})
     person = service.create_person(created_by=actor.person, **args)
-    commit(conflict_code="username_taken", conflict_message="用户名已被使用")
+    commit()
     return person
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.core.db import conflict_info
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.orgs.models import Org, enum_check
 
@@ -37,12 +38,16 @@ ROLE_LABELS = {
 
 class Person(db.Model):
     __tablename__ = "people"
+    __table_args__ = (
+        sa.UniqueConstraint("username", name="uq_people_username",
+                            info=conflict_info("username_taken", "用户名已被使用")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Real name as the community knows it.
     name: Mapped[str] = mapped_column(sa.String(50))
     #: Staff login name; NULL for people who never sign in with a password.
-    username: Mapped[str | None] = mapped_column(sa.String(50), unique=True)
+    username: Mapped[str | None] = mapped_column(sa.String(50))
     #: Werkzeug password hash; NULL when the person has no password login.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     #: Mobile number, optional (PIPL: collect the minimum); shown masked to others.
@@ -80,7 +85,8 @@ class Membership(db.Model):
     __table_args__ = (
         sa.CheckConstraint(enum_check("role", Role), name="role"),
         sa.CheckConstraint("org_id IS NOT NULL OR role = 'admin'", name="org_required"),
-        sa.UniqueConstraint("person_id", "org_id", "role", name="uq_memberships_person_org_role"),
+        sa.UniqueConstraint("person_id", "org_id", "role", name="uq_memberships_person_org_role",
+                            info=conflict_info("duplicate", "该成员已有此角色")),
         sa.Index("ix_memberships_org_id_role", "org_id", "role"),
     )
 
