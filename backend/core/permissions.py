@@ -158,10 +158,6 @@ def _members_add(actor: Actor, org: Org, role: Role | str | None = None, **_) ->
     return ROLE_RANK[Role(role)] > actor.best_rank_over(org)
 
 
-def _person_edit(actor: Actor, person: Person, **_) -> bool:
-    return actor.is_admin or person.id == actor.person.id or person.created_by_id == actor.person.id
-
-
 #: action name → (object type, rule). Anything not listed is denied.
 RULES = {
     "org.view": (Org, lambda actor, org, **_: True),
@@ -170,7 +166,6 @@ RULES = {
     "org.members.add": (Org, _members_add),
     "org.qrcodes.create": (Org, lambda actor, org, **_: actor.is_manager_over(org)),
     "person.view": (Person, lambda actor, person, **_: True),
-    "person.edit": (Person, _person_edit),
     "qrcode.view": (QrCode, lambda actor, qr, **_: True),
     "qrcode.revoke": (QrCode, lambda actor, qr, **_: actor.is_manager_over(qr.org)),
 }

@@ -18,9 +18,6 @@ def local_zone() -> ZoneInfo:
     return _zone(current_app.config["TIMEZONE"])
 
 
-def to_local(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(local_zone())
-
-
 def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "" if value is None else to_local(value).strftime(fmt)
+    """A stored UTC time as the deployment's wall-clock time, for pages."""
+    return "" if value is None else value.astimezone(local_zone()).strftime(fmt)
