@@ -16,6 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from backend import create_app
 from backend.config import INSTANCE_DIR
+from backend.extensions import db
 from jobs.lock import LeaderLock
 from jobs.registry import JOBS
 
@@ -29,11 +30,22 @@ def build_scheduler(app) -> BlockingScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     for job in JOBS:
-        def run(job=job):
-            with app.app_context():
-                job.func()
-        scheduler.add_job(run, job.trigger, id=job.id, replace_existing=True, **job.trigger_args)
+        scheduler.add_job(run_job, job.trigger, args=[app, job], id=job.id, replace_existing=True,
+                          **job.trigger_args)
     return scheduler
+
+
+def run_job(app, job) -> None:
+    """One run: app context, the job's service call, one commit (or rollback on error)."""
+    with app.app_context():
+        try:
+            result = job.func()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", job.id)
+            return
+    log.info("job %s done: %s", job.id, result)
 
 
 def main() -> int:

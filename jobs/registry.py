@@ -1,7 +1,7 @@
-"""Scheduled jobs as data: stable id, trigger, and the function (which calls a backend service).
+"""Scheduled jobs as data: a stable id, a trigger, and a function that calls a backend service.
 
-Later domains add their jobs here, e.g.
-    Job("wishes.release_stale_claims", "interval", {"minutes": 10}, release_stale_claims)
+The runner gives each call an app context and commits once it returns (rolls back if it
+raises), so job functions stay thin and every rule lives in a service.
 """
 
 from __future__ import annotations
@@ -9,13 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from backend.auth.service import purge_stale
+
 
 @dataclass(frozen=True)
 class Job:
     id: str
+    func: Callable[[], object]
     trigger: str
     trigger_args: dict = field(default_factory=dict)
-    func: Callable[[], object] | None = None
 
 
-JOBS: list[Job] = []
+JOBS: list[Job] = [
+    # Expired or revoked tokens and old login failures carry no meaning after 30 days.
+    Job("auth.purge_stale", purge_stale, "cron", {"hour": 3, "minute": 30}),
+]
