@@ -12,7 +12,7 @@ class SanweiApi(Api):
 
 
 api = SanweiApi(spec_kwargs={
-    "info": {"description": "三微(微心愿、微力量、微服务)与五星党组织创评的接口。"
+    "info": {"description": "三微（微心愿、微力量、微服务）与五星党组织创评的接口。"
                             "错误统一为 {\"error\": {\"code\", \"message\", \"fields\"}}。"},
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
 })

@@ -41,7 +41,7 @@ def test_login_then_role_home(client, orgs):
     response = h5_login(client)
     assert response.status_code == 302
     home = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "您好,李红梅" in home and "组织与成员" in home and "二维码管理" in home
+    assert "您好，李红梅" in home and "组织与成员" in home and "二维码管理" in home
 
 
 def test_wrong_password_page_keeps_username(client, orgs):

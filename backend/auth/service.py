@@ -45,7 +45,7 @@ def _check_rate_limit(username: str, ip: str) -> None:
         LoginFailure.ip == ip, LoginFailure.at > since))
     if by_user >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= cfg["LOGIN_MAX_FAILURES_PER_IP"]:
         raise TooManyRequests(
-            f"登录失败次数过多,请 {cfg['LOGIN_FAILURE_WINDOW_MINUTES']} 分钟后再试",
+            f"登录失败次数过多，请 {cfg['LOGIN_FAILURE_WINDOW_MINUTES']} 分钟后再试",
             code="too_many_attempts",
             headers={"Retry-After": str(int(window.total_seconds()))},
         )

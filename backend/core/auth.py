@@ -20,7 +20,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class CsrfFailed(DomainError):
-    status, code, message = 400, "csrf_failed", "页面已过期,请刷新后重试"
+    status, code, message = 400, "csrf_failed", "页面已过期，请刷新后重试"
 
 
 def _resolve() -> None:
@@ -32,7 +32,7 @@ def _resolve() -> None:
         scheme, _, secret = header.partition(" ")
         token = auth_service.find_token(secret.strip(), "bearer") if scheme.lower() == "bearer" else None
         if token is None:
-            raise Unauthorized("登录已失效,请重新登录", code="invalid_token")
+            raise Unauthorized("登录已失效，请重新登录", code="invalid_token")
         g.auth_token, g.auth_via = token, "bearer"
     elif session.get("sid"):
         token = auth_service.find_token(session["sid"], "session")

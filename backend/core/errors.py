@@ -24,8 +24,8 @@ STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
     413: ("payload_too_large", "提交的内容过大"),
     415: ("unsupported_media_type", "请以 JSON 格式提交"),
     422: ("validation_error", "提交的内容有误"),
-    429: ("too_many_requests", "操作过于频繁,请稍后再试"),
-    500: ("internal_error", "服务器开小差了,请稍后再试"),
+    429: ("too_many_requests", "操作过于频繁，请稍后再试"),
+    500: ("internal_error", "服务器开小差了，请稍后再试"),
 }
 
 
@@ -72,7 +72,7 @@ class Invalid(DomainError):
 
 
 class TooManyRequests(DomainError):
-    status, code, message = 429, "too_many_requests", "操作过于频繁,请稍后再试"
+    status, code, message = 429, "too_many_requests", "操作过于频繁，请稍后再试"
 
 
 def wants_json() -> bool:
@@ -111,7 +111,7 @@ def _http_error(exc: HTTPException):
         elif status == 422:
             unknown = [k for k, v in fields.items() if v == [UNKNOWN_FIELD]]
             if unknown and len(unknown) == len(fields):
-                code, message = "unknown_field", "包含无法识别的字段:" + "、".join(sorted(unknown))
+                code, message = "unknown_field", "包含无法识别的字段：" + "、".join(sorted(unknown))
     headers = {}
     if status == 405 and exc.valid_methods:
         headers["Allow"] = ", ".join(exc.valid_methods)

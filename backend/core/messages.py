@@ -29,7 +29,7 @@ def install() -> None:
     for field_cls, messages in _FIELD_MESSAGES.items():
         field_cls.default_error_messages = {**field_cls.default_error_messages, **messages}
     Schema._default_error_messages = {"type": "格式不正确", "unknown": UNKNOWN_FIELD}
-    validate.OneOf.default_message = "须为以下之一:{choices}"
+    validate.OneOf.default_message = "须为以下之一：{choices}"
     validate.Regexp.default_message = "格式不正确"
     validate.Length.message_min = "至少 {min} 个字符"
     validate.Length.message_max = "最多 {max} 个字符"

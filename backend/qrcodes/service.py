@@ -91,9 +91,9 @@ def resolve(code: str) -> QrCode:
     """The code behind a scan: 404 `unknown_code`, 410 `revoked_code`."""
     qr = db.session.scalar(sa.select(QrCode).where(QrCode.code == code)) if len(code) <= 32 else None
     if qr is None:
-        raise NotFound("二维码无效,请确认是否扫描了正确的二维码", code="unknown_code")
+        raise NotFound("二维码无效，请确认是否扫描了正确的二维码", code="unknown_code")
     if not qr.is_active:
-        raise Gone("该二维码已停用,请扫描最新张贴的二维码", code="revoked_code")
+        raise Gone("该二维码已停用，请扫描最新张贴的二维码", code="revoked_code")
     return qr
 
 
