@@ -8,10 +8,11 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from backend.auth import service as auth_service
 from backend.core.auth import client_ip, current_actor
 from backend.core.db import commit
-from backend.core.errors import DomainError, Unauthorized
+from backend.core.errors import DomainError, Invalid, Unauthorized
 from backend.core.permissions import authorize, can, org_visible_clause, qrcode_visible_clause
 from backend.extensions import db
 from backend.orgs.models import Org
+from backend.orgs.service import lineage
 from backend.people.models import Role
 from backend.people.service import members_of
 from backend.qrcodes import service as qr_service
@@ -61,8 +62,7 @@ def home():
     actor = current_actor()
     if actor is None:
         return render_template("home_public.html", tab="home")
-    memberships = [m for m in actor.person.memberships]
-    return render_template("home.html", tab="home", actor=actor, memberships=memberships,
+    return render_template("home.html", tab="home", actor=actor, memberships=actor.person.memberships,
                            actions=_home_actions(actor))
 
 
@@ -126,8 +126,7 @@ def org_detail(org_id: int):
     authorize(actor, "org.members.view", org)
     children = db.session.scalars(sa.select(Org).where(Org.parent_id == org.id).order_by(Org.name)).all()
     members = db.session.scalars(members_of(org)).all()
-    ancestors = db.session.scalars(
-        sa.select(Org).where(Org.id.in_(org.ancestor_ids[:-1])).order_by(Org.path)).all()
+    ancestors = lineage(org, include_self=False)
     return render_template("org_detail.html", tab="orgs", org=org, children=children,
                            members=members, ancestors=ancestors,
                            can_qr=can(actor, "org.qrcodes.create", org))
@@ -148,13 +147,13 @@ def qrcodes():
 @bp.post("/qrcodes")
 def qrcode_create():
     actor = _require_page_actor()
+    purpose = request.form.get("purpose", "wish")
     try:
-        purpose = request.form.get("purpose", "wish")
-        target_id = int(request.form.get("target_id", "0"))
-        org = qr_service.target_org(purpose, target_id)
-        authorize(actor, "org.qrcodes.create", org)
+        target_id = int(request.form.get("target_id", ""))
     except ValueError:
-        return redirect(url_for("h5.qrcodes"))
+        raise Invalid("请选择网格", fields={"target_id": ["请选择网格"]}) from None
+    org = qr_service.target_org(purpose, target_id)
+    authorize(actor, "org.qrcodes.create", org)
     qr = qr_service.create_code(purpose, target_id, org, actor.person)
     commit()
     return redirect(url_for("h5.qr_poster", qr_id=qr.id))
@@ -175,10 +174,8 @@ def qr_poster(qr_id: int):
     actor = _require_page_actor()
     qr = db.session.get(QrCode, qr_id)
     authorize(actor, "qrcode.view", qr)
-    lineage = db.session.scalars(
-        sa.select(Org).where(Org.id.in_(qr.org.ancestor_ids)).order_by(Org.path)).all()
     svg = qr_service.render_svg(qr).decode()
-    return render_template("qr_poster.html", qr=qr, lineage=lineage, svg=svg,
+    return render_template("qr_poster.html", qr=qr, lineage=lineage(qr.org), svg=svg,
                            short_url=qr_service.short_url(qr))
 
 
@@ -186,7 +183,5 @@ def qr_poster(qr_id: int):
 def qr_landing(code: str):
     """Landing page of a scanned code whose purpose page has not been opened yet."""
     qr = qr_service.resolve(code)
-    lineage = db.session.scalars(
-        sa.select(Org).where(Org.id.in_(qr.org.ancestor_ids)).order_by(Org.path)).all()
-    return render_template("qr_landing.html", tab="home", qr=qr, lineage=lineage)
+    return render_template("qr_landing.html", tab="home", qr=qr, lineage=lineage(qr.org))
 

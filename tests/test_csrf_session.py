@@ -95,3 +95,11 @@ def test_session_cookie_flags(client, orgs):
     response = h5_login(client)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_bad_form_value_shows_a_chinese_error_page(client, orgs):
+    h5_login(client)
+    token = csrf_from(client.get("/h5/qrcodes"))
+    response = client.post("/h5/qrcodes", data={"purpose": "wish", "target_id": "abc", "csrf_token": token})
+    assert response.status_code == 422
+    assert "请选择网格" in response.get_data(as_text=True)

@@ -27,3 +27,9 @@ def create_org(name: str, kind: str, parent: Org | None) -> Org:
     db.session.flush()  # the id is part of the path
     org.path = (parent.path if parent else "/") + f"{org.id}/"
     return org
+
+
+def lineage(org: Org, include_self: bool = True) -> list[Org]:
+    """The orgs from the root down to `org` (for breadcrumbs and posters)."""
+    ids = org.ancestor_ids if include_self else org.ancestor_ids[:-1]
+    return list(db.session.scalars(sa.select(Org).where(Org.id.in_(ids)).order_by(Org.path)))
