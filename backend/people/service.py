@@ -64,4 +64,6 @@ def members_of(org: Org, role: str | None = None) -> sa.Select:
     stmt = sa.select(Membership).join(Person).where(Membership.org_id == org.id)
     if role:
         stmt = stmt.where(Membership.role == role)
-    return stmt.order_by(Membership.role, Person.name, Membership.id)
+    # Role is declared from most to least senior; sorting the strings put secretaries last.
+    rank = sa.case({r.value: i for i, r in enumerate(Role)}, value=Membership.role)
+    return stmt.order_by(rank, Person.name, Membership.id)

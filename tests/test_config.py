@@ -1,0 +1,95 @@
+"""Settings from the environment and the SQLite connection rules."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from backend import config, create_app
+from backend.extensions import db, write_intent
+from tests.conftest import TEST_CONFIG
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    for name in ("DATABASE_URL", "SECRET_KEY", "SANWEI_ENV", "PUBLIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
+    return monkeypatch
+
+
+def test_development_defaults(env, tmp_path):
+    settings = config.load_config()
+    assert settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'sanwei.db'}"
+    assert settings["TIMEZONE"] == "Asia/Shanghai"
+    assert settings["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+    assert settings["SESSION_COOKIE_SECURE"] is False
+    # the generated secret is kept, private, and reused on the next start
+    key = settings["SECRET_KEY"]
+    assert len(key) >= 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert config.load_config()["SECRET_KEY"] == key
+
+
+def test_production_requires_a_secret_key(env):
+    env.setenv("SANWEI_ENV", "production")
+    with pytest.raises(config.ConfigError):
+        config.load_config()
+    env.setenv("SECRET_KEY", "s" * 50)
+    assert config.load_config()["SECRET_KEY"] == "s" * 50
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("postgres://u:p@db/sanwei", "postgresql+psycopg://u:p@db/sanwei"),
+    ("postgresql://u:p@db/sanwei", "postgresql+psycopg://u:p@db/sanwei"),
+    ("postgresql+psycopg://u@db/x", "postgresql+psycopg://u@db/x"),
+])
+def test_database_url_uses_psycopg3(env, given, expected):
+    env.setenv("DATABASE_URL", given)
+    assert config.load_config()["SQLALCHEMY_DATABASE_URI"] == expected
+
+
+def test_https_base_url_makes_cookies_secure(env):
+    env.setenv("PUBLIC_BASE_URL", "https://sanwei.example.cn/")
+    settings = config.load_config()
+    assert settings["PUBLIC_BASE_URL"] == "https://sanwei.example.cn"
+    assert settings["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.fixture
+def sqlite_app(tmp_path):
+    """These rules are SQLite's own; PostgreSQL needs none of them."""
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rules.db'}"})
+    with app.app_context():
+        yield app
+        db.engine.dispose()
+
+
+def test_sqlite_connection_rules(sqlite_app):
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+
+
+def test_sqlite_writes_take_the_lock_up_front(sqlite_app):
+    """A write transaction holds the write lock from BEGIN, so a second writer waits instead
+    of failing half-way; a read-only transaction does not block writers."""
+    path = sqlite_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: write intent is the default
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                probe.execute("BEGIN IMMEDIATE")
+        token = write_intent.set(False)
+        try:
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")  # deferred: no lock taken
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+        finally:
+            write_intent.reset(token)
+    finally:
+        probe.close()
