@@ -124,11 +124,15 @@ def org_detail(org_id: int):
     actor = _require_page_actor()
     org = db.session.get(Org, org_id)
     authorize(actor, "org.members.view", org)
-    children = db.session.scalars(sa.select(Org).where(Org.parent_id == org.id).order_by(Org.name)).all()
-    members = db.session.scalars(members_of(org)).all()
+    # Creation order: names sort 第一、第三、第二 by code point.
+    children = db.session.scalars(sa.select(Org).where(Org.parent_id == org.id).order_by(Org.id)).all()
+    # One row per person, roles joined, most senior role first (members_of's order).
+    members: dict[int, tuple] = {}
+    for m in db.session.scalars(members_of(org)):
+        members.setdefault(m.person_id, (m.person, []))[1].append(m.role_label)
     ancestors = lineage(org, include_self=False)
     return render_template("org_detail.html", tab="orgs", org=org, children=children,
-                           members=members, ancestors=ancestors,
+                           members=list(members.values()), ancestors=ancestors,
                            can_qr=can(actor, "org.qrcodes.create", org))
 
 
