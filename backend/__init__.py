@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    from backend import models  # noqa: F401  (all tables on the metadata)
     from backend.api import api
     from backend.extensions import compress, db, migrate
 
@@ -52,12 +53,15 @@ def register_blueprints(app: Flask) -> None:
     from backend.people.api import blp as people_blp
     from backend.qrcodes.api import blp as qrcodes_blp
     from backend.qrcodes.public import bp as qr_public_bp
+    from backend.wishes.api import blp as wishes_blp
     from h5.vendor import bp as vendor_bp
     from h5.views import bp as h5_bp
+    from h5.wish_pages import bp as wish_pages_bp
 
-    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp):
+    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp):
         api.register_blueprint(blp)
     app.register_blueprint(h5_bp)
+    app.register_blueprint(wish_pages_bp)
     app.register_blueprint(qr_public_bp)
     app.register_blueprint(vendor_bp)
 
@@ -67,6 +71,7 @@ def register_hooks(app: Flask) -> None:
 
     from backend.core.auth import check_csrf, csrf_token, current_actor
     from backend.core.errors import register_error_handlers
+    from backend.core.permissions import has_board
     from backend.core.privacy import mask_phone
     from backend.core.timeutil import format_local
     from backend.extensions import write_intent
@@ -83,6 +88,11 @@ def register_hooks(app: Flask) -> None:
 
     app.before_request(check_csrf)
 
+    @app.teardown_request
+    def _end_request(exc):
+        # Work outside requests (CLI, jobs, a test's own code) may write: back to the default.
+        write_intent.set(True)
+
     @app.get("/")
     def _root():
         return redirect(url_for("h5.home"))
@@ -95,5 +105,6 @@ def register_hooks(app: Flask) -> None:
         return response
 
     register_builtin_purposes()
-    app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, mask_phone=mask_phone)
+    app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, mask_phone=mask_phone,
+                                has_board=has_board)
     app.jinja_env.filters["local"] = format_local

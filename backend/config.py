@@ -29,6 +29,11 @@ def _int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    return default if not raw else [item.strip() for item in raw.split(",") if item.strip()]
+
+
 def _dev_secret_key() -> str:
     """Generate the development secret once and keep it, so sessions survive restarts."""
     path = INSTANCE_DIR / "secret_key"
@@ -82,6 +87,17 @@ def load_config() -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", public_base.startswith("https://")),
+        # Micro-wishes (微心愿); every N and K of the rules, documented in the README.
+        "WISH_CATEGORIES": _list("WISH_CATEGORIES", ["生活帮扶", "助老助残", "儿童关爱", "医疗健康", "就业帮扶",
+                                                     "环境改善", "其他"]),
+        "WISH_DUE_HOURS": {1: _int("WISH_DUE_HOURS_NORMAL", 168), 2: _int("WISH_DUE_HOURS_SOON", 72),
+                           3: _int("WISH_DUE_HOURS_URGENT", 24)},
+        "WISH_MAX_ACTIVE_CLAIMS": _int("WISH_MAX_ACTIVE_CLAIMS", 3),
+        "WISH_CLAIM_STALE_HOURS": _int("WISH_CLAIM_STALE_HOURS", 72),
+        "WISH_ESCALATE_UNCLAIMED_HOURS": _int("WISH_ESCALATE_UNCLAIMED_HOURS", 24),
+        "WISH_AUTO_CONFIRM_DAYS": _int("WISH_AUTO_CONFIRM_DAYS", 7),
+        "WISH_CONTACT_RETENTION_DAYS": _int("WISH_CONTACT_RETENTION_DAYS", 30),
+        "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,
         # flask-smorest / OpenAPI

@@ -21,4 +21,8 @@ def asset(package: str, filename: str):
         abort(404)
     folder = Path(current_app.config["NODE_MODULES_DIR"]) / PACKAGES[package]
     response = send_from_directory(folder, filename, max_age=7 * 24 * 3600)
+    # Read the file instead of streaming it: Flask-Compress then offers gzip too (it cannot
+    # gzip a stream) and honours If-None-Match against its ":br" ETag, so a phone whose
+    # 7-day copy expired gets a 304 instead of WeUI again.
+    response.make_sequence()
     return response

@@ -9,7 +9,7 @@ from backend.auth import service as auth_service
 from backend.core.auth import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid, Unauthorized
-from backend.core.permissions import authorize, can, org_visible_clause, qrcode_visible_clause
+from backend.core.permissions import authorize, can, has_board, org_visible_clause, qrcode_visible_clause
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.orgs.service import lineage
@@ -28,7 +28,7 @@ def _safe_next(target: str | None) -> str:
     return url_for("h5.home")
 
 
-def _require_page_actor():
+def require_page_actor():
     actor = current_actor()
     if actor is None:
         raise _LoginRedirect()
@@ -47,6 +47,17 @@ def _to_login(_exc):
 def _home_actions(actor) -> list[dict]:
     """What this person can do, by role. Each entry links to a working page."""
     actions = []
+    if has_board(actor):
+        actions.append({"title": "心愿任务", "desc": "认领、办理居民的微心愿", "href": url_for("wish_pages.tasks")})
+    for path, role in actor.scopes:
+        org_id = int(path.strip("/").split("/")[-1])
+        if role in (Role.grid_leader, Role.grid_member):
+            org = db.session.get(Org, org_id)
+            actions.append({"title": f"代居民提交心愿（{org.name}）", "desc": "帮不会用手机的老人登记心愿",
+                            "href": url_for("wish_pages.new", grid=org_id)})
+        elif role == Role.secretary:
+            actions.append({"title": "社区心愿公开页", "desc": "居民可见的办理情况",
+                            "href": url_for("wish_pages.community_wishes", org_id=org_id)})
     if actor.is_staff:
         actions.append({"title": "组织与成员", "desc": "查看所辖组织、网格和成员", "href": url_for("h5.orgs")})
     if actor.is_manager:
@@ -112,7 +123,7 @@ def me():
 
 @bp.get("/orgs")
 def orgs():
-    actor = _require_page_actor()
+    actor = require_page_actor()
     roots = db.session.scalars(
         sa.select(Org).where(org_visible_clause(actor)).order_by(Org.path)).all()
     staffed = [o for o in roots if actor.is_staff_over(o)]
@@ -121,7 +132,7 @@ def orgs():
 
 @bp.get("/orgs/<int:org_id>")
 def org_detail(org_id: int):
-    actor = _require_page_actor()
+    actor = require_page_actor()
     org = db.session.get(Org, org_id)
     authorize(actor, "org.members.view", org)
     # Creation order: names sort 第一、第三、第二 by code point.
@@ -138,7 +149,7 @@ def org_detail(org_id: int):
 
 @bp.get("/qrcodes")
 def qrcodes():
-    actor = _require_page_actor()
+    actor = require_page_actor()
     codes = db.session.scalars(
         sa.select(QrCode).where(qrcode_visible_clause(actor)).order_by(QrCode.is_active.desc(), QrCode.id.desc())
         .limit(200)).all()
@@ -150,7 +161,7 @@ def qrcodes():
 
 @bp.post("/qrcodes")
 def qrcode_create():
-    actor = _require_page_actor()
+    actor = require_page_actor()
     purpose = request.form.get("purpose", "wish")
     try:
         target_id = int(request.form.get("target_id", ""))
@@ -165,7 +176,7 @@ def qrcode_create():
 
 @bp.post("/qrcodes/<int:qr_id>/revoke")
 def qrcode_revoke(qr_id: int):
-    actor = _require_page_actor()
+    actor = require_page_actor()
     qr = db.session.get(QrCode, qr_id)
     authorize(actor, "qrcode.revoke", qr)
     qr_service.revoke(qr)
@@ -175,17 +186,9 @@ def qrcode_revoke(qr_id: int):
 
 @bp.get("/qrcodes/<int:qr_id>/poster")
 def qr_poster(qr_id: int):
-    actor = _require_page_actor()
+    actor = require_page_actor()
     qr = db.session.get(QrCode, qr_id)
     authorize(actor, "qrcode.view", qr)
     svg = qr_service.render_svg(qr).decode()
     return render_template("qr_poster.html", qr=qr, lineage=lineage(qr.org), svg=svg,
                            short_url=qr_service.short_url(qr))
-
-
-@bp.get("/s/<code>")
-def qr_landing(code: str):
-    """Landing page of a scanned code whose purpose page has not been opened yet."""
-    qr = qr_service.resolve(code)
-    return render_template("qr_landing.html", tab="home", qr=qr, lineage=lineage(qr.org))
-

@@ -108,7 +108,7 @@ def test_svg_decodes_to_exactly_the_url_with_a_four_module_border(client, setup)
     assert first_dark.groups() == ("4", "4")  # finder pattern starts after the quiet zone
 
 
-def test_scan_redirects_to_the_landing_page(client, setup):
+def test_scan_opens_the_wish_form_of_the_grid(client, setup):
     orgs, headers = setup
     body = make_code(client, headers, orgs["a1"].id)
     anonymous = client.application.test_client()
@@ -118,7 +118,8 @@ def test_scan_redirects_to_the_landing_page(client, setup):
     page = anonymous.get(scan.headers["Location"])
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "和平社区" in text and "第一网格" in text and "扫码提交微心愿" in text
+    assert "和平社区" in text and "第一网格" in text and "写下您的微心愿" in text
+    assert scan.headers["Location"] == f"/h5/w/new?qr={body['code']}"
 
 
 def test_unknown_code_is_a_friendly_404_page(client, setup):
@@ -142,7 +143,7 @@ def test_revoked_code_is_a_friendly_410_page(client, setup):
     response = client.get(f"/q/{body['code']}")
     assert response.status_code == 410
     assert "已停用" in response.get_data(as_text=True)
-    landing = client.get(f"/h5/s/{body['code']}")
+    landing = client.get(f"/h5/w/new?qr={body['code']}")
     assert landing.status_code == 410
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from backend.core.errors import Conflict
-from backend.extensions import db
+from backend.extensions import db, write_intent
 
 
 def conflict_info(code: str, message: str) -> dict:
@@ -48,3 +48,14 @@ def commit() -> None:
     except IntegrityError as exc:
         db.session.rollback()
         raise conflict_for(exc) from exc
+
+
+def begin_write() -> None:
+    """Close the read transaction so the writes that follow start their own.
+
+    SQLite: a GET starts a deferred (read) transaction; one that then writes may fail at once
+    when another connection wrote meanwhile. Committing first and marking write intent makes
+    the next transaction BEGIN IMMEDIATE, which waits its turn instead.
+    """
+    db.session.commit()
+    write_intent.set(True)

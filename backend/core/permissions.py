@@ -20,6 +20,7 @@ from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Membership, Person, Role
 from backend.qrcodes.models import QrCode
+from backend.wishes.models import Wish
 
 #: Roles that work in the organisation (see members, manage its things).
 STAFF_ROLES = {Role.street_officer, Role.secretary, Role.grid_leader, Role.grid_member}
@@ -131,6 +132,30 @@ def qrcode_visible_clause(actor: Actor):
     return QrCode.org.has(sa.or_(*[Org.path.startswith(p) for p in paths]))
 
 
+#: Roles that see a wish on the board (over its grid: held on the grid, community or street).
+WISH_VIEW_ROLES = {Role.street_officer, Role.secretary, Role.grid_leader, Role.grid_member,
+                   Role.party_member, Role.volunteer}
+#: Roles that may take a wish on.
+WISH_CLAIM_ROLES = {Role.secretary, Role.grid_leader, Role.grid_member, Role.party_member, Role.volunteer}
+#: Roles that moderate, assign, reject and release any claim.
+WISH_MANAGE_ROLES = {Role.secretary, Role.grid_leader}
+
+
+def has_board(actor: Actor | None) -> bool:
+    """Whether the person has a wish task board at all."""
+    return actor is not None and (actor.is_admin or any(role in WISH_VIEW_ROLES for _, role in actor.scopes))
+
+
+def wish_visible_clause(actor: Actor):
+    """SQL condition on Wish: wishes of grids under an org where the actor holds a board role."""
+    if actor.is_admin:
+        return sa.true()
+    paths = sorted({path for path, role in actor.scopes if role in WISH_VIEW_ROLES})
+    if not paths:
+        return sa.false()
+    return Wish.grid.has(sa.or_(*[Org.path.startswith(p) for p in paths]))
+
+
 def _can_see(actor: Actor, obj) -> bool:
     if actor.is_admin:
         return True
@@ -141,6 +166,8 @@ def _can_see(actor: Actor, obj) -> bool:
             Person.id == obj.id, person_visible_clause(actor)))))
     if isinstance(obj, QrCode):
         return actor.is_staff_over(obj.org)
+    if isinstance(obj, Wish):
+        return bool(actor.roles_over(obj.grid) & WISH_VIEW_ROLES)
     return False
 
 
@@ -168,6 +195,13 @@ RULES = {
     "person.view": (Person, lambda actor, person, **_: True),
     "qrcode.view": (QrCode, lambda actor, qr, **_: True),
     "qrcode.revoke": (QrCode, lambda actor, qr, **_: actor.is_manager_over(qr.org)),
+    "wish.view": (Wish, lambda actor, wish, **_: True),
+    "wish.claim": (Wish, lambda actor, wish, **_: bool(actor.roles_over(wish.grid) & WISH_CLAIM_ROLES)),
+    "wish.manage": (Wish, lambda actor, wish, **_: actor.is_admin
+                    or bool(actor.roles_over(wish.grid) & WISH_MANAGE_ROLES)),
+    # Full contact details: only the current claimant and the grid's leader (PIPL: need to know).
+    "wish.contact": (Wish, lambda actor, wish, **_: wish.claimant_id == actor.person.id
+                     or Role.grid_leader in actor.roles_over(wish.grid)),
 }
 
 

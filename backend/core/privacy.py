@@ -14,6 +14,11 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
+def mask_name(name: str) -> str:
+    """张** — the surname and one star per other character."""
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
 def phone_for_viewer(phone: str | None, *entitled_person_ids: int | None) -> str | None:
     """The full number for the entitled people (the person, the responsible handler), masked for others."""
     actor = g.get("actor") if has_request_context() else None

@@ -63,6 +63,8 @@ class Org(db.Model):
     path: Mapped[str] = mapped_column(sa.String(255), index=True, default="")
     #: When the org was added.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Communities only: new micro-wishes wait for a grid leader to publish them (pending_review).
+    wish_moderation: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     parent: Mapped[Org | None] = relationship(remote_side=[id])
 

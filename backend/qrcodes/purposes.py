@@ -18,6 +18,6 @@ def _grid(target_id: int) -> Org | None:
 def register_builtin_purposes() -> None:
     register_purpose(QrPurpose.wish, PurposeHandler(
         owner_org=_grid,
-        landing_url=lambda qr: url_for("h5.qr_landing", code=qr.code),
+        landing_url=lambda qr: url_for("wish_pages.new", qr=qr.code),
         target_label="网格",
     ))

@@ -9,6 +9,36 @@
       else document.body.removeAttribute("data-weui-mode");
     });
   });
+  // "我的心愿": receipts this phone has seen, newest first (kept on the device only).
+  var RECEIPTS = "sanwei.receipts";
+  function loadReceipts() {
+    try { return JSON.parse(localStorage.getItem(RECEIPTS) || "[]"); } catch (e) { return []; }
+  }
+  var seen = document.querySelector("[data-remember-receipt]");
+  if (seen) {
+    var list = loadReceipts().filter(function (r) { return r.receipt !== seen.dataset.rememberReceipt; });
+    list.unshift({ receipt: seen.dataset.rememberReceipt, title: seen.dataset.title, at: Date.now() });
+    try { localStorage.setItem(RECEIPTS, JSON.stringify(list.slice(0, 30))); } catch (e) { /* full or private */ }
+  }
+  var mine = document.querySelector("[data-my-receipts]");
+  if (mine) {
+    var items = loadReceipts();
+    if (items.length) mine.textContent = "";
+    items.forEach(function (r) {
+      var a = document.createElement("a");
+      a.className = "weui-cell weui-cell_access";
+      a.href = "/h5/w/r/" + encodeURIComponent(r.receipt);
+      var bd = document.createElement("div");
+      bd.className = "weui-cell__bd";
+      bd.textContent = r.title;
+      var ft = document.createElement("div");
+      ft.className = "weui-cell__ft";
+      ft.textContent = new Date(r.at).toLocaleDateString("zh-CN");
+      a.appendChild(bd);
+      a.appendChild(ft);
+      mine.appendChild(a);
+    });
+  }
   // A double tap on a submit button must not send the form twice.
   document.addEventListener("submit", function (event) {
     var form = event.target;

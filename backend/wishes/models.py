@@ -1,0 +1,165 @@
+"""Micro-wishes (微心愿): a resident's small concrete need, claimed and fulfilled by a party
+member or volunteer, confirmed and rated by the resident."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.core.db import conflict_info
+from backend.extensions import UTCDateTime, db, utcnow
+from backend.orgs.models import Org, enum_check
+from backend.people.models import Person
+
+
+class WishStatus(enum.StrEnum):
+    pending_review = "pending_review"
+    open = "open"
+    claimed = "claimed"
+    fulfilled = "fulfilled"
+    confirmed = "confirmed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+
+
+STATUS_LABELS = {
+    WishStatus.pending_review: "待审核",
+    WishStatus.open: "待认领",
+    WishStatus.claimed: "办理中",
+    WishStatus.fulfilled: "待确认",
+    WishStatus.confirmed: "已完成",
+    WishStatus.rejected: "未受理",
+    WishStatus.cancelled: "已撤回",
+}
+
+#: Urgency 1..3; the due time follows from it (WISH_DUE_HOURS).
+URGENCY_LABELS = {1: "一般", 2: "较急", 3: "紧急"}
+
+#: States in which the wish is finished and its contact details may be erased later.
+CLOSED = {WishStatus.confirmed, WishStatus.rejected, WishStatus.cancelled}
+
+
+class WishChannel(enum.StrEnum):
+    qr = "qr"
+    staff_proxy = "staff_proxy"
+    api = "api"
+
+
+class Wish(db.Model):
+    __tablename__ = "wishes"
+    __table_args__ = (
+        sa.CheckConstraint(enum_check("status", WishStatus), name="status"),
+        sa.CheckConstraint(enum_check("channel", WishChannel), name="channel"),
+        sa.CheckConstraint("urgency BETWEEN 1 AND 3", name="urgency"),
+        sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        sa.CheckConstraint("status NOT IN ('claimed', 'fulfilled') OR claimant_id IS NOT NULL", name="claimant"),
+        sa.UniqueConstraint("receipt_hash", name="uq_wishes_receipt_hash"),
+        sa.UniqueConstraint("submit_token", name="uq_wishes_submit_token",
+                            info=conflict_info("duplicate_submission", "该心愿已提交")),
+        sa.Index("ix_wishes_grid_id_status", "grid_id", "status"),
+        sa.Index("ix_wishes_community_id_status", "community_id", "status"),
+        sa.Index("ix_wishes_claimant_id_status", "claimant_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The grid whose QR code (or leader) took the wish.
+    grid_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="RESTRICT"))
+    #: The grid's community, kept for the task board and statistics.
+    community_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="RESTRICT"))
+    #: Short headline ("楼道灯坏了").
+    title: Mapped[str] = mapped_column(sa.String(40))
+    #: What is needed, in the resident's words.
+    content: Mapped[str] = mapped_column(sa.String(500))
+    #: One of the configured categories (WISH_CATEGORIES).
+    category: Mapped[str] = mapped_column(sa.String(20))
+    #: 1 一般, 2 较急, 3 紧急.
+    urgency: Mapped[int] = mapped_column(default=1)
+    #: Lifecycle state; see WishStatus and service.TRANSITIONS.
+    status: Mapped[str] = mapped_column(sa.String(20))
+    #: How it came in: qr (resident), staff_proxy (a grid leader for an elderly resident), api.
+    channel: Mapped[str] = mapped_column(sa.String(12))
+    #: Optional; erased N days after the wish closes.
+    contact_name: Mapped[str | None] = mapped_column(sa.String(30))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    #: Privacy notice version the submitter agreed to, and when.
+    consent_version: Mapped[str] = mapped_column(sa.String(20))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: sha256 of the receipt secret that lets the submitter follow, confirm or cancel.
+    receipt_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: Random token of the submit form: a double tap sends it twice, the database keeps one wish.
+    submit_token: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The signed-in submitter (a grid leader on behalf of someone, or a signed-in resident).
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    #: Who holds the claim now.
+    claimant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Last sign of life from the claimant; a claim silent for too long is released.
+    last_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: First claim ever (for "hours to claim" even after releases).
+    first_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fulfil_note: Mapped[str | None] = mapped_column(sa.String(300))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: 1..5 stars from the resident; NULL when confirmed automatically.
+    rating: Mapped[int | None] = mapped_column()
+    rating_comment: Mapped[str | None] = mapped_column(sa.String(300))
+    #: True when confirmed by the rule, not the resident.
+    auto_confirmed: Mapped[bool] = mapped_column(default=False)
+    reject_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    #: When the wish should be done by (from urgency).
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When the community secretary was alerted (once).
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When it reached confirmed, rejected or cancelled.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the contact details were erased.
+    contact_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    grid: Mapped[Org] = relationship(foreign_keys=[grid_id])
+    community: Mapped[Org] = relationship(foreign_keys=[community_id])
+    claimant: Mapped[Person | None] = relationship(foreign_keys=[claimant_id])
+    events: Mapped[list[WishEvent]] = relationship(back_populates="wish", order_by="WishEvent.id",
+                                                   cascade="all, delete-orphan")
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[WishStatus(self.status)]
+
+    @property
+    def urgency_label(self) -> str:
+        return URGENCY_LABELS[self.urgency]
+
+
+class WishEvent(db.Model):
+    """The timeline: who did what, when. Append-only."""
+
+    __tablename__ = "wish_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wish_id: Mapped[int] = mapped_column(sa.ForeignKey("wishes.id", ondelete="CASCADE"), index=True)
+    #: submitted, published, claimed, assigned, released, claim_expired, fulfilled, reopened,
+    #: confirmed, auto_confirmed, rejected, cancelled, escalated, contact_erased.
+    action: Mapped[str] = mapped_column(sa.String(20))
+    #: The person who acted; NULL for the resident (receipt) and for rules.
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    #: How the actor is shown publicly: role and surname only ("网格长 张**", "居民", "系统").
+    actor_label: Mapped[str] = mapped_column(sa.String(30))
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    wish: Mapped[Wish] = relationship(back_populates="events")
+
+
+class WishContactView(db.Model):
+    """Each time someone saw a wish's contact details in full."""
+
+    __tablename__ = "wish_contact_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wish_id: Mapped[int] = mapped_column(sa.ForeignKey("wishes.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

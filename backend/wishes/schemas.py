@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from backend.core.paging import PageArgs
+from backend.people.schemas import PHONE_RE
+from backend.wishes.models import WishStatus
+
+
+def _phone(value):
+    if value and not PHONE_RE.match(value):
+        raise ValidationError("请填写 11 位手机号")
+
+
+class WishCreateSchema(Schema):
+    qr = fields.String(validate=validate.Length(max=64))
+    grid_id = fields.Integer(strict=True)
+    title = fields.String(required=True, validate=validate.Length(min=2, max=40))
+    content = fields.String(required=True, validate=validate.Length(min=2, max=500))
+    category = fields.String(required=True, validate=validate.Length(max=20))
+    urgency = fields.Integer(load_default=1, validate=validate.Range(min=1, max=3))
+    contact_name = fields.String(allow_none=True, validate=validate.Length(max=30))
+    contact_phone = fields.String(allow_none=True, validate=_phone)
+    consent = fields.Boolean(required=True)
+    #: Idempotency key: the same token twice creates one wish (a double tap).
+    submit_token = fields.String(validate=validate.Length(min=16, max=64))
+
+    @validates_schema
+    def _one_target(self, data, **kwargs):
+        if ("qr" in data) == ("grid_id" in data):
+            raise ValidationError("请通过二维码（qr）或网格（grid_id）之一提交", field_name="qr")
+
+
+class EventSchema(Schema):
+    action = fields.String()
+    actor_label = fields.String()
+    note = fields.String(allow_none=True)
+    at = fields.AwareDateTime()
+
+
+class WishSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    content = fields.String()
+    category = fields.String()
+    urgency = fields.Integer()
+    urgency_label = fields.String()
+    status = fields.String()
+    status_label = fields.String()
+    channel = fields.String()
+    grid_id = fields.Integer()
+    grid_name = fields.String()
+    community_id = fields.Integer()
+    community_name = fields.String()
+    claimant_label = fields.String(allow_none=True)
+    is_mine = fields.Boolean(metadata={"description": "the viewer holds the claim"})
+    contact_name = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True, metadata={"description": "masked unless the viewer may see it"})
+    contact_masked = fields.Boolean()
+    fulfil_note = fields.String(allow_none=True)
+    rating = fields.Integer(allow_none=True)
+    rating_comment = fields.String(allow_none=True)
+    auto_confirmed = fields.Boolean()
+    reject_reason = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    due_at = fields.AwareDateTime()
+    fulfilled_at = fields.AwareDateTime(allow_none=True)
+    confirmed_at = fields.AwareDateTime(allow_none=True)
+    events = fields.List(fields.Nested(EventSchema))
+    receipt = fields.String(metadata={"description": "only in the answer to the submission"})
+
+
+class WishListArgs(PageArgs):
+    grid_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf([s.value for s in WishStatus]))
+    mine = fields.Boolean(load_default=False)
+
+
+class ReceiptArgs(Schema):
+    receipt = fields.String(validate=validate.Length(max=64))
+
+
+class NoteSchema(Schema):
+    note = fields.String(validate=validate.Length(max=300))
+
+
+class FulfilSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=2, max=300))
+
+
+class RejectSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=200))
+
+
+class AssignSchema(Schema):
+    person_id = fields.Integer(required=True, strict=True)
+
+
+class ReceiptSchema(Schema):
+    receipt = fields.String(required=True, validate=validate.Length(max=64))
+
+
+class ConfirmSchema(ReceiptSchema):
+    rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(validate=validate.Length(max=300))
+
+
+class ReopenSchema(ReceiptSchema):
+    note = fields.String(required=True, validate=validate.Length(min=2, max=300))
+
+
+class StatsArgs(Schema):
+    """Inclusive local dates; default: 1 January of this year to today."""
+
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+    @validates_schema
+    def _order(self, data, **kwargs):
+        if "from_" in data and "to" in data and data["from_"] > data["to"]:
+            raise ValidationError("开始日期不能晚于结束日期", field_name="from")
+
+
+class WishStatsSchema(Schema):
+    org_id = fields.Integer()
+    from_ = fields.AwareDateTime(data_key="from", attribute="from")
+    to = fields.AwareDateTime()
+    submitted = fields.Integer(metadata={"description": "all wishes submitted in the period"})
+    counted = fields.Integer(metadata={"description": "submitted, less rejected, cancelled and unreviewed"})
+    fulfilled = fields.Integer()
+    confirmed = fields.Integer()
+    fulfilment_rate = fields.Float(allow_none=True, metadata={"description": "fulfilled / counted"})
+    median_hours_to_claim = fields.Float(allow_none=True)
+    median_hours_to_fulfil = fields.Float(allow_none=True)
+    mean_rating = fields.Float(allow_none=True)
+    ratings = fields.Integer()
+    overdue = fields.Integer(metadata={"description": "fulfilled after, or still open past, the due time"})

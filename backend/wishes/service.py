@@ -1,0 +1,422 @@
+"""Rules of micro-wishes. The API, the H5 pages and the scheduler all call these.
+
+Every state change is one conditional UPDATE (`... WHERE id = :id AND status IN (...)`)
+checked by rowcount, so two people racing for the same wish cannot both win on either
+database; the transition table below is the whole state machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from backend.core.errors import Conflict, Invalid, NotFound
+from backend.core.permissions import Actor, authorize, can, wish_visible_clause
+from backend.core.privacy import mask_name
+from backend.extensions import UTCDateTime, db, utcnow
+from backend.notifications.service import notify
+from backend.orgs.models import Org, OrgKind
+from backend.people.models import ROLE_LABELS, Membership, Person, Role
+from backend.wishes.models import CLOSED, Wish, WishChannel, WishContactView, WishEvent, WishStatus
+
+S = WishStatus
+
+#: action → (states it may start from, state it leads to). Anything else is refused.
+TRANSITIONS: dict[str, tuple[frozenset[WishStatus], WishStatus]] = {
+    "publish": (frozenset({S.pending_review}), S.open),
+    "reject": (frozenset({S.pending_review, S.open}), S.rejected),
+    "claim": (frozenset({S.open}), S.claimed),
+    "assign": (frozenset({S.open}), S.claimed),
+    "release": (frozenset({S.claimed}), S.open),
+    "claim_expired": (frozenset({S.claimed}), S.open),
+    "fulfil": (frozenset({S.claimed}), S.fulfilled),
+    "reopen": (frozenset({S.fulfilled}), S.claimed),
+    "confirm": (frozenset({S.fulfilled}), S.confirmed),
+    "auto_confirmed": (frozenset({S.fulfilled}), S.confirmed),
+    "cancel": (frozenset({S.pending_review, S.open, S.claimed}), S.cancelled),
+}
+
+SYSTEM = "系统"
+RESIDENT = "居民"
+
+
+# --- receipts: the resident's key to their wish -------------------------------------------
+
+def _receipt_for(submit_token: str) -> str:
+    """The receipt is derived from the form's token, so a repeated submit finds the same one."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, b"wish-receipt:" + submit_token.encode(), hashlib.sha256).hexdigest()
+    return digest[:40]
+
+
+def _hash(receipt: str) -> str:
+    return hashlib.sha256(receipt.encode()).hexdigest()
+
+
+def get_by_receipt(receipt: str) -> Wish:
+    """The wish a receipt opens; 404 for anything else (no hint whether it exists)."""
+    wish = db.session.scalar(sa.select(Wish).where(Wish.receipt_hash == _hash(receipt or "")))
+    if wish is None:
+        raise NotFound("找不到该心愿，请检查回执链接")
+    return wish
+
+
+def get_visible(actor: Actor | None, wish_id: int, receipt: str | None = None) -> Wish:
+    """A wish for staff who may see it, or for the holder of its receipt; otherwise 404."""
+    if receipt:
+        wish = get_by_receipt(receipt)
+        if wish.id != wish_id:
+            raise NotFound("找不到该心愿")
+        return wish
+    wish = db.session.get(Wish, wish_id)
+    authorize(actor, "wish.view", wish)
+    return wish
+
+
+# --- timeline -----------------------------------------------------------------------------
+
+def actor_label(actor: Actor | None, wish: Wish) -> str:
+    """How an actor appears on the public timeline: role and masked name only."""
+    if actor is None:
+        return SYSTEM
+    roles = actor.roles_over(wish.grid)
+    for role in (Role.grid_leader, Role.secretary, Role.grid_member, Role.street_officer, Role.party_member,
+                 Role.volunteer):
+        if role in roles:
+            return f"{ROLE_LABELS[role]} {mask_name(actor.person.name)}"
+    return "管理员" if actor.is_admin else mask_name(actor.person.name)
+
+
+def _event(wish: Wish, action: str, label: str, actor: Actor | None = None, note: str | None = None) -> None:
+    db.session.add(WishEvent(wish_id=wish.id, action=action, actor_label=label,
+                             actor_id=actor.person.id if actor else None, note=note))
+
+
+def _transition(wish: Wish, action: str, *, label: str, actor: Actor | None = None, note: str | None = None,
+                **values) -> None:
+    """Move `wish` along `action` with one conditional UPDATE; 409 if its state moved on."""
+    sources, target = TRANSITIONS[action]
+    now = utcnow()
+    if target in CLOSED:
+        values.setdefault("closed_at", now)
+    result = db.session.execute(
+        sa.update(Wish)
+        .where(Wish.id == wish.id, Wish.status.in_([s.value for s in sources]))
+        .values(status=target.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(wish)
+    if result.rowcount != 1:
+        if action in ("claim", "assign") and wish.status == S.claimed:
+            raise Conflict("已被他人认领", code="already_claimed")
+        raise Conflict(f"心愿当前为“{wish.status_label}”，不能执行此操作", code="invalid_state",
+                       fields={"status": [wish.status]})
+    _event(wish, action, label, actor, note)
+
+
+# --- submitting ---------------------------------------------------------------------------
+
+@dataclass
+class Submission:
+    wish: Wish
+    receipt: str
+    created: bool
+
+
+def submit(*, grid: Org, title: str, content: str, category: str, urgency: int = 1, consent: bool,
+           contact_name: str | None = None, contact_phone: str | None = None, submit_token: str | None = None,
+           actor: Actor | None = None, channel: str = WishChannel.qr) -> Submission:
+    """A resident's (or a grid leader's, on their behalf) new wish.
+
+    The same `submit_token` twice (a double tap) returns the first wish, not a second one.
+    """
+    cfg = current_app.config
+    if grid.kind != OrgKind.grid.value:
+        raise Invalid("请通过网格二维码提交", code="unknown_target", fields={"grid_id": ["找不到该网格"]})
+    if category not in cfg["WISH_CATEGORIES"]:
+        raise Invalid("请选择类别", fields={"category": ["请选择类别"]})
+    if not consent:
+        raise Invalid("请阅读并同意隐私说明", code="consent_required", fields={"consent": ["请阅读并同意隐私说明"]})
+    submit_token = submit_token or secrets.token_urlsafe(24)
+    receipt = _receipt_for(submit_token)
+    existing = db.session.scalar(sa.select(Wish).where(Wish.submit_token == submit_token))
+    if existing is not None:
+        return Submission(existing, receipt, created=False)
+
+    community = db.session.scalar(sa.select(Org).where(Org.id == grid.parent_id))
+    now = utcnow()
+    wish = Wish(grid_id=grid.id, community_id=community.id, title=title.strip(), content=content.strip(),
+                category=category, urgency=urgency, channel=WishChannel(channel).value,
+                status=(S.pending_review if community.wish_moderation else S.open).value,
+                contact_name=(contact_name or "").strip() or None, contact_phone=contact_phone or None,
+                consent_version=cfg["PRIVACY_NOTICE_VERSION"], consent_at=now,
+                receipt_hash=_hash(receipt), submit_token=submit_token,
+                submitted_by_id=actor.person.id if actor else None,
+                due_at=now + timedelta(hours=cfg["WISH_DUE_HOURS"][urgency]), created_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(wish)
+    except IntegrityError:
+        # The other tap won the race: same token, same wish.
+        existing = db.session.scalar(sa.select(Wish).where(Wish.submit_token == submit_token))
+        return Submission(existing, receipt, created=False)
+    if channel == WishChannel.staff_proxy and actor is not None:
+        _event(wish, "submitted", actor_label(actor, wish), actor, note="代居民提交")
+    else:
+        _event(wish, "submitted", RESIDENT)
+    return Submission(wish, receipt, created=True)
+
+
+# --- staff actions ------------------------------------------------------------------------
+
+def claimable_roles_of(actor: Actor, wish: Wish) -> set[Role]:
+    return actor.roles_over(wish.grid)
+
+
+def _first_claim(now: datetime):
+    """Keep the first claim time across releases (hours-to-claim counts from the first)."""
+    return sa.func.coalesce(Wish.first_claimed_at, sa.literal(now, UTCDateTime()))
+
+
+def claim(actor: Actor, wish: Wish) -> None:
+    """Take a wish on. Exactly one claimant wins; at most K active claims per person."""
+    authorize(actor, "wish.claim", wish)
+    if wish.submitted_by_id == actor.person.id:
+        raise Conflict("不能认领自己提交的心愿", code="own_wish")
+    limit = current_app.config["WISH_MAX_ACTIVE_CLAIMS"]
+    active = db.session.scalar(sa.select(sa.func.count()).where(
+        Wish.claimant_id == actor.person.id, Wish.status == S.claimed.value))
+    if active >= limit and wish.status == S.open:
+        raise Conflict(f"您已有 {active} 个办理中的心愿，请先办结再认领", code="too_many_claims")
+    now = utcnow()
+    _transition(wish, "claim", label=actor_label(actor, wish), actor=actor, claimant_id=actor.person.id,
+                claimed_at=now, last_progress_at=now, first_claimed_at=_first_claim(now))
+
+
+def assign(actor: Actor, wish: Wish, member: Person) -> None:
+    """A grid leader hands an open wish to someone who could have claimed it."""
+    authorize(actor, "wish.manage", wish)
+    member_actor = Actor.load(member.id)
+    if member_actor is None or not can(member_actor, "wish.claim", wish):
+        raise Invalid("该成员不能认领本网格的心愿", code="not_eligible", fields={"person_id": ["该成员不能认领"]})
+    if wish.submitted_by_id == member.id:
+        raise Conflict("不能指派给提交人本人", code="own_wish")
+    now = utcnow()
+    _transition(wish, "assign", label=actor_label(actor, wish), actor=actor,
+                note=f"指派给 {actor_label(member_actor, wish)}", claimant_id=member.id, claimed_at=now,
+                last_progress_at=now, first_claimed_at=_first_claim(now))
+    notify(member.id, "wish_assigned", "wish", wish.id, f"网格长指派您办理心愿：{wish.title}")
+
+
+def release(actor: Actor, wish: Wish, note: str | None = None) -> None:
+    """Give the wish back to the board (the claimant, or a grid leader)."""
+    authorize(actor, "wish.view", wish)
+    if wish.claimant_id != actor.person.id:
+        authorize(actor, "wish.manage", wish)
+    _transition(wish, "release", label=actor_label(actor, wish), actor=actor, note=note,
+                claimant_id=None, claimed_at=None, last_progress_at=None)
+
+
+def fulfil(actor: Actor, wish: Wish, note: str) -> None:
+    """The claimant says it is done; the resident confirms next."""
+    authorize(actor, "wish.view", wish)
+    if wish.claimant_id != actor.person.id:
+        raise Conflict("只有认领人可以标记办结", code="not_claimant")
+    now = utcnow()
+    _transition(wish, "fulfil", label=actor_label(actor, wish), actor=actor, note=note,
+                fulfilled_at=now, fulfil_note=note, last_progress_at=now)
+
+
+def publish(actor: Actor, wish: Wish) -> None:
+    """Moderation: a grid leader lets a pending wish onto the board."""
+    authorize(actor, "wish.manage", wish)
+    _transition(wish, "publish", label=actor_label(actor, wish), actor=actor)
+
+
+def reject(actor: Actor, wish: Wish, reason: str) -> None:
+    """A grid leader turns down content that does not belong, with the reason shown to the resident."""
+    authorize(actor, "wish.manage", wish)
+    _transition(wish, "reject", label=actor_label(actor, wish), actor=actor, note=reason, reject_reason=reason)
+
+
+# --- resident actions (by receipt) ---------------------------------------------------------
+
+def confirm(wish: Wish, rating: int, comment: str | None = None) -> None:
+    """The resident confirms the fulfilled wish and rates it 1–5."""
+    _transition(wish, "confirm", label=RESIDENT, note=comment, confirmed_at=utcnow(), rating=rating,
+                rating_comment=comment)
+
+
+def reopen(wish: Wish, note: str) -> None:
+    """"还没办好": back to the claimant, with the resident's note."""
+    _transition(wish, "reopen", label=RESIDENT, note=note, fulfilled_at=None, last_progress_at=utcnow())
+    notify(wish.claimant_id, "wish_reopened", "wish", wish.id, f"居民反馈心愿“{wish.title}”还没办好：{note}")
+
+
+def cancel(wish: Wish) -> None:
+    """The resident withdraws the wish."""
+    _transition(wish, "cancel", label=RESIDENT, claimant_id=None)
+
+
+# --- contact details ------------------------------------------------------------------------
+
+def sees_full_contact(actor: Actor | None, wish: Wish) -> bool:
+    return can(actor, "wish.contact", wish)
+
+
+def log_contact_view(actor: Actor, wish: Wish) -> None:
+    """Record one full view of the contact details (who, which wish, when)."""
+    db.session.add(WishContactView(wish_id=wish.id, person_id=actor.person.id))
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+def board(actor: Actor, *, status: str | None = None, grid: Org | None = None, mine: bool = False) -> sa.Select:
+    """Wishes the actor may see: most urgent first, then oldest."""
+    stmt = sa.select(Wish).where(wish_visible_clause(actor))
+    if mine:
+        stmt = stmt.where(Wish.claimant_id == actor.person.id)
+    if status:
+        stmt = stmt.where(Wish.status == status)
+    if grid is not None:
+        stmt = stmt.where(Wish.grid.has(Org.path.startswith(grid.path)))
+    return stmt.order_by(Wish.urgency.desc(), Wish.created_at, Wish.id)
+
+
+def assignable_members(wish: Wish) -> list[Person]:
+    """People who could claim this wish (for the grid leader's assign list)."""
+    community = wish.community
+    people = db.session.scalars(
+        sa.select(Person).join(Membership).join(Org, Org.id == Membership.org_id)
+        .where(Org.path.startswith(community.path), Person.is_active.is_(True),
+               Membership.role.in_([r.value for r in (Role.party_member, Role.volunteer, Role.grid_leader,
+                                                        Role.grid_member, Role.secretary)]))
+        .distinct().order_by(Person.name)).all()
+    return [p for p in people if p.id != wish.submitted_by_id and can(Actor.load(p.id), "wish.claim", wish)]
+
+
+# --- rules the scheduler runs ---------------------------------------------------------------
+
+def release_stale_claims(now: datetime | None = None) -> int:
+    """Claims with no progress for WISH_CLAIM_STALE_HOURS go back to the board."""
+    now = now or utcnow()
+    cutoff = now - timedelta(hours=current_app.config["WISH_CLAIM_STALE_HOURS"])
+    stale = db.session.scalars(sa.select(Wish).where(Wish.status == S.claimed.value,
+                                                      Wish.last_progress_at < cutoff)).all()
+    done = 0
+    for wish in stale:
+        claimant = wish.claimant_id
+        try:
+            _transition(wish, "claim_expired", label=SYSTEM, note="认领后长时间无进展，已退回待认领",
+                        claimant_id=None, claimed_at=None, last_progress_at=None)
+        except Conflict:
+            continue
+        notify(claimant, "wish_claim_expired", "wish", wish.id, f"心愿“{wish.title}”长时间无进展，已退回")
+        done += 1
+    return done
+
+
+def escalate(now: datetime | None = None) -> int:
+    """Wishes unclaimed for WISH_ESCALATE_UNCLAIMED_HOURS, or past their due time, alert the
+    community secretaries once."""
+    now = now or utcnow()
+    cutoff = now - timedelta(hours=current_app.config["WISH_ESCALATE_UNCLAIMED_HOURS"])
+    late = db.session.scalars(sa.select(Wish).where(
+        Wish.escalated_at.is_(None),
+        sa.or_(sa.and_(Wish.status.in_([S.open.value, S.pending_review.value]), Wish.created_at < cutoff),
+               sa.and_(Wish.status.in_([S.open.value, S.pending_review.value, S.claimed.value]),
+                       Wish.due_at < now)))).all()
+    for wish in late:
+        claimed = db.session.execute(sa.update(Wish).where(Wish.id == wish.id, Wish.escalated_at.is_(None))
+                                     .values(escalated_at=now).execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            continue
+        reason = "已超过办理期限" if wish.due_at < now else "长时间无人认领"
+        _event(wish, "escalated", SYSTEM, note=f"{reason}，已提醒社区书记")
+        secretaries = db.session.scalars(sa.select(Membership.person_id).where(
+            Membership.org_id == wish.community_id, Membership.role == Role.secretary.value)).all()
+        for person_id in secretaries:
+            notify(person_id, "wish_escalated", "wish", wish.id, f"{wish.grid.name}的心愿“{wish.title}”{reason}")
+    return len(late)
+
+
+def auto_confirm(now: datetime | None = None) -> int:
+    """Fulfilled wishes the resident leaves unanswered for WISH_AUTO_CONFIRM_DAYS are confirmed
+    without a rating."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["WISH_AUTO_CONFIRM_DAYS"])
+    waiting = db.session.scalars(sa.select(Wish).where(Wish.status == S.fulfilled.value,
+                                                        Wish.fulfilled_at < cutoff)).all()
+    done = 0
+    for wish in waiting:
+        try:
+            _transition(wish, "auto_confirmed", label=SYSTEM, note="居民未在期限内确认，系统自动确认",
+                        confirmed_at=now, auto_confirmed=True)
+        except Conflict:
+            continue
+        done += 1
+    return done
+
+
+def erase_contacts(now: datetime | None = None) -> int:
+    """Contact details are erased WISH_CONTACT_RETENTION_DAYS after a wish closes."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["WISH_CONTACT_RETENTION_DAYS"])
+    due = db.session.scalars(sa.select(Wish).where(
+        Wish.closed_at < cutoff, Wish.contact_erased_at.is_(None))).all()
+    for wish in due:
+        wish.contact_name = None
+        wish.contact_phone = None
+        wish.contact_erased_at = now
+        _event(wish, "contact_erased", SYSTEM, note="联系方式已按规定删除")
+    return len(due)
+
+
+# --- numbers for the star rating ------------------------------------------------------------
+
+def _hours(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else (end - start).total_seconds() / 3600
+
+
+def wish_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
+    """Figures for wishes submitted in [start, end) in `org`'s subtree (grid, community, street)."""
+    now = now or utcnow()
+    rows = db.session.scalars(sa.select(Wish).where(
+        Wish.grid.has(Org.path.startswith(org.path)), Wish.created_at >= start, Wish.created_at < end)).all()
+    counted = [w for w in rows if w.status not in (S.rejected, S.cancelled, S.pending_review)]
+    fulfilled = [w for w in counted if w.fulfilled_at is not None or w.status == S.confirmed]
+    confirmed = [w for w in counted if w.status == S.confirmed]
+    ratings = [w.rating for w in confirmed if w.rating is not None]
+    to_claim = [h for w in counted if (h := _hours(w.created_at, w.first_claimed_at)) is not None]
+    to_fulfil = [h for w in fulfilled if (h := _hours(w.created_at, w.fulfilled_at)) is not None]
+    overdue = [w for w in counted if (w.fulfilled_at or now) > w.due_at]
+    return {
+        "org_id": org.id,
+        "from": start,
+        "to": end,
+        "submitted": len(rows),
+        "counted": len(counted),
+        "fulfilled": len(fulfilled),
+        "confirmed": len(confirmed),
+        "fulfilment_rate": round(len(fulfilled) / len(counted), 4) if counted else None,
+        "median_hours_to_claim": round(statistics.median(to_claim), 2) if to_claim else None,
+        "median_hours_to_fulfil": round(statistics.median(to_fulfil), 2) if to_fulfil else None,
+        "mean_rating": round(statistics.fmean(ratings), 2) if ratings else None,
+        "ratings": len(ratings),
+        "overdue": len(overdue),
+    }
+
+
+def recent_fulfilled(org: Org, limit: int = 10) -> list[Wish]:
+    """Recently fulfilled wishes of a community, for its public page (no personal data shown)."""
+    return list(db.session.scalars(
+        sa.select(Wish).where(Wish.community_id == org.id, Wish.status.in_([S.fulfilled.value, S.confirmed.value]))
+        .order_by(Wish.fulfilled_at.desc()).limit(limit)))

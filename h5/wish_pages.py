@@ -1,0 +1,230 @@
+"""Micro-wish pages: the resident's form and receipt, the task board, the community's public page."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from backend.core.auth import current_actor
+from backend.core.db import begin_write, commit
+from backend.core.errors import Conflict, DomainError, NotFound
+from backend.core.permissions import authorize, can
+from backend.extensions import db, utcnow
+from backend.orgs.models import Org, OrgKind
+from backend.orgs.service import lineage
+from backend.people.models import Person, Role
+from backend.qrcodes import service as qr_service
+from backend.qrcodes.models import QrPurpose
+from backend.wishes import service
+from backend.wishes.api import period, present
+from backend.wishes.models import URGENCY_LABELS, Wish, WishChannel, WishStatus
+from backend.wishes.schemas import WishCreateSchema
+from h5.views import require_page_actor
+
+bp = Blueprint("wish_pages", __name__, url_prefix="/h5")
+
+FORM_FIELDS = ("title", "content", "category", "urgency", "contact_name", "contact_phone")
+
+
+# --- resident: submit -----------------------------------------------------------------------
+
+def _form_target() -> tuple[Org, str, dict]:
+    """The grid the form submits to: from a wish QR code, or (staff) a grid id."""
+    code = request.values.get("qr")
+    if code:
+        qr = qr_service.resolve(code)
+        if qr.purpose != QrPurpose.wish.value:
+            raise NotFound("该二维码不能用于提交心愿", code="unknown_code")
+        return db.session.get(Org, qr.target_id), WishChannel.qr.value, {"qr": code}
+    actor = require_page_actor()
+    grid = db.session.get(Org, request.values.get("grid", type=int) or 0)
+    authorize(actor, "org.view", grid)
+    if grid.kind != OrgKind.grid.value or not (actor.roles_over(grid) & {Role.grid_leader, Role.grid_member}):
+        raise NotFound("找不到该网格")
+    return grid, WishChannel.staff_proxy.value, {"grid": grid.id}
+
+
+def _render_form(grid, target, values, errors, status=200):
+    return render_template("wish_form.html", tab=None, grid=grid, lineage=lineage(grid), target=target,
+                           values=values, errors=errors, categories=current_app.config["WISH_CATEGORIES"],
+                           urgencies=URGENCY_LABELS, proxy="grid" in target), status
+
+
+@bp.get("/w/new")
+def new():
+    grid, _, target = _form_target()
+    return _render_form(grid, target, {"urgency": "1", "submit_token": secrets.token_urlsafe(24)}, {})
+
+
+@bp.post("/w/new")
+def create():
+    grid, channel, target = _form_target()
+    values = {k: request.form.get(k, "").strip() for k in (*FORM_FIELDS, "submit_token")}
+    values["consent"] = request.form.get("consent") == "on"
+    data = {k: v for k, v in values.items() if v not in ("", None)}
+    data["consent"] = values["consent"]
+    data |= {"qr": target["qr"]} if "qr" in target else {"grid_id": grid.id}
+    try:
+        args = WishCreateSchema().load(data)
+        result = service.submit(grid=grid, consent=args["consent"], actor=current_actor(), channel=channel,
+                                **{k: args.get(k) for k in (*FORM_FIELDS, "submit_token")})
+    except ValidationError as exc:
+        return _render_form(grid, target, values, exc.messages, 422)
+    except DomainError as exc:
+        return _render_form(grid, target, values, exc.fields or {"_": [exc.message]}, exc.status)
+    commit()
+    return redirect(url_for("wish_pages.receipt", receipt=result.receipt, new=1 if result.created else None))
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("privacy.html", tab=None, version=current_app.config["PRIVACY_NOTICE_VERSION"],
+                           retention_days=current_app.config["WISH_CONTACT_RETENTION_DAYS"])
+
+
+# --- resident: follow, confirm, reopen, cancel ------------------------------------------------
+
+@bp.get("/w/r/<receipt>")
+def receipt(receipt: str):
+    wish = service.get_by_receipt(receipt)
+    return render_template("wish_receipt.html", tab=None, wish=wish, view=present(wish, receipt_holder=True),
+                           receipt=receipt, is_new=bool(request.args.get("new")))
+
+
+def _receipt_post(receipt: str, act, done: str):
+    wish = service.get_by_receipt(receipt)
+    try:
+        act(wish)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warn")
+        return redirect(url_for("wish_pages.receipt", receipt=receipt))
+    commit()
+    flash(done, "ok")
+    return redirect(url_for("wish_pages.receipt", receipt=receipt))
+
+
+@bp.post("/w/r/<receipt>/confirm")
+def confirm(receipt: str):
+    rating = request.form.get("rating", type=int)
+    if rating not in range(1, 6):
+        flash("请点选 1–5 颗星再提交", "warn")
+        return redirect(url_for("wish_pages.receipt", receipt=receipt))
+    comment = request.form.get("comment", "").strip()[:300] or None
+    return _receipt_post(receipt, lambda wish: service.confirm(wish, rating, comment), "感谢您的评价！")
+
+
+@bp.post("/w/r/<receipt>/reopen")
+def reopen(receipt: str):
+    note = request.form.get("note", "").strip()[:300]
+    if len(note) < 2:
+        flash("请写一句还有什么没办好", "warn")
+        return redirect(url_for("wish_pages.receipt", receipt=receipt))
+    return _receipt_post(receipt, lambda wish: service.reopen(wish, note), "已告诉认领人，请耐心等待")
+
+
+@bp.post("/w/r/<receipt>/cancel")
+def cancel(receipt: str):
+    return _receipt_post(receipt, service.cancel, "心愿已撤回")
+
+
+@bp.get("/w/mine")
+def mine():
+    return render_template("wish_mine.html", tab="wishes")
+
+
+# --- task board -------------------------------------------------------------------------------
+
+def time_left(wish: Wish, now: datetime) -> tuple[str, bool]:
+    """("剩 2 天 3 小时", False) or ("已超期 5 小时", True)."""
+    seconds = (wish.due_at - now).total_seconds()
+    hours = int(abs(seconds) // 3600)
+    text = f"{hours // 24} 天 {hours % 24} 小时" if hours >= 24 else f"{hours} 小时"
+    return (f"剩 {text}", False) if seconds >= 0 else (f"已超期 {text}", True)
+
+
+@bp.get("/tasks")
+def tasks():
+    actor = require_page_actor()
+    tab = "mine" if request.args.get("tab") == "mine" else "open"
+    if tab == "mine":
+        stmt = service.board(actor, mine=True).where(Wish.status.in_([WishStatus.claimed.value,
+                                                                       WishStatus.fulfilled.value]))
+    else:
+        stmt = service.board(actor).where(Wish.status.in_([WishStatus.open.value, WishStatus.pending_review.value]))
+    wishes = db.session.scalars(stmt.limit(100)).all()
+    now = utcnow()
+    return render_template("tasks.html", tab="tasks", board_tab=tab, wishes=wishes,
+                           left={w.id: time_left(w, now) for w in wishes})
+
+
+@bp.get("/tasks/<int:wish_id>")
+def task(wish_id: int):
+    actor = require_page_actor()
+    wish = db.session.get(Wish, wish_id)
+    authorize(actor, "wish.view", wish)
+    members = service.assignable_members(wish) if (
+        wish.status == WishStatus.open and can(actor, "wish.manage", wish)) else []
+    begin_write()
+    view = present(wish)
+    commit()
+    return render_template("task.html", tab="tasks", wish=wish, view=view, members=members,
+                           left=time_left(wish, utcnow()), can_claim=can(actor, "wish.claim", wish),
+                           can_manage=can(actor, "wish.manage", wish), is_mine=wish.claimant_id == actor.person.id)
+
+
+TASK_ACTIONS = {
+    "claim": (lambda actor, wish, form: service.claim(actor, wish), "认领成功，请尽快联系居民"),
+    "release": (lambda actor, wish, form: service.release(actor, wish, form.get("note") or None), "已退回待认领"),
+    "fulfil": (lambda actor, wish, form: service.fulfil(actor, wish, form.get("note", "").strip()),
+               "已标记办结，等待居民确认"),
+    "publish": (lambda actor, wish, form: service.publish(actor, wish), "已发布到任务板"),
+    "reject": (lambda actor, wish, form: service.reject(actor, wish, form.get("reason", "").strip()), "已不予受理"),
+    "assign": (lambda actor, wish, form: service.assign(actor, wish, _member(form)), "已指派"),
+}
+
+
+def _member(form) -> Person:
+    person = db.session.get(Person, form.get("person_id", type=int) or 0)
+    if person is None:
+        raise NotFound("请选择成员")
+    return person
+
+
+@bp.post("/tasks/<int:wish_id>/<action>")
+def task_action(wish_id: int, action: str):
+    actor = require_page_actor()
+    if action not in TASK_ACTIONS:
+        raise NotFound()
+    wish = db.session.get(Wish, wish_id)
+    authorize(actor, "wish.view", wish)
+    act, done = TASK_ACTIONS[action]
+    if action in ("fulfil", "reject") and len(request.form.get("note" if action == "fulfil" else "reason",
+                                                               "").strip()) < 2:
+        flash("请填写说明（至少 2 个字）", "warn")
+        return redirect(url_for("wish_pages.task", wish_id=wish_id))
+    try:
+        act(actor, wish, request.form)
+    except (Conflict, DomainError) as exc:
+        db.session.rollback()
+        flash(exc.message, "warn")
+        return redirect(url_for("wish_pages.task", wish_id=wish_id))
+    commit()
+    flash(done, "ok")
+    return redirect(url_for("wish_pages.task", wish_id=wish_id))
+
+
+# --- public accountability page ---------------------------------------------------------------
+
+@bp.get("/c/<int:org_id>/wishes")
+def community_wishes(org_id: int):
+    community = db.session.get(Org, org_id)
+    if community is None or community.kind != OrgKind.community.value:
+        raise NotFound("找不到该社区")
+    start, end = period({})
+    return render_template("community_wishes.html", tab=None, community=community,
+                           stats=service.wish_stats(community, start, end), year=start.year,
+                           recent=service.recent_fulfilled(community))
