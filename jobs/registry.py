@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backend.auth.service import purge_stale
+from backend.wishes import service as wishes
 
 
 @dataclass(frozen=True)
@@ -23,4 +24,9 @@ class Job:
 JOBS: list[Job] = [
     # Expired or revoked tokens and old login failures carry no meaning after 30 days.
     Job("auth.purge_stale", purge_stale, "cron", {"hour": 3, "minute": 30}),
+    # Micro-wish rules (their N are settings; see the README).
+    Job("wishes.release_stale_claims", wishes.release_stale_claims, "interval", {"minutes": 10}),
+    Job("wishes.escalate", wishes.escalate, "interval", {"minutes": 10}),
+    Job("wishes.auto_confirm", wishes.auto_confirm, "interval", {"hours": 1}),
+    Job("wishes.erase_contacts", wishes.erase_contacts, "cron", {"hour": 3, "minute": 45}),
 ]

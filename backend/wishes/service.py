@@ -101,15 +101,18 @@ def _event(wish: Wish, action: str, label: str, actor: Actor | None = None, note
 
 
 def _transition(wish: Wish, action: str, *, label: str, actor: Actor | None = None, note: str | None = None,
-                **values) -> None:
-    """Move `wish` along `action` with one conditional UPDATE; 409 if its state moved on."""
+                only_if=None, **values) -> None:
+    """Move `wish` along `action` with one conditional UPDATE; 409 if its state moved on.
+
+    `only_if` adds a condition that must still hold at the moment of the update."""
     sources, target = TRANSITIONS[action]
     now = utcnow()
     if target in CLOSED:
         values.setdefault("closed_at", now)
     result = db.session.execute(
         sa.update(Wish)
-        .where(Wish.id == wish.id, Wish.status.in_([s.value for s in sources]))
+        .where(Wish.id == wish.id, Wish.status.in_([s.value for s in sources]),
+               only_if if only_if is not None else sa.true())
         .values(status=target.value, **values)
         .execution_options(synchronize_session=False)
     )
@@ -228,11 +231,12 @@ def release(actor: Actor, wish: Wish, note: str | None = None) -> None:
 def fulfil(actor: Actor, wish: Wish, note: str) -> None:
     """The claimant says it is done; the resident confirms next."""
     authorize(actor, "wish.view", wish)
-    if wish.claimant_id != actor.person.id:
+    if wish.status == S.claimed and wish.claimant_id != actor.person.id:
         raise Conflict("只有认领人可以标记办结", code="not_claimant")
     now = utcnow()
     _transition(wish, "fulfil", label=actor_label(actor, wish), actor=actor, note=note,
-                fulfilled_at=now, fulfil_note=note, last_progress_at=now)
+                only_if=Wish.claimant_id == actor.person.id, fulfilled_at=now, fulfil_note=note,
+                last_progress_at=now)
 
 
 def publish(actor: Actor, wish: Wish) -> None:
