@@ -1,18 +1,27 @@
 """First-visit weight of the H5 pages, as a cheap phone would download them.
 
 Serves the app with demo data on a temporary SQLite database, fetches each page and every
-stylesheet and script it references with `Accept-Encoding: gzip, br`, and prints bytes as
-stored and as sent. Budget: about 60 KB on the wire for a first visit.
+stylesheet and script it references, and prints bytes as stored and as sent. "on wire" is
+what a client sending `Accept-Encoding: gzip, br` gets (WeChat over HTTPS); "no br" is what
+a browser gets over plain HTTP, where it offers only `gzip, deflate`.
+Budget: about 60 KB on the wire for a first visit.
 
     .venv/bin/python bench/page_weight.py
+
+Exit status 1 if a page is over budget, a text resource is sent uncompressed, or an asset
+does not revalidate with a 304.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 import sys
 import tempfile
+import zlib
 from pathlib import Path
+
+import brotli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -23,49 +32,49 @@ from backend.demo import DEMO_PASSWORD, load_demo  # noqa: E402
 from backend.extensions import db  # noqa: E402
 
 BUDGET = 60 * 1024
-ASSET = re.compile(r'<(?:link[^>]+href|script[^>]+src)="(/[^"]+\.(?:css|js))"')
-HEADERS = {"Accept-Encoding": "gzip, br", "User-Agent": "bench MicroMessenger/8.0.50"}
+ASSET = re.compile(r'<(?:link[^>]+href|script[^>]+src)="(/[^"?#]+\.(?:css|js)(?:\?[^"]*)?)"')
+UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50(0x1800323d) NetType/WIFI Language/zh_CN"
+DECODE = {"identity": lambda b: b, "gzip": gzip.decompress, "br": brotli.decompress, "deflate": zlib.decompress}
 
 
-def fetch(client, path):
-    response = client.get(path, headers=HEADERS)
+def fetch(client, path: str, accept: str) -> tuple[bytes, int, str]:
+    """(decoded body, bytes on the wire, Content-Encoding) for one GET."""
+    response = client.get(path, headers={"Accept-Encoding": accept, "User-Agent": UA})
     assert response.status_code == 200, (path, response.status_code)
     wire = response.get_data()
     encoding = response.headers.get("Content-Encoding", "identity")
-    raw = len(wire)
-    if encoding == "gzip":
-        import gzip
-        raw = len(gzip.decompress(wire))
-    elif encoding == "br":
-        import brotli
-        raw = len(brotli.decompress(wire))
-    return raw, len(wire), encoding, response
+    if encoding != "identity" and "Accept-Encoding" not in response.headers.get("Vary", ""):
+        raise SystemExit(f"{path}: compressed without Vary: Accept-Encoding (caches would mix them up)")
+    return DECODE[encoding](wire), len(wire), encoding
 
 
-def measure(client, label, path):
-    rows = []
-    raw, wire, encoding, response = fetch(client, path)
-    rows.append((path, raw, wire, encoding))
-    for asset in ASSET.findall(response.get_data(as_text=True) if encoding == "identity" else
-                               _text(response, encoding)):
-        rows.append((asset, *fetch(client, asset)[:3]))
-    total = sum(r[2] for r in rows)
+def measure(client, label: str, path: str, min_size: int) -> tuple[int, list[str]]:
+    """Print one page's table; return its bytes on the wire and any resource sent uncompressed."""
+    html, _, _ = fetch(client, path, "gzip, br")
+    rows, problems = [], []
+    for name in [path, *ASSET.findall(html.decode())]:
+        body, wire, encoding = fetch(client, name, "gzip, br")
+        _, http_wire, http_encoding = fetch(client, name, "gzip, deflate")
+        rows.append((name, len(body), wire, http_wire, f"{encoding} / {http_encoding}"))
+        if "identity" in (encoding, http_encoding) and len(body) >= min_size:
+            problems.append(name)
     print(f"\n{label}: {path}")
-    print(f"{'resource':<36} {'raw bytes':>10} {'on wire':>10}  encoding")
-    for name, raw, wire, encoding in rows:
-        print(f"{name:<36} {raw:>10,} {wire:>10,}  {encoding}")
+    print(f"{'resource':<32} {'raw bytes':>10} {'on wire':>9} {'no br':>9}  encoding")
+    for name, raw, wire, http_wire, encoding in rows:
+        print(f"{name:<32} {raw:>10,} {wire:>9,} {http_wire:>9,}  {encoding}")
+    total = sum(r[2] for r in rows)
     verdict = "within" if total <= BUDGET else "OVER"
-    print(f"{'total':<36} {sum(r[1] for r in rows):>10,} {total:>10,}  {verdict} the {BUDGET // 1024} KB budget")
-    return total
+    print(f"{'total':<32} {sum(r[1] for r in rows):>10,} {total:>9,} {sum(r[3] for r in rows):>9,}"
+          f"  {total / 1024:.1f} KB: {verdict} the {BUDGET // 1024} KB budget")
+    return total, problems
 
 
-def _text(response, encoding):
-    data = response.get_data()
-    if encoding == "gzip":
-        import gzip
-        return gzip.decompress(data).decode()
-    import brotli
-    return brotli.decompress(data).decode()
+def revalidates(client, path: str) -> bool:
+    """A repeat visit after the cache expired: does the asset come back as 304, not again in full?"""
+    headers = {"Accept-Encoding": "gzip, br", "User-Agent": UA}
+    first = client.get(path, headers=headers)
+    again = client.get(path, headers={**headers, "If-None-Match": first.headers.get("ETag", "")})
+    return again.status_code == 304
 
 
 def main() -> int:
@@ -77,14 +86,24 @@ def main() -> int:
             load_demo()
             db.session.commit()
         client = app.test_client()
-        totals = [measure(client, "anonymous home", "/h5/"), measure(client, "login page", "/h5/login")]
+        min_size = app.config["COMPRESS_MIN_SIZE"]
+        results = [measure(client, "anonymous home", "/h5/", min_size),
+                   measure(client, "login page", "/h5/login", min_size)]
         page = client.get("/h5/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        client.post("/h5/login", data={"username": "heping", "password": DEMO_PASSWORD, "csrf_token": token})
-        totals.append(measure(client, "secretary home (logged in)", "/h5/"))
+        login = client.post("/h5/login", data={"username": "heping", "password": DEMO_PASSWORD, "csrf_token": token})
+        assert login.status_code == 302, login.status_code
+        results.append(measure(client, "secretary home (logged in)", "/h5/", min_size))
+        assets = ASSET.findall(client.get("/h5/").get_data(as_text=True))
+        stale = [a for a in assets if not revalidates(client, a)]
+        verdict = "sent in full again: " + ", ".join(stale) if stale else "all 304"
+        print(f"\nrepeat visit (If-None-Match): {verdict}")
         with app.app_context():
             db.engine.dispose()
-    return 0 if max(totals) <= BUDGET else 1
+    uncompressed = sorted({name for _, names in results for name in names})
+    if uncompressed:
+        print(f"\nsent uncompressed: {', '.join(uncompressed)}")
+    return 0 if max(total for total, _ in results) <= BUDGET and not uncompressed and not stale else 1
 
 
 if __name__ == "__main__":

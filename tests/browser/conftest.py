@@ -1,7 +1,8 @@
 """Browser fixtures: the app served on loopback from a thread, and Debian's Chromium driven
 by Playwright in iPhone 13 emulation with a WeChat user agent.
 
-`REQUIRE_BROWSER=1` turns a missing Chromium from a skip into a failure (CI).
+`REQUIRE_BROWSER=1` turns a missing Chromium (or Playwright) from a skip into a failure (CI).
+Playwright only drives the system Chromium; `playwright install` is never needed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -24,19 +26,30 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 WECHAT_UA_SUFFIX = " MicroMessenger/8.0.50(0x1800323d) NetType/WIFI Language/zh_CN"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _unavailable(reason: str):
+    if os.environ.get("REQUIRE_BROWSER", "") not in ("", "0", "false"):
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def playwright_browser():
+    """(browser, device settings) for the whole session; one Chromium process."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("REQUIRE_BROWSER", "") not in ("", "0", "false"):
-            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Exception as exc:  # a broken install must say why
+            _unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
         device = dict(p.devices["iPhone 13"])
         device["user_agent"] += WECHAT_UA_SUFFIX
         yield browser, device
@@ -49,7 +62,7 @@ def live_server(db_url):
     app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base_url = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_BASE_URL"] = base_url
+    app.config["PUBLIC_BASE_URL"] = base_url  # printed in QR codes: the browser must reach it
     with app.app_context():
         load_demo()
         db.session.commit()
@@ -65,20 +78,55 @@ def live_server(db_url):
 
 @pytest.fixture
 def page(playwright_browser, live_server):
+    """A fresh phone (cookies, localStorage) per test.
+
+    Fails the test if the page asks for anything off this machine (a CDN, fonts, analytics),
+    throws a JavaScript error, or a stylesheet, script or image it loads is missing.
+    """
     browser, device = playwright_browser
     context = browser.new_context(**device, locale="zh-CN", timezone_id="Asia/Shanghai", base_url=live_server)
     context.set_default_timeout(10_000)
+    problems: list[str] = []
+
+    def guard(route):
+        if urlsplit(route.request.url).hostname in LOOPBACK:
+            route.continue_()
+        else:
+            problems.append(f"request to {route.request.url}")
+            route.abort()
+
+    context.route("**/*", guard)
     page = context.new_page()
+    page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
+    page.on("response", lambda r: problems.append(f"{r.status} for {r.url}")
+            if r.status >= 400 and r.request.resource_type != "document" else None)
     yield page
     context.close()
+    assert not problems, problems
+
+
+def check_phone_layout(page) -> None:
+    """What a phone user would notice first: sideways scrolling, or the tab bar hiding content."""
+    width = page.evaluate("[innerWidth, document.documentElement.scrollWidth]")
+    assert width[1] <= width[0], f"{page.url} scrolls sideways: content {width[1]}px, screen {width[0]}px"
+    covered = page.evaluate("""() => {
+        const bar = document.querySelector('.weui-tabbar'), main = document.querySelector('main');
+        if (!bar || !main || !main.lastElementChild) return null;
+        window.scrollTo(0, document.documentElement.scrollHeight);
+        const last = main.lastElementChild.getBoundingClientRect().bottom, top = bar.getBoundingClientRect().top;
+        window.scrollTo(0, 0);
+        return last > top + 0.5 ? [last, top] : null;
+    }""")
+    assert covered is None, f"{page.url}: the tab bar (top {covered[1]}px) covers content ending at {covered[0]}px"
 
 
 @pytest.fixture
-def screenshot(request, database):
-    """Save a full-page screenshot named after the test and the database backend."""
+def screenshot(database):
+    """Check the phone layout, then save a full-page screenshot named after the page and the database."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str) -> Path:
+        check_phone_layout(page)
         path = SCREENSHOTS / f"{name}-{database[0]}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
