@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
-from backend import create_app
 from backend.demo import load_demo
 from backend.extensions import db
-from tests.conftest import TEST_CONFIG
+from tests.live import serve
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -58,22 +55,13 @@ def playwright_browser():
 
 @pytest.fixture
 def live_server(db_url):
-    """The app with demo data, served from a background thread on a free loopback port."""
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_BASE_URL"] = base_url  # printed in QR codes: the browser must reach it
-    with app.app_context():
-        load_demo()
-        db.session.commit()
-        db.session.remove()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base_url
-    server.shutdown()
-    thread.join(timeout=10)
-    with app.app_context():
-        db.engine.dispose()
+    """The app with demo data, served on a free loopback port."""
+    with serve(db_url) as (base_url, app):
+        with app.app_context():
+            load_demo()
+            db.session.commit()
+            db.session.remove()
+        yield base_url
 
 
 @pytest.fixture

@@ -1,0 +1,33 @@
+"""A real HTTP server on loopback for tests that need one (browsers, concurrent clients)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from werkzeug.serving import make_server
+
+from backend import create_app
+from backend.extensions import db
+from tests.conftest import TEST_CONFIG
+
+
+@contextmanager
+def serve(db_url: str, **config) -> Iterator[tuple[str, object]]:
+    """Serve the app on a free loopback port from a thread; yields (base URL, app).
+
+    PUBLIC_BASE_URL is the server's own URL, so printed QR codes point at it."""
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url, **config})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = base_url
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base_url, app
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.engine.dispose()
