@@ -65,15 +65,14 @@ def live_server(db_url):
 
 
 @pytest.fixture
-def page(playwright_browser, live_server):
-    """A fresh phone (cookies, localStorage) per test.
+def phone(playwright_browser, live_server):
+    """Factory: each call is a fresh phone (own cookies and localStorage).
 
-    Fails the test if the page asks for anything off this machine (a CDN, fonts, analytics),
+    Fails the test if any page asks for anything off this machine (a CDN, fonts, analytics),
     throws a JavaScript error, or a stylesheet, script or image it loads is missing.
     """
     browser, device = playwright_browser
-    context = browser.new_context(**device, locale="zh-CN", timezone_id="Asia/Shanghai", base_url=live_server)
-    context.set_default_timeout(10_000)
+    contexts = []
     problems: list[str] = []
 
     def guard(route):
@@ -83,14 +82,27 @@ def page(playwright_browser, live_server):
             problems.append(f"request to {route.request.url}")
             route.abort()
 
-    context.route("**/*", guard)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
-    page.on("response", lambda r: problems.append(f"{r.status} for {r.url}")
-            if r.status >= 400 and r.request.resource_type != "document" else None)
-    yield page
-    context.close()
+    def new():
+        context = browser.new_context(**device, locale="zh-CN", timezone_id="Asia/Shanghai", base_url=live_server)
+        context.set_default_timeout(10_000)
+        context.route("**/*", guard)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
+        page.on("response", lambda r: problems.append(f"{r.status} for {r.url}")
+                if r.status >= 400 and r.request.resource_type != "document" else None)
+        return page
+
+    yield new
+    for context in contexts:
+        context.close()
     assert not problems, problems
+
+
+@pytest.fixture
+def page(phone):
+    """One phone."""
+    return phone()
 
 
 def check_phone_layout(page) -> None:
