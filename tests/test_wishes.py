@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from backend.core.errors import Conflict
+from backend.core.errors import Conflict, NotFound
 from backend.core.permissions import Actor
 from backend.extensions import db, utcnow
 from backend.notifications.models import Notification
@@ -90,7 +90,11 @@ def test_state_machine_table(client, w, status, action):
     """Every state × every action: the new state from TRANSITIONS, or 409 with the right code."""
     wish, receipt = in_state(client, w, status)
     sources, target = service.TRANSITIONS[action]
-    if status in sources:
+    if status == S.pending_review and action in ("claim", "fulfil"):
+        # a party member does not see unreviewed wishes at all
+        with pytest.raises(NotFound):
+            ACTIONS[action](w, wish, receipt)
+    elif status in sources:
         ACTIONS[action](w, wish, receipt)
         db.session.commit()
         assert db.session.get(Wish, wish.id).status == target
@@ -243,9 +247,12 @@ def test_moderation_holds_new_wishes_for_review(client, w):
     db.session.commit()
     body = submit(client, w)
     assert body["status"] == "pending_review"
-    refused = client.post(f"/api/v1/wishes/{body['id']}/claim", headers=w.headers["member"])
+    # party members do not see unreviewed content at all
+    assert client.post(f"/api/v1/wishes/{body['id']}/claim", headers=w.headers["member"]).status_code == 404
+    assert client.get("/api/v1/wishes", headers=w.headers["member"]).get_json()["total"] == 0
+    assert client.get("/api/v1/wishes", headers=w.headers["leader"]).get_json()["total"] == 1
+    refused = client.post(f"/api/v1/wishes/{body['id']}/claim", headers=w.headers["leader"])
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "invalid_state"
-    assert client.post(f"/api/v1/wishes/{body['id']}/publish", headers=w.headers["member"]).status_code == 403
     published = client.post(f"/api/v1/wishes/{body['id']}/publish", headers=w.headers["leader"])
     assert published.get_json()["status"] == "open"
 

@@ -153,7 +153,13 @@ def wish_visible_clause(actor: Actor):
     paths = sorted({path for path, role in actor.scopes if role in WISH_VIEW_ROLES})
     if not paths:
         return sa.false()
-    return Wish.grid.has(sa.or_(*[Org.path.startswith(p) for p in paths]))
+    visible = Wish.grid.has(sa.or_(*[Org.path.startswith(p) for p in paths]))
+    # Unreviewed wishes are seen by those who review them (and the street above) only.
+    reviewers = sorted({path for path, role in actor.scopes if role in WISH_MANAGE_ROLES | {Role.street_officer}})
+    reviewed = Wish.status != "pending_review"
+    if reviewers:
+        reviewed = sa.or_(reviewed, Wish.grid.has(sa.or_(*[Org.path.startswith(p) for p in reviewers])))
+    return sa.and_(visible, reviewed)
 
 
 def _can_see(actor: Actor, obj) -> bool:
@@ -167,7 +173,10 @@ def _can_see(actor: Actor, obj) -> bool:
     if isinstance(obj, QrCode):
         return actor.is_staff_over(obj.org)
     if isinstance(obj, Wish):
-        return bool(actor.roles_over(obj.grid) & WISH_VIEW_ROLES)
+        roles = actor.roles_over(obj.grid)
+        if obj.status == "pending_review":
+            return bool(roles & (WISH_MANAGE_ROLES | {Role.street_officer}))
+        return bool(roles & WISH_VIEW_ROLES)
     return False
 
 

@@ -100,6 +100,19 @@ def _event(wish: Wish, action: str, label: str, actor: Actor | None = None, note
                              actor_id=actor.person.id if actor else None, note=note))
 
 
+def _state_conflict(wish: Wish, action: str) -> Conflict:
+    if action in ("claim", "assign") and wish.status == S.claimed:
+        return Conflict("已被他人认领", code="already_claimed")
+    return Conflict(f"心愿当前为“{wish.status_label}”，不能执行此操作", code="invalid_state",
+                    fields={"status": [wish.status]})
+
+
+def _require_state(wish: Wish, action: str) -> None:
+    """Refuse early (before other checks) when the wish is not in a state `action` starts from."""
+    if WishStatus(wish.status) not in TRANSITIONS[action][0]:
+        raise _state_conflict(wish, action)
+
+
 def _transition(wish: Wish, action: str, *, label: str, actor: Actor | None = None, note: str | None = None,
                 only_if=None, **values) -> None:
     """Move `wish` along `action` with one conditional UPDATE; 409 if its state moved on.
@@ -118,10 +131,7 @@ def _transition(wish: Wish, action: str, *, label: str, actor: Actor | None = No
     )
     db.session.refresh(wish)
     if result.rowcount != 1:
-        if action in ("claim", "assign") and wish.status == S.claimed:
-            raise Conflict("已被他人认领", code="already_claimed")
-        raise Conflict(f"心愿当前为“{wish.status_label}”，不能执行此操作", code="invalid_state",
-                       fields={"status": [wish.status]})
+        raise _state_conflict(wish, action)
     _event(wish, action, label, actor, note)
 
 
@@ -194,10 +204,11 @@ def claim(actor: Actor, wish: Wish) -> None:
     authorize(actor, "wish.claim", wish)
     if wish.submitted_by_id == actor.person.id:
         raise Conflict("不能认领自己提交的心愿", code="own_wish")
+    _require_state(wish, "claim")
     limit = current_app.config["WISH_MAX_ACTIVE_CLAIMS"]
     active = db.session.scalar(sa.select(sa.func.count()).where(
         Wish.claimant_id == actor.person.id, Wish.status == S.claimed.value))
-    if active >= limit and wish.status == S.open:
+    if active >= limit:
         raise Conflict(f"您已有 {active} 个办理中的心愿，请先办结再认领", code="too_many_claims")
     now = utcnow()
     _transition(wish, "claim", label=actor_label(actor, wish), actor=actor, claimant_id=actor.person.id,
@@ -207,6 +218,7 @@ def claim(actor: Actor, wish: Wish) -> None:
 def assign(actor: Actor, wish: Wish, member: Person) -> None:
     """A grid leader hands an open wish to someone who could have claimed it."""
     authorize(actor, "wish.manage", wish)
+    _require_state(wish, "assign")
     member_actor = Actor.load(member.id)
     if member_actor is None or not can(member_actor, "wish.claim", wish):
         raise Invalid("该成员不能认领本网格的心愿", code="not_eligible", fields={"person_id": ["该成员不能认领"]})
