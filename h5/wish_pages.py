@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from backend.core.auth import current_actor
 from backend.core.db import begin_write, commit
-from backend.core.errors import Conflict, DomainError, NotFound
+from backend.core.errors import DomainError, NotFound
 from backend.core.permissions import authorize, can
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org, OrgKind
@@ -94,17 +94,22 @@ def receipt(receipt: str):
                            receipt=receipt, is_new=bool(request.args.get("new")))
 
 
-def _receipt_post(receipt: str, act, done: str):
-    wish = service.get_by_receipt(receipt)
+def act_and_return(act, done: str, back: str):
+    """Run a state change; say how it went (a refusal keeps nothing) and go back to `back`."""
     try:
-        act(wish)
+        act()
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "warn")
-        return redirect(url_for("wish_pages.receipt", receipt=receipt))
-    commit()
-    flash(done, "ok")
-    return redirect(url_for("wish_pages.receipt", receipt=receipt))
+    else:
+        commit()
+        flash(done, "ok")
+    return redirect(back)
+
+
+def _receipt_post(receipt: str, act, done: str):
+    wish = service.get_by_receipt(receipt)
+    return act_and_return(lambda: act(wish), done, url_for("wish_pages.receipt", receipt=receipt))
 
 
 @bp.post("/w/r/<receipt>/confirm")
@@ -206,15 +211,7 @@ def task_action(wish_id: int, action: str):
                                                                "").strip()) < 2:
         flash("请填写说明（至少 2 个字）", "warn")
         return redirect(url_for("wish_pages.task", wish_id=wish_id))
-    try:
-        act(actor, wish, request.form)
-    except (Conflict, DomainError) as exc:
-        db.session.rollback()
-        flash(exc.message, "warn")
-        return redirect(url_for("wish_pages.task", wish_id=wish_id))
-    commit()
-    flash(done, "ok")
-    return redirect(url_for("wish_pages.task", wish_id=wish_id))
+    return act_and_return(lambda: act(actor, wish, request.form), done, url_for("wish_pages.task", wish_id=wish_id))
 
 
 # --- public accountability page ---------------------------------------------------------------
