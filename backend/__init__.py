@@ -47,6 +47,7 @@ def _migrations_dir():
 
 
 def register_blueprints(app: Flask) -> None:
+    from backend.activities.api import blp as activities_blp
     from backend.api import api
     from backend.auth.api import blp as auth_blp
     from backend.orgs.api import blp as orgs_blp
@@ -58,7 +59,7 @@ def register_blueprints(app: Flask) -> None:
     from h5.views import bp as h5_bp
     from h5.wish_pages import bp as wish_pages_bp
 
-    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp):
+    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp):
         api.register_blueprint(blp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(wish_pages_bp)

@@ -97,6 +97,11 @@ def load_config() -> dict:
         "WISH_ESCALATE_UNCLAIMED_HOURS": _int("WISH_ESCALATE_UNCLAIMED_HOURS", 24),
         "WISH_AUTO_CONFIRM_DAYS": _int("WISH_AUTO_CONFIRM_DAYS", 7),
         "WISH_CONTACT_RETENTION_DAYS": _int("WISH_CONTACT_RETENTION_DAYS", 30),
+        # Booking engine (activities and services).
+        "NO_SHOW_LIMIT": _int("NO_SHOW_LIMIT", 3),
+        "NO_SHOW_WINDOW_DAYS": _int("NO_SHOW_WINDOW_DAYS", 90),
+        "NO_SHOW_BLOCK_DAYS": _int("NO_SHOW_BLOCK_DAYS", 30),
+        "CHECKIN_OPENS_MINUTES": _int("CHECKIN_OPENS_MINUTES", 30),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,

@@ -19,17 +19,18 @@ def conflict_info(code: str, message: str) -> dict:
     return {"conflict": (code, message)}
 
 
-def _violated(exc: IntegrityError) -> sa.UniqueConstraint | None:
+def _violated(exc: IntegrityError):
+    """The unique constraint or unique (partial) index a violation names, if it is ours."""
     # PostgreSQL names the constraint; SQLite names its columns ("UNIQUE constraint failed: t.a, t.b").
     name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
     text = str(exc.orig)
     for table in db.metadata.tables.values():
-        for constraint in table.constraints:
-            if not isinstance(constraint, sa.UniqueConstraint):
-                continue
-            columns = ", ".join(f"{table.name}.{c.name}" for c in constraint.columns)
-            if name == constraint.name or text == f"UNIQUE constraint failed: {columns}":
-                return constraint
+        uniques = [c for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+        uniques += [i for i in table.indexes if i.unique]
+        for unique in uniques:
+            columns = ", ".join(f"{table.name}.{c.name}" for c in unique.columns)
+            if name == unique.name or text == f"UNIQUE constraint failed: {columns}":
+                return unique
     return None
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from backend.activities.models import Activity
+from backend.bookings.models import Booking
 from backend.core.errors import Forbidden, NotFound
 from backend.extensions import db
 from backend.orgs.models import Org
@@ -58,6 +60,10 @@ class Actor:
             elif m.org is not None:
                 actor.scopes.append((m.org.path, Role(m.role)))
         return actor
+
+    def roles_around(self, org: Org) -> set[Role]:
+        """Roles held on `org`, above it, or anywhere below it (a volunteer of one of its grids)."""
+        return {role for path, role in self.scopes if org.path.startswith(path) or path.startswith(org.path)}
 
     def roles_over(self, org: Org) -> set[Role]:
         """Roles held on `org` or any org above it."""
@@ -141,6 +147,12 @@ WISH_CLAIM_ROLES = {Role.secretary, Role.grid_leader, Role.grid_member, Role.par
 WISH_MANAGE_ROLES = {Role.secretary, Role.grid_leader}
 
 
+#: Roles that sign up for volunteer activities of their community.
+VOLUNTEER_ROLES = {Role.secretary, Role.grid_leader, Role.grid_member, Role.party_member, Role.volunteer}
+#: Roles that organise activities.
+ORGANISER_ROLES = {Role.street_officer, Role.secretary}
+
+
 def has_board(actor: Actor | None) -> bool:
     """Whether the person has a wish task board at all."""
     return actor is not None and (actor.is_admin or any(role in WISH_VIEW_ROLES for _, role in actor.scopes))
@@ -172,6 +184,10 @@ def _can_see(actor: Actor, obj) -> bool:
             Person.id == obj.id, person_visible_clause(actor)))))
     if isinstance(obj, QrCode):
         return actor.is_staff_over(obj.org)
+    if isinstance(obj, Activity):
+        return _can_see(actor, obj.org)
+    if isinstance(obj, Booking):
+        return obj.person_id == actor.person.id or actor.is_manager_over(obj.slot_org)
     if isinstance(obj, Wish):
         roles = actor.roles_over(obj.grid)
         if obj.status == "pending_review":
@@ -204,6 +220,12 @@ RULES = {
     "person.view": (Person, lambda actor, person, **_: True),
     "qrcode.view": (QrCode, lambda actor, qr, **_: True),
     "qrcode.revoke": (QrCode, lambda actor, qr, **_: actor.is_manager_over(qr.org)),
+    "org.activities.create": (Org, lambda actor, org, **_: actor.is_admin
+                              or bool(actor.roles_over(org) & ORGANISER_ROLES)),
+    "activity.view": (Activity, lambda actor, activity, **_: True),
+    "activity.sign_up": (Activity, lambda actor, activity, **_: bool(actor.roles_around(activity.org)
+                                                                       & VOLUNTEER_ROLES)),
+    "booking.cancel": (Booking, lambda actor, booking, **_: True),
     "wish.view": (Wish, lambda actor, wish, **_: True),
     "wish.claim": (Wish, lambda actor, wish, **_: bool(actor.roles_over(wish.grid) & WISH_CLAIM_ROLES)),
     "wish.manage": (Wish, lambda actor, wish, **_: actor.is_admin

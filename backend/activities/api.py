@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_smorest import Blueprint
+
+from backend.activities.models import Activity
+from backend.activities.schemas import (
+    ActivityCreateSchema,
+    ActivityListArgs,
+    ActivitySchema,
+    BookingSchema,
+    CancelResultSchema,
+)
+from backend.bookings import service as bookings
+from backend.bookings.models import Booking, Slot
+from backend.core.auth import require_actor
+from backend.core.db import commit
+from backend.core.errors import NotFound
+from backend.core.paging import page_of, paginate
+from backend.core.permissions import authorize, org_visible_clause
+from backend.extensions import db, utcnow
+from backend.orgs.models import Org
+
+blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="志愿活动（微力量）")
+
+
+@blp.post("/activities")
+@blp.arguments(ActivityCreateSchema)
+@blp.response(201, ActivitySchema)
+def create(args):
+    """A volunteer activity with limited places (secretaries and street officers)."""
+    actor = require_actor()
+    org = db.session.get(Org, args["org_id"])
+    authorize(actor, "org.activities.create", org)
+    slot = bookings.create_slot(org_id=org.id, **{k: args.get(k) for k in (
+        "starts_at", "ends_at", "capacity", "waitlist", "signup_opens_at", "signup_closes_at",
+        "cancel_cutoff_minutes")})
+    activity = Activity(org_id=org.id, slot_id=slot.id, created_by_id=actor.person.id,
+                        **{k: args.get(k) for k in ("title", "description", "location", "skills")})
+    db.session.add(activity)
+    commit()
+    return activity
+
+
+@blp.get("/activities")
+@blp.arguments(ActivityListArgs, location="query")
+@blp.response(200, page_of(ActivitySchema))
+def list_activities(args):
+    """Activities of the person's communities, soonest first."""
+    actor = require_actor()
+    stmt = sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).where(
+        Activity.org.has(org_visible_clause(actor)))
+    if args["upcoming"]:
+        stmt = stmt.where(Slot.ends_at > utcnow())
+    if "org_id" in args:
+        stmt = stmt.where(Activity.org_id == args["org_id"])
+    if args.get("skill"):
+        stmt = stmt.where(Activity.skills.contains(args["skill"], autoescape=True))
+    return paginate(stmt.order_by(Slot.starts_at, Activity.id), args["page"], args["per_page"])
+
+
+def get_activity(activity_id: int, action: str = "activity.view") -> tuple[object, Activity]:
+    actor = require_actor()
+    activity = db.session.get(Activity, activity_id)
+    authorize(actor, action, activity)
+    return actor, activity
+
+
+@blp.get("/activities/<int:activity_id>")
+@blp.response(200, ActivitySchema)
+def get_one(activity_id):
+    return get_activity(activity_id)[1]
+
+
+@blp.post("/activities/<int:activity_id>/signups")
+@blp.response(201, BookingSchema)
+@blp.alt_response(409, description="full, duplicate, overlap, blocked, signup_not_open, signup_closed")
+def sign_up(activity_id):
+    """Take a place (confirmed) or join the waitlist (waitlisted)."""
+    actor, activity = get_activity(activity_id, "activity.sign_up")
+    booking = bookings.sign_up(activity.slot, actor.person)
+    commit()
+    return booking
+
+
+@blp.delete("/signups/<int:booking_id>")
+@blp.response(200, CancelResultSchema)
+@blp.alt_response(409, description="cancel_closed, invalid_state")
+def cancel(booking_id):
+    """Cancel a sign-up; a freed place goes to the first person on the waitlist."""
+    actor = require_actor()
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("找不到该报名")
+    authorize(actor, "booking.cancel", booking)
+    promoted = bookings.cancel(booking)
+    commit()
+    return {"booking": booking, "promoted": promoted}

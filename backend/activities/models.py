@@ -1,0 +1,32 @@
+"""Volunteer activities (志愿活动): one slot each, run by a community."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.bookings.models import Slot
+from backend.extensions import UTCDateTime, db, utcnow
+from backend.orgs.models import Org
+
+
+class Activity(db.Model):
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The community that runs it.
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(60))
+    description: Mapped[str | None] = mapped_column(sa.String(1000))
+    location: Mapped[str] = mapped_column(sa.String(100))
+    #: Skills wanted, comma-separated (e.g. 理发,陪诊).
+    skills: Mapped[str | None] = mapped_column(sa.String(200))
+    #: The places and times.
+    slot_id: Mapped[int] = mapped_column(sa.ForeignKey("slots.id", ondelete="RESTRICT"), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    org: Mapped[Org] = relationship()
+    slot: Mapped[Slot] = relationship()

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from backend.core.paging import PageArgs
+
+
+class ActivityCreateSchema(Schema):
+    org_id = fields.Integer(required=True, strict=True)
+    title = fields.String(required=True, validate=validate.Length(min=2, max=60))
+    description = fields.String(validate=validate.Length(max=1000))
+    location = fields.String(required=True, validate=validate.Length(min=2, max=100))
+    skills = fields.String(validate=validate.Length(max=200))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10000))
+    waitlist = fields.Boolean(load_default=True)
+    signup_opens_at = fields.AwareDateTime()
+    signup_closes_at = fields.AwareDateTime()
+    cancel_cutoff_minutes = fields.Integer(load_default=120, validate=validate.Range(min=0, max=10080))
+
+    @validates_schema
+    def _times(self, data, **kwargs):
+        if "starts_at" in data and "ends_at" in data and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("结束时间须晚于开始时间", field_name="ends_at")
+
+
+class ActivitySchema(Schema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    org_name = fields.Function(lambda a: a.org.name)
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    location = fields.String()
+    skills = fields.String(allow_none=True)
+    starts_at = fields.AwareDateTime(attribute="slot.starts_at")
+    ends_at = fields.AwareDateTime(attribute="slot.ends_at")
+    capacity = fields.Integer(attribute="slot.capacity")
+    confirmed = fields.Integer(attribute="slot.confirmed_count")
+    places_left = fields.Integer(attribute="slot.places_left")
+    waitlist = fields.Boolean(attribute="slot.waitlist")
+    signup_opens_at = fields.AwareDateTime(attribute="slot.signup_opens_at", allow_none=True)
+    signup_closes_at = fields.AwareDateTime(attribute="slot.signup_closes_at", allow_none=True)
+    cancel_cutoff_minutes = fields.Integer(attribute="slot.cancel_cutoff_minutes")
+
+
+class ActivityListArgs(PageArgs):
+    org_id = fields.Integer()
+    skill = fields.String(validate=validate.Length(max=20))
+    upcoming = fields.Boolean(load_default=True)
+
+
+class BookingSchema(Schema):
+    id = fields.Integer()
+    slot_id = fields.Integer()
+    person_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    status_label = fields.String()
+    created_at = fields.AwareDateTime()
+    confirmed_at = fields.AwareDateTime(allow_none=True)
+    cancelled_at = fields.AwareDateTime(allow_none=True)
+    checked_in_at = fields.AwareDateTime(allow_none=True)
+    checked_out_at = fields.AwareDateTime(allow_none=True)
+
+
+class CancelResultSchema(Schema):
+    booking = fields.Nested(BookingSchema)
+    promoted = fields.Nested(BookingSchema, allow_none=True,
+                             metadata={"description": "the waitlisted booking that took the place"})
