@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backend.auth.service import purge_stale
+from backend.bookings import service as bookings
 from backend.wishes import service as wishes
 
 
@@ -29,4 +30,6 @@ JOBS: list[Job] = [
     Job("wishes.escalate", wishes.escalate, "interval", {"minutes": 10}),
     Job("wishes.auto_confirm", wishes.auto_confirm, "interval", {"hours": 1}),
     Job("wishes.erase_contacts", wishes.erase_contacts, "cron", {"hour": 3, "minute": 45}),
+    # Booking engine: confirmed bookings nobody checked in for become no-shows once the slot ends.
+    Job("bookings.mark_no_shows", bookings.mark_no_shows, "interval", {"minutes": 15}),
 ]
