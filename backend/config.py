@@ -102,6 +102,11 @@ def load_config() -> dict:
         "NO_SHOW_WINDOW_DAYS": _int("NO_SHOW_WINDOW_DAYS", 90),
         "NO_SHOW_BLOCK_DAYS": _int("NO_SHOW_BLOCK_DAYS", 30),
         "CHECKIN_OPENS_MINUTES": _int("CHECKIN_OPENS_MINUTES", 30),
+        # Points per volunteer hour by role (the best rate of the person's roles applies).
+        "POINTS_PER_HOUR": {"party_member": _int("POINTS_PER_HOUR_PARTY_MEMBER", 12),
+                            "volunteer": _int("POINTS_PER_HOUR_VOLUNTEER", 10),
+                            "default": _int("POINTS_PER_HOUR_DEFAULT", 10)},
+        "WISH_POINTS": _int("WISH_POINTS", 5),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,

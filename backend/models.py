@@ -3,6 +3,7 @@
 from backend.activities import models as activity_models  # noqa: F401
 from backend.auth import models as auth_models  # noqa: F401
 from backend.bookings import models as booking_models  # noqa: F401
+from backend.ledger import models as ledger_models  # noqa: F401
 from backend.notifications import models as notification_models  # noqa: F401
 from backend.orgs import models as org_models  # noqa: F401
 from backend.people import models as people_models  # noqa: F401

@@ -64,6 +64,8 @@ def _home_actions(actor) -> list[dict]:
         actions.append({"title": "二维码管理", "desc": "生成、打印和停用楼栋二维码", "href": url_for("h5.qrcodes")})
     if actor.is_admin or any(role == Role.street_officer for _, role in actor.scopes):
         actions.append({"title": "接口文档", "desc": "对接其他系统用的 API 说明", "href": "/api/v1/docs"})
+    actions.append({"title": "我的服务时长和积分", "desc": "志愿服务时长、积分和明细",
+                    "href": url_for("activity_pages.my_hours")})
     actions.append({"title": "我的信息", "desc": "身份、所属组织和长辈模式", "href": url_for("h5.me")})
     return actions
 

@@ -94,16 +94,18 @@ def receipt(receipt: str):
                            receipt=receipt, is_new=bool(request.args.get("new")))
 
 
-def act_and_return(act, done: str, back: str):
-    """Run a state change; say how it went (a refusal keeps nothing) and go back to `back`."""
+def act_and_return(act, done, back: str):
+    """Run a state change; say how it went (a refusal keeps nothing) and go back to `back`.
+
+    `done` is the message, or a function of what `act` returned that gives it."""
     try:
-        act()
+        result = act()
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "warn")
     else:
         commit()
-        flash(done, "ok")
+        flash(done(result) if callable(done) else done, "ok")
     return redirect(back)
 
 

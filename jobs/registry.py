@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from backend.activities import service as activities
 from backend.auth.service import purge_stale
 from backend.bookings import service as bookings
 from backend.wishes import service as wishes
@@ -31,5 +32,7 @@ JOBS: list[Job] = [
     Job("wishes.auto_confirm", wishes.auto_confirm, "interval", {"hours": 1}),
     Job("wishes.erase_contacts", wishes.erase_contacts, "cron", {"hour": 3, "minute": 45}),
     # Booking engine: confirmed bookings nobody checked in for become no-shows once the slot ends.
+    # Open attendances are closed (and credited) at the activity's end, before no-shows are marked.
+    Job("activities.auto_check_out", activities.auto_check_out, "interval", {"minutes": 15}),
     Job("bookings.mark_no_shows", bookings.mark_no_shows, "interval", {"minutes": 15}),
 ]

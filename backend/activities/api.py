@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_smorest import Blueprint
 
+from backend.activities import service as activity_service
 from backend.activities.models import Activity
 from backend.activities.schemas import (
     ActivityCreateSchema,
@@ -10,16 +11,23 @@ from backend.activities.schemas import (
     ActivitySchema,
     BookingSchema,
     CancelResultSchema,
+    CheckinResultSchema,
+    CheckinSchema,
+    HoursSchema,
 )
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, Slot
 from backend.core.auth import require_actor
 from backend.core.db import commit
-from backend.core.errors import NotFound
-from backend.core.paging import page_of, paginate
+from backend.core.errors import Invalid, NotFound
+from backend.core.paging import PageArgs, page_of, paginate
 from backend.core.permissions import authorize, org_visible_clause
 from backend.extensions import db, utcnow
+from backend.ledger import service as ledger
 from backend.orgs.models import Org
+from backend.people.models import Person
+from backend.qrcodes import service as qr_service
+from backend.qrcodes.models import QrPurpose
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="志愿活动（微力量）")
 
@@ -81,6 +89,36 @@ def sign_up(activity_id):
     booking = bookings.sign_up(activity.slot, actor.person)
     commit()
     return booking
+
+
+@blp.post("/activities/<int:activity_id>/checkin")
+@blp.arguments(CheckinSchema)
+@blp.response(200, CheckinResultSchema)
+@blp.alt_response(409, description="checkin_closed, not_signed_up, already_checked_out")
+def checkin(args, activity_id):
+    """Scan the venue QR: first scan checks in, the next checks out and credits the hours."""
+    actor = require_actor()
+    activity = db.session.get(Activity, activity_id)
+    authorize(actor, "activity.view", activity)
+    qr = qr_service.resolve(args["qr"])
+    if qr.purpose != QrPurpose.checkin.value or qr.target_id != activity.id:
+        raise Invalid("这不是本活动的签到码", code="wrong_code", fields={"qr": ["这不是本活动的签到码"]})
+    result, booking = activity_service.scan(activity, actor.person)
+    commit()
+    return {"result": result, "booking": booking}
+
+
+@blp.get("/people/<int:person_id>/hours")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, HoursSchema)
+def hours(args, person_id):
+    """A person's volunteer hours and points: balance and the latest entries."""
+    person = db.session.get(Person, person_id)
+    authorize(require_actor(), "person.view", person)
+    totals = ledger.balance("person", person.id)
+    page = paginate(ledger.entries("person", person.id), args["page"], args["per_page"])
+    return {"person_id": person.id, "minutes": totals["minutes"], "hours": round(totals["minutes"] / 60, 2),
+            "points": totals["points"], "entries": page["items"]}
 
 
 @blp.delete("/signups/<int:booking_id>")

@@ -63,6 +63,33 @@ class BookingSchema(Schema):
     checked_out_at = fields.AwareDateTime(allow_none=True)
 
 
+class CheckinSchema(Schema):
+    qr = fields.String(required=True, validate=validate.Length(max=64))
+
+
+class CheckinResultSchema(Schema):
+    result = fields.String(metadata={"description": "checked_in or checked_out"})
+    booking = fields.Nested(BookingSchema)
+
+
+class LedgerEntrySchema(Schema):
+    txn_id = fields.String()
+    unit = fields.String()
+    amount = fields.Integer()
+    source_type = fields.String()
+    source_id = fields.Integer()
+    memo = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class HoursSchema(Schema):
+    person_id = fields.Integer()
+    hours = fields.Float()
+    minutes = fields.Integer()
+    points = fields.Integer()
+    entries = fields.List(fields.Nested(LedgerEntrySchema))
+
+
 class CancelResultSchema(Schema):
     booking = fields.Nested(BookingSchema)
     promoted = fields.Nested(BookingSchema, allow_none=True,

@@ -15,7 +15,19 @@ def _grid(target_id: int) -> Org | None:
     return org if org is not None and org.kind == OrgKind.grid.value else None
 
 
+def _activity_org(target_id: int) -> Org | None:
+    from backend.activities.models import Activity
+
+    activity = db.session.get(Activity, target_id)
+    return activity.org if activity is not None else None
+
+
 def register_builtin_purposes() -> None:
+    register_purpose(QrPurpose.checkin, PurposeHandler(
+        owner_org=_activity_org,
+        landing_url=lambda qr: url_for("activity_pages.checkin", activity_id=qr.target_id, qr=qr.code),
+        target_label="活动",
+    ))
     register_purpose(QrPurpose.wish, PurposeHandler(
         owner_org=_grid,
         landing_url=lambda qr: url_for("wish_pages.new", qr=qr.code),

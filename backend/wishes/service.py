@@ -22,6 +22,7 @@ from backend.core.errors import Conflict, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can, wish_visible_clause
 from backend.core.privacy import mask_name
 from backend.extensions import UTCDateTime, db, utcnow
+from backend.ledger import service as ledger
 from backend.notifications.service import notify
 from backend.orgs.models import Org, OrgKind
 from backend.people.models import ROLE_LABELS, Membership, Person, Role
@@ -269,6 +270,13 @@ def confirm(wish: Wish, rating: int, comment: str | None = None) -> None:
     """The resident confirms the fulfilled wish and rates it 1–5."""
     _transition(wish, "confirm", label=RESIDENT, note=comment, confirmed_at=utcnow(), rating=rating,
                 rating_comment=comment)
+    _credit_claimant(wish)
+
+
+def _credit_claimant(wish: Wish) -> None:
+    """A confirmed wish earns its claimant WISH_POINTS, debited to the community."""
+    ledger.post(person_id=wish.claimant_id, org_id=wish.community_id, source_type="wish", source_id=wish.id,
+                memo=f"微心愿：{wish.title}", points=current_app.config["WISH_POINTS"])
 
 
 def reopen(wish: Wish, note: str) -> None:
@@ -378,6 +386,7 @@ def auto_confirm(now: datetime | None = None) -> int:
                         confirmed_at=now, auto_confirmed=True)
         except Conflict:
             continue
+        _credit_claimant(wish)
         done += 1
     return done
 

@@ -1,0 +1,72 @@
+"""Posting to the hours-and-points ledger. Each posting is balanced by construction."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from backend.core.db import conflict_for
+from backend.extensions import db
+from backend.ledger.models import AccountKind, LedgerEntry, Unit
+
+
+def points_for(minutes: int, roles: set[str]) -> int:
+    """Points for volunteer time: hours × the best per-role rate (POINTS_PER_HOUR)."""
+    rates = current_app.config["POINTS_PER_HOUR"]
+    rate = max((rates[r] for r in roles if r in rates), default=rates["default"])
+    return round(minutes * rate / 60)
+
+
+def post(*, person_id: int, org_id: int, source_type: str, source_id: int, memo: str,
+         minutes: int = 0, points: int = 0) -> str | None:
+    """Credit the person and debit the org by the same amounts, in one transaction id.
+
+    Returns the transaction id, or None when there was nothing to post."""
+    txn = uuid.uuid4().hex
+    rows = []
+    for unit, amount in ((Unit.minutes, minutes), (Unit.points, points)):
+        if amount:
+            rows += [LedgerEntry(txn_id=txn, account_kind=AccountKind.person.value, account_id=person_id,
+                                 unit=unit.value, amount=amount, source_type=source_type, source_id=source_id,
+                                 memo=memo),
+                     LedgerEntry(txn_id=txn, account_kind=AccountKind.org.value, account_id=org_id,
+                                 unit=unit.value, amount=-amount, source_type=source_type, source_id=source_id,
+                                 memo=memo)]
+    if not rows:
+        return None
+    try:
+        with db.session.begin_nested():
+            db.session.add_all(rows)
+    except IntegrityError as exc:  # the same source credited twice: refused, nothing half-posted
+        raise conflict_for(exc) from exc
+    return txn
+
+
+def already_posted(source_type: str, source_id: int) -> bool:
+    return db.session.scalar(sa.select(sa.exists().where(
+        LedgerEntry.source_type == source_type, LedgerEntry.source_id == source_id))) or False
+
+
+def balance(kind: str, account_id: int) -> dict[str, int]:
+    """{"minutes": n, "points": n} for one account: the sum of its entries."""
+    rows = db.session.execute(sa.select(LedgerEntry.unit, sa.func.sum(LedgerEntry.amount)).where(
+        LedgerEntry.account_kind == kind, LedgerEntry.account_id == account_id).group_by(LedgerEntry.unit))
+    totals = {u.value: 0 for u in Unit}
+    totals.update({unit: int(total) for unit, total in rows})
+    return totals
+
+
+def entries(kind: str, account_id: int) -> sa.Select:
+    return sa.select(LedgerEntry).where(LedgerEntry.account_kind == kind, LedgerEntry.account_id == account_id) \
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+
+
+def trial_balance() -> dict[str, int]:
+    """Sum of every entry per unit: zero in a healthy ledger."""
+    rows = db.session.execute(sa.select(LedgerEntry.unit, sa.func.sum(LedgerEntry.amount)).group_by(LedgerEntry.unit))
+    totals = {u.value: 0 for u in Unit}
+    totals.update({unit: int(total) for unit, total in rows})
+    return totals
