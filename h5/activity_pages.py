@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from backend.activities import service as activity_service
 from backend.activities.models import Activity
-from backend.bookings.models import Booking
+from backend.bookings import service as bookings
+from backend.bookings.models import Booking, Slot
+from backend.core.db import commit
 from backend.core.errors import NotFound
-from backend.core.permissions import authorize
-from backend.extensions import db
+from backend.core.permissions import authorize, can, org_visible_clause
+from backend.extensions import db, utcnow
 from backend.ledger import service as ledger
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
@@ -57,3 +59,74 @@ def my_hours():
     entries = db.session.scalars(ledger.entries("person", actor.person.id).limit(50)).all()
     return render_template("my_hours.html", tab="me", hours=totals["minutes"] / 60, points=totals["points"],
                            entries=entries)
+
+
+# --- activities: list, detail, sign up, cancel, my bookings ------------------------------------
+
+@bp.get("/activities")
+def activities_list():
+    actor = require_page_actor()
+    skill = request.args.get("skill", "").strip()[:20]
+    stmt = sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).where(
+        Activity.org.has(org_visible_clause(actor)), Slot.ends_at > utcnow())
+    if skill:
+        stmt = stmt.where(Activity.skills.contains(skill, autoescape=True))
+    items = db.session.scalars(stmt.order_by(Slot.starts_at).limit(100)).all()
+    return render_template("activities.html", tab="home", activities=items, skill=skill)
+
+
+def _my_booking(activity: Activity, person_id: int) -> Booking | None:
+    return db.session.scalar(sa.select(Booking).where(
+        Booking.slot_id == activity.slot_id, Booking.person_id == person_id).order_by(Booking.id.desc()))
+
+
+@bp.get("/activities/<int:activity_id>")
+def activity_detail(activity_id: int):
+    actor = require_page_actor()
+    activity = db.session.get(Activity, activity_id)
+    authorize(actor, "activity.view", activity)
+    return render_template("activity.html", tab="home", activity=activity,
+                           booking=_my_booking(activity, actor.person.id),
+                           can_sign_up=can(actor, "activity.sign_up", activity),
+                           can_organise=can(actor, "org.activities.create", activity.org))
+
+
+@bp.post("/activities/<int:activity_id>/signup")
+def activity_sign_up(activity_id: int):
+    actor = require_page_actor()
+    activity = db.session.get(Activity, activity_id)
+    authorize(actor, "activity.sign_up", activity)
+    return act_and_return(lambda: bookings.sign_up(activity.slot, actor.person),
+                          lambda b: "报名成功" if b.status == "confirmed" else "名额已满，已为您候补，有空位时会通知您",
+                          url_for("activity_pages.activity_detail", activity_id=activity_id))
+
+
+@bp.post("/signups/<int:booking_id>/cancel")
+def booking_cancel(booking_id: int):
+    actor = require_page_actor()
+    booking = db.session.get(Booking, booking_id)
+    authorize(actor, "booking.cancel", booking)
+    activity = db.session.scalar(sa.select(Activity).where(Activity.slot_id == booking.slot_id))
+    return act_and_return(lambda: bookings.cancel(booking), "已取消报名",
+                          url_for("activity_pages.activity_detail", activity_id=activity.id))
+
+
+@bp.post("/activities/<int:activity_id>/qrcode")
+def activity_qrcode(activity_id: int):
+    """The organiser's venue code: made once, then printed from its poster."""
+    actor = require_page_actor()
+    activity = db.session.get(Activity, activity_id)
+    authorize(actor, "org.activities.create", activity.org if activity else None)
+    qr = qr_service.ensure_code(QrPurpose.checkin.value, activity.id, activity.org, actor.person)
+    commit()
+    return redirect(url_for("h5.qr_poster", qr_id=qr.id))
+
+
+@bp.get("/me/bookings")
+def my_bookings():
+    actor = require_page_actor()
+    rows = db.session.execute(
+        sa.select(Booking, Activity).join(Activity, Activity.slot_id == Booking.slot_id)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Booking.person_id == actor.person.id).order_by(Slot.starts_at.desc()).limit(100)).all()
+    return render_template("my_bookings.html", tab="me", rows=rows)

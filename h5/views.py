@@ -9,7 +9,15 @@ from backend.auth import service as auth_service
 from backend.core.auth import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid, Unauthorized
-from backend.core.permissions import authorize, can, has_board, org_visible_clause, qrcode_visible_clause
+from backend.core.permissions import (
+    ORGANISER_ROLES,
+    VOLUNTEER_ROLES,
+    authorize,
+    can,
+    has_board,
+    org_visible_clause,
+    qrcode_visible_clause,
+)
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.orgs.service import lineage
@@ -64,6 +72,11 @@ def _home_actions(actor) -> list[dict]:
         actions.append({"title": "二维码管理", "desc": "生成、打印和停用楼栋二维码", "href": url_for("h5.qrcodes")})
     if actor.is_admin or any(role == Role.street_officer for _, role in actor.scopes):
         actions.append({"title": "接口文档", "desc": "对接其他系统用的 API 说明", "href": "/api/v1/docs"})
+    if actor.is_admin or any(role in VOLUNTEER_ROLES | ORGANISER_ROLES for _, role in actor.scopes):
+        actions.append({"title": "志愿活动", "desc": "报名社区志愿活动，现场扫码签到",
+                        "href": url_for("activity_pages.activities_list")})
+        actions.append({"title": "我的报名", "desc": "已报名、候补和参加过的活动",
+                        "href": url_for("activity_pages.my_bookings")})
     actions.append({"title": "我的服务时长和积分", "desc": "志愿服务时长、积分和明细",
                     "href": url_for("activity_pages.my_hours")})
     actions.append({"title": "我的信息", "desc": "身份、所属组织和长辈模式", "href": url_for("h5.me")})
