@@ -7,8 +7,6 @@ database; the transition table below is the whole state machine.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import statistics
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.core.errors import Conflict, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can, wish_visible_clause
 from backend.core.privacy import mask_name
+from backend.core.receipts import receipt_for, receipt_hash
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.ledger import service as ledger
 from backend.notifications.service import notify
@@ -51,20 +50,9 @@ RESIDENT = "居民"
 
 # --- receipts: the resident's key to their wish -------------------------------------------
 
-def _receipt_for(submit_token: str) -> str:
-    """The receipt is derived from the form's token, so a repeated submit finds the same one."""
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, b"wish-receipt:" + submit_token.encode(), hashlib.sha256).hexdigest()
-    return digest[:40]
-
-
-def _hash(receipt: str) -> str:
-    return hashlib.sha256(receipt.encode()).hexdigest()
-
-
 def get_by_receipt(receipt: str) -> Wish:
     """The wish a receipt opens; 404 for anything else (no hint whether it exists)."""
-    wish = db.session.scalar(sa.select(Wish).where(Wish.receipt_hash == _hash(receipt or "")))
+    wish = db.session.scalar(sa.select(Wish).where(Wish.receipt_hash == receipt_hash(receipt)))
     if wish is None:
         raise NotFound("找不到该心愿，请检查回执链接")
     return wish
@@ -160,7 +148,7 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
     if not consent:
         raise Invalid("请阅读并同意隐私说明", code="consent_required", fields={"consent": ["请阅读并同意隐私说明"]})
     submit_token = submit_token or secrets.token_urlsafe(24)
-    receipt = _receipt_for(submit_token)
+    receipt = receipt_for("wish", submit_token)
     existing = db.session.scalar(sa.select(Wish).where(Wish.submit_token == submit_token))
     if existing is not None:
         return Submission(existing, receipt, created=False)
@@ -172,7 +160,7 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
                 status=(S.pending_review if community.wish_moderation else S.open).value,
                 contact_name=(contact_name or "").strip() or None, contact_phone=contact_phone or None,
                 consent_version=cfg["PRIVACY_NOTICE_VERSION"], consent_at=now,
-                receipt_hash=_hash(receipt), submit_token=submit_token,
+                receipt_hash=receipt_hash(receipt), submit_token=submit_token,
                 submitted_by_id=actor.person.id if actor else None,
                 due_at=now + timedelta(hours=cfg["WISH_DUE_HOURS"][urgency]), created_at=now)
     try:

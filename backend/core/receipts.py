@@ -1,0 +1,22 @@
+"""Receipts: the secret link that lets a resident without an account follow what they submitted.
+
+A receipt is derived from the submit form's random token (HMAC with the app secret), so a
+repeated submit (a double tap) finds the same record and the same receipt. Only its SHA-256 is
+stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import current_app
+
+
+def receipt_for(kind: str, submit_token: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{kind}-receipt:{submit_token}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def receipt_hash(receipt: str) -> str:
+    return hashlib.sha256((receipt or "").encode()).hexdigest()
