@@ -54,13 +54,14 @@ def register_blueprints(app: Flask) -> None:
     from backend.people.api import blp as people_blp
     from backend.qrcodes.api import blp as qrcodes_blp
     from backend.qrcodes.public import bp as qr_public_bp
+    from backend.services.api import blp as services_blp
     from backend.wishes.api import blp as wishes_blp
     from h5.activity_pages import bp as activity_pages_bp
     from h5.vendor import bp as vendor_bp
     from h5.views import bp as h5_bp
     from h5.wish_pages import bp as wish_pages_bp
 
-    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp):
+    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp):
         api.register_blueprint(blp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(wish_pages_bp)

@@ -8,4 +8,5 @@ from backend.notifications import models as notification_models  # noqa: F401
 from backend.orgs import models as org_models  # noqa: F401
 from backend.people import models as people_models  # noqa: F401
 from backend.qrcodes import models as qrcode_models  # noqa: F401
+from backend.services import models as service_models  # noqa: F401
 from backend.wishes import models as wish_models  # noqa: F401

@@ -54,14 +54,17 @@ def blocked_until(person: Person, now: datetime | None = None) -> datetime | Non
     return until if until > now else None
 
 
-def _check_can_sign_up(slot: Slot, person: Person, now: datetime) -> None:
-    until = blocked_until(person, now)
-    if until is not None:
-        raise Conflict(f"近期多次报名未到场，{format_local(until, '%m月%d日')}前暂不能报名", code="blocked")
+def _check_window(slot: Slot, now: datetime) -> None:
     if slot.signup_opens_at is not None and now < slot.signup_opens_at:
         raise Conflict(f"报名 {format_local(slot.signup_opens_at)} 开始", code="signup_not_open")
     if now >= (slot.signup_closes_at or slot.starts_at):
         raise Conflict("报名已截止", code="signup_closed")
+
+
+def _check_person(slot: Slot, person: Person, now: datetime) -> None:
+    until = blocked_until(person, now)
+    if until is not None:
+        raise Conflict(f"近期多次报名未到场，{format_local(until, '%m月%d日')}前暂不能报名", code="blocked")
     active = db.session.scalar(sa.select(Booking.id).where(
         Booking.slot_id == slot.id, Booking.person_id == person.id, Booking.status.in_(ACTIVE)))
     if active is not None:
@@ -77,7 +80,21 @@ def _check_can_sign_up(slot: Slot, person: Person, now: datetime) -> None:
 def sign_up(slot: Slot, person: Person, now: datetime | None = None) -> Booking:
     """Confirm a place if one is left, else join the waitlist (or 409 `full` without one)."""
     now = now or utcnow()
-    _check_can_sign_up(slot, person, now)
+    _check_window(slot, now)
+    _check_person(slot, person, now)
+    return take_place(slot, person.id, now)
+
+
+def book_without_account(slot: Slot, now: datetime | None = None) -> Booking:
+    """A resident without an account takes a place (window and capacity rules only)."""
+    now = now or utcnow()
+    _check_window(slot, now)
+    return take_place(slot, None, now)
+
+
+def take_place(slot: Slot, person_id: int | None, now: datetime) -> Booking:
+    """The capacity rule itself: a confirmed place if the conditional UPDATE got one, else the
+    waitlist, else 409 `full`."""
     try:
         with db.session.begin_nested():
             took = db.session.execute(
@@ -86,7 +103,7 @@ def sign_up(slot: Slot, person: Person, now: datetime | None = None) -> Booking:
                 .execution_options(synchronize_session=False)).rowcount == 1
             if not took and not slot.waitlist:
                 raise Conflict("名额已满", code="full")
-            booking = Booking(slot_id=slot.id, person_id=person.id, created_at=now,
+            booking = Booking(slot_id=slot.id, person_id=person_id, created_at=now,
                               status=(B.confirmed if took else B.waitlisted).value,
                               confirmed_at=now if took else None)
             db.session.add(booking)
