@@ -57,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.services.api import blp as services_blp
     from backend.wishes.api import blp as wishes_blp
     from h5.activity_pages import bp as activity_pages_bp
+    from h5.service_pages import bp as service_pages_bp
     from h5.vendor import bp as vendor_bp
     from h5.views import bp as h5_bp
     from h5.wish_pages import bp as wish_pages_bp
@@ -66,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(h5_bp)
     app.register_blueprint(wish_pages_bp)
     app.register_blueprint(activity_pages_bp)
+    app.register_blueprint(service_pages_bp)
     app.register_blueprint(qr_public_bp)
     app.register_blueprint(vendor_bp)
 

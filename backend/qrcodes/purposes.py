@@ -22,7 +22,19 @@ def _activity_org(target_id: int) -> Org | None:
     return activity.org if activity is not None else None
 
 
+def _service_org(target_id: int) -> Org | None:
+    from backend.services.models import ServiceItem
+
+    item = db.session.get(ServiceItem, target_id)
+    return item.org if item is not None else None
+
+
 def register_builtin_purposes() -> None:
+    register_purpose(QrPurpose.service, PurposeHandler(
+        owner_org=_service_org,
+        landing_url=lambda qr: url_for("service_pages.service_page", item_id=qr.target_id),
+        target_label="服务",
+    ))
     register_purpose(QrPurpose.checkin, PurposeHandler(
         owner_org=_activity_org,
         landing_url=lambda qr: url_for("activity_pages.checkin", activity_id=qr.target_id, qr=qr.code),

@@ -16,8 +16,9 @@
   }
   var seen = document.querySelector("[data-remember-receipt]");
   if (seen) {
-    var list = loadReceipts().filter(function (r) { return r.receipt !== seen.dataset.rememberReceipt; });
-    list.unshift({ receipt: seen.dataset.rememberReceipt, title: seen.dataset.title, at: Date.now() });
+    var key = seen.dataset.rememberReceipt;
+    var list = loadReceipts().filter(function (r) { return r.receipt !== key; });
+    list.unshift({ receipt: key, title: seen.dataset.title, at: Date.now() });
     try { localStorage.setItem(RECEIPTS, JSON.stringify(list.slice(0, 30))); } catch (e) { /* full or private */ }
   }
   var mine = document.querySelector("[data-my-receipts]");
@@ -27,7 +28,8 @@
     items.forEach(function (r) {
       var a = document.createElement("a");
       a.className = "weui-cell weui-cell_access";
-      a.href = "/h5/w/r/" + encodeURIComponent(r.receipt);
+      // a wish keeps its receipt; other receipts keep the path of their page
+      a.href = r.receipt.charAt(0) === "/" ? r.receipt : "/h5/w/r/" + encodeURIComponent(r.receipt);
       var bd = document.createElement("div");
       bd.className = "weui-cell__bd";
       bd.textContent = r.title;
