@@ -89,7 +89,7 @@ def register_hooks(app: Flask) -> None:
     def _start_request():
         write_intent.set(request.method not in {"GET", "HEAD", "OPTIONS"})
         # Who is asking is worked out afresh for every request, even in a reused app context.
-        for key in ("actor", "auth_token", "auth_via"):
+        for key in ("actor", "auth_token", "auth_via", "actors_by_id"):
             g.pop(key, None)
 
     app.before_request(check_csrf)

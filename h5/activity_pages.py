@@ -16,8 +16,7 @@ from backend.extensions import db, utcnow
 from backend.ledger import service as ledger
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
-from h5.views import require_page_actor
-from h5.wish_pages import act_and_return
+from h5.views import act_and_return, require_page_actor
 
 bp = Blueprint("activity_pages", __name__, url_prefix="/h5")
 
@@ -88,7 +87,7 @@ def activity_detail(activity_id: int):
     return render_template("activity.html", tab="home", activity=activity,
                            booking=_my_booking(activity, actor.person.id),
                            can_sign_up=can(actor, "activity.sign_up", activity),
-                           can_organise=can(actor, "org.activities.create", activity.org))
+                           can_organise=can(actor, "org.organise", activity.org))
 
 
 @bp.post("/activities/<int:activity_id>/signup")
@@ -116,7 +115,7 @@ def activity_qrcode(activity_id: int):
     """The organiser's venue code: made once, then printed from its poster."""
     actor = require_page_actor()
     activity = db.session.get(Activity, activity_id)
-    authorize(actor, "org.activities.create", activity.org if activity else None)
+    authorize(actor, "org.organise", activity.org if activity else None)
     qr = qr_service.ensure_code(QrPurpose.checkin.value, activity.id, activity.org, actor.person)
     commit()
     return redirect(url_for("h5.qr_poster", qr_id=qr.id))

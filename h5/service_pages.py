@@ -20,8 +20,7 @@ from backend.qrcodes.models import QrPurpose
 from backend.services import service
 from backend.services.api import BookingCreateSchema, upcoming_slots
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
-from h5.views import require_page_actor
-from h5.wish_pages import act_and_return
+from h5.views import act_and_return, require_page_actor
 
 bp = Blueprint("service_pages", __name__, url_prefix="/h5")
 
@@ -35,7 +34,7 @@ def _item(item_id: int) -> ServiceItem:
 
 def _page(item: ServiceItem, values: dict, errors: dict, status: int = 200):
     actor = current_actor()
-    organiser = actor is not None and can(actor, "org.activities.create", item.org)
+    organiser = actor is not None and can(actor, "org.organise", item.org)
     bookings = []
     if organiser:
         bookings = db.session.execute(
@@ -110,7 +109,7 @@ def complete(booking_id: int):
     if record is None:
         raise NotFound("找不到该预约")
     service_slot = db.session.scalar(sa.select(ServiceSlot).where(ServiceSlot.slot_id == record.booking.slot_id))
-    authorize(actor, "org.activities.create", service_slot.service_item.org)
+    authorize(actor, "org.organise", service_slot.service_item.org)
     return act_and_return(lambda: service.complete(record), "已标记为已服务",
                           url_for("service_pages.service_page", item_id=service_slot.service_item_id))
 
@@ -120,7 +119,7 @@ def service_qrcode(item_id: int):
     """The organiser's 扫码预约 code for the service, made once, then printed from its poster."""
     actor = require_page_actor()
     item = _item(item_id)
-    authorize(actor, "org.activities.create", item.org)
+    authorize(actor, "org.organise", item.org)
     qr = qr_service.ensure_code(QrPurpose.service.value, item.id, item.org, actor.person)
     commit()
     return redirect(url_for("h5.qr_poster", qr_id=qr.id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from backend.auth import service as auth_service
 from backend.core.auth import client_ip, current_actor
@@ -34,6 +34,21 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("h5.home")
+
+
+def act_and_return(act, done, back: str):
+    """Run a state change; say how it went (a refusal keeps nothing) and go back to `back`.
+
+    `done` is the message, or a function of what `act` returned that gives it."""
+    try:
+        result = act()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warn")
+    else:
+        commit()
+        flash(done(result) if callable(done) else done, "ok")
+    return redirect(back)
 
 
 def require_page_actor():

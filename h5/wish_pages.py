@@ -22,7 +22,7 @@ from backend.wishes import service
 from backend.wishes.api import period, present
 from backend.wishes.models import URGENCY_LABELS, Wish, WishChannel, WishStatus
 from backend.wishes.schemas import WishCreateSchema
-from h5.views import require_page_actor
+from h5.views import act_and_return, require_page_actor
 
 bp = Blueprint("wish_pages", __name__, url_prefix="/h5")
 
@@ -92,21 +92,6 @@ def receipt(receipt: str):
     wish = service.get_by_receipt(receipt)
     return render_template("wish_receipt.html", tab=None, wish=wish, view=present(wish, receipt_holder=True),
                            receipt=receipt, is_new=bool(request.args.get("new")))
-
-
-def act_and_return(act, done, back: str):
-    """Run a state change; say how it went (a refusal keeps nothing) and go back to `back`.
-
-    `done` is the message, or a function of what `act` returned that gives it."""
-    try:
-        result = act()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warn")
-    else:
-        commit()
-        flash(done(result) if callable(done) else done, "ok")
-    return redirect(back)
 
 
 def _receipt_post(receipt: str, act, done: str):

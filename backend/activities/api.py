@@ -39,7 +39,7 @@ def create(args):
     """A volunteer activity with limited places (secretaries and street officers)."""
     actor = require_actor()
     org = db.session.get(Org, args["org_id"])
-    authorize(actor, "org.activities.create", org)
+    authorize(actor, "org.organise", org)
     slot = bookings.create_slot(org_id=org.id, **{k: args.get(k) for k in (
         "starts_at", "ends_at", "capacity", "waitlist", "signup_opens_at", "signup_closes_at",
         "cancel_cutoff_minutes")})

@@ -1,28 +1,22 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
+from backend.bookings.schemas import TimeRangeSchema
 from backend.core.paging import PageArgs
 
 
-class ActivityCreateSchema(Schema):
+class ActivityCreateSchema(TimeRangeSchema):
     org_id = fields.Integer(required=True, strict=True)
     title = fields.String(required=True, validate=validate.Length(min=2, max=60))
     description = fields.String(validate=validate.Length(max=1000))
     location = fields.String(required=True, validate=validate.Length(min=2, max=100))
     skills = fields.String(validate=validate.Length(max=200))
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10000))
     waitlist = fields.Boolean(load_default=True)
     signup_opens_at = fields.AwareDateTime()
     signup_closes_at = fields.AwareDateTime()
     cancel_cutoff_minutes = fields.Integer(load_default=120, validate=validate.Range(min=0, max=10080))
-
-    @validates_schema
-    def _times(self, data, **kwargs):
-        if "starts_at" in data and "ends_at" in data and data["ends_at"] <= data["starts_at"]:
-            raise ValidationError("结束时间须晚于开始时间", field_name="ends_at")
 
 
 class ActivitySchema(Schema):

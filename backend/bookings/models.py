@@ -63,6 +63,8 @@ class Slot(db.Model):
     cancel_cutoff_minutes: Mapped[int] = mapped_column(default=120)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    org: Mapped[Org] = relationship()
+
     @property
     def places_left(self) -> int:
         return self.capacity - self.confirmed_count
@@ -106,7 +108,3 @@ class Booking(db.Model):
     @property
     def status_label(self) -> str:
         return BOOKING_STATUS_LABELS[BookingStatus(self.status)]
-
-    @property
-    def slot_org(self):
-        return db.session.get(Org, self.slot.org_id)

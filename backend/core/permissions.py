@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 from sqlalchemy.orm import selectinload
 
 from backend.activities.models import Activity
@@ -94,6 +95,16 @@ class Actor:
 
     def manager_paths(self) -> list[str]:
         return sorted({path for path, role in self.scopes if role in MANAGER_ROLES})
+
+
+def actor_of(person_id: int) -> Actor | None:
+    """Actor.load, remembered for the rest of the request: a list labels many rows by few people."""
+    if not has_request_context():
+        return Actor.load(person_id)
+    cache = g.setdefault("actors_by_id", {})
+    if person_id not in cache:
+        cache[person_id] = Actor.load(person_id)
+    return cache[person_id]
 
 
 # --- visibility: what a person may know exists ------------------------------------------
@@ -187,7 +198,7 @@ def _can_see(actor: Actor, obj) -> bool:
     if isinstance(obj, Activity):
         return _can_see(actor, obj.org)
     if isinstance(obj, Booking):
-        return obj.person_id == actor.person.id or actor.is_manager_over(obj.slot_org)
+        return obj.person_id == actor.person.id or actor.is_manager_over(obj.slot.org)
     if isinstance(obj, Wish):
         roles = actor.roles_over(obj.grid)
         if obj.status == "pending_review":
@@ -220,7 +231,7 @@ RULES = {
     "person.view": (Person, lambda actor, person, **_: True),
     "qrcode.view": (QrCode, lambda actor, qr, **_: True),
     "qrcode.revoke": (QrCode, lambda actor, qr, **_: actor.is_manager_over(qr.org)),
-    "org.activities.create": (Org, lambda actor, org, **_: actor.is_admin
+    "org.organise": (Org, lambda actor, org, **_: actor.is_admin
                               or bool(actor.roles_over(org) & ORGANISER_ROLES)),
     "activity.view": (Activity, lambda actor, activity, **_: True),
     "activity.sign_up": (Activity, lambda actor, activity, **_: bool(actor.roles_around(activity.org)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowError
 
 from backend.bookings.models import Slot
+from backend.bookings.schemas import TimeRangeSchema
 from backend.core.auth import current_actor, require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
@@ -40,15 +41,8 @@ class SlotSchema(Schema):
     places_left = fields.Integer(dump_only=True, attribute="slot.places_left")
 
 
-class SlotCreateSchema(Schema):
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+class SlotCreateSchema(TimeRangeSchema):
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
-
-    @validates_schema
-    def _order(self, data, **kwargs):
-        if "starts_at" in data and "ends_at" in data and data["ends_at"] <= data["starts_at"]:
-            raise MarshmallowError("结束时间须晚于开始时间", field_name="ends_at")
 
 
 class ServiceSchema(Schema):
@@ -113,7 +107,7 @@ class ServiceListArgs(PageArgs):
 def create(args):
     """Add a service to a community's catalogue (secretaries and street officers)."""
     org = db.session.get(Org, args["org_id"])
-    authorize(require_actor(), "org.activities.create", org)
+    authorize(require_actor(), "org.organise", org)
     item = ServiceItem(**args)
     db.session.add(item)
     commit()
@@ -138,7 +132,7 @@ def list_services(args):
 def add_slot(args, item_id):
     """A bookable time of the service."""
     item = db.session.get(ServiceItem, item_id)
-    authorize(require_actor(), "org.activities.create", item.org if item else None)
+    authorize(require_actor(), "org.organise", item.org if item else None)
     service_slot = service.add_slot(item, **args)
     commit()
     return service_slot
@@ -185,7 +179,7 @@ def _record(booking_id: int) -> ServiceBooking:
 def complete(booking_id):
     """The provider's staff mark the service delivered."""
     record = _record(booking_id)
-    authorize(current_actor(), "org.activities.create", db.session.get(Org, record.booking.slot.org_id))
+    authorize(current_actor(), "org.organise", record.booking.slot.org)
     service.complete(record)
     commit()
     return present(record)

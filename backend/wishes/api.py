@@ -8,7 +8,7 @@ from backend.core.auth import current_actor, require_actor
 from backend.core.db import begin_write, commit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.paging import page_of, paginate
-from backend.core.permissions import Actor, authorize
+from backend.core.permissions import actor_of, authorize
 from backend.core.privacy import mask_name, mask_phone
 from backend.core.timeutil import local_zone
 from backend.extensions import db
@@ -43,7 +43,7 @@ def present(wish: Wish, *, receipt_holder: bool = False) -> dict:
     full = receipt_holder or service.sees_full_contact(actor, wish)
     if full and actor is not None and not receipt_holder and (wish.contact_name or wish.contact_phone):
         service.log_contact_view(actor, wish)
-    claimant = service.actor_label(Actor.load(wish.claimant_id), wish) if wish.claimant_id else None
+    claimant = service.actor_label(actor_of(wish.claimant_id), wish) if wish.claimant_id else None
     return {
         **{k: getattr(wish, k) for k in (
             "id", "title", "content", "category", "urgency", "urgency_label", "status", "status_label", "channel",

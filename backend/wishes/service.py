@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from backend.core.errors import Conflict, Invalid, NotFound
-from backend.core.permissions import Actor, authorize, can, wish_visible_clause
+from backend.core.permissions import Actor, actor_of, authorize, can, wish_visible_clause
 from backend.core.privacy import mask_name
 from backend.core.receipts import receipt_for, receipt_hash
 from backend.extensions import UTCDateTime, db, utcnow
@@ -312,7 +312,7 @@ def assignable_members(wish: Wish) -> list[Person]:
                Membership.role.in_([r.value for r in (Role.party_member, Role.volunteer, Role.grid_leader,
                                                         Role.grid_member, Role.secretary)]))
         .distinct().order_by(Person.name)).all()
-    return [p for p in people if p.id != wish.submitted_by_id and can(Actor.load(p.id), "wish.claim", wish)]
+    return [p for p in people if p.id != wish.submitted_by_id and can(actor_of(p.id), "wish.claim", wish)]
 
 
 # --- rules the scheduler runs ---------------------------------------------------------------
