@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from backend.core.auth import current_actor
 from backend.core.db import begin_write, commit
 from backend.core.errors import DomainError, NotFound
+from backend.core.periods import period
 from backend.core.permissions import authorize, can
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org, OrgKind
@@ -19,7 +20,7 @@ from backend.people.models import Person, Role
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
 from backend.wishes import service
-from backend.wishes.api import period, present
+from backend.wishes.api import present
 from backend.wishes.models import URGENCY_LABELS, Wish, WishChannel, WishStatus
 from backend.wishes.schemas import WishCreateSchema
 from h5.views import act_and_return, require_page_actor

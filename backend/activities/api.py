@@ -24,7 +24,6 @@ from backend.core.paging import PageArgs, page_of, paginate
 from backend.core.permissions import authorize, org_visible_clause
 from backend.extensions import db, utcnow
 from backend.ledger import service as ledger
-from backend.orgs.models import Org
 from backend.people.models import Person
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
@@ -36,16 +35,9 @@ blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="å¿—æ„
 @blp.arguments(ActivityCreateSchema)
 @blp.response(201, ActivitySchema)
 def create(args):
-    """A volunteer activity with limited places (secretaries and street officers)."""
-    actor = require_actor()
-    org = db.session.get(Org, args["org_id"])
-    authorize(actor, "org.organise", org)
-    slot = bookings.create_slot(org_id=org.id, **{k: args.get(k) for k in (
-        "starts_at", "ends_at", "capacity", "waitlist", "signup_opens_at", "signup_closes_at",
-        "cancel_cutoff_minutes")})
-    activity = Activity(org_id=org.id, slot_id=slot.id, created_by_id=actor.person.id,
-                        **{k: args.get(k) for k in ("title", "description", "location", "skills")})
-    db.session.add(activity)
+    """A volunteer activity with limited places (secretaries and street officers; a team leader
+    with `team_id`). `partner_unit_id` names a resident unit it is co-organised with."""
+    activity = activity_service.create_activity(require_actor(), args)
     commit()
     return activity
 
@@ -62,6 +54,8 @@ def list_activities(args):
         stmt = stmt.where(Slot.ends_at > utcnow())
     if "org_id" in args:
         stmt = stmt.where(Activity.org_id == args["org_id"])
+    if "team_id" in args:
+        stmt = stmt.where(Activity.team_id == args["team_id"])
     if args.get("skill"):
         stmt = stmt.where(Activity.skills.contains(args["skill"], autoescape=True))
     return paginate(stmt.order_by(Slot.starts_at, Activity.id), args["page"], args["per_page"])

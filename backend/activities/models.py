@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.bookings.models import Slot
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.orgs.models import Org
+from backend.teams.models import Team
 
 
 class Activity(db.Model):
@@ -25,8 +26,14 @@ class Activity(db.Model):
     skills: Mapped[str | None] = mapped_column(sa.String(200))
     #: The places and times.
     slot_id: Mapped[int] = mapped_column(sa.ForeignKey("slots.id", ondelete="RESTRICT"), unique=True)
+    #: The volunteer team that runs it, when a team leader organised it.
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id", ondelete="SET NULL"), index=True)
+    #: A resident unit (驻区单位) it is co-organised with (共建活动).
+    partner_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    org: Mapped[Org] = relationship()
+    org: Mapped[Org] = relationship(foreign_keys=[org_id])
     slot: Mapped[Slot] = relationship()
+    team: Mapped[Team | None] = relationship()
+    partner_unit: Mapped[Org | None] = relationship(foreign_keys=[partner_unit_id])

@@ -17,6 +17,9 @@ class ActivityCreateSchema(TimeRangeSchema):
     signup_opens_at = fields.AwareDateTime()
     signup_closes_at = fields.AwareDateTime()
     cancel_cutoff_minutes = fields.Integer(load_default=120, validate=validate.Range(min=0, max=10080))
+    team_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "the team that runs it"})
+    partner_unit_id = fields.Integer(strict=True, allow_none=True,
+                                     metadata={"description": "resident unit co-organising it (共建)"})
 
 
 class ActivitySchema(Schema):
@@ -27,6 +30,10 @@ class ActivitySchema(Schema):
     description = fields.String(allow_none=True)
     location = fields.String()
     skills = fields.String(allow_none=True)
+    team_id = fields.Integer(allow_none=True)
+    team_name = fields.Function(lambda a: a.team.name if a.team else None)
+    partner_unit_id = fields.Integer(allow_none=True)
+    partner_unit_name = fields.Function(lambda a: a.partner_unit.name if a.partner_unit else None)
     starts_at = fields.AwareDateTime(attribute="slot.starts_at")
     ends_at = fields.AwareDateTime(attribute="slot.ends_at")
     capacity = fields.Integer(attribute="slot.capacity")
@@ -40,6 +47,7 @@ class ActivitySchema(Schema):
 
 class ActivityListArgs(PageArgs):
     org_id = fields.Integer()
+    team_id = fields.Integer()
     skill = fields.String(validate=validate.Length(max=20))
     upcoming = fields.Boolean(load_default=True)
 

@@ -8,14 +8,43 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend.activities.models import Activity
+from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus, Slot
-from backend.core.errors import Conflict
-from backend.core.permissions import Actor
+from backend.core.errors import Conflict, Invalid
+from backend.core.permissions import Actor, authorize
 from backend.extensions import db, utcnow
 from backend.ledger import service as ledger
+from backend.orgs.models import Org
+from backend.orgs.service import resident_unit
 from backend.people.models import Person
+from backend.teams.models import Team
 
 B = BookingStatus
+
+
+SLOT_FIELDS = ("starts_at", "ends_at", "capacity", "waitlist", "signup_opens_at", "signup_closes_at",
+               "cancel_cutoff_minutes")
+
+
+def create_activity(actor: Actor, args: dict) -> Activity:
+    """An activity of a community, by its organisers or, under a team's name, by the team's leader."""
+    org = db.session.get(Org, args["org_id"])
+    team = None
+    if args.get("team_id"):
+        team = db.session.get(Team, args["team_id"])
+        authorize(actor, "team.manage", team)
+        if team.org_id != args["org_id"]:
+            raise Invalid("志愿服务队不属于该社区", code="invalid_team", fields={"team_id": ["志愿服务队不属于该社区"]})
+    else:
+        authorize(actor, "org.organise", org)
+    partner = resident_unit(org, args.get("partner_unit_id"), "partner_unit_id")
+    slot = bookings.create_slot(org_id=org.id, **{k: args[k] for k in SLOT_FIELDS if k in args})
+    activity = Activity(org_id=org.id, slot_id=slot.id, created_by_id=actor.person.id, team=team,
+                        partner_unit=partner,
+                        **{k: args.get(k) for k in ("title", "description", "location", "skills")})
+    db.session.add(activity)
+    db.session.flush()
+    return activity
 
 
 def credited_minutes(slot: Slot, checked_in_at: datetime, checked_out_at: datetime) -> int:

@@ -19,10 +19,12 @@ from sqlalchemy.orm import selectinload
 from backend.activities.models import Activity
 from backend.bookings.models import Booking
 from backend.core.errors import Forbidden, NotFound
+from backend.double_reports.models import DoubleReport
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Membership, Person, Role
 from backend.qrcodes.models import QrCode
+from backend.teams.models import Team
 from backend.wishes.models import Wish
 
 #: Roles that work in the organisation (see members, manage its things).
@@ -195,8 +197,10 @@ def _can_see(actor: Actor, obj) -> bool:
             Person.id == obj.id, person_visible_clause(actor)))))
     if isinstance(obj, QrCode):
         return actor.is_staff_over(obj.org)
-    if isinstance(obj, Activity):
+    if isinstance(obj, Activity | Team):
         return _can_see(actor, obj.org)
+    if isinstance(obj, DoubleReport):
+        return obj.person_id == actor.person.id or actor.is_staff_over(obj.community)
     if isinstance(obj, Booking):
         return obj.person_id == actor.person.id or actor.is_manager_over(obj.slot.org)
     if isinstance(obj, Wish):
@@ -211,6 +215,14 @@ def _can_see(actor: Actor, obj) -> bool:
 
 def _org_create_child(actor: Actor, org: Org, **_) -> bool:
     return actor.is_admin or Role.street_officer in actor.roles_over(org)
+
+
+def _organiser_over(actor: Actor, org: Org) -> bool:
+    return actor.is_admin or bool(actor.roles_over(org) & ORGANISER_ROLES)
+
+
+def _team_manage(actor: Actor, team: Team, **_) -> bool:
+    return team.leader_id == actor.person.id or _organiser_over(actor, team.org)
 
 
 def _members_add(actor: Actor, org: Org, role: Role | str | None = None, **_) -> bool:
@@ -231,11 +243,17 @@ RULES = {
     "person.view": (Person, lambda actor, person, **_: True),
     "qrcode.view": (QrCode, lambda actor, qr, **_: True),
     "qrcode.revoke": (QrCode, lambda actor, qr, **_: actor.is_manager_over(qr.org)),
-    "org.organise": (Org, lambda actor, org, **_: actor.is_admin
-                              or bool(actor.roles_over(org) & ORGANISER_ROLES)),
+    "org.organise": (Org, lambda actor, org, **_: _organiser_over(actor, org)),
     "activity.view": (Activity, lambda actor, activity, **_: True),
     "activity.sign_up": (Activity, lambda actor, activity, **_: bool(actor.roles_around(activity.org)
                                                                        & VOLUNTEER_ROLES)),
+    "team.view": (Team, lambda actor, team, **_: True),
+    # Team leaders run their team: members, and activities under the team's name.
+    "team.manage": (Team, _team_manage),
+    "team.join": (Team, lambda actor, team, **_: team.is_active
+                  and bool(actor.roles_around(team.org) & VOLUNTEER_ROLES)),
+    "double_report.view": (DoubleReport, lambda actor, report, **_: True),
+    "double_report.decide": (DoubleReport, lambda actor, report, **_: _organiser_over(actor, report.community)),
     "booking.cancel": (Booking, lambda actor, booking, **_: True),
     "wish.view": (Wish, lambda actor, wish, **_: True),
     "wish.claim": (Wish, lambda actor, wish, **_: bool(actor.roles_over(wish.grid) & WISH_CLAIM_ROLES)),

@@ -33,3 +33,19 @@ def lineage(org: Org, include_self: bool = True) -> list[Org]:
     """The orgs from the root down to `org` (for breadcrumbs and posters)."""
     ids = org.ancestor_ids if include_self else org.ancestor_ids[:-1]
     return list(db.session.scalars(sa.select(Org).where(Org.id.in_(ids)).order_by(Org.path)))
+
+
+def units_near(org: Org) -> sa.Select:
+    """Resident units (驻区单位) of `org`'s street: the ones it may co-organise with."""
+    street_path = f"/{org.ancestor_ids[0]}/"
+    return sa.select(Org).where(Org.kind == OrgKind.unit.value, Org.path.startswith(street_path)).order_by(Org.name)
+
+
+def resident_unit(org: Org, unit_id: int | None, field: str) -> Org | None:
+    """The unit `unit_id` as a partner or provider for `org`; 422 when it is not a unit of its street."""
+    if unit_id is None:
+        return None
+    unit = db.session.scalar(units_near(org).where(Org.id == unit_id))
+    if unit is None:
+        raise Invalid("请选择本街道的驻区单位", code="invalid_unit", fields={field: ["请选择本街道的驻区单位"]})
+    return unit

@@ -14,7 +14,6 @@ from backend.core.paging import PageArgs, page_of, paginate
 from backend.core.permissions import authorize, org_visible_clause
 from backend.core.privacy import mask_phone
 from backend.extensions import db, utcnow
-from backend.orgs.models import Org
 from backend.people.schemas import PHONE_RE
 from backend.services import service
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
@@ -29,7 +28,8 @@ class ServiceCreateSchema(Schema):
     description = fields.String(validate=validate.Length(max=1000))
     location = fields.String(required=True, validate=validate.Length(min=2, max=100))
     provider_name = fields.String(validate=validate.Length(max=60))
-    provider_unit_id = fields.Integer(strict=True)
+    provider_team_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "a team of the community"})
+    provider_unit_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "a resident unit"})
 
 
 class SlotSchema(Schema):
@@ -54,7 +54,10 @@ class ServiceSchema(Schema):
     description = fields.String(allow_none=True)
     location = fields.String()
     provider_name = fields.String(allow_none=True)
+    provider_team_id = fields.Integer(allow_none=True)
     provider_unit_id = fields.Integer(allow_none=True)
+    provider = fields.Function(lambda item: item.provider_label,
+                               metadata={"description": "who provides it, in words"})
     is_active = fields.Boolean()
 
 
@@ -106,10 +109,7 @@ class ServiceListArgs(PageArgs):
 @blp.response(201, ServiceSchema)
 def create(args):
     """Add a service to a community's catalogue (secretaries and street officers)."""
-    org = db.session.get(Org, args["org_id"])
-    authorize(require_actor(), "org.organise", org)
-    item = ServiceItem(**args)
-    db.session.add(item)
+    item = service.create_item(require_actor(), args)
     commit()
     return item
 

@@ -12,6 +12,7 @@ from backend.bookings.models import Booking, Slot
 from backend.core.db import conflict_info
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.orgs.models import Org
+from backend.teams.models import Team
 
 
 class ServiceItem(db.Model):
@@ -24,7 +25,8 @@ class ServiceItem(db.Model):
     #: e.g. 理发, 家电维修, 法律咨询.
     category: Mapped[str] = mapped_column(sa.String(20))
     description: Mapped[str | None] = mapped_column(sa.String(1000))
-    #: Who provides it: a resident unit (驻区单位) or, in words, a team or volunteer.
+    #: Who provides it: a volunteer team, a resident unit (驻区单位), or someone named in words.
+    provider_team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id", ondelete="SET NULL"))
     provider_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id", ondelete="SET NULL"))
     provider_name: Mapped[str | None] = mapped_column(sa.String(60))
     location: Mapped[str] = mapped_column(sa.String(100))
@@ -34,6 +36,12 @@ class ServiceItem(db.Model):
 
     org: Mapped[Org] = relationship(foreign_keys=[org_id])
     provider_unit: Mapped[Org | None] = relationship(foreign_keys=[provider_unit_id])
+    provider_team: Mapped[Team | None] = relationship()
+
+    @property
+    def provider_label(self) -> str | None:
+        named = self.provider_team or self.provider_unit
+        return named.name if named else self.provider_name
 
 
 class ServiceSlot(db.Model):

@@ -12,11 +12,32 @@ from sqlalchemy.exc import IntegrityError
 from backend.bookings import service as engine
 from backend.bookings.models import Booking, BookingStatus
 from backend.core.errors import Conflict, Invalid, NotFound
+from backend.core.permissions import Actor, authorize
 from backend.core.receipts import receipt_for, receipt_hash
 from backend.extensions import db, utcnow
+from backend.orgs.models import Org
+from backend.orgs.service import resident_unit
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
+from backend.teams.models import Team
 
 B = BookingStatus
+
+
+def create_item(actor: Actor, args: dict) -> ServiceItem:
+    """Add a service to a community's catalogue (its organisers); the provider is one of the
+    community's teams, a resident unit of its street, or someone named in words."""
+    org = db.session.get(Org, args["org_id"])
+    authorize(actor, "org.organise", org)
+    team = db.session.get(Team, args["provider_team_id"]) if args.get("provider_team_id") else None
+    if args.get("provider_team_id") and (team is None or team.org_id != org.id):
+        message = "请选择本社区的志愿服务队"
+        raise Invalid(message, code="invalid_team", fields={"provider_team_id": [message]})
+    unit = resident_unit(org, args.get("provider_unit_id"), "provider_unit_id")
+    item = ServiceItem(org=org, provider_team=team, provider_unit=unit,
+                       **{k: args.get(k) for k in ("name", "category", "description", "location", "provider_name")})
+    db.session.add(item)
+    db.session.flush()
+    return item
 
 
 def add_slot(item: ServiceItem, *, starts_at, ends_at, capacity: int) -> ServiceSlot:

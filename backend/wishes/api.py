@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 from flask_smorest import Blueprint
 
 from backend.core.auth import current_actor, require_actor
 from backend.core.db import begin_write, commit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.paging import page_of, paginate
+from backend.core.periods import PeriodArgs, period
 from backend.core.permissions import actor_of, authorize
 from backend.core.privacy import mask_name, mask_phone
-from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Person, Role
@@ -27,7 +25,6 @@ from backend.wishes.schemas import (
     ReceiptSchema,
     RejectSchema,
     ReopenSchema,
-    StatsArgs,
     WishCreateSchema,
     WishListArgs,
     WishSchema,
@@ -210,17 +207,8 @@ def cancel(args, wish_id):
     return _receipt_action(wish_id, args["receipt"], service.cancel)
 
 
-def period(args) -> tuple[datetime, datetime]:
-    """Inclusive local dates → [start, end) aware datetimes."""
-    zone = local_zone()
-    today = datetime.now(zone).date()
-    start = args.get("from_") or today.replace(month=1, day=1)
-    end = (args.get("to") or today) + timedelta(days=1)
-    return datetime.combine(start, time(), zone), datetime.combine(end, time(), zone)
-
-
 @blp.get("/orgs/<int:org_id>/wish-stats")
-@blp.arguments(StatsArgs, location="query")
+@blp.arguments(PeriodArgs, location="query")
 @blp.response(200, WishStatsSchema)
 def wish_stats(args, org_id):
     """Submitted, fulfilled, confirmed, fulfilment rate, median hours to claim and fulfil, mean

@@ -109,18 +109,6 @@ class ReopenSchema(ReceiptSchema):
     note = fields.String(required=True, validate=validate.Length(min=2, max=300))
 
 
-class StatsArgs(Schema):
-    """Inclusive local dates; default: 1 January of this year to today."""
-
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
-
-    @validates_schema
-    def _order(self, data, **kwargs):
-        if "from_" in data and "to" in data and data["from_"] > data["to"]:
-            raise ValidationError("开始日期不能晚于结束日期", field_name="from")
-
-
 class WishStatsSchema(Schema):
     org_id = fields.Integer()
     from_ = fields.AwareDateTime(data_key="from", attribute="from")
