@@ -50,11 +50,13 @@ def register_blueprints(app: Flask) -> None:
     from backend.activities.api import blp as activities_blp
     from backend.api import api
     from backend.auth.api import blp as auth_blp
+    from backend.double_reports.api import blp as double_reports_blp
     from backend.orgs.api import blp as orgs_blp
     from backend.people.api import blp as people_blp
     from backend.qrcodes.api import blp as qrcodes_blp
     from backend.qrcodes.public import bp as qr_public_bp
     from backend.services.api import blp as services_blp
+    from backend.teams.api import blp as teams_blp
     from backend.wishes.api import blp as wishes_blp
     from h5.activity_pages import bp as activity_pages_bp
     from h5.service_pages import bp as service_pages_bp
@@ -62,7 +64,8 @@ def register_blueprints(app: Flask) -> None:
     from h5.views import bp as h5_bp
     from h5.wish_pages import bp as wish_pages_bp
 
-    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp):
+    for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
+                teams_blp, double_reports_blp):
         api.register_blueprint(blp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(wish_pages_bp)
