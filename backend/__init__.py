@@ -56,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.qrcodes.api import blp as qrcodes_blp
     from backend.qrcodes.public import bp as qr_public_bp
     from backend.services.api import blp as services_blp
+    from backend.stats.api import blp as stats_blp
     from backend.teams.api import blp as teams_blp
     from backend.wishes.api import blp as wishes_blp
     from h5.activity_pages import bp as activity_pages_bp
@@ -65,7 +66,7 @@ def register_blueprints(app: Flask) -> None:
     from h5.wish_pages import bp as wish_pages_bp
 
     for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
-                teams_blp, double_reports_blp):
+                teams_blp, double_reports_blp, stats_blp):
         api.register_blueprint(blp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(wish_pages_bp)

@@ -1,0 +1,172 @@
+"""Micro-power and micro-service figures for the star rating, and the community leaderboard.
+
+Every figure is for an org's subtree (grid, community or street) and a period [start, end).
+Hours come from the ledger (what was actually credited), never from sign-ups."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from backend.activities.models import Activity
+from backend.bookings.models import Booking, BookingStatus, Slot
+from backend.core.periods import years_of
+from backend.double_reports.models import DoubleReport, ReportStatus
+from backend.extensions import db, utcnow
+from backend.ledger.models import AccountKind, LedgerEntry, Unit
+from backend.orgs.models import Org, OrgKind
+from backend.people.models import Membership, Person, Role
+from backend.services.models import ServiceBooking, ServiceSlot
+from backend.teams.models import Team
+from backend.wishes.models import Wish, WishStatus
+
+
+def _ratio(part: float, whole: float, digits: int = 4) -> float | None:
+    return round(part / whole, digits) if whole else None
+
+
+def _subtree_ids(org: Org) -> sa.Select:
+    return sa.select(Org.id).where(Org.path.startswith(org.path))
+
+
+def activities_held(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> sa.Select:
+    """Activities of the subtree that ended in the period with at least one person attending."""
+    now = now or utcnow()
+    attended = sa.select(Booking.id).where(Booking.slot_id == Slot.id, Booking.status == BookingStatus.attended.value)
+    return (sa.select(Activity).join(Slot, Slot.id == Activity.slot_id)
+            .where(Activity.org_id.in_(_subtree_ids(org)), Slot.ends_at >= start, Slot.ends_at < end,
+                   Slot.ends_at <= now, attended.exists()))
+
+
+def _minutes_given(org: Org, start: datetime, end: datetime, person_filter=None) -> int:
+    """Volunteer minutes the subtree's orgs credited in the period (their ledger debits)."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(-LedgerEntry.amount), 0)).where(
+        LedgerEntry.account_kind == AccountKind.org.value, LedgerEntry.account_id.in_(_subtree_ids(org)),
+        LedgerEntry.unit == Unit.minutes.value, LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
+    if person_filter is not None:
+        credited = aliased(LedgerEntry)
+        stmt = stmt.where(sa.exists().where(
+            credited.txn_id == LedgerEntry.txn_id, credited.account_kind == AccountKind.person.value,
+            credited.account_id.in_(person_filter)))
+    return int(db.session.scalar(stmt))
+
+
+def _party_member_ids(org: Org, years: range) -> sa.Select:
+    """Party members of the subtree: party-member roles there, and confirmed double reports to it."""
+    by_role = sa.select(Membership.person_id).where(
+        Membership.role == Role.party_member.value, Membership.org_id.in_(_subtree_ids(org)))
+    by_report = sa.select(DoubleReport.person_id).where(
+        DoubleReport.community_id.in_(_subtree_ids(org)), DoubleReport.year.in_(list(years)),
+        DoubleReport.status == ReportStatus.confirmed.value)
+    return sa.union(by_role, by_report)
+
+
+def _in_service_ids(org: Org, years: range) -> sa.Select:
+    """In-service party members who belong here: living here (home community), holding a
+    party-member role here, or having reported here in the period's years."""
+    subtree = _subtree_ids(org)
+    known = sa.select(Person.id).where(Person.is_party_member.is_(True), Person.is_in_service.is_(True), sa.or_(
+        Person.home_community_id.in_(subtree),
+        sa.exists().where(Membership.person_id == Person.id, Membership.role == Role.party_member.value,
+                          Membership.org_id.in_(subtree))))
+    reported = sa.select(DoubleReport.person_id).where(
+        DoubleReport.community_id.in_(subtree), DoubleReport.year.in_(list(years)),
+        DoubleReport.status != ReportStatus.rejected.value)
+    return sa.union(known, reported)
+
+
+def _count(select: sa.Select) -> int:
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())))
+
+
+def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
+    """The numbers the star rating reads from micro-power and micro-services."""
+    years = years_of(start, end)
+    held = db.session.scalars(activities_held(org, start, end, now)).all()
+    party = _party_member_ids(org, years)
+    party_count = _count(party)
+    minutes = _minutes_given(org, start, end)
+    party_minutes = _minutes_given(org, start, end, person_filter=party)
+    in_service = _count(_in_service_ids(org, years))
+    reported = _count(sa.select(DoubleReport.person_id).where(
+        DoubleReport.community_id.in_(_subtree_ids(org)), DoubleReport.year.in_(list(years)),
+        DoubleReport.status == ReportStatus.confirmed.value).distinct())
+    communities = _count(sa.select(Org.id).where(Org.path.startswith(org.path),
+                                                 Org.kind == OrgKind.community.value))
+    teams = _count(sa.select(Team.id).where(Team.org_id.in_(_subtree_ids(org)), Team.is_active.is_(True)))
+    grids = db.session.scalars(sa.select(Org.id).where(Org.path.startswith(org.path),
+                                                       Org.kind == OrgKind.grid.value)).all()
+    staffed = _count(sa.select(Org.id).where(
+        Org.id.in_(grids),
+        sa.exists().where(Membership.org_id == Org.id, Membership.role == Role.grid_leader.value),
+        sa.exists().where(Team.grid_id == Org.id, Team.is_active.is_(True))))
+    services = (sa.select(ServiceBooking).join(Booking, Booking.id == ServiceBooking.booking_id)
+                .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
+                .join(Slot, Slot.id == Booking.slot_id).where(Slot.org_id.in_(_subtree_ids(org))))
+    delivered = _count(services.where(ServiceBooking.delivered_at >= start, ServiceBooking.delivered_at < end))
+    ratings = db.session.scalars(
+        sa.select(Booking.rating).join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Slot.org_id.in_(_subtree_ids(org)), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
+               Booking.rating.is_not(None))).all()
+    return {
+        "org_id": org.id,
+        "from": start,
+        "to": end,
+        "activities_held": len(held),
+        "co_organised_activities": sum(1 for a in held if a.partner_unit_id is not None),
+        "volunteer_hours": round(minutes / 60, 2),
+        "party_members": party_count,
+        "party_member_hours": round(party_minutes / 60, 2),
+        "hours_per_party_member": _ratio(party_minutes / 60, party_count, 2),
+        "in_service_party_members": in_service,
+        "double_reported": reported,
+        "double_report_share": _ratio(reported, in_service),
+        "communities": communities,
+        "teams": teams,
+        "teams_per_community": _ratio(teams, communities, 2),
+        "grids": len(grids),
+        "grids_staffed": staffed,
+        "service_bookings_delivered": delivered,
+        "service_ratings": len(ratings),
+        "mean_service_rating": round(statistics.fmean(ratings), 2) if ratings else None,
+    }
+
+
+def leaderboard(org: Org, start: datetime, end: datetime, *, by: str = "hours", limit: int = 20) -> list[dict]:
+    """People ranked by volunteer hours credited in `org`'s subtree or by the wishes there
+    they fulfilled (fulfilled or confirmed, not merely claimed), with the other figure beside."""
+    subtree = _subtree_ids(org)
+    org_side = aliased(LedgerEntry)
+    minutes = (sa.select(LedgerEntry.account_id.label("person_id"), sa.func.sum(LedgerEntry.amount).label("minutes"))
+               .join(org_side, sa.and_(org_side.txn_id == LedgerEntry.txn_id,
+                                       org_side.account_kind == AccountKind.org.value))
+               .where(LedgerEntry.account_kind == AccountKind.person.value, LedgerEntry.unit == Unit.minutes.value,
+                      org_side.unit == Unit.minutes.value, org_side.account_id.in_(subtree),
+                      LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
+               .group_by(LedgerEntry.account_id).subquery())
+    wishes = (sa.select(Wish.claimant_id.label("person_id"), sa.func.count().label("wishes"))
+              .where(Wish.community_id.in_(subtree), Wish.claimant_id.is_not(None),
+                     Wish.status.in_([WishStatus.fulfilled.value, WishStatus.confirmed.value]),
+                     Wish.fulfilled_at >= start, Wish.fulfilled_at < end)
+              .group_by(Wish.claimant_id).subquery())
+    hours_col = sa.func.coalesce(minutes.c.minutes, 0)
+    wishes_col = sa.func.coalesce(wishes.c.wishes, 0)
+    order = (wishes_col.desc(), hours_col.desc()) if by == "wishes" else (hours_col.desc(), wishes_col.desc())
+    rows = db.session.execute(
+        sa.select(Person.id, Person.name, hours_col, wishes_col)
+        .outerjoin(minutes, minutes.c.person_id == Person.id)
+        .outerjoin(wishes, wishes.c.person_id == Person.id)
+        .where(sa.or_(minutes.c.minutes > 0, wishes.c.wishes > 0))
+        .order_by(*order, Person.id).limit(limit)).all()
+    board, rank, previous = [], 0, None
+    for position, (person_id, name, mins, count) in enumerate(rows, start=1):
+        key = (count, mins) if by == "wishes" else (mins, count)
+        if key != previous:  # equal figures share a rank (1, 2, 2, 4)
+            rank, previous = position, key
+        board.append({"rank": rank, "person_id": person_id, "name": name, "hours": round(int(mins) / 60, 1),
+                      "fulfilled_wishes": int(count)})
+    return board
