@@ -50,6 +50,8 @@ def register_blueprints(app: Flask) -> None:
     from backend.activities.api import blp as activities_blp
     from backend.api import api
     from backend.auth.api import blp as auth_blp
+    from backend.calendar.api import blp as calendar_blp
+    from backend.calendar.api import bp as calendar_feed_bp
     from backend.double_reports.api import blp as double_reports_blp
     from backend.orgs.api import blp as orgs_blp
     from backend.people.api import blp as people_blp
@@ -66,13 +68,14 @@ def register_blueprints(app: Flask) -> None:
     from h5.wish_pages import bp as wish_pages_bp
 
     for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
-                teams_blp, double_reports_blp, stats_blp):
+                teams_blp, double_reports_blp, stats_blp, calendar_blp):
         api.register_blueprint(blp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(wish_pages_bp)
     app.register_blueprint(activity_pages_bp)
     app.register_blueprint(service_pages_bp)
     app.register_blueprint(qr_public_bp)
+    app.register_blueprint(calendar_feed_bp)
     app.register_blueprint(vendor_bp)
 
 
