@@ -63,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.wishes.api import blp as wishes_blp
     from h5.activity_pages import bp as activity_pages_bp
     from h5.service_pages import bp as service_pages_bp
+    from h5.team_pages import bp as team_pages_bp
     from h5.vendor import bp as vendor_bp
     from h5.views import bp as h5_bp
     from h5.wish_pages import bp as wish_pages_bp
@@ -74,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(wish_pages_bp)
     app.register_blueprint(activity_pages_bp)
     app.register_blueprint(service_pages_bp)
+    app.register_blueprint(team_pages_bp)
     app.register_blueprint(qr_public_bp)
     app.register_blueprint(calendar_feed_bp)
     app.register_blueprint(vendor_bp)
@@ -85,7 +87,7 @@ def register_hooks(app: Flask) -> None:
     from backend.core.auth import check_csrf, csrf_token, current_actor
     from backend.core.errors import register_error_handlers
     from backend.core.permissions import has_board
-    from backend.core.privacy import mask_phone
+    from backend.core.privacy import mask_name, mask_phone
     from backend.core.timeutil import format_local
     from backend.extensions import write_intent
     from backend.qrcodes.purposes import register_builtin_purposes
@@ -119,5 +121,5 @@ def register_hooks(app: Flask) -> None:
 
     register_builtin_purposes()
     app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, mask_phone=mask_phone,
-                                has_board=has_board)
+                                mask_name=mask_name, has_board=has_board)
     app.jinja_env.filters["local"] = format_local

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 import sqlalchemy as sa
 
+from backend.activities.models import Activity
+from backend.activities.service import check_out
+from backend.bookings import service as bookings
+from backend.bookings.models import Booking, BookingStatus
+from backend.core.timeutil import local_zone
+from backend.double_reports import service as double_reports
+from backend.double_reports.models import DoubleReport
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.orgs.service import create_org
@@ -11,6 +20,10 @@ from backend.people.models import Membership, Person
 from backend.people.service import add_membership, create_person
 from backend.qrcodes.models import QrPurpose
 from backend.qrcodes.service import ensure_code
+from backend.services import service as services
+from backend.services.models import ServiceItem
+from backend.teams.models import Team
+from backend.teams.service import create_team
 
 DEMO_PASSWORD = "sanwei2026"
 
@@ -118,4 +131,65 @@ def load_demo() -> list[tuple[str, str, str]]:
             grid = grids[i % len(grids)]
             resident = _person(None, name, phone, grid)
             _grant(resident, grid, "resident")
+    _micro_power(street, accounts)
     return accounts
+
+
+def _at(days: int, hour: int) -> datetime:
+    """A local time `days` from today at `hour`:00."""
+    today = datetime.now(local_zone()).date()
+    return datetime.combine(today + timedelta(days=days), time(hour), local_zone())
+
+
+def _past_activity(org: Org, title: str, usernames: list[str], *, days_ago: int, hours: int) -> None:
+    """An activity already held, its volunteers checked in and out, their hours in the ledger."""
+    if db.session.scalar(sa.select(Activity.id).where(Activity.org_id == org.id, Activity.title == title)):
+        return
+    start = _at(-days_ago, 9)
+    slot = bookings.create_slot(org_id=org.id, starts_at=start, ends_at=start + timedelta(hours=hours), capacity=10)
+    activity = Activity(org_id=org.id, slot_id=slot.id, title=title, location=f"{org.name}各楼栋")
+    db.session.add(activity)
+    for username in usernames:
+        person = db.session.scalar(sa.select(Person).where(Person.username == username))
+        booking = Booking(slot_id=slot.id, person_id=person.id, status=BookingStatus.attended.value,
+                          confirmed_at=start - timedelta(days=2), checked_in_at=start)
+        db.session.add(booking)
+        db.session.flush()
+        check_out(activity, booking, slot.ends_at)
+
+
+def _micro_power(street: Org, accounts: list) -> None:
+    """和平社区's team, a co-organised activity, a service with times, and a double report waiting."""
+    heping = _org("和平社区", "community", street)
+    grid = _org("第一网格", "grid", heping)
+    hospital = _org("区人民医院", "unit", street)
+    lead = db.session.scalar(sa.select(Person).where(Person.username == "heping_dy1"))
+    team = db.session.scalar(sa.select(Team).where(Team.org_id == heping.id, Team.name == "红马甲志愿服务队"))
+    if team is None:
+        team = create_team(heping, name="红马甲志愿服务队", leader=lead, grid=grid, skills="理发,陪诊,家电维修",
+                           description="和平社区党员志愿者组成，每周六上午在社区活动室服务。")
+    held = sa.select(Activity.id).where(Activity.org_id == heping.id, Activity.title == "社区健康义诊")
+    if not db.session.scalar(held):
+        slot = bookings.create_slot(org_id=heping.id, starts_at=_at(3, 9), ends_at=_at(3, 11), capacity=8)
+        db.session.add(Activity(org_id=heping.id, slot_id=slot.id, team=team, partner_unit=hospital,
+                                title="社区健康义诊", location="和平社区活动室", skills="医疗,陪诊",
+                                description="与区人民医院共建：量血压、测血糖、用药咨询，志愿者负责引导和登记。",
+                                created_by_id=lead.id))
+    _past_activity(heping, "楼道清理与消防通道整治", ["heping_dy1", "heping_dy2", "heping_g1", "heping_dy3"],
+                   days_ago=7, hours=3)
+    _past_activity(heping, "重阳节敬老院慰问", ["heping_dy1", "heping_dy3"], days_ago=30, hours=2)
+    if not db.session.scalar(sa.select(ServiceItem.id).where(ServiceItem.org_id == heping.id,
+                                                             ServiceItem.name == "老年人义务理发")):
+        item = ServiceItem(org=heping, name="老年人义务理发", category="理发", location="和平社区活动室",
+                           provider_team=team, description="70 岁以上老人免费，请提前预约。")
+        db.session.add(item)
+        db.session.flush()
+        for day in (2, 9):
+            services.add_slot(item, starts_at=_at(day, 9), ends_at=_at(day, 11), capacity=6)
+    member = _person("dw_dy1", "钱学军", "13800004001", hospital, is_party_member=True, is_in_service=True,
+                     work_unit="区人民医院")
+    _grant(member, hospital, "party_member")
+    accounts.append(("dw_dy1", member.name, "区人民医院 在职党员（待双报到确认）"))
+    if not db.session.scalar(sa.select(DoubleReport.id).where(DoubleReport.person_id == member.id)):
+        double_reports.report(member, heping, work_unit="区人民医院", offer="义诊、健康讲座")
+    db.session.flush()

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from marshmallow import ValidationError
 
 from backend.activities import service as activity_service
 from backend.activities.models import Activity
+from backend.activities.schemas import ActivityCreateSchema
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, Slot
+from backend.calendar import service as calendar
 from backend.core.db import commit
-from backend.core.errors import NotFound
-from backend.core.permissions import authorize, can, org_visible_clause
-from backend.extensions import db, utcnow
+from backend.core.errors import DomainError, Forbidden, NotFound
+from backend.core.permissions import authorize, can
+from backend.extensions import db
 from backend.ledger import service as ledger
+from backend.orgs.service import units_near
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
-from h5.views import act_and_return, require_page_actor
+from backend.teams.models import Team
+from h5.views import act_and_return, communities_of, form_errors, local_iso, require_page_actor
 
 bp = Blueprint("activity_pages", __name__, url_prefix="/h5")
 
@@ -62,16 +69,66 @@ def my_hours():
 
 # --- activities: list, detail, sign up, cancel, my bookings ------------------------------------
 
+ACTIVITY_FIELDS = ("org_id", "team_id", "partner_unit_id", "title", "location", "day", "start", "end", "capacity",
+                   "skills", "description")
+
+
+def _activity_form(actor, values: dict, errors: dict, status: int = 200):
+    """The organiser's form; a team leader's is fixed to their team (and its community)."""
+    team = db.session.get(Team, int(values["team_id"])) if values.get("team_id", "").isdigit() else None
+    if team is not None:
+        authorize(actor, "team.manage", team)
+        communities = [team.org]
+    else:
+        communities = [c for c in communities_of(actor) if can(actor, "org.organise", c)]
+    if not communities:
+        raise Forbidden("只有社区书记、街道工作人员或服务队队长可以发起活动")
+    units = db.session.scalars(units_near(communities[0])).all()
+    return render_template("activity_form.html", tab="home", team=team, communities=communities, units=units,
+                           values=values, errors=errors), status
+
+
+@bp.get("/activities/new")
+def activity_new():
+    actor = require_page_actor()
+    values = {"team_id": request.args.get("team", ""), "capacity": "10", "waitlist": True}
+    return _activity_form(actor, values, {})
+
+
+@bp.post("/activities/new")
+def activity_create():
+    actor = require_page_actor()
+    values = {k: request.form.get(k, "").strip() for k in ACTIVITY_FIELDS}
+    values["waitlist"] = request.form.get("waitlist") == "on"
+    data = {k: v for k, v in values.items() if k in ("title", "location", "skills", "description") and v}
+    for key in ("org_id", "team_id", "partner_unit_id", "capacity"):
+        if values[key]:
+            data[key] = int(values[key]) if values[key].isdigit() else values[key]
+    data |= {"starts_at": local_iso(values["day"], values["start"]), "ends_at": local_iso(values["day"], values["end"]),
+             "waitlist": values["waitlist"]}
+    try:
+        activity = activity_service.create_activity(actor, ActivityCreateSchema().load(data))
+        commit()
+    except (ValidationError, DomainError) as exc:
+        db.session.rollback()
+        return _activity_form(actor, values, form_errors(exc), getattr(exc, "status", 422))
+    flash("活动已发布，志愿者现在可以报名了", "ok")
+    return redirect(url_for("activity_pages.activity_detail", activity_id=activity.id))
+
+
 @bp.get("/activities")
 def activities_list():
     actor = require_page_actor()
     skill = request.args.get("skill", "").strip()[:20]
-    stmt = sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).where(
-        Activity.org.has(org_visible_clause(actor)), Slot.ends_at > utcnow())
-    if skill:
-        stmt = stmt.where(Activity.skills.contains(skill, autoescape=True))
-    items = db.session.scalars(stmt.order_by(Slot.starts_at).limit(100)).all()
-    return render_template("activities.html", tab="home", activities=items, skill=skill)
+    org_id = request.args.get("org", type=int)
+    try:
+        day = date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        day = None
+    items = db.session.scalars(activity_service.listing(actor, org_id=org_id, skill=skill, day=day).limit(100)).all()
+    can_create = any(can(actor, "org.organise", c) for c in communities_of(actor))
+    return render_template("activities.html", tab="home", activities=items, skill=skill, can_create=can_create,
+                           communities=communities_of(actor), org_id=org_id, day=day)
 
 
 def _my_booking(activity: Activity, person_id: int) -> Booking | None:
@@ -128,4 +185,5 @@ def my_bookings():
         sa.select(Booking, Activity).join(Activity, Activity.slot_id == Booking.slot_id)
         .join(Slot, Slot.id == Booking.slot_id)
         .where(Booking.person_id == actor.person.id).order_by(Slot.starts_at.desc()).limit(100)).all()
-    return render_template("my_bookings.html", tab="me", rows=rows)
+    return render_template("my_bookings.html", tab="me", rows=rows, feed=calendar.feed_of(actor.person),
+                           feed_url=session.pop("calendar_url", None))

@@ -12,15 +12,17 @@ from marshmallow import ValidationError
 from backend.bookings.models import Booking
 from backend.core.auth import current_actor
 from backend.core.db import commit
-from backend.core.errors import DomainError, NotFound
-from backend.core.permissions import authorize, can
+from backend.core.errors import DomainError, Forbidden, Invalid, NotFound
+from backend.core.permissions import authorize, can, org_visible_clause
 from backend.extensions import db
+from backend.orgs.service import units_near
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
 from backend.services import service
-from backend.services.api import BookingCreateSchema, upcoming_slots
+from backend.services.api import BookingCreateSchema, ServiceCreateSchema, SlotCreateSchema, upcoming_slots
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
-from h5.views import act_and_return, require_page_actor
+from backend.teams.models import Team
+from h5.views import act_and_return, communities_of, form_errors, local_iso, require_page_actor
 
 bp = Blueprint("service_pages", __name__, url_prefix="/h5")
 
@@ -44,6 +46,72 @@ def _page(item: ServiceItem, values: dict, errors: dict, status: int = 200):
             .order_by(Booking.id.desc()).limit(100)).all()
     return render_template("service.html", tab=None, item=item, slots=upcoming_slots(item), values=values,
                            errors=errors, organiser=organiser, bookings=bookings), status
+
+
+SERVICE_FIELDS = ("org_id", "name", "category", "location", "provider_team_id", "provider_unit_id", "provider_name",
+                  "description")
+
+
+@bp.get("/services")
+def services_list():
+    """Services of the person's communities (organisers add services and times from here)."""
+    actor = require_page_actor()
+    items = db.session.scalars(sa.select(ServiceItem).where(
+        ServiceItem.is_active.is_(True), ServiceItem.org.has(org_visible_clause(actor)))
+        .order_by(ServiceItem.name)).all()
+    can_create = any(can(actor, "org.organise", c) for c in communities_of(actor))
+    return render_template("services.html", tab="home", items=items, can_create=can_create)
+
+
+def _service_form(actor, values: dict, errors: dict, status: int = 200):
+    communities = [c for c in communities_of(actor) if can(actor, "org.organise", c)]
+    if not communities:
+        raise Forbidden("只有社区书记或街道工作人员可以新增服务")
+    teams = db.session.scalars(sa.select(Team).where(Team.org_id.in_([c.id for c in communities]),
+                                                     Team.is_active.is_(True)).order_by(Team.name)).all()
+    units = db.session.scalars(units_near(communities[0])).all()
+    return render_template("service_form.html", tab="home", communities=communities, teams=teams, units=units,
+                           values=values, errors=errors), status
+
+
+@bp.get("/services/new")
+def service_new():
+    return _service_form(require_page_actor(), {}, {})
+
+
+@bp.post("/services/new")
+def service_create():
+    actor = require_page_actor()
+    values = {k: request.form.get(k, "").strip() for k in SERVICE_FIELDS}
+    data = {k: (int(v) if k.endswith("_id") and v.isdigit() else v) for k, v in values.items() if v}
+    try:
+        item = service.create_item(actor, ServiceCreateSchema().load(data))
+        commit()
+    except (ValidationError, DomainError) as exc:
+        db.session.rollback()
+        return _service_form(actor, values, form_errors(exc), getattr(exc, "status", 422))
+    flash("服务已上架，请添加可预约的时间", "ok")
+    return redirect(url_for("service_pages.service_page", item_id=item.id) + "#times")
+
+
+@bp.post("/services/<int:item_id>/slots")
+def service_add_slot(item_id: int):
+    actor = require_page_actor()
+    item = _item(item_id)
+    authorize(actor, "org.organise", item.org)
+    day = request.form.get("day", "").strip()
+    data = {"starts_at": local_iso(day, request.form.get("start", "").strip()),
+            "ends_at": local_iso(day, request.form.get("end", "").strip()),
+            "capacity": request.form.get("capacity", type=int)}
+
+    def add():
+        try:
+            args = SlotCreateSchema().load(data)
+        except ValidationError as exc:
+            raise Invalid("；".join(sorted({m for ms in exc.messages.values() for m in ms}))) from exc
+        return service.add_slot(item, **args)
+
+    return act_and_return(add, "已添加预约时间", url_for("service_pages.service_page", item_id=item.id) + "#times")
 
 
 @bp.get("/services/<int:item_id>")

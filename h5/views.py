@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
 import sqlalchemy as sa
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from marshmallow import ValidationError
 
 from backend.auth import service as auth_service
 from backend.core.auth import client_ip, current_actor
@@ -18,13 +21,15 @@ from backend.core.permissions import (
     org_visible_clause,
     qrcode_visible_clause,
 )
+from backend.core.timeutil import local_zone
 from backend.extensions import db
-from backend.orgs.models import Org
+from backend.orgs.models import Org, OrgKind
 from backend.orgs.service import lineage
 from backend.people.models import Role
 from backend.people.service import members_of
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrCode
+from backend.teams.service import teams_led_by
 
 bp = Blueprint("h5", __name__, url_prefix="/h5")
 
@@ -49,6 +54,32 @@ def act_and_return(act, done, back: str):
         commit()
         flash(done(result) if callable(done) else done, "ok")
     return redirect(back)
+
+
+def local_iso(day: str, clock: str) -> str | None:
+    """A date and a time typed into a form, in local time, as ISO 8601 with the offset.
+
+    Blank gives None (the schema says 此项必填); malformed text is passed on for the schema
+    to call 时间格式不正确."""
+    if not day or not clock:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(day), time.fromisoformat(clock), local_zone()).isoformat()
+    except ValueError:
+        return f"{day} {clock}"
+
+
+def form_errors(exc: Exception) -> dict:
+    """Field messages of a refusal, for a form to show next to its fields."""
+    if isinstance(exc, ValidationError):
+        return exc.messages
+    return exc.fields or {"_": [exc.message]}
+
+
+def communities_of(actor) -> list[Org]:
+    """Communities the person belongs to, works in or oversees, by name."""
+    stmt = sa.select(Org).where(Org.kind == OrgKind.community.value, org_visible_clause(actor))
+    return list(db.session.scalars(stmt.order_by(Org.name)))
 
 
 def require_page_actor():
@@ -87,11 +118,29 @@ def _home_actions(actor) -> list[dict]:
         actions.append({"title": "二维码管理", "desc": "生成、打印和停用楼栋二维码", "href": url_for("h5.qrcodes")})
     if actor.is_admin or any(role == Role.street_officer for _, role in actor.scopes):
         actions.append({"title": "接口文档", "desc": "对接其他系统用的 API 说明", "href": "/api/v1/docs"})
-    if actor.is_admin or any(role in VOLUNTEER_ROLES | ORGANISER_ROLES for _, role in actor.scopes):
+    organiser = actor.is_admin or any(role in ORGANISER_ROLES for _, role in actor.scopes)
+    if organiser or any(role in VOLUNTEER_ROLES for _, role in actor.scopes):
         actions.append({"title": "志愿活动", "desc": "报名社区志愿活动，现场扫码签到",
                         "href": url_for("activity_pages.activities_list")})
-        actions.append({"title": "我的报名", "desc": "已报名、候补和参加过的活动",
+        actions.append({"title": "我的报名", "desc": "已报名、候补和参加过的活动，同步到手机日历",
                         "href": url_for("activity_pages.my_bookings")})
+        actions.append({"title": "志愿服务队", "desc": "社区的服务队，加入一支发挥特长",
+                        "href": url_for("team_pages.teams_list")})
+        actions.append({"title": "志愿者排行榜", "desc": "服务时长和办结心愿排行",
+                        "href": url_for("team_pages.leaderboard_home")})
+    if organiser or teams_led_by(actor.person.id):
+        actions.append({"title": "发起志愿活动", "desc": "设名额、报名时间，打印签到码",
+                        "href": url_for("activity_pages.activity_new")})
+    if organiser:
+        actions.append({"title": "便民服务", "desc": "上架服务、添加预约时间、标记已服务",
+                        "href": url_for("service_pages.services_list")})
+        for community in communities_of(actor):
+            if can(actor, "org.organise", community):
+                actions.append({"title": f"双报到审核（{community.name}）", "desc": "确认在职党员到社区报到",
+                                "href": url_for("team_pages.org_reports", org_id=community.id)})
+    if actor.person.is_party_member:
+        actions.append({"title": "在职党员双报到", "desc": "向居住地社区报到，每年一次",
+                        "href": url_for("team_pages.double_report")})
     actions.append({"title": "我的服务时长和积分", "desc": "志愿服务时长、积分和明细",
                     "href": url_for("activity_pages.my_hours")})
     actions.append({"title": "我的信息", "desc": "身份、所属组织和长辈模式", "href": url_for("h5.me")})

@@ -41,12 +41,12 @@ def test_demo_prints_accounts_and_is_idempotent(runner, client):
     for username in ("admin", "jiedao", "heping", "xingfu", "guangming", "heping_g1", "heping_dy1"):
         assert username in first.output
     counts = row_counts()
-    assert counts["orgs"] == 1 + 3 + 8 and counts["qr_codes"] == 8
+    assert counts["orgs"] == 1 + 3 + 8 + 1 and counts["qr_codes"] == 8   # street, communities, grids, a unit
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0
     assert row_counts() == counts
     in_service = db.session.scalar(sa.select(sa.func.count()).where(Person.is_in_service.is_(True)))
-    assert in_service == 4
+    assert in_service == 5   # four in the communities, one reporting from 区人民医院
     assert f.login(client, "heping", DEMO_PASSWORD)
 
 

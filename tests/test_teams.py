@@ -168,3 +168,30 @@ def test_managers_add_only_people_of_the_community(client, world):
     far = client.post(f"/api/v1/teams/{team['id']}/members", headers=headers["leader"],
                       json={"person_id": people["outsider"].id})
     assert far.status_code == 422 and far.get_json()["error"]["code"] == "invalid_member"
+
+
+def test_activities_listed_by_community_date_and_skill(client, world):
+    orgs, people, headers = world
+    day_one = SOON.replace(hour=2, minute=0, second=0, microsecond=0)   # 10:00 in Shanghai
+    plan = [("理发", orgs["a"], day_one, "理发"), ("陪诊", orgs["a"], day_one + timedelta(days=1), "陪诊"),
+            ("幸福理发", orgs["b"], day_one, "理发")]
+    for title, org, start, skills in plan:
+        who = "secretary" if org is orgs["a"] else "secretary_b"
+        made = client.post("/api/v1/activities", headers=headers[who], json={
+            "org_id": org.id, "title": title, "location": "活动室", "capacity": 3, "skills": skills,
+            "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
+        assert made.status_code == 201, made.get_json()
+    officer = f.person("周海", username="officer", role="street_officer", org=orgs["street"])
+    officer_headers = f.login(client, officer.username)
+
+    def titles(query):
+        return [a["title"] for a in client.get(f"/api/v1/activities?{query}", headers=officer_headers)
+                .get_json()["items"]]
+
+    local_day = (day_one + timedelta(hours=8)).date().isoformat()
+    assert titles(f"date={local_day}") == ["理发", "幸福理发"]
+    assert titles(f"date={local_day}&org_id={orgs['a'].id}") == ["理发"]
+    assert titles("skill=陪诊") == ["陪诊"]
+    assert client.get("/api/v1/activities?date=tomorrow", headers=officer_headers).status_code == 422
+    page = client.get(f"/h5/activities?date={local_day}&org={orgs['b'].id}", headers=officer_headers)
+    assert page.status_code == 200

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from backend.activities import service as activity_service
@@ -16,13 +15,13 @@ from backend.activities.schemas import (
     HoursSchema,
 )
 from backend.bookings import service as bookings
-from backend.bookings.models import Booking, Slot
+from backend.bookings.models import Booking
 from backend.core.auth import require_actor
 from backend.core.db import commit
 from backend.core.errors import Invalid, NotFound
 from backend.core.paging import PageArgs, page_of, paginate
-from backend.core.permissions import authorize, org_visible_clause
-from backend.extensions import db, utcnow
+from backend.core.permissions import authorize
+from backend.extensions import db
 from backend.ledger import service as ledger
 from backend.people.models import Person
 from backend.qrcodes import service as qr_service
@@ -46,19 +45,10 @@ def create(args):
 @blp.arguments(ActivityListArgs, location="query")
 @blp.response(200, page_of(ActivitySchema))
 def list_activities(args):
-    """Activities of the person's communities, soonest first."""
-    actor = require_actor()
-    stmt = sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).where(
-        Activity.org.has(org_visible_clause(actor)))
-    if args["upcoming"]:
-        stmt = stmt.where(Slot.ends_at > utcnow())
-    if "org_id" in args:
-        stmt = stmt.where(Activity.org_id == args["org_id"])
-    if "team_id" in args:
-        stmt = stmt.where(Activity.team_id == args["team_id"])
-    if args.get("skill"):
-        stmt = stmt.where(Activity.skills.contains(args["skill"], autoescape=True))
-    return paginate(stmt.order_by(Slot.starts_at, Activity.id), args["page"], args["per_page"])
+    """Activities of the person's communities, soonest first; filter by community, team, skill, date."""
+    stmt = activity_service.listing(require_actor(), org_id=args.get("org_id"), team_id=args.get("team_id"),
+                                    skill=args.get("skill"), day=args.get("date"), upcoming=args["upcoming"])
+    return paginate(stmt, args["page"], args["per_page"])
 
 
 def get_activity(activity_id: int, action: str = "activity.view") -> tuple[object, Activity]:

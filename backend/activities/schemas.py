@@ -48,6 +48,7 @@ class ActivitySchema(Schema):
 class ActivityListArgs(PageArgs):
     org_id = fields.Integer()
     team_id = fields.Integer()
+    date = fields.Date(metadata={"description": "activities starting on this local date"})
     skill = fields.String(validate=validate.Length(max=20))
     upcoming = fields.Boolean(load_default=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -11,7 +11,8 @@ from backend.activities.models import Activity
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus, Slot
 from backend.core.errors import Conflict, Invalid
-from backend.core.permissions import Actor, authorize
+from backend.core.periods import day_range
+from backend.core.permissions import Actor, authorize, org_visible_clause
 from backend.extensions import db, utcnow
 from backend.ledger import service as ledger
 from backend.orgs.models import Org
@@ -45,6 +46,26 @@ def create_activity(actor: Actor, args: dict) -> Activity:
     db.session.add(activity)
     db.session.flush()
     return activity
+
+
+def listing(actor: Actor, *, org_id: int | None = None, team_id: int | None = None, skill: str | None = None,
+            day: date | None = None, upcoming: bool = True) -> sa.Select:
+    """Activities of the person's communities, soonest first, filtered by community, team,
+    skill and day."""
+    stmt = sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).where(
+        Activity.org.has(org_visible_clause(actor)))
+    if upcoming:
+        stmt = stmt.where(Slot.ends_at > utcnow())
+    if org_id is not None:
+        stmt = stmt.where(Activity.org_id == org_id)
+    if team_id is not None:
+        stmt = stmt.where(Activity.team_id == team_id)
+    if skill:
+        stmt = stmt.where(Activity.skills.contains(skill, autoescape=True))
+    if day is not None:
+        start, end = day_range(day)
+        stmt = stmt.where(Slot.starts_at >= start, Slot.starts_at < end)
+    return stmt.order_by(Slot.starts_at, Activity.id)
 
 
 def credited_minutes(slot: Slot, checked_in_at: datetime, checked_out_at: datetime) -> int:

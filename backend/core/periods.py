@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
@@ -34,3 +34,9 @@ def years_of(start: datetime, end: datetime) -> range:
     """Calendar years (local) that [start, end) touches."""
     zone = local_zone()
     return range(start.astimezone(zone).year, (end - timedelta(microseconds=1)).astimezone(zone).year + 1)
+
+
+def day_range(day: date) -> tuple[datetime, datetime]:
+    """A local calendar day as [start, end) aware datetimes."""
+    start = datetime.combine(day, time(), local_zone())
+    return start, start + timedelta(days=1)

@@ -28,7 +28,7 @@ def test_volunteer_signs_up_checks_in_and_sees_hours(phone, live_server, db_url,
     activity_id = created.json()["id"]
 
     volunteer = phone()
-    log_in(volunteer, "heping_dy1")
+    log_in(volunteer, "heping_dy4")
     volunteer.goto("/h5/activities?skill=理发")
     volunteer.get_by_role("link", name=re.compile("敬老院义务理发")).click()
     expect(volunteer.get_by_test_id("places")).to_contain_text("剩 5 个")
