@@ -94,6 +94,10 @@ def main() -> int:
         login = client.post("/h5/login", data={"username": "heping", "password": DEMO_PASSWORD, "csrf_token": token})
         assert login.status_code == 302, login.status_code
         results.append(measure(client, "secretary home (logged in)", "/h5/", min_size))
+        for name, path in [("activities", "/h5/activities"), ("new activity form", "/h5/activities/new"),
+                           ("teams", "/h5/teams"), ("team page", "/h5/teams/1"),
+                           ("leaderboard", "/h5/orgs/2/leaderboard"), ("my bookings", "/h5/me/bookings")]:
+            results.append(measure(client, name, path, min_size))
         assets = ASSET.findall(client.get("/h5/").get_data(as_text=True))
         stale = [a for a in assets if not revalidates(client, a)]
         verdict = "sent in full again: " + ", ".join(stale) if stale else "all 304"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from marshmallow import ValidationError
+from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from backend.activities import service as activity_service
 from backend.activities.models import Activity
@@ -15,15 +14,15 @@ from backend.bookings import service as bookings
 from backend.bookings.models import Booking, Slot
 from backend.calendar import service as calendar
 from backend.core.db import commit
-from backend.core.errors import DomainError, Forbidden, NotFound
-from backend.core.permissions import authorize, can
+from backend.core.errors import Forbidden, NotFound
+from backend.core.permissions import authorize, can, load_authorized
 from backend.extensions import db
 from backend.ledger import service as ledger
 from backend.orgs.service import units_near
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
 from backend.teams.models import Team
-from h5.views import act_and_return, communities_of, form_errors, local_iso, require_page_actor
+from h5.views import act_and_return, communities_of, form_data, local_iso, require_page_actor, submit_form
 
 bp = Blueprint("activity_pages", __name__, url_prefix="/h5")
 
@@ -33,8 +32,7 @@ SCAN_DONE = {"checked_in": "签到成功，感谢参与！", "checked_out": "签
 def _scanned(activity_id: int, code: str):
     """The signed-in volunteer and the activity whose venue code they scanned."""
     actor = require_page_actor()
-    activity = db.session.get(Activity, activity_id)
-    authorize(actor, "activity.view", activity)
+    activity = load_authorized(actor, Activity, activity_id, "activity.view")
     qr = qr_service.resolve(code)
     if qr.purpose != QrPurpose.checkin.value or qr.target_id != activity.id:
         raise NotFound("这不是本活动的签到码", code="wrong_code")
@@ -100,20 +98,14 @@ def activity_create():
     actor = require_page_actor()
     values = {k: request.form.get(k, "").strip() for k in ACTIVITY_FIELDS}
     values["waitlist"] = request.form.get("waitlist") == "on"
-    data = {k: v for k, v in values.items() if k in ("title", "location", "skills", "description") and v}
-    for key in ("org_id", "team_id", "partner_unit_id", "capacity"):
-        if values[key]:
-            data[key] = int(values[key]) if values[key].isdigit() else values[key]
+    data = form_data({k: v for k, v in values.items() if k not in ("day", "start", "end")},
+                     ints=("org_id", "team_id", "partner_unit_id", "capacity"))
     data |= {"starts_at": local_iso(values["day"], values["start"]), "ends_at": local_iso(values["day"], values["end"]),
              "waitlist": values["waitlist"]}
-    try:
-        activity = activity_service.create_activity(actor, ActivityCreateSchema().load(data))
-        commit()
-    except (ValidationError, DomainError) as exc:
-        db.session.rollback()
-        return _activity_form(actor, values, form_errors(exc), getattr(exc, "status", 422))
-    flash("活动已发布，志愿者现在可以报名了", "ok")
-    return redirect(url_for("activity_pages.activity_detail", activity_id=activity.id))
+    return submit_form(lambda: activity_service.create_activity(actor, ActivityCreateSchema().load(data)),
+                       lambda errors, status: _activity_form(actor, values, errors, status),
+                       "活动已发布，志愿者现在可以报名了",
+                       lambda activity: url_for("activity_pages.activity_detail", activity_id=activity.id))
 
 
 @bp.get("/activities")
@@ -139,8 +131,7 @@ def _my_booking(activity: Activity, person_id: int) -> Booking | None:
 @bp.get("/activities/<int:activity_id>")
 def activity_detail(activity_id: int):
     actor = require_page_actor()
-    activity = db.session.get(Activity, activity_id)
-    authorize(actor, "activity.view", activity)
+    activity = load_authorized(actor, Activity, activity_id, "activity.view")
     return render_template("activity.html", tab="home", activity=activity,
                            booking=_my_booking(activity, actor.person.id),
                            can_sign_up=can(actor, "activity.sign_up", activity),
@@ -150,8 +141,7 @@ def activity_detail(activity_id: int):
 @bp.post("/activities/<int:activity_id>/signup")
 def activity_sign_up(activity_id: int):
     actor = require_page_actor()
-    activity = db.session.get(Activity, activity_id)
-    authorize(actor, "activity.sign_up", activity)
+    activity = load_authorized(actor, Activity, activity_id, "activity.sign_up")
     return act_and_return(lambda: bookings.sign_up(activity.slot, actor.person),
                           lambda b: "报名成功" if b.status == "confirmed" else "名额已满，已为您候补，有空位时会通知您",
                           url_for("activity_pages.activity_detail", activity_id=activity_id))

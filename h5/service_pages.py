@@ -22,7 +22,7 @@ from backend.services import service
 from backend.services.api import BookingCreateSchema, ServiceCreateSchema, SlotCreateSchema, upcoming_slots
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
 from backend.teams.models import Team
-from h5.views import act_and_return, communities_of, form_errors, local_iso, require_page_actor
+from h5.views import act_and_return, communities_of, form_data, local_iso, require_page_actor, submit_form
 
 bp = Blueprint("service_pages", __name__, url_prefix="/h5")
 
@@ -83,15 +83,11 @@ def service_new():
 def service_create():
     actor = require_page_actor()
     values = {k: request.form.get(k, "").strip() for k in SERVICE_FIELDS}
-    data = {k: (int(v) if k.endswith("_id") and v.isdigit() else v) for k, v in values.items() if v}
-    try:
-        item = service.create_item(actor, ServiceCreateSchema().load(data))
-        commit()
-    except (ValidationError, DomainError) as exc:
-        db.session.rollback()
-        return _service_form(actor, values, form_errors(exc), getattr(exc, "status", 422))
-    flash("服务已上架，请添加可预约的时间", "ok")
-    return redirect(url_for("service_pages.service_page", item_id=item.id) + "#times")
+    data = form_data(values, ints=("org_id", "provider_team_id", "provider_unit_id"))
+    return submit_form(lambda: service.create_item(actor, ServiceCreateSchema().load(data)),
+                       lambda errors, status: _service_form(actor, values, errors, status),
+                       "服务已上架，请添加可预约的时间",
+                       lambda item: url_for("service_pages.service_page", item_id=item.id) + "#times")
 
 
 @bp.post("/services/<int:item_id>/slots")

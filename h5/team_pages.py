@@ -4,16 +4,16 @@ and the phone-calendar subscription."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from backend.activities.models import Activity
 from backend.bookings.models import Slot
 from backend.calendar import service as calendar
 from backend.core.db import commit
-from backend.core.errors import DomainError, Forbidden
+from backend.core.errors import Forbidden
 from backend.core.periods import period
-from backend.core.permissions import Actor, authorize, can, org_visible_clause
+from backend.core.permissions import Actor, authorize, can, load_authorized, org_visible_clause
 from backend.double_reports import service as reports
 from backend.double_reports.models import DoubleReport
 from backend.double_reports.schemas import ReportCreateSchema
@@ -24,7 +24,7 @@ from backend.stats.api import leaderboard_for
 from backend.teams import service as teams
 from backend.teams.models import Team
 from backend.teams.schemas import TeamCreateSchema
-from h5.views import act_and_return, communities_of, require_page_actor
+from h5.views import act_and_return, communities_of, form_data, require_page_actor, submit_form
 
 bp = Blueprint("team_pages", __name__, url_prefix="/h5")
 
@@ -67,30 +67,23 @@ def team_create():
     actor = require_page_actor()
     values = {k: request.form.get(k, "").strip() for k in ("org_id", "name", "grid_id", "leader_id", "skills",
                                                            "description")}
-    data = {k: v for k, v in values.items() if v}
-    try:
-        args = TeamCreateSchema().load({k: int(v) if k.endswith("_id") and v.isdigit() else v
-                                        for k, v in data.items()})
+
+    def create():
+        args = TeamCreateSchema().load(form_data(values, ints=("org_id", "grid_id", "leader_id")))
         org = db.session.get(Org, args["org_id"])
         authorize(actor, "org.organise", org)
-        team = teams.create_team(
+        return teams.create_team(
             org, name=args["name"], grid=db.session.get(Org, args["grid_id"]) if args.get("grid_id") else None,
             leader=db.session.get(Person, args["leader_id"]) if args.get("leader_id") else None,
             skills=args.get("skills"), description=args.get("description"))
-        commit()
-    except ValidationError as exc:
-        return _team_form(actor, values, exc.messages, 422)
-    except DomainError as exc:
-        db.session.rollback()
-        return _team_form(actor, values, exc.fields or {"_": [exc.message]}, exc.status)
-    return redirect(url_for("team_pages.team_detail", team_id=team.id))
+
+    return submit_form(create, lambda errors, status: _team_form(actor, values, errors, status), "服务队已建立",
+                       lambda team: url_for("team_pages.team_detail", team_id=team.id))
 
 
 def _team(team_id: int, action: str = "team.view") -> tuple[Actor, Team]:
     actor = require_page_actor()
-    team = db.session.get(Team, team_id)
-    authorize(actor, action, team)
-    return actor, team
+    return actor, load_authorized(actor, Team, team_id, action)
 
 
 @bp.get("/teams/<int:team_id>")
@@ -138,25 +131,16 @@ def double_report():
 def double_report_create():
     actor = require_page_actor()
     values = {k: request.form.get(k, "").strip() for k in ("community_id", "work_unit", "offer")}
-    try:
-        args = ReportCreateSchema().load({
-            "community_id": int(values["community_id"]) if values["community_id"].isdigit() else None,
-            "work_unit": values["work_unit"], **({"offer": values["offer"]} if values["offer"] else {})})
+
+    def report():
+        args = ReportCreateSchema().load(form_data(values, ints=("community_id",)))
         community = db.session.get(Org, args["community_id"])
         if community is None:
-            raise ValidationError({"community_id": ["请选择社区"]})
-        reports.report(actor.person, community, work_unit=args["work_unit"], offer=args.get("offer"))
-        commit()
-    except ValidationError as exc:
-        messages = exc.messages
-        if "community_id" in messages:
-            messages = {**messages, "community_id": ["请选择居住地所在的社区"]}
-        return _report_page(actor, values, messages, 422)
-    except DomainError as exc:
-        db.session.rollback()
-        return _report_page(actor, values, exc.fields or {"_": [exc.message]}, exc.status)
-    flash("已提交报到，请等待社区确认", "ok")
-    return redirect(url_for("team_pages.double_report"))
+            raise ValidationError({"community_id": ["请选择居住地所在的社区"]})
+        return reports.report(actor.person, community, work_unit=args["work_unit"], offer=args.get("offer"))
+
+    return submit_form(report, lambda errors, status: _report_page(actor, values, errors, status),
+                       "已提交报到，请等待社区确认", lambda _: url_for("team_pages.double_report"))
 
 
 @bp.get("/orgs/<int:org_id>/double-reports")
@@ -172,8 +156,7 @@ def org_reports(org_id: int):
 
 def _decide(report_id: int, act, done: str):
     actor = require_page_actor()
-    record = db.session.get(DoubleReport, report_id)
-    authorize(actor, "double_report.decide", record)
+    record = load_authorized(actor, DoubleReport, report_id, "double_report.decide")
     return act_and_return(lambda: act(record, actor.person), done,
                           url_for("team_pages.org_reports", org_id=record.community_id, year=record.year))
 

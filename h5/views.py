@@ -69,11 +69,26 @@ def local_iso(day: str, clock: str) -> str | None:
         return f"{day} {clock}"
 
 
-def form_errors(exc: Exception) -> dict:
-    """Field messages of a refusal, for a form to show next to its fields."""
-    if isinstance(exc, ValidationError):
-        return exc.messages
-    return exc.fields or {"_": [exc.message]}
+def form_data(values: dict, ints: tuple[str, ...] = ()) -> dict:
+    """The filled-in fields of a form for a schema: blanks left out, `ints` as numbers when
+    they are digits (anything else goes on for the schema to refuse)."""
+    return {k: int(v) if k in ints and isinstance(v, str) and v.isdigit() else v
+            for k, v in values.items() if v not in ("", None)}
+
+
+def submit_form(act, rerender, done: str, target):
+    """Run a form's action. Success: commit, say `done`, go to `target(result)`. Refusal:
+    roll back and `rerender(errors, status)` with the messages beside the fields, so nothing
+    typed is lost."""
+    try:
+        result = act()
+        commit()
+    except (ValidationError, DomainError) as exc:
+        db.session.rollback()
+        errors = exc.messages if isinstance(exc, ValidationError) else exc.fields or {"_": [exc.message]}
+        return rerender(errors, getattr(exc, "status", 422))
+    flash(done, "ok")
+    return redirect(target(result))
 
 
 def communities_of(actor) -> list[Org]:

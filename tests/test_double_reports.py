@@ -19,6 +19,7 @@ from backend.people.models import Membership, Person
 from backend.people.service import add_membership, create_person
 from tests import factories as f
 from tests.live import serve
+from tests.test_csrf_session import csrf_from, h5_login
 
 YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
 
@@ -142,3 +143,19 @@ def test_ten_simultaneous_reports_store_one(db_url):
         with app.app_context():
             assert db.session.scalar(sa.select(sa.func.count()).select_from(DoubleReport)) == 1
             db.session.remove()
+
+
+def test_report_form_keeps_what_was_typed(client, world):
+    orgs, people, headers = world
+    h5_login(client, "member")
+    token = csrf_from(client.get("/h5/me/double-report"))
+    refused = client.post("/h5/me/double-report", data={"csrf_token": token, "community_id": "",
+                                                        "work_unit": "东湖医院", "offer": "义诊"})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "此项必填" in page and 'value="东湖医院"' in page and 'value="义诊"' in page
+    done = client.post("/h5/me/double-report", data={"csrf_token": token, "community_id": str(orgs["a"].id),
+                                                     "work_unit": "东湖医院"})
+    assert done.status_code == 302
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "已提交报到，请等待社区确认" in page and "待社区确认" in page and "无需重复提交" in page

@@ -20,7 +20,7 @@ from backend.core.auth import require_actor
 from backend.core.db import commit
 from backend.core.errors import Invalid, NotFound
 from backend.core.paging import PageArgs, page_of, paginate
-from backend.core.permissions import authorize
+from backend.core.permissions import authorize, load_authorized
 from backend.extensions import db
 from backend.ledger import service as ledger
 from backend.people.models import Person
@@ -53,9 +53,7 @@ def list_activities(args):
 
 def get_activity(activity_id: int, action: str = "activity.view") -> tuple[object, Activity]:
     actor = require_actor()
-    activity = db.session.get(Activity, activity_id)
-    authorize(actor, action, activity)
-    return actor, activity
+    return actor, load_authorized(actor, Activity, activity_id, action)
 
 
 @blp.get("/activities/<int:activity_id>")
@@ -82,8 +80,7 @@ def sign_up(activity_id):
 def checkin(args, activity_id):
     """Scan the venue QR: first scan checks in, the next checks out and credits the hours."""
     actor = require_actor()
-    activity = db.session.get(Activity, activity_id)
-    authorize(actor, "activity.view", activity)
+    activity = load_authorized(actor, Activity, activity_id, "activity.view")
     qr = qr_service.resolve(args["qr"])
     if qr.purpose != QrPurpose.checkin.value or qr.target_id != activity.id:
         raise Invalid("这不是本活动的签到码", code="wrong_code", fields={"qr": ["这不是本活动的签到码"]})

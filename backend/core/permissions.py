@@ -284,5 +284,12 @@ def authorize(actor: Actor | None, action: str, obj, **context) -> None:
         raise Forbidden()
 
 
+def load_authorized(actor: Actor | None, model: type, obj_id: int, action: str):
+    """The `model` row `obj_id`, if the actor may do `action` on it (404 / 403 otherwise)."""
+    obj = db.session.get(model, obj_id)
+    authorize(actor, action, obj)
+    return obj
+
+
 def can_create_people(actor: Actor | None) -> bool:
     return actor is not None and actor.is_manager

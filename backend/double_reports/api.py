@@ -7,7 +7,7 @@ from backend.core.auth import require_actor
 from backend.core.db import commit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.paging import page_of, paginate
-from backend.core.permissions import authorize
+from backend.core.permissions import authorize, load_authorized
 from backend.double_reports import service
 from backend.double_reports.models import DoubleReport
 from backend.double_reports.schemas import (
@@ -67,9 +67,7 @@ def list_reports(args):
 
 def _report(report_id: int, action: str) -> tuple[object, DoubleReport]:
     actor = require_actor()
-    record = db.session.get(DoubleReport, report_id)
-    authorize(actor, action, record)
-    return actor, record
+    return actor, load_authorized(actor, DoubleReport, report_id, action)
 
 
 @blp.get("/double-reports/<int:report_id>")

@@ -7,7 +7,7 @@ from backend.core.auth import require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
 from backend.core.paging import page_of, paginate
-from backend.core.permissions import authorize, org_visible_clause
+from backend.core.permissions import authorize, load_authorized, org_visible_clause
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Person
@@ -27,9 +27,7 @@ blp = Blueprint("teams", __name__, url_prefix="/api/v1", description="志愿服�
 
 def get_team(team_id: int, action: str = "team.view") -> tuple[object, Team]:
     actor = require_actor()
-    team = db.session.get(Team, team_id)
-    authorize(actor, action, team)
-    return actor, team
+    return actor, load_authorized(actor, Team, team_id, action)
 
 
 def _person(person_id: int | None) -> Person | None:
