@@ -55,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.double_reports.api import blp as double_reports_blp
     from backend.orgs.api import blp as orgs_blp
     from backend.people.api import blp as people_blp
+    from backend.polls.api import blp as polls_blp
     from backend.qrcodes.api import blp as qrcodes_blp
     from backend.qrcodes.public import bp as qr_public_bp
     from backend.services.api import blp as services_blp
@@ -69,7 +70,7 @@ def register_blueprints(app: Flask) -> None:
     from h5.wish_pages import bp as wish_pages_bp
 
     for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
-                teams_blp, double_reports_blp, stats_blp, calendar_blp):
+                teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp):
         api.register_blueprint(blp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(wish_pages_bp)

@@ -107,6 +107,12 @@ def load_config() -> dict:
                             "volunteer": _int("POINTS_PER_HOUR_VOLUNTEER", 10),
                             "default": _int("POINTS_PER_HOUR_DEFAULT", 10)},
         "WISH_POINTS": _int("WISH_POINTS", 5),
+        # Polls: breakdowns only for groups this large; bursts from one network are flagged.
+        "POLL_MIN_GROUP": _int("POLL_MIN_GROUP", 5),
+        "POLL_BURST_COUNT": _int("POLL_BURST_COUNT", 10),
+        "POLL_BURST_MINUTES": _int("POLL_BURST_MINUTES", 10),
+        # Open-QR answers from one network per hour before 429.
+        "POLL_NETWORK_HOURLY_LIMIT": _int("POLL_NETWORK_HOURLY_LIMIT", 60),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,

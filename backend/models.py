@@ -5,10 +5,12 @@ from backend.auth import models as auth_models  # noqa: F401
 from backend.bookings import models as booking_models  # noqa: F401
 from backend.calendar import models as calendar_models  # noqa: F401
 from backend.double_reports import models as double_report_models  # noqa: F401
+from backend.events import models as event_models  # noqa: F401
 from backend.ledger import models as ledger_models  # noqa: F401
 from backend.notifications import models as notification_models  # noqa: F401
 from backend.orgs import models as org_models  # noqa: F401
 from backend.people import models as people_models  # noqa: F401
+from backend.polls import models as poll_models  # noqa: F401
 from backend.qrcodes import models as qrcode_models  # noqa: F401
 from backend.services import models as service_models  # noqa: F401
 from backend.teams import models as team_models  # noqa: F401

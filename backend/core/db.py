@@ -15,7 +15,7 @@ from backend.extensions import db, write_intent
 
 
 def conflict_info(code: str, message: str) -> dict:
-    """`info=` for a UniqueConstraint: the 409 a violation of it means."""
+    """`info=` for a UniqueConstraint (or a primary key): the 409 a violation of it means."""
     return {"conflict": (code, message)}
 
 
@@ -25,7 +25,8 @@ def _violated(exc: IntegrityError):
     name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
     text = str(exc.orig)
     for table in db.metadata.tables.values():
-        uniques = [c for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+        uniques = [c for c in table.constraints if isinstance(c, sa.UniqueConstraint)
+                   or (isinstance(c, sa.PrimaryKeyConstraint) and "conflict" in c.info)]
         uniques += [i for i in table.indexes if i.unique]
         for unique in uniques:
             columns = ", ".join(f"{table.name}.{c.name}" for c in unique.columns)

@@ -23,6 +23,7 @@ from backend.double_reports.models import DoubleReport
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Membership, Person, Role
+from backend.polls.models import Poll, PollResponse
 from backend.qrcodes.models import QrCode
 from backend.teams.models import Team
 from backend.wishes.models import Wish
@@ -197,7 +198,9 @@ def _can_see(actor: Actor, obj) -> bool:
             Person.id == obj.id, person_visible_clause(actor)))))
     if isinstance(obj, QrCode):
         return actor.is_staff_over(obj.org)
-    if isinstance(obj, Activity | Team):
+    if isinstance(obj, PollResponse):
+        return _can_see(actor, obj.poll)
+    if isinstance(obj, Activity | Team | Poll):
         return _can_see(actor, obj.org)
     if isinstance(obj, DoubleReport):
         return obj.person_id == actor.person.id or actor.is_staff_over(obj.community)
@@ -252,6 +255,12 @@ RULES = {
     "team.manage": (Team, _team_manage),
     "team.join": (Team, lambda actor, team, **_: team.is_active
                   and bool(actor.roles_around(team.org) & VOLUNTEER_ROLES)),
+    "poll.view": (Poll, lambda actor, poll, **_: True),
+    "poll.manage": (Poll, lambda actor, poll, **_: _organiser_over(actor, poll.org)),
+    "poll.results": (Poll, lambda actor, poll, **_: actor.is_staff_over(poll.org)),
+    # Flagged answers are judged above the community being evaluated.
+    "poll.review": (PollResponse, lambda actor, response, **_: actor.is_admin
+                    or Role.street_officer in actor.roles_over(response.poll.org)),
     "double_report.view": (DoubleReport, lambda actor, report, **_: True),
     "double_report.decide": (DoubleReport, lambda actor, report, **_: _organiser_over(actor, report.community)),
     "booking.cancel": (Booking, lambda actor, booking, **_: True),

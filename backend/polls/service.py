@@ -1,0 +1,392 @@
+"""Polls: who may answer, once; answers stored apart from who gave them; results kept as
+running tallies moved in the same transaction as each answer."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from backend.core.db import conflict_for
+from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from backend.core.permissions import Actor
+from backend.events.service import emit
+from backend.extensions import db, utcnow
+from backend.orgs.models import Org, OrgKind
+from backend.people.models import Role
+from backend.polls.models import (
+    Audience,
+    Mode,
+    Poll,
+    PollAnswer,
+    PollBallot,
+    PollCode,
+    PollQuestion,
+    PollResponse,
+    PollTally,
+    QuestionKind,
+    ResponseStatus,
+)
+
+Q = QuestionKind
+R = ResponseStatus
+#: Readable and unambiguous on a printed slip (no 0/O, 1/I/L).
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+RESULT_CHANGED = "poll.result_changed"
+
+
+# --- creating and running a poll --------------------------------------------------------------
+
+def _invalid(field: str, message: str, code: str = "validation_error") -> Invalid:
+    return Invalid(message, code=code, fields={field: [message]})
+
+
+def create_poll(org: Org, args: dict, created_by_id: int | None = None) -> Poll:
+    modes = set(args.get("modes") or [Mode.account.value])
+    if args["audience"] == Audience.party_member.value and Mode.device.value in modes:
+        raise _invalid("modes", "党员测评须核实身份，不能用扫码（每台手机一次）方式", "invalid_modes")
+    poll = Poll(org=org, period_id=args.get("period_id"), title=args["title"], description=args.get("description"),
+                audience=args["audience"], opens_at=args["opens_at"], closes_at=args["closes_at"],
+                allow_account=Mode.account.value in modes, allow_code=Mode.code.value in modes,
+                allow_device=Mode.device.value in modes, secret=secrets.token_hex(32), created_by_id=created_by_id)
+    for position, q in enumerate(args["questions"], start=1):
+        options = q.get("options") or None
+        if q["kind"] == Q.choice.value and (not options or len(options) < 2):
+            raise _invalid(f"questions.{position - 1}.options", "选择题至少要有两个选项")
+        if q["kind"] != Q.choice.value and options:
+            raise _invalid(f"questions.{position - 1}.options", "只有选择题有选项")
+        if q.get("criterion_code") and q["kind"] == Q.text.value:
+            raise _invalid(f"questions.{position - 1}.criterion_code", "填空题不能计入评分")
+        poll.questions.append(PollQuestion(
+            position=position, text=q["text"], kind=q["kind"], options=options, multiple=q.get("multiple", False),
+            required=q.get("required", True), criterion_code=q.get("criterion_code"), weight=q.get("weight")))
+    db.session.add(poll)
+    db.session.flush()
+    return poll
+
+
+def open_now(poll: Poll, now: datetime | None = None) -> None:
+    """Start a scheduled poll at once."""
+    now = now or utcnow()
+    if poll.state(now) == "closed":
+        raise Conflict("测评已结束，不能重新开始", code="poll_closed")
+    if poll.state(now) == "scheduled":
+        poll.opens_at = now
+
+
+def close_now(poll: Poll, now: datetime | None = None) -> None:
+    """End an open poll at once; later answers get 409 poll_closed."""
+    now = now or utcnow()
+    if poll.state(now) != "open":
+        raise Conflict("只有进行中的测评可以结束", code="poll_not_open")
+    poll.closes_at = now
+
+
+def generate_codes(poll: Poll, count: int, grid: Org | None = None) -> list[PollCode]:
+    """`count` one-time codes for printed slips (optionally for one grid)."""
+    if not poll.allow_code:
+        raise Conflict("本测评未启用一次性测评码", code="mode_not_allowed")
+    if grid is not None and not (grid.kind == OrgKind.grid.value and grid.path.startswith(poll.org.path)):
+        raise _invalid("grid_id", "网格须属于被测评的组织")
+    codes = []
+    for _ in range(count):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        codes.append(PollCode(poll_id=poll.id, code=code, grid_id=grid.id if grid else None))
+    db.session.add_all(codes)
+    db.session.flush()
+    return codes
+
+
+# --- who is answering -------------------------------------------------------------------------
+
+@dataclass
+class Respondent:
+    mode: Mode
+    #: What must answer only once, before hashing: "person:12", "code:ABCD2345", "device:…".
+    key: str
+    grid_id: int | None = None
+
+
+def _keyed(poll: Poll, value: str) -> str:
+    return hmac.new(poll.secret.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def _grid_of(actor: Actor, org: Org) -> int | None:
+    for membership in actor.person.memberships:
+        if membership.org and membership.org.kind == OrgKind.grid.value and membership.org.path.startswith(org.path):
+            return membership.org_id
+    return None
+
+
+def respondent_for(poll: Poll, *, actor: Actor | None, code: str | None, device: str | None,
+                   qr_grid_id: int | None = None) -> Respondent:
+    """Pick the strongest mode the poll accepts for what the respondent brought.
+
+    A code wins (it was handed to them); then a signed-in person; then the device."""
+    if code:
+        if not poll.allow_code:
+            raise Conflict("本测评不使用测评码", code="mode_not_allowed")
+        found = db.session.scalar(sa.select(PollCode).where(PollCode.poll_id == poll.id,
+                                                           PollCode.code == code.strip().upper()))
+        if found is None:
+            raise _invalid("code", "测评码不正确，请核对纸条上的 8 位码", "invalid_code")
+        return Respondent(Mode.code, f"code:{found.code}", found.grid_id)
+    if actor is not None and poll.allow_account:
+        if poll.audience == Audience.party_member.value:
+            # A party member of the evaluated org: the role held on it or below it.
+            in_audience = any(role == Role.party_member and path.startswith(poll.org.path)
+                              for path, role in actor.scopes)
+        else:
+            in_audience = actor.is_admin or bool(actor.roles_around(poll.org))
+        if not in_audience:
+            raise Forbidden("您不在本次测评的对象范围内", code="not_in_audience")
+        return Respondent(Mode.account, f"person:{actor.person.id}", _grid_of(actor, poll.org))
+    if poll.allow_device and device:
+        return Respondent(Mode.device, f"device:{device}", qr_grid_id)
+    if poll.audience == Audience.party_member.value or not poll.allow_device:
+        raise Unauthorized("请先登录或使用测评码参加" if poll.allow_code else "请先登录后参加")
+    raise _invalid("device", "无法识别本机，请允许浏览器保存信息后重试")
+
+
+# --- answering --------------------------------------------------------------------------------
+
+def _validate(poll: Poll, answers: list[dict]) -> list[PollAnswer]:
+    by_id = {q.id: q for q in poll.questions}
+    given: dict[int, list] = {}
+    errors: dict[str, list[str]] = {}
+    for item in answers:
+        qid = item["question_id"]
+        if qid not in by_id:
+            errors[str(qid)] = ["不是本测评的题目"]
+        elif qid in given:
+            errors[str(qid)] = ["同一题只能回答一次"]
+        else:
+            given[qid] = item.get("value")
+    rows = []
+    for q in poll.questions:
+        value = given.get(q.id)
+        if value in (None, "", []):
+            if q.required:
+                errors[str(q.id)] = ["请回答此题"]
+            continue
+        if q.kind == Q.rating5.value:
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
+                errors[str(q.id)] = ["请选择 1 到 5 星"]
+            else:
+                rows.append(PollAnswer(question_id=q.id, value=value))
+        elif q.kind == Q.choice.value:
+            picked = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < len(q.options) for v in picked) \
+                    or len(set(picked)) != len(picked) or (len(picked) > 1 and not q.multiple):
+                errors[str(q.id)] = ["请在选项中选择" if q.multiple else "请选择一项"]
+            else:
+                rows += [PollAnswer(question_id=q.id, value=v) for v in sorted(picked)]
+        elif not isinstance(value, str) or len(value.strip()) > 500:
+            errors[str(q.id)] = ["请填写 500 字以内的文字"]
+        else:
+            rows.append(PollAnswer(question_id=q.id, text=value.strip()))
+    if errors:
+        raise Invalid("部分题目未按要求作答", fields=errors)
+    return rows
+
+
+def _network(poll: Poll, ip: str | None) -> str | None:
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return _keyed(poll, "net:" + str(ipaddress.ip_network(f"{address}/{prefix}", strict=False)))
+
+
+def _tally_keys(answer_rows: list[PollAnswer], grid_id: int | None, mode: str) -> Counter:
+    """(question_id, grid_id, key) → +n for one response."""
+    grids = [0] + ([grid_id] if grid_id else [])
+    moves: Counter = Counter()
+    for grid in grids:
+        moves[(0, grid, "responses")] += 1
+        moves[(0, grid, f"mode:{mode}")] += 1
+        for row in answer_rows:
+            moves[(row.question_id, grid, "answered" if row.value is None else str(row.value))] += 1
+    return moves
+
+
+def _move_tallies(poll_id: int, moves: Counter, sign: int) -> None:
+    """Add (sign ±1) × each move in one statement per row: an upsert, atomic on both databases."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    for (question_id, grid_id, key), n in sorted(moves.items()):
+        stmt = dialect.insert(PollTally).values(poll_id=poll_id, question_id=question_id, grid_id=grid_id, key=key,
+                                                count=sign * n)
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=["poll_id", "question_id", "grid_id", "key"],
+            set_={"count": PollTally.count + sign * n}))
+
+
+def submit(poll: Poll, respondent: Respondent, answers: list[dict], *, ip: str | None = None,
+           now: datetime | None = None) -> PollResponse:
+    """Accept one answer sheet: 409 poll_closed outside the window, 409 already_answered the
+    second time (the ballot's primary key), 429 when one network sends too many open-QR answers."""
+    cfg = current_app.config
+    now = now or utcnow()
+    if poll.state(now) != "open":
+        message = "测评尚未开始" if poll.state(now) == "scheduled" else "测评已结束"
+        raise Conflict(message, code="poll_closed")
+    rows = _validate(poll, answers)
+    network = _network(poll, ip)
+    if respondent.mode == Mode.device and network is not None:
+        recent = db.session.scalar(sa.select(sa.func.count()).select_from(PollResponse).where(
+            PollResponse.poll_id == poll.id, PollResponse.network_hash == network,
+            PollResponse.submitted_at >= now - timedelta(hours=1)))
+        if recent >= cfg["POLL_NETWORK_HOURLY_LIMIT"]:
+            raise TooManyRequests("同一网络提交过于频繁，请稍后再试", headers={"Retry-After": "600"})
+    try:
+        with db.session.begin_nested():
+            db.session.add(PollBallot(poll_id=poll.id, respondent_hash=_keyed(poll, respondent.key)))
+    except IntegrityError as exc:
+        raise conflict_for(exc) from exc
+    response = PollResponse(poll_id=poll.id, mode=respondent.mode.value, grid_id=respondent.grid_id,
+                            network_hash=network, submitted_at=now.replace(second=0, microsecond=0),
+                            status=R.ok.value, answers=rows)
+    db.session.add(response)
+    db.session.flush()
+    _move_tallies(poll.id, _tally_keys(rows, respondent.grid_id, respondent.mode.value), +1)
+    _flag_burst(poll, network, now)
+    emit(RESULT_CHANGED, poll.org_id, poll_id=poll.id, cause="answer", mode=respondent.mode.value,
+         criteria=sorted({q.criterion_code for q in poll.questions if q.criterion_code}))
+    return response
+
+
+def _flag_burst(poll: Poll, network: str | None, now: datetime) -> None:
+    """Many answers from one network in a short time: flag them all for a street officer."""
+    cfg = current_app.config
+    if network is None:
+        return
+    since = now.replace(second=0, microsecond=0) - timedelta(minutes=cfg["POLL_BURST_MINUTES"])
+    window = sa.and_(PollResponse.poll_id == poll.id, PollResponse.network_hash == network,
+                     PollResponse.submitted_at >= since)
+    burst = db.session.scalar(sa.select(sa.func.count()).select_from(PollResponse).where(window))
+    if burst >= cfg["POLL_BURST_COUNT"]:
+        db.session.execute(sa.update(PollResponse).where(window, PollResponse.status == R.ok.value)
+                           .values(status=R.flagged.value).execution_options(synchronize_session=False))
+
+
+def review(response: PollResponse, decision: str, reviewer_id: int) -> None:
+    """A street officer keeps (accepted) or removes (excluded) a flagged answer; a decision can
+    be reversed. Excluding takes the answer out of the tallies in the same transaction."""
+    target = R.accepted if decision == "accept" else R.excluded
+    sources = [R.flagged.value, R.excluded.value] if target == R.accepted else [R.flagged.value, R.accepted.value]
+    before = response.status
+    done = db.session.execute(
+        sa.update(PollResponse).where(PollResponse.id == response.id, PollResponse.status.in_(sources))
+        .values(status=target.value, reviewed_by_id=reviewer_id).execution_options(synchronize_session=False))
+    db.session.refresh(response)
+    if done.rowcount != 1:
+        raise Conflict("只有被标记的答卷可以审核", code="invalid_state")
+    moves = _tally_keys(list(response.answers), response.grid_id, response.mode)
+    if target == R.excluded:
+        _move_tallies(response.poll_id, moves, -1)
+    elif before == R.excluded.value:
+        _move_tallies(response.poll_id, moves, +1)
+    else:
+        return
+    poll = db.session.get(Poll, response.poll_id)
+    emit(RESULT_CHANGED, poll.org_id, poll_id=poll.id, cause=f"review:{target.value}",
+         criteria=sorted({q.criterion_code for q in poll.questions if q.criterion_code}))
+
+
+# --- results ----------------------------------------------------------------------------------
+
+def stored_tallies(poll: Poll) -> dict[tuple[int, int, str], int]:
+    rows = db.session.execute(sa.select(PollTally.question_id, PollTally.grid_id, PollTally.key, PollTally.count)
+                              .where(PollTally.poll_id == poll.id, PollTally.count != 0))
+    return {(q, g, k): c for q, g, k, c in rows}
+
+
+def recompute_tallies(poll: Poll) -> dict[tuple[int, int, str], int]:
+    """The tallies from the stored answers (every response not excluded): what the running
+    tallies must always equal."""
+    total: Counter = Counter()
+    responses = db.session.scalars(sa.select(PollResponse).where(
+        PollResponse.poll_id == poll.id, PollResponse.status != R.excluded.value)).all()
+    for response in responses:
+        total.update(_tally_keys(list(response.answers), response.grid_id, response.mode))
+    return {k: v for k, v in total.items() if v}
+
+
+def rebuild_tallies(poll: Poll) -> None:
+    """Replace the running tallies by a full recompute (repair after a manual data fix)."""
+    db.session.execute(sa.delete(PollTally).where(PollTally.poll_id == poll.id))
+    _move_tallies(poll.id, Counter(recompute_tallies(poll)), +1)
+
+
+def _question_result(q: PollQuestion, counts: dict[str, int]) -> dict:
+    if q.kind == Q.text.value:
+        return {"count": counts.get("answered", 0)}
+    keys = [str(v) for v in (range(5, 0, -1) if q.kind == Q.rating5.value else range(len(q.options)))]
+    distribution = {k: counts.get(k, 0) for k in keys}
+    result = {"count": sum(distribution.values()), "distribution": distribution}
+    if q.kind == Q.rating5.value:
+        n = result["count"]
+        result["mean"] = round(sum(int(k) * c for k, c in distribution.items()) / n, 2) if n else None
+        result["satisfaction_rate"] = round((distribution["5"] + distribution["4"]) / n, 4) if n else None
+    return result
+
+
+def results(poll: Poll, *, with_texts: bool = False) -> dict:
+    """What the tallies say, per question and in total; grids of fewer than POLL_MIN_GROUP
+    answers are left out of the breakdown (and counted as suppressed)."""
+    min_group = current_app.config["POLL_MIN_GROUP"]
+    tallies = stored_tallies(poll)
+    by_grid: dict[int, dict[tuple[int, str], int]] = {}
+    for (qid, grid, key), count in tallies.items():
+        by_grid.setdefault(grid, {})[(qid, key)] = count
+    everyone = by_grid.get(0, {})
+    statuses = dict(db.session.execute(sa.select(PollResponse.status, sa.func.count()).where(
+        PollResponse.poll_id == poll.id).group_by(PollResponse.status)).all())
+    grids = {g: counts for g, counts in by_grid.items() if g}
+    shown = {g: counts for g, counts in grids.items() if counts.get((0, "responses"), 0) >= min_group}
+    names = dict(db.session.execute(sa.select(Org.id, Org.name).where(Org.id.in_(list(shown)))).all()) if shown else {}
+    questions = []
+    for q in poll.questions:
+        item = {"id": q.id, "position": q.position, "text": q.text, "kind": q.kind, "options": q.options,
+                "criterion_code": q.criterion_code, "weight": q.weight,
+                **_question_result(q, {k: c for (qid, k), c in everyone.items() if qid == q.id})}
+        if q.kind != Q.text.value:
+            item["by_grid"] = [{"grid_id": g, "grid_name": names.get(g),
+                                **_question_result(q, {k: c for (qid, k), c in counts.items() if qid == q.id})}
+                               for g, counts in sorted(shown.items())]
+        if with_texts and q.kind == Q.text.value:
+            item["texts"] = list(db.session.scalars(
+                sa.select(PollAnswer.text).join(PollResponse, PollResponse.id == PollAnswer.response_id)
+                .where(PollAnswer.question_id == q.id, PollResponse.status != R.excluded.value)
+                .order_by(PollAnswer.id.desc()).limit(50)))
+        questions.append(item)
+    return {
+        "poll_id": poll.id,
+        "state": poll.state(),
+        "respondents": everyone.get((0, "responses"), 0),
+        "by_mode": {m.value: everyone.get((0, f"mode:{m.value}"), 0) for m in Mode},
+        "flagged": statuses.get(R.flagged.value, 0),
+        "accepted_after_review": statuses.get(R.accepted.value, 0),
+        "excluded": statuses.get(R.excluded.value, 0),
+        "grids_suppressed": len(grids) - len(shown),
+        "min_group": min_group,
+        "questions": questions,
+    }
+
+
+def get_poll(poll_id: int) -> Poll:
+    poll = db.session.get(Poll, poll_id)
+    if poll is None:
+        raise NotFound("找不到该测评")
+    return poll
