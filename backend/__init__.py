@@ -63,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.teams.api import blp as teams_blp
     from backend.wishes.api import blp as wishes_blp
     from h5.activity_pages import bp as activity_pages_bp
+    from h5.poll_pages import bp as poll_pages_bp
     from h5.service_pages import bp as service_pages_bp
     from h5.team_pages import bp as team_pages_bp
     from h5.vendor import bp as vendor_bp
@@ -77,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(activity_pages_bp)
     app.register_blueprint(service_pages_bp)
     app.register_blueprint(team_pages_bp)
+    app.register_blueprint(poll_pages_bp)
     app.register_blueprint(qr_public_bp)
     app.register_blueprint(calendar_feed_bp)
     app.register_blueprint(vendor_bp)

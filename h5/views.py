@@ -146,6 +146,9 @@ def _home_actions(actor) -> list[dict]:
     if organiser or teams_led_by(actor.person.id):
         actions.append({"title": "发起志愿活动", "desc": "设名额、报名时间，打印签到码",
                         "href": url_for("activity_pages.activity_new")})
+    if organiser or actor.is_staff:
+        actions.append({"title": "测评", "desc": "党员测评、群众满意度测评的发起和实时结果",
+                        "href": url_for("poll_pages.polls_list")})
     if organiser:
         actions.append({"title": "便民服务", "desc": "上架服务、添加预约时间、标记已服务",
                         "href": url_for("service_pages.services_list")})

@@ -66,7 +66,7 @@ def test_create_wish_code_for_a_grid(client, setup):
 @pytest.mark.parametrize(("payload", "code"), [
     ({"purpose": "wish", "target_id": 999999}, "unknown_target"),
     ({"purpose": "checkin", "target_id": 999999}, "unknown_target"),
-    ({"purpose": "poll", "target_id": 1}, "purpose_unavailable"),
+    ({"purpose": "poll", "target_id": 999999}, "unknown_target"),
     ({"purpose": "service", "target_id": 999999}, "unknown_target"),
     ({"purpose": "parking", "target_id": 1}, "validation_error"),
     ({"purpose": "wish", "target_id": "1"}, "validation_error"),

@@ -376,6 +376,8 @@ def results(poll: Poll, *, with_texts: bool = False) -> dict:
         "state": poll.state(),
         "respondents": everyone.get((0, "responses"), 0),
         "by_mode": {m.value: everyone.get((0, f"mode:{m.value}"), 0) for m in Mode},
+        # One answer per phone is weaker proof than an account or a handed-out code.
+        "weaker_modes": [Mode.device.value],
         "flagged": statuses.get(R.flagged.value, 0),
         "accepted_after_review": statuses.get(R.accepted.value, 0),
         "excluded": statuses.get(R.excluded.value, 0),

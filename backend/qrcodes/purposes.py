@@ -1,4 +1,4 @@
-"""Purposes whose targets exist so far. Later domains register theirs the same way."""
+"""The QR purposes and where each opens. A new domain registers its purpose the same way."""
 
 from __future__ import annotations
 
@@ -29,7 +29,19 @@ def _service_org(target_id: int) -> Org | None:
     return item.org if item is not None else None
 
 
+def _poll_org(target_id: int) -> Org | None:
+    from backend.polls.models import Poll
+
+    poll = db.session.get(Poll, target_id)
+    return poll.org if poll is not None else None
+
+
 def register_builtin_purposes() -> None:
+    register_purpose(QrPurpose.poll, PurposeHandler(
+        owner_org=_poll_org,
+        landing_url=lambda qr: url_for("poll_pages.answer", poll_id=qr.target_id, qr=qr.code),
+        target_label="测评",
+    ))
     register_purpose(QrPurpose.service, PurposeHandler(
         owner_org=_service_org,
         landing_url=lambda qr: url_for("service_pages.service_page", item_id=qr.target_id),

@@ -41,6 +41,21 @@
       mine.appendChild(a);
     });
   }
+  // Poll progress: how many questions have an answer so far.
+  document.querySelectorAll("form[data-progress]").forEach(function (form) {
+    var counter = form.querySelector("[data-progress-count]");
+    function update() {
+      var done = 0;
+      form.querySelectorAll("[data-question]").forEach(function (q) {
+        var text = q.querySelector("textarea");
+        if (q.querySelector("input:checked") || (text && text.value.trim())) done += 1;
+      });
+      counter.textContent = done;
+    }
+    form.addEventListener("change", update);
+    form.addEventListener("input", update);
+    update();
+  });
   // A double tap on a submit button must not send the form twice.
   document.addEventListener("submit", function (event) {
     var form = event.target;

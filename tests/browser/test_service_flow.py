@@ -54,7 +54,7 @@ def test_resident_books_a_service_and_rates_it(phone, screenshot):
 
     resident.goto(receipt_url)
     expect(resident.locator(".app-status")).to_have_text("已服务")
-    resident.locator("label[for=star4]").click()
+    resident.locator("label[for=rating-4]").click()
     resident.fill("textarea[name=comment]", "师傅很耐心")
     resident.get_by_role("button", name="提交评价").click()
     expect(resident.locator(".app-flash")).to_have_text("感谢您的评价！")

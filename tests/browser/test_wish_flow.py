@@ -60,7 +60,7 @@ def test_resident_submits_leader_fulfils_resident_confirms(phone, screenshot):
     expect(resident.locator(".app-status")).to_have_text("待确认")
     expect(resident.locator(".weui-form-preview")).to_contain_text("网格长 张**")
     expect(resident.locator(".weui-form-preview")).not_to_contain_text("张建华")
-    resident.locator("label[for=star5]").click()
+    resident.locator("label[for=rating-5]").click()
     resident.fill("textarea[name=comment]", "灯修好了，谢谢网格长！")
     screenshot(resident, "wish-confirm")
     resident.get_by_role("button", name="确认完成并评价").click()
