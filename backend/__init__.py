@@ -39,6 +39,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
     compress.init_app(app)
     api.init_app(app)
+    from backend.rating import live
+    live.install()
 
 
 def _migrations_dir():
@@ -58,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.polls.api import blp as polls_blp
     from backend.qrcodes.api import blp as qrcodes_blp
     from backend.qrcodes.public import bp as qr_public_bp
+    from backend.rating.api import blp as rating_blp
     from backend.services.api import blp as services_blp
     from backend.stats.api import blp as stats_blp
     from backend.teams.api import blp as teams_blp
@@ -71,7 +74,7 @@ def register_blueprints(app: Flask) -> None:
     from h5.wish_pages import bp as wish_pages_bp
 
     for blp in (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
-                teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp):
+                teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp):
         api.register_blueprint(blp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(wish_pages_bp)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import date
 from pathlib import Path
+
+from backend.rating.workdays import parse_days
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("SANWEI_INSTANCE_DIR", ROOT / "instance"))
@@ -32,6 +35,13 @@ def _int(name: str, default: int) -> int:
 def _list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     return default if not raw else [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _days(name: str) -> frozenset[date]:
+    try:
+        return parse_days(_list(name, []))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
 
 
 def _dev_secret_key() -> str:
@@ -113,6 +123,10 @@ def load_config() -> dict:
         "POLL_BURST_MINUTES": _int("POLL_BURST_MINUTES", 10),
         # Open-QR answers from one network per hour before 429.
         "POLL_NETWORK_HOURLY_LIMIT": _int("POLL_NETWORK_HOURLY_LIMIT", 60),
+        # Rating campaigns: public holidays and 调休 make-up working days (ISO dates) for the
+        # appeal deadline; China's calendar is published yearly, so it is configuration.
+        "RATING_HOLIDAYS": _days("RATING_HOLIDAYS"),
+        "RATING_EXTRA_WORKDAYS": _days("RATING_EXTRA_WORKDAYS"),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,

@@ -12,6 +12,7 @@ from backend.orgs import models as org_models  # noqa: F401
 from backend.people import models as people_models  # noqa: F401
 from backend.polls import models as poll_models  # noqa: F401
 from backend.qrcodes import models as qrcode_models  # noqa: F401
+from backend.rating import models as rating_models  # noqa: F401
 from backend.services import models as service_models  # noqa: F401
 from backend.teams import models as team_models  # noqa: F401
 from backend.wishes import models as wish_models  # noqa: F401

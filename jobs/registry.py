@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from backend.activities import service as activities
 from backend.auth.service import purge_stale
 from backend.bookings import service as bookings
+from backend.rating import live
 from backend.wishes import service as wishes
 
 
@@ -35,4 +36,6 @@ JOBS: list[Job] = [
     # Open attendances are closed (and credited) at the activity's end, before no-shows are marked.
     Job("activities.auto_check_out", activities.auto_check_out, "interval", {"minutes": 15}),
     Job("bookings.mark_no_shows", bookings.mark_no_shows, "interval", {"minutes": 15}),
+    # Scores that move with time alone (a quarter ends, a wish falls overdue); writes recompute at once.
+    Job("rating.refresh_live", live.refresh_live, "interval", {"hours": 1}),
 ]

@@ -25,6 +25,7 @@ from backend.orgs.models import Org
 from backend.people.models import Membership, Person, Role
 from backend.polls.models import Poll, PollResponse
 from backend.qrcodes.models import QrCode
+from backend.rating.models import Appeal, Problem, RatingPeriod, Scorecard
 from backend.teams.models import Team
 from backend.wishes.models import Wish
 
@@ -161,6 +162,15 @@ WISH_CLAIM_ROLES = {Role.secretary, Role.grid_leader, Role.grid_member, Role.par
 WISH_MANAGE_ROLES = {Role.secretary, Role.grid_leader}
 
 
+#: Roles that see a scorecard of their org (and of the orgs below).
+RATING_ROLES = {Role.secretary, Role.street_officer}
+
+
+def _street_over(actor: Actor, org: Org) -> bool:
+    """The street (or the organisation department, an admin) above `org`."""
+    return actor.is_admin or Role.street_officer in actor.roles_over(org)
+
+
 #: Roles that sign up for volunteer activities of their community.
 VOLUNTEER_ROLES = {Role.secretary, Role.grid_leader, Role.grid_member, Role.party_member, Role.volunteer}
 #: Roles that organise activities.
@@ -198,6 +208,17 @@ def _can_see(actor: Actor, obj) -> bool:
             Person.id == obj.id, person_visible_clause(actor)))))
     if isinstance(obj, QrCode):
         return actor.is_staff_over(obj.org)
+    if isinstance(obj, RatingPeriod):
+        # The street running it, and the staff of the orgs it rates (who see their own cards).
+        return actor.is_staff_over(obj.run_by) or any(
+            role in STAFF_ROLES and path.startswith(obj.run_by.path) for path, role in actor.scopes)
+    if isinstance(obj, Scorecard):
+        # Its community's secretary and the street above; not grid staff, not other communities.
+        return bool(actor.roles_over(obj.org) & RATING_ROLES) or Role.street_officer in actor.roles_over(
+            obj.period.run_by)
+    if isinstance(obj, Appeal | Problem):
+        return _can_see(actor, db.session.scalar(sa.select(Scorecard).where(
+            Scorecard.period_id == obj.period_id, Scorecard.org_id == obj.org_id)))
     if isinstance(obj, PollResponse):
         return _can_see(actor, obj.poll)
     if isinstance(obj, Activity | Team | Poll):
@@ -263,6 +284,16 @@ RULES = {
                     or Role.street_officer in actor.roles_over(response.poll.org)),
     "double_report.view": (DoubleReport, lambda actor, report, **_: True),
     "double_report.decide": (DoubleReport, lambda actor, report, **_: _organiser_over(actor, report.community)),
+    "period.view": (RatingPeriod, lambda actor, period, **_: True),
+    "period.manage": (RatingPeriod, lambda actor, period, **_: _street_over(actor, period.run_by)),
+    "scorecard.view": (Scorecard, lambda actor, card, **_: True),
+    # Self-evaluation is the community's own: its secretary, not the street.
+    "scorecard.self_evaluate": (Scorecard, lambda actor, card, **_: Role.secretary in actor.roles_over(card.org)),
+    "scorecard.review": (Scorecard, lambda actor, card, **_: _street_over(actor, card.org)),
+    "scorecard.appeal": (Scorecard, lambda actor, card, **_: Role.secretary in actor.roles_over(card.org)),
+    "scorecard.problems": (Scorecard, lambda actor, card, **_: bool(actor.roles_over(card.org) & RATING_ROLES)
+                           or actor.is_admin),
+    "appeal.decide": (Appeal, lambda actor, appeal, **_: _street_over(actor, appeal.org)),
     "booking.cancel": (Booking, lambda actor, booking, **_: True),
     "wish.view": (Wish, lambda actor, wish, **_: True),
     "wish.claim": (Wish, lambda actor, wish, **_: bool(actor.roles_over(wish.grid) & WISH_CLAIM_ROLES)),

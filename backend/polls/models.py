@@ -67,7 +67,7 @@ class Poll(db.Model):
     #: The org being evaluated (a community, usually).
     org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
     #: The rating period, once campaigns exist.
-    period_id: Mapped[int | None] = mapped_column()
+    period_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rating_periods.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(sa.String(80))
     description: Mapped[str | None] = mapped_column(sa.String(500))
     audience: Mapped[str] = mapped_column(sa.String(16))

@@ -51,11 +51,26 @@ def _invalid(field: str, message: str, code: str = "validation_error") -> Invali
     return Invalid(message, code=code, fields={field: [message]})
 
 
+def _campaign_of(org: Org, period_id: int | None) -> int | None:
+    """The campaign whose scores the poll feeds: the one given, which must rate `org`, or by
+    default the newest campaign rating `org` that has not published its results yet."""
+    from backend.rating.models import LIVE_PHASES, RatingPeriod, Scorecard
+    stmt = (sa.select(RatingPeriod.id).join(Scorecard, Scorecard.period_id == RatingPeriod.id)
+            .where(Scorecard.org_id == org.id))
+    if period_id is None:
+        return db.session.scalar(stmt.where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))
+                                 .order_by(RatingPeriod.id.desc()).limit(1))
+    if db.session.scalar(stmt.where(RatingPeriod.id == period_id)) is None:
+        raise _invalid("period_id", "该组织不在这次创评中", "unknown_period")
+    return period_id
+
+
 def create_poll(org: Org, args: dict, created_by_id: int | None = None) -> Poll:
     modes = set(args.get("modes") or [Mode.account.value])
     if args["audience"] == Audience.party_member.value and Mode.device.value in modes:
         raise _invalid("modes", "党员测评须核实身份，不能用扫码（每台手机一次）方式", "invalid_modes")
-    poll = Poll(org=org, period_id=args.get("period_id"), title=args["title"], description=args.get("description"),
+    poll = Poll(org=org, period_id=_campaign_of(org, args.get("period_id")), title=args["title"],
+                description=args.get("description"),
                 audience=args["audience"], opens_at=args["opens_at"], closes_at=args["closes_at"],
                 allow_account=Mode.account.value in modes, allow_code=Mode.code.value in modes,
                 allow_device=Mode.device.value in modes, secret=secrets.token_hex(32), created_by_id=created_by_id)
@@ -385,6 +400,32 @@ def results(poll: Poll, *, with_texts: bool = False) -> dict:
         "min_group": min_group,
         "questions": questions,
     }
+
+
+def criterion_tallies(period_id: int, org_id: int) -> dict[str, list[dict]]:
+    """For the rating engine: per criterion code, each mapped question of the campaign's polls
+    of `org_id` with its audience, weight, answers and answers in the top two levels (for a
+    single choice: the first two options, which a mapped question lists best first)."""
+    questions = db.session.execute(
+        sa.select(PollQuestion, Poll.audience).join(Poll, Poll.id == PollQuestion.poll_id)
+        .where(Poll.period_id == period_id, Poll.org_id == org_id, PollQuestion.criterion_code.is_not(None),
+               PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))).all()
+    if not questions:
+        return {}
+    counts: dict[int, dict[str, int]] = {}
+    for qid, key, count in db.session.execute(
+            sa.select(PollTally.question_id, PollTally.key, PollTally.count)
+            .where(PollTally.poll_id.in_({q.poll_id for q, _ in questions}),
+                   PollTally.question_id.in_([q.id for q, _ in questions]), PollTally.grid_id == 0)):
+        counts.setdefault(qid, {})[key] = count
+    found: dict[str, list[dict]] = {}
+    for q, audience in questions:
+        tally = counts.get(q.id, {})
+        top = ("5", "4") if q.kind == Q.rating5.value else ("0", "1")
+        found.setdefault(q.criterion_code, []).append({
+            "question_id": q.id, "poll_id": q.poll_id, "audience": audience, "weight": q.weight or 1.0,
+            "count": sum(tally.values()), "top_two": sum(tally.get(k, 0) for k in top)})
+    return found
 
 
 def get_poll(poll_id: int) -> Poll:

@@ -123,3 +123,5 @@ class WishStatsSchema(Schema):
     mean_rating = fields.Float(allow_none=True)
     ratings = fields.Integer()
     overdue = fields.Integer(metadata={"description": "fulfilled after, or still open past, the due time"})
+    decided = fields.Integer(metadata={"description": "fulfilled, or still open past the due time"})
+    closed_on_time = fields.Integer(metadata={"description": "fulfilled by the due time"})

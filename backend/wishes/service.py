@@ -411,6 +411,8 @@ def wish_stats(org: Org, start: datetime, end: datetime, now: datetime | None = 
     to_claim = [h for w in counted if (h := _hours(w.created_at, w.first_claimed_at)) is not None]
     to_fulfil = [h for w in fulfilled if (h := _hours(w.created_at, w.fulfilled_at)) is not None]
     overdue = [w for w in counted if (w.fulfilled_at or now) > w.due_at]
+    # Closed, or past due while still open: the wishes whose timeliness is already decided.
+    decided = [w for w in counted if w.fulfilled_at is not None or now > w.due_at]
     return {
         "org_id": org.id,
         "from": start,
@@ -425,6 +427,8 @@ def wish_stats(org: Org, start: datetime, end: datetime, now: datetime | None = 
         "mean_rating": round(statistics.fmean(ratings), 2) if ratings else None,
         "ratings": len(ratings),
         "overdue": len(overdue),
+        "decided": len(decided),
+        "closed_on_time": sum(1 for w in decided if w.fulfilled_at is not None and w.fulfilled_at <= w.due_at),
     }
 
 

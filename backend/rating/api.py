@@ -1,0 +1,275 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Response
+from flask_smorest import Blueprint
+
+from backend.core.auth import require_actor
+from backend.core.db import begin_write, commit
+from backend.core.errors import NotFound
+from backend.core.permissions import Actor, authorize, can, load_authorized, org_visible_clause
+from backend.extensions import db
+from backend.orgs.models import Org
+from backend.rating import export, ledger, rubrics, service
+from backend.rating.models import Appeal, Meeting, Problem, RatingPeriod, Scorecard, ScoreEvent
+from backend.rating.schemas import (
+    AdvanceSchema,
+    AppealCreateSchema,
+    AppealDecisionSchema,
+    AppealSchema,
+    CampaignEntrySchema,
+    EventArgs,
+    ManualScoreSchema,
+    MeetingCreateSchema,
+    MeetingSchema,
+    PeriodCreateSchema,
+    PeriodSchema,
+    ProblemCreateSchema,
+    ProblemSchema,
+    ProblemUpdateSchema,
+    RubricSchema,
+    ScorecardRowSchema,
+    ScorecardSchema,
+    ScoreEventSchema,
+    SelfReportSchema,
+    VerifySchema,
+)
+
+blp = Blueprint("rating", __name__, url_prefix="/api/v1", description="星级创评：评定标准、创评周期、评分、申诉与台账")
+
+
+def _rubric_view(code: str) -> dict:
+    stored = rubrics.ensure(code)
+    body = stored.body
+    keep = ("parts", "deductions", "standard", "method", "supplemented")
+    return {"code": stored.code, "version": stored.version, "content_hash": stored.content_hash,
+            "title": stored.title, "kind": stored.kind, "rules": {**body["rules"], "poll": body.get("poll")},
+            "standards": [{"code": s["code"], "title": s["title"], "max_points": s["max_points"],
+                           "criteria": [{"code": c["code"], "title": c["title"], "max_points": c["max_points"],
+                                         "source": c["source"], "rule": {k: c[k] for k in keep if k in c}}
+                                        for c in s.get("criteria", [])]} for s in body["standards"]]}
+
+
+@blp.get("/rubrics")
+@blp.response(200, RubricSchema(many=True))
+def list_rubrics():
+    """The rubrics the product ships, each at its current version (a changed file is a new one)."""
+    begin_write()
+    found = [_rubric_view(code) for code in rubrics.files()]
+    commit()
+    return found
+
+
+@blp.get("/rubrics/<code>")
+@blp.response(200, RubricSchema)
+def get_rubric(code):
+    begin_write()
+    found = _rubric_view(code)
+    commit()
+    return found
+
+
+def _period(period_id: int, action: str = "period.view") -> tuple[Actor, RatingPeriod]:
+    actor = require_actor()
+    return actor, load_authorized(actor, RatingPeriod, period_id, action)
+
+
+def _card(period_id: int, org_id: int, action: str = "scorecard.view") -> tuple[Actor, Scorecard]:
+    actor, period = _period(period_id)
+    card = service.scorecard(period, org_id)
+    authorize(actor, action, card)
+    return actor, card
+
+
+@blp.post("/periods")
+@blp.arguments(PeriodCreateSchema)
+@blp.response(201, PeriodSchema)
+def create_period(args):
+    """A campaign for a set of orgs under one street, scored by a rubric version."""
+    period = service.create_period(require_actor(), **args)
+    commit()
+    return period
+
+
+@blp.get("/periods")
+@blp.response(200, PeriodSchema(many=True))
+def list_periods():
+    actor = require_actor()
+    periods = db.session.scalars(sa.select(RatingPeriod).where(RatingPeriod.run_by.has(org_visible_clause(actor)))
+                                 .order_by(RatingPeriod.year.desc(), RatingPeriod.id.desc()).limit(100)).all()
+    return [p for p in periods if can(actor, "period.view", p)]
+
+
+@blp.get("/periods/<int:period_id>")
+@blp.response(200, PeriodSchema)
+def get_period(period_id):
+    return _period(period_id)[1]
+
+
+@blp.post("/periods/<int:period_id>/advance")
+@blp.arguments(AdvanceSchema)
+@blp.response(200, PeriodSchema)
+def advance(args, period_id):
+    """open → self_evaluation → review → audit → appeal → final, by the street running it.
+    Entering appeal publishes the results and starts the working-day clock; entering final
+    needs no pending appeal and the window closed, and applies quotas and consequences."""
+    actor, period = _period(period_id)
+    service.advance(actor, period, args.get("to"))
+    commit()
+    return period
+
+
+@blp.get("/periods/<int:period_id>/scorecards")
+@blp.response(200, ScorecardRowSchema(many=True))
+def scorecards(period_id):
+    """One row per org the person may see, best total first."""
+    actor, period = _period(period_id)
+    cards = [c for c in period.scorecards if can(actor, "scorecard.view", c)]
+    return sorted(cards, key=lambda c: (-c.total, c.org_id))
+
+
+@blp.get("/periods/<int:period_id>/scorecards/<int:org_id>")
+@blp.response(200, ScorecardSchema)
+def get_scorecard(period_id, org_id):
+    return _card(period_id, org_id)[1]
+
+
+@blp.put("/periods/<int:period_id>/scorecards/<int:org_id>/criteria/<code>")
+@blp.arguments(ManualScoreSchema)
+@blp.response(200, ScorecardSchema)
+def enter_score(args, period_id, org_id, code):
+    """A manual criterion: `points`, or the `deductions` ticked (points = max − their sum);
+    the secretary in self-evaluation, the street in review and audit; 409 `phase_closed`
+    otherwise."""
+    actor, card = _card(period_id, org_id)
+    service.enter_score(actor, card, code, **args)
+    commit()
+    return card
+
+
+@blp.put("/periods/<int:period_id>/scorecards/<int:org_id>/self-report")
+@blp.arguments(SelfReportSchema)
+@blp.response(200, ScorecardSchema)
+def self_report(args, period_id, org_id):
+    """自我评价报告: evaluation against the standards, problems and causes, measures, next steps."""
+    actor, card = _card(period_id, org_id)
+    service.save_self_report(actor, card, args)
+    commit()
+    return card
+
+
+@blp.get("/periods/<int:period_id>/scorecards/<int:org_id>/events")
+@blp.arguments(EventArgs, location="query")
+@blp.response(200, ScoreEventSchema(many=True))
+def events(args, period_id, org_id):
+    """Score changes after event `after`, oldest first: what the live dashboard replays."""
+    _card(period_id, org_id)
+    return db.session.scalars(sa.select(ScoreEvent).where(
+        ScoreEvent.period_id == period_id, ScoreEvent.org_id == org_id, ScoreEvent.id > args["after"])
+        .order_by(ScoreEvent.id).limit(args["limit"])).all()
+
+
+@blp.post("/periods/<int:period_id>/scorecards/<int:org_id>/appeals")
+@blp.arguments(AppealCreateSchema)
+@blp.response(201, AppealSchema)
+def file_appeal(args, period_id, org_id):
+    """Within the working-day window after publication; one pending appeal at a time."""
+    actor, card = _card(period_id, org_id)
+    appeal = service.file_appeal(actor, card, **args)
+    commit()
+    return appeal
+
+
+@blp.get("/periods/<int:period_id>/appeals")
+@blp.response(200, AppealSchema(many=True))
+def list_appeals(period_id):
+    actor, period = _period(period_id)
+    found = db.session.scalars(sa.select(Appeal).where(Appeal.period_id == period.id).order_by(Appeal.id)).all()
+    return [a for a in found if can(actor, "scorecard.view", service.scorecard(period, a.org_id))]
+
+
+@blp.post("/appeals/<int:appeal_id>/decide")
+@blp.arguments(AppealDecisionSchema)
+@blp.response(200, AppealSchema)
+def decide_appeal(args, appeal_id):
+    """The street accepts (with score changes) or rejects (with the reason)."""
+    actor = require_actor()
+    appeal = load_authorized(actor, Appeal, appeal_id, "appeal.decide")
+    service.decide_appeal(actor, appeal, accept=args["decision"] == "accept", note=args["note"],
+                          changes=args["changes"])
+    commit()
+    return appeal
+
+
+@blp.get("/periods/<int:period_id>/scorecards/<int:org_id>/problems")
+@blp.response(200, ProblemSchema(many=True))
+def problems(period_id, org_id):
+    _card(period_id, org_id)
+    return db.session.scalars(sa.select(Problem).where(Problem.period_id == period_id, Problem.org_id == org_id)
+                              .order_by(Problem.id)).all()
+
+
+@blp.post("/periods/<int:period_id>/scorecards/<int:org_id>/problems")
+@blp.arguments(ProblemCreateSchema)
+@blp.response(201, ProblemSchema)
+def add_problem(args, period_id, org_id):
+    actor, card = _card(period_id, org_id)
+    problem = service.add_problem(actor, card, args)
+    commit()
+    return problem
+
+
+@blp.patch("/problems/<int:problem_id>")
+@blp.arguments(ProblemUpdateSchema)
+@blp.response(200, ProblemSchema)
+def update_problem(args, problem_id):
+    actor = require_actor()
+    problem = db.session.get(Problem, problem_id)
+    if problem is None:
+        raise NotFound()
+    service.update_problem(actor, problem, args)
+    commit()
+    return problem
+
+
+@blp.get("/periods/<int:period_id>/ledger")
+@blp.response(200, CampaignEntrySchema(many=True))
+def get_ledger(period_id):
+    """Every decision of the campaign in order, each hashed with the one before it."""
+    period = _period(period_id, "period.manage")[1]
+    return [ledger.as_dict(e) for e in db.session.scalars(ledger.entries(period))]
+
+
+@blp.get("/periods/<int:period_id>/ledger/verify")
+@blp.response(200, VerifySchema)
+def verify_ledger(period_id):
+    """Walk the chain: `ok`, or the first entry that does not hold and why."""
+    return ledger.verify(_period(period_id, "period.manage")[1])
+
+
+@blp.get("/periods/<int:period_id>/export.xlsx")
+@blp.response(200, description="Excel workbook: 汇总, 评分明细, 问题清单, 台账")
+def export_xlsx(period_id):
+    period = _period(period_id, "period.manage")[1]
+    return Response(export.workbook(period),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename=period-{period.id}.xlsx"})
+
+
+@blp.get("/orgs/<int:org_id>/meetings")
+@blp.response(200, MeetingSchema(many=True))
+def meetings(org_id):
+    """Organisational life recorded for an org (联席会、三会一课、主题党日、协商议事会)."""
+    actor = require_actor()
+    authorize(actor, "org.organise", db.session.get(Org, org_id))
+    return db.session.scalars(sa.select(Meeting).where(Meeting.org_id == org_id)
+                              .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(200)).all()
+
+
+@blp.post("/orgs/<int:org_id>/meetings")
+@blp.arguments(MeetingCreateSchema)
+@blp.response(201, MeetingSchema)
+def record_meeting(args, org_id):
+    meeting = service.record_meeting(require_actor(), db.session.get(Org, org_id), args)
+    commit()
+    return meeting

@@ -1,0 +1,85 @@
+"""台账: the campaign's append-only record. Each entry stores its canonical JSON body as text
+and hash = SHA-256(previous hash + body), so changing, removing or reordering any entry
+breaks every hash after it. The database refuses UPDATE and DELETE on the table; `verify`
+catches whatever gets past that (a dropped trigger, a restored backup)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import sqlalchemy as sa
+
+from backend.extensions import db, utcnow
+from backend.rating.models import CampaignEntry, RatingPeriod
+
+GENESIS = "0" * 64
+
+
+def canonical(data: dict) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def digest(prev_hash: str, body: str) -> str:
+    return hashlib.sha256(f"{prev_hash}{body}".encode()).hexdigest()
+
+
+def append(period: RatingPeriod, kind: str, *, org_id: int | None = None, actor_id: int | None = None,
+           **data) -> CampaignEntry:
+    """Add an entry after the newest one. The period row is locked first, so concurrent
+    appends queue up instead of forking the chain."""
+    db.session.execute(sa.select(RatingPeriod.id).where(RatingPeriod.id == period.id).with_for_update())
+    db.session.refresh(period, ["ledger_seq", "ledger_head"])
+    at = utcnow()
+    seq = period.ledger_seq + 1
+    body = canonical({"period_id": period.id, "seq": seq, "kind": kind, "org_id": org_id, "actor_id": actor_id,
+                      "at": at.isoformat(), "data": data})
+    entry = CampaignEntry(period_id=period.id, seq=seq, kind=kind, org_id=org_id, body=body,
+                          prev_hash=period.ledger_head, hash=digest(period.ledger_head, body), created_at=at)
+    db.session.add(entry)
+    period.ledger_seq, period.ledger_head = seq, entry.hash
+    db.session.flush()
+    return entry
+
+
+def entries(period: RatingPeriod) -> sa.Select:
+    return sa.select(CampaignEntry).where(CampaignEntry.period_id == period.id).order_by(CampaignEntry.seq)
+
+
+def verify(period: RatingPeriod) -> dict:
+    """Walk the chain from the start; name the first entry that does not hold."""
+    expected_prev, count = GENESIS, 0
+    for entry in db.session.scalars(entries(period)):
+        count += 1
+        problem = _problem(entry, expected_prev, count)
+        if problem:
+            return {"ok": False, "entries": count, "first_bad": {"seq": entry.seq, "id": entry.id, "reason": problem}}
+        expected_prev = entry.hash
+    if count != period.ledger_seq or expected_prev != period.ledger_head:
+        return {"ok": False, "entries": count,
+                "first_bad": {"seq": count + 1, "id": None, "reason": "台账末尾的记录缺失"}}
+    return {"ok": True, "entries": count, "head": expected_prev}
+
+
+def _problem(entry: CampaignEntry, expected_prev: str, position: int) -> str | None:
+    if entry.seq != position:
+        return "序号不连续（记录被删除或插入）"
+    if entry.prev_hash != expected_prev:
+        return "前一条记录的哈希不符（链条断开）"
+    if entry.hash != digest(entry.prev_hash, entry.body):
+        return "内容与哈希不符（记录被改动）"
+    try:
+        body = json.loads(entry.body)
+    except ValueError:
+        return "内容不是有效的 JSON"
+    if (body.get("period_id"), body.get("seq"), body.get("kind"), body.get("org_id")) != \
+            (entry.period_id, entry.seq, entry.kind, entry.org_id):
+        return "索引列与内容不符（记录被改动）"
+    return None
+
+
+def as_dict(entry: CampaignEntry) -> dict:
+    body = json.loads(entry.body)
+    return {"id": entry.id, "seq": entry.seq, "kind": entry.kind, "org_id": entry.org_id,
+            "actor_id": body.get("actor_id"), "at": body.get("at"), "data": body.get("data"),
+            "prev_hash": entry.prev_hash, "hash": entry.hash}

@@ -1,0 +1,237 @@
+"""Live scores: whatever transaction changes the data a criterion reads also recomputes that
+criterion, before it commits.
+
+A flush notes which topics changed and for which org (a wish of grid 7, an attendance at an
+activity of community 3, a poll answer ...); just before the commit the criteria reading
+those topics are recomputed on every live scorecard whose org contains that org. Watching
+the rows rather than each service function means no code path (API, page, job) can change
+a figure without its score following. Time passing (a quarter ending, a wish falling
+overdue) changes figures with no write at all: the scheduler's `refresh_live` catches those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from backend.extensions import db
+from backend.orgs.models import Org
+from backend.rating.metrics import METRICS
+from backend.rating.models import LIVE_PHASES, RatingPeriod, Scorecard, Source
+
+_PENDING = "rating_touched"
+_BUSY = "rating_recomputing"
+
+
+@dataclass(frozen=True)
+class Touch:
+    topic: str
+    org_id: int | None
+    cause: str
+    #: Poll answers name the criteria of their questions; other topics move metrics.
+    criteria: tuple[str, ...] = ()
+
+
+def touch(session: Session, item: Touch) -> None:
+    session.info.setdefault(_PENDING, {}).setdefault((item.topic, item.org_id, item.criteria), item)
+
+
+@dataclass(frozen=True)
+class Watch:
+    topic: str
+    #: Attributes whose change matters; a new row always matters unless `on_insert` is False.
+    attributes: frozenset[str]
+    org_of: Callable[[object], int | None]
+    cause: Callable[[object], str]
+    on_insert: bool = True
+
+
+def _watches() -> dict[type, Watch]:
+    from backend.activities.models import Activity
+    from backend.bookings.models import Booking, Slot
+    from backend.double_reports.models import DoubleReport
+    from backend.people.models import Membership
+    from backend.rating.models import Meeting
+    from backend.services.models import ServiceBooking
+    from backend.teams.models import Team, TeamMember
+    from backend.wishes.models import Wish, WishEvent
+
+    def slot_org(slot_id):
+        return db.session.scalar(sa.select(Slot.org_id).where(Slot.id == slot_id))
+
+    def booking_org(booking_id):
+        return db.session.scalar(sa.select(Slot.org_id).join(Booking, Booking.slot_id == Slot.id)
+                                 .where(Booking.id == booking_id))
+
+    return {
+        # Wish states move by conditional UPDATEs; each move also adds one timeline row.
+        WishEvent: Watch("wish", frozenset(), lambda e: db.session.get(Wish, e.wish_id).grid_id,
+                         lambda e: _wish_cause(db.session.get(Wish, e.wish_id))),
+        # Sign-ups do not move a score; attendance and its outcome do.
+        Booking: Watch("booking", frozenset({"status"}), lambda b: slot_org(b.slot_id),
+                       lambda b: f"志愿活动{b.status_label}", on_insert=False),
+        ServiceBooking: Watch("booking", frozenset({"delivered_at", "rated_at"}),
+                              lambda s: booking_org(s.booking_id),
+                              lambda s: "微服务获得评价" if s.rated_at else "微服务已完成", on_insert=False),
+        Activity: Watch("activity", frozenset({"partner_unit_id", "org_id"}), lambda a: a.org_id,
+                        lambda a: f"志愿活动「{a.title[:16]}」"),
+        DoubleReport: Watch("double_report", frozenset({"status"}), lambda r: r.community_id,
+                            lambda r: f"在职党员双报到{r.status_label}"),
+        Team: Watch("team", frozenset({"is_active", "grid_id", "org_id"}), lambda t: t.org_id,
+                    lambda t: f"志愿服务队「{t.name}」"),
+        TeamMember: Watch("team", frozenset(), lambda m: db.session.scalar(
+            sa.select(Team.org_id).where(Team.id == m.team_id)), lambda m: "服务队成员变化"),
+        Membership: Watch("membership", frozenset({"role", "org_id"}), lambda m: m.org_id,
+                          lambda m: "组织成员变化"),
+        Org: Watch("org", frozenset({"parent_id"}), lambda o: o.parent_id, lambda o: f"新建组织「{o.name}」"),
+        Meeting: Watch("meeting", frozenset({"kind", "held_on"}), lambda m: m.org_id,
+                       lambda m: f"记录{m.kind_label}（{m.held_on:%m月%d日}）"),
+    }
+
+
+def _wish_cause(wish) -> str:
+    return f"微心愿「{wish.title[:16]}」{wish.status_label}"
+
+
+def _bulk_watches() -> dict[type, tuple[str, Callable]]:
+    """Conditional UPDATEs (seats, attendance, delivery) bypass the flush: for those, the orgs
+    are read with the statement's own WHERE clause just before it runs."""
+    from backend.bookings.models import Booking, Slot
+    return {Booking: ("booking", lambda where: sa.select(Slot.org_id).join(Booking, Booking.slot_id == Slot.id)
+                      .where(where).distinct())}
+
+
+_WATCHES: dict[type, Watch] | None = None
+_BULK: dict[type, tuple[str, Callable]] | None = None
+
+
+def _changed(obj, watch: Watch) -> bool:
+    state = sa.inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in watch.attributes)
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    global _WATCHES
+    if _WATCHES is None:
+        _WATCHES = _watches()
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        watch = _WATCHES.get(type(obj))
+        if watch is None:
+            continue
+        is_new = obj in session.new
+        if (is_new and not watch.on_insert) or (not is_new and obj not in session.deleted
+                                                and not _changed(obj, watch)):
+            continue
+        touch(session, Touch(watch.topic, watch.org_of(obj), watch.cause(obj)))
+
+
+def _on_execute(state) -> None:
+    global _BULK
+    if not state.is_update or state.bind_mapper is None:
+        return
+    if _BULK is None:
+        _BULK = _bulk_watches()
+    watch = _BULK.get(state.bind_mapper.class_)
+    where = state.statement.whereclause
+    if watch is None or where is None or not _any_live(state.session):
+        return
+    topic, orgs_of = watch
+    for org_id in state.session.execute(orgs_of(where)).scalars():
+        touch(state.session, Touch(topic, org_id, "志愿活动或微服务状态变化"))
+
+
+def _any_live(session: Session) -> bool:
+    return bool(session.scalar(sa.select(sa.exists().where(
+        RatingPeriod.phase.in_([p.value for p in LIVE_PHASES])))))
+
+
+def _before_commit(session: Session) -> None:
+    if session.info.get(_BUSY):
+        return
+    # Commit flushes after this hook: flush now so the last changes are seen too.
+    session.flush()
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.info[_BUSY] = True
+    try:
+        apply(list(pending.values()))
+        session.flush()
+    finally:
+        session.info.pop(_BUSY, None)
+        session.info.pop(_PENDING, None)
+
+
+def _forget(session: Session, *args) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def live_scorecards(org_id: int) -> list[Scorecard]:
+    """Scorecards of live campaigns whose org is `org_id` or above it."""
+    path = db.session.scalar(sa.select(Org.path).where(Org.id == org_id))
+    if path is None:
+        return []
+    return list(db.session.scalars(
+        sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
+        .join(Org, Org.id == Scorecard.org_id)
+        .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]),
+               sa.literal(path).startswith(Org.path)).order_by(Scorecard.id)))
+
+
+def _criteria_for(card: Scorecard, item: Touch) -> set[str]:
+    if item.topic == "poll":
+        return set(item.criteria)
+    rows = [(c, s) for s in card.period.rubric.body["standards"] for c in s.get("criteria", [])]
+    return {c["code"] for c, _ in rows if c["source"] == Source.metric
+            and any(item.topic in METRICS[p["metric"]].topics for p in c["parts"])}
+
+
+def apply(items: list[Touch], now: datetime | None = None) -> int:
+    """Recompute what `items` touch on every live scorecard above them; the number of events."""
+    from backend.rating.engine import lock, recompute
+    count = 0
+    for item in items:
+        if item.org_id is None:
+            continue
+        for card in live_scorecards(item.org_id):
+            codes = _criteria_for(card, item)
+            if codes:
+                count += len(recompute(lock(card), codes, cause=item.cause, now=now))
+    return count
+
+
+def refresh_live(now: datetime | None = None) -> int:
+    """Full recompute of every live scorecard (time-driven changes); the number of events."""
+    from backend.rating.engine import lock, recompute
+    cards = db.session.scalars(sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
+                               .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))).all()
+    return sum(len(recompute(lock(card), cause="定时核算", now=now)) for card in cards)
+
+
+def _on_poll_event(domain_event) -> None:
+    from backend.polls.models import Poll
+    poll = db.session.get(Poll, domain_event.payload["poll_id"])
+    if poll is None or poll.period_id is None or not domain_event.payload.get("criteria"):
+        return
+    what = "新答卷" if domain_event.payload.get("cause") == "answer" else "答卷审核"
+    touch(db.session(), Touch("poll", poll.org_id, f"{poll.audience_label}{what}",
+                              tuple(domain_event.payload["criteria"])))
+
+
+def install() -> None:
+    """Hook the session once per process."""
+    from backend.events.service import subscribe
+    from backend.polls.service import RESULT_CHANGED
+    if getattr(install, "done", False):
+        return
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "do_orm_execute", _on_execute)
+    event.listen(Session, "before_commit", _before_commit)
+    event.listen(Session, "after_rollback", _forget)
+    subscribe(RESULT_CHANGED, _on_poll_event)
+    install.done = True

@@ -1,0 +1,193 @@
+"""The operational figures a `metric` criterion reads, for one org over its campaign year.
+
+Each metric names the topics whose changes can move it (see `backend.rating.live`), so a
+confirmed wish recomputes the wish criteria and nothing else. Figures come from the same
+service functions the statistics API uses; one scoring pass computes each set once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from backend.core.timeutil import local_zone
+from backend.extensions import db
+
+if TYPE_CHECKING:
+    from backend.orgs.models import Org
+
+
+@dataclass
+class Context:
+    """One org, its campaign year [start, end), and the time the figures are taken."""
+
+    org: Org
+    year: int
+    now: datetime
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(date(self.year, 1, 1), time(), local_zone())
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(date(self.year + 1, 1, 1), time(), local_zone())
+
+    @property
+    def until(self) -> datetime:
+        """The figures stop at the end of the year, or now if the year is under way."""
+        return min(self.now, self.end)
+
+    def stats(self, name: str) -> dict:
+        if name not in self.cache:
+            self.cache[name] = _SETS[name](self)
+        return self.cache[name]
+
+
+def _wish_stats(ctx: Context) -> dict:
+    from backend.wishes.service import wish_stats
+    return wish_stats(ctx.org, ctx.start, ctx.end, ctx.until)
+
+
+def _micro_stats(ctx: Context) -> dict:
+    from backend.stats.service import micro_stats
+    return micro_stats(ctx.org, ctx.start, ctx.end, ctx.until)
+
+
+def _meetings(ctx: Context) -> list[tuple[str, date]]:
+    from backend.orgs.models import Org
+    from backend.rating.models import Meeting
+    return [tuple(row) for row in db.session.execute(
+        sa.select(Meeting.kind, Meeting.held_on).join(Org, Org.id == Meeting.org_id)
+        .where(Org.path.startswith(ctx.org.path), Meeting.held_on >= date(ctx.year, 1, 1),
+               Meeting.held_on < date(ctx.year + 1, 1, 1)))]
+
+
+_SETS: dict[str, Callable[[Context], object]] = {"wishes": _wish_stats, "micro": _micro_stats,
+                                                 "meetings": _meetings}
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    #: How the value reads in a sentence: "share" (92.0%), "count" (9), "hours" (18.0 小时), "rating".
+    unit: str
+    topics: frozenset[str]
+    compute: Callable[[Context], tuple[float | None, dict]]
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def _periods_met(ctx: Context, kinds: set[str], months_per_period: int) -> tuple[int, int]:
+    """(met, due): periods of the year so far that needed a meeting of `kinds`. The current
+    period is due only once it has ended or already has its meeting, so a new quarter does
+    not count against anyone on its first day."""
+    held = [d for kind, d in ctx.stats("meetings") if kind in kinds]
+    today = ctx.until.astimezone(local_zone()).date()
+    met = due = 0
+    for first_month in range(1, 13, months_per_period):
+        start = date(ctx.year, first_month, 1)
+        last_month = first_month + months_per_period
+        end = date(ctx.year + 1, 1, 1) if last_month > 12 else date(ctx.year, last_month, 1)
+        if start > today:
+            break
+        has = any(start <= d < end for d in held)
+        if has or end <= today:
+            due += 1
+            met += has
+    return met, due
+
+
+def _joint_meetings(ctx: Context):
+    met, due = _periods_met(ctx, {"joint"}, 3)
+    return _ratio(met, due), {"quarters_met": met, "quarters_due": due}
+
+
+def _required_meetings(ctx: Context):
+    met = due = 0
+    for kinds, months in (({"theme_day"}, 1), ({"committee"}, 1), ({"general"}, 3), ({"lecture"}, 3)):
+        m, d = _periods_met(ctx, kinds, months)
+        met, due = met + m, due + d
+    return _ratio(met, due), {"met": met, "due": due}
+
+
+def _micro(key: str, *inputs: str):
+    def compute(ctx: Context):
+        figures = ctx.stats("micro")
+        return figures[key], {k: figures[k] for k in (key, *inputs)}
+    return compute
+
+
+def _grids_staffed(ctx: Context):
+    figures = ctx.stats("micro")
+    return _ratio(figures["grids_staffed"], figures["grids"]), {"grids_staffed": figures["grids_staffed"],
+                                                                 "grids": figures["grids"]}
+
+
+def _wish_confirmed(ctx: Context):
+    figures = ctx.stats("wishes")
+    return _ratio(figures["confirmed"], figures["counted"]), {"confirmed": figures["confirmed"],
+                                                               "counted": figures["counted"]}
+
+
+def _wish_claim_hours(ctx: Context):
+    figures = ctx.stats("wishes")
+    return figures["median_hours_to_claim"], {"median_hours_to_claim": figures["median_hours_to_claim"],
+                                              "counted": figures["counted"]}
+
+
+def _wish_on_time(ctx: Context):
+    figures = ctx.stats("wishes")
+    return _ratio(figures["closed_on_time"], figures["decided"]), {"closed_on_time": figures["closed_on_time"],
+                                                                   "decided": figures["decided"]}
+
+
+def _resident_rating(ctx: Context):
+    wishes, micro = ctx.stats("wishes"), ctx.stats("micro")
+    n_wish, n_service = wishes["ratings"], micro["service_ratings"]
+    if not n_wish + n_service:
+        return None, {"ratings": 0}
+    total = (wishes["mean_rating"] or 0) * n_wish + (micro["mean_service_rating"] or 0) * n_service
+    return total / (n_wish + n_service), {"wish_ratings": n_wish, "service_ratings": n_service}
+
+
+_ACTIVITY = frozenset({"activity", "booking"})
+METRICS: dict[str, Metric] = {
+    "grids_staffed_share": Metric("有网格长和服务团队的网格占比", "share", frozenset({"org", "membership", "team"}),
+                                  _grids_staffed),
+    "joint_meeting_quarter_share": Metric("召开联席会的季度占比", "share", frozenset({"meeting"}), _joint_meetings),
+    "double_report_share": Metric("在职党员双报到占比", "share", frozenset({"double_report", "membership"}),
+                                  _micro("double_report_share", "double_reported", "in_service_party_members")),
+    "co_organised_activities": Metric("与驻区单位共建活动", "count", _ACTIVITY, _micro("co_organised_activities")),
+    "wish_confirmed_share": Metric("微心愿办结率", "share", frozenset({"wish"}), _wish_confirmed),
+    "wish_median_hours_to_claim": Metric("微心愿认领用时中位数", "hours", frozenset({"wish"}), _wish_claim_hours),
+    "teams": Metric("志愿服务队", "count", frozenset({"team"}), _micro("teams")),
+    "activities_held": Metric("已开展志愿活动", "count", _ACTIVITY, _micro("activities_held")),
+    "service_bookings_delivered": Metric("已完成的微服务预约", "count", frozenset({"booking"}),
+                                         _micro("service_bookings_delivered")),
+    "required_meetings_share": Metric("三会一课和主题党日按期召开占比", "share", frozenset({"meeting"}),
+                                      _required_meetings),
+    "wish_on_time_share": Metric("微心愿按期办结占比", "share", frozenset({"wish"}), _wish_on_time),
+    "mean_resident_rating": Metric("居民对心愿和服务的平均评价", "rating", frozenset({"wish", "booking"}),
+                                   _resident_rating),
+}
+
+
+def phrase(metric: Metric, value: float | None) -> str:
+    """The value as a secretary reads it."""
+    if value is None:
+        return "暂无数据"
+    if metric.unit == "share":
+        return f"{value * 100:.1f}%"
+    if metric.unit == "hours":
+        return f"{value:.1f} 小时"
+    if metric.unit == "rating":
+        return f"{value:.2f} 分"
+    return f"{value:g}"

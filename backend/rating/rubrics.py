@@ -1,0 +1,135 @@
+"""Rubrics as data: TOML files beside this module, validated when loaded and stored as
+immutable versions. A campaign points at one version, so editing a file never changes a
+campaign that is under way: the edited file becomes the next version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from backend.core.errors import NotFound
+from backend.extensions import db
+from backend.rating.metrics import METRICS
+from backend.rating.models import Rubric, Source
+
+RUBRIC_DIR = Path(__file__).with_name("rubrics")
+KINDS = ("stars", "grades")
+
+
+class RubricError(ValueError):
+    """A rubric file that does not add up; the message names the file and the item."""
+
+
+def _points(value, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise RubricError(f"{where}: points must be a non-negative number, not {value!r}")
+    return Decimal(str(value))
+
+
+def validate(body: dict, name: str = "rubric") -> None:
+    """Raise RubricError unless the rubric adds up and every source and metric is known."""
+    for key in ("code", "title", "kind", "standards", "rules"):
+        if key not in body:
+            raise RubricError(f"{name}: missing '{key}'")
+    if body["kind"] not in KINDS:
+        raise RubricError(f"{name}: kind must be one of {KINDS}")
+    seen: set[str] = set()
+    for standard in body["standards"]:
+        where = f"{name} {standard.get('code')}"
+        if standard.get("code") in seen or not standard.get("code"):
+            raise RubricError(f"{where}: standard code missing or repeated")
+        seen.add(standard["code"])
+        total = Decimal(0)
+        for criterion in standard.get("criteria") or []:
+            total += _criterion(criterion, seen, f"{name} {criterion.get('code')}", body)
+        if total != _points(standard.get("max_points"), where):
+            raise RubricError(f"{where}: criteria add up to {total}, not {standard.get('max_points')}")
+    whole = sum(_points(s["max_points"], name) for s in body["standards"])
+    if whole != 100:
+        raise RubricError(f"{name}: standards add up to {whole}, not 100")
+    rules = body["rules"]
+    if body["kind"] == "stars":
+        for key in ("star_threshold", "quotas", "bonus"):
+            if key not in rules:
+                raise RubricError(f"{name}: rules.{key} missing")
+        if any(c["source"] == Source.poll for s in body["standards"] for c in s.get("criteria", [])) \
+                and "poll" not in body:
+            raise RubricError(f"{name}: poll criteria need a [poll] table")
+    else:
+        floors = [g["min"] for g in rules.get("grades", [])]
+        if not floors or floors != sorted(floors, reverse=True) or floors[-1] != 0:
+            raise RubricError(f"{name}: rules.grades must run from the highest minimum down to 0")
+
+
+def _criterion(criterion: dict, seen: set[str], where: str, body: dict) -> Decimal:
+    code = criterion.get("code")
+    if not code or code in seen:
+        raise RubricError(f"{where}: criterion code missing or repeated")
+    seen.add(code)
+    if not criterion.get("title"):
+        raise RubricError(f"{where}: title missing")
+    most = _points(criterion.get("max_points"), where)
+    if criterion.get("source") not in set(Source):
+        raise RubricError(f"{where}: unknown source {criterion.get('source')!r}")
+    for deduction in criterion.get("deductions") or []:
+        if not deduction.get("text") or _points(deduction.get("points"), where) > most:
+            raise RubricError(f"{where}: a deduction needs text and at most {most} points")
+    if criterion["source"] == Source.metric:
+        parts = criterion.get("parts") or []
+        if not parts:
+            raise RubricError(f"{where}: a metric criterion needs parts")
+        for part in parts:
+            if part.get("metric") not in METRICS:
+                raise RubricError(f"{where}: unknown metric {part.get('metric')!r}")
+            if part.get("full_at") == part.get("zero_at") or None in (part.get("full_at"), part.get("zero_at")):
+                raise RubricError(f"{where}: full_at and zero_at must differ")
+        split = sum(_points(p.get("points", criterion["max_points"]), where) for p in parts)
+        if split != most:
+            raise RubricError(f"{where}: parts add up to {split}, not {most}")
+    return most
+
+
+def canonical(body: dict) -> str:
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@cache
+def files() -> dict[str, dict]:
+    """Every rubric file by code, parsed and validated (once per process)."""
+    found = {}
+    for path in sorted(RUBRIC_DIR.glob("*.toml")):
+        with path.open("rb") as handle:
+            body = tomllib.load(handle)
+        validate(body, path.name)
+        if body["code"] in found:
+            raise RubricError(f"{path.name}: code {body['code']} used twice")
+        found[body["code"]] = body
+    return found
+
+
+def ensure(code: str) -> Rubric:
+    """The stored version matching the file now; a changed file becomes a new version."""
+    body = files().get(code)
+    if body is None:
+        raise NotFound("没有这个评定标准", code="unknown_rubric")
+    digest = hashlib.sha256(canonical(body).encode()).hexdigest()
+    stored = db.session.scalar(sa.select(Rubric).where(Rubric.code == code, Rubric.content_hash == digest))
+    if stored is not None:
+        return stored
+    latest = db.session.scalar(sa.select(sa.func.max(Rubric.version)).where(Rubric.code == code)) or 0
+    stored = Rubric(code=code, version=latest + 1, content_hash=digest, title=body["title"], kind=body["kind"],
+                    body=body)
+    db.session.add(stored)
+    db.session.flush()
+    return stored
+
+
+def criteria_of(body: dict) -> list[tuple[dict, dict]]:
+    """(standard, criterion) pairs in the rubric's order."""
+    return [(standard, criterion) for standard in body["standards"] for criterion in standard.get("criteria", [])]

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from backend.rating.models import PHASE_ORDER, MeetingKind, ProblemStatus
+
+
+class CriterionRuleSchema(Schema):
+    code = fields.String()
+    title = fields.String()
+    max_points = fields.Float()
+    source = fields.String(metadata={"description": "manual, poll or metric"})
+    rule = fields.Dict(metadata={"description": "metric parts, poll parameters or deduction items"})
+
+
+class StandardRuleSchema(Schema):
+    code = fields.String()
+    title = fields.String()
+    max_points = fields.Float()
+    criteria = fields.List(fields.Nested(CriterionRuleSchema))
+
+
+class RubricSchema(Schema):
+    code = fields.String()
+    version = fields.Integer()
+    content_hash = fields.String()
+    title = fields.String()
+    kind = fields.String(metadata={"description": "stars (wuhua) or grades (zhengxian)"})
+    rules = fields.Dict()
+    standards = fields.List(fields.Nested(StandardRuleSchema))
+
+
+class PeriodCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=2, max=80))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100))
+    rubric_code = fields.String(required=True, validate=validate.Length(max=64))
+    org_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=500))
+    run_by_id = fields.Integer(strict=True, metadata={"description": "the street running it (default: the "
+                                                                     "parent of the first org)"})
+
+
+class PeriodSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    year = fields.Integer()
+    phase = fields.String()
+    phase_label = fields.String()
+    rubric_code = fields.Function(lambda p: p.rubric.code)
+    rubric_version = fields.Function(lambda p: p.rubric.version)
+    run_by_id = fields.Integer()
+    published_on = fields.Date(allow_none=True)
+    appeal_deadline = fields.Date(allow_none=True)
+    finalised_at = fields.AwareDateTime(allow_none=True)
+    ledger_head = fields.String()
+
+
+class AdvanceSchema(Schema):
+    to = fields.String(validate=validate.OneOf([p.value for p in PHASE_ORDER]),
+                       metadata={"description": "the expected next phase (guards against a double click)"})
+
+
+class CriterionScoreSchema(Schema):
+    code = fields.String()
+    standard = fields.String(attribute="standard_code")
+    points = fields.Float()
+    max_points = fields.Float()
+    source = fields.String()
+    provisional = fields.Float(allow_none=True)
+    inputs = fields.Dict()
+    explanation = fields.String()
+    note = fields.String(allow_none=True)
+    evidence_url = fields.String(allow_none=True)
+    deductions = fields.List(fields.Integer(), allow_none=True)
+    updated_at = fields.AwareDateTime()
+
+
+class ScorecardRowSchema(Schema):
+    org_id = fields.Integer()
+    org_name = fields.Function(lambda c: c.org.name)
+    total = fields.Float()
+    standards = fields.Dict(keys=fields.String(), values=fields.Float())
+    stars = fields.Integer(allow_none=True)
+    grade = fields.String(allow_none=True)
+    final_stars = fields.Integer(allow_none=True)
+    capped = fields.Boolean()
+    bonus = fields.Integer(allow_none=True)
+    self_report_at = fields.AwareDateTime(allow_none=True)
+    updated_at = fields.AwareDateTime()
+
+
+class ScorecardSchema(ScorecardRowSchema):
+    period_id = fields.Integer()
+    self_report = fields.Dict(allow_none=True)
+    criteria = fields.List(fields.Nested(CriterionScoreSchema))
+
+
+class ManualScoreSchema(Schema):
+    points = fields.Decimal(places=2, validate=validate.Range(min=0), allow_none=True)
+    deductions = fields.List(fields.Integer(strict=True), validate=validate.Length(max=50),
+                             metadata={"description": "indexes of the rubric item's deductions that apply"})
+    note = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+    evidence_url = fields.Url(allow_none=True, validate=validate.Length(max=500))
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if data.get("points") is None and data.get("deductions") is None:
+            raise ValidationError("请填写得分或勾选扣分项", field_name="points")
+
+
+class SelfReportSchema(Schema):
+    evaluation = fields.String(required=True, validate=validate.Length(min=2, max=5000))
+    problems = fields.String(required=True, validate=validate.Length(min=2, max=5000))
+    measures = fields.String(required=True, validate=validate.Length(min=2, max=5000))
+    next_steps = fields.String(required=True, validate=validate.Length(min=2, max=5000))
+
+
+class ScoreEventSchema(Schema):
+    id = fields.Integer()
+    criterion = fields.String()
+    standard = fields.String()
+    old = fields.Float()
+    new = fields.Float()
+    standard_total = fields.Float()
+    total = fields.Float()
+    stars_before = fields.Integer(allow_none=True)
+    stars_after = fields.Integer(allow_none=True)
+    cause = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class EventArgs(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class AppealCreateSchema(Schema):
+    reasons = fields.String(required=True, validate=validate.Length(min=5, max=2000))
+    material_url = fields.Url(allow_none=True, validate=validate.Length(max=500))
+
+
+class ScoreChangeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(max=16))
+    points = fields.Decimal(required=True, places=2, validate=validate.Range(min=0))
+    note = fields.String(validate=validate.Length(max=1000))
+
+
+class AppealDecisionSchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["accept", "reject"]))
+    note = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+    changes = fields.List(fields.Nested(ScoreChangeSchema), load_default=list, validate=validate.Length(max=50))
+
+
+class AppealSchema(Schema):
+    id = fields.Integer()
+    period_id = fields.Integer()
+    org_id = fields.Integer()
+    reasons = fields.String()
+    material_url = fields.String(allow_none=True)
+    status = fields.String()
+    decision_note = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    decided_at = fields.AwareDateTime(allow_none=True)
+
+
+class ProblemCreateSchema(Schema):
+    problem = fields.String(required=True, validate=validate.Length(min=2, max=500))
+    measure = fields.String(validate=validate.Length(max=500))
+    owner = fields.String(validate=validate.Length(max=40))
+    deadline = fields.Date()
+    standard_code = fields.String(validate=validate.Length(max=16))
+
+
+class ProblemUpdateSchema(Schema):
+    problem = fields.String(validate=validate.Length(min=2, max=500))
+    measure = fields.String(validate=validate.Length(max=500), allow_none=True)
+    owner = fields.String(validate=validate.Length(max=40), allow_none=True)
+    deadline = fields.Date(allow_none=True)
+    status = fields.String(validate=validate.OneOf([s.value for s in ProblemStatus]))
+
+
+class ProblemSchema(Schema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    standard_code = fields.String(allow_none=True)
+    problem = fields.String()
+    measure = fields.String(allow_none=True)
+    owner = fields.String(allow_none=True)
+    deadline = fields.Date(allow_none=True)
+    status = fields.String()
+    updated_at = fields.AwareDateTime()
+
+
+class CampaignEntrySchema(Schema):
+    id = fields.Integer()
+    seq = fields.Integer()
+    kind = fields.String()
+    org_id = fields.Integer(allow_none=True)
+    actor_id = fields.Integer(allow_none=True)
+    at = fields.String()
+    data = fields.Dict()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class VerifySchema(Schema):
+    ok = fields.Boolean()
+    entries = fields.Integer()
+    head = fields.String()
+    first_bad = fields.Dict(allow_none=True)
+
+
+class MeetingCreateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in MeetingKind]))
+    held_on = fields.Date(required=True)
+    topic = fields.String(required=True, validate=validate.Length(min=2, max=120))
+    attendance = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100000))
+
+
+class MeetingSchema(Schema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    kind = fields.String()
+    kind_label = fields.String()
+    held_on = fields.Date()
+    topic = fields.String()
+    attendance = fields.Integer()
+    created_at = fields.AwareDateTime()

@@ -1,0 +1,315 @@
+"""The yearly campaign (创评周期, seed 000 section 三): who may do what in which phase, manual
+scores, the self-report, appeals, quotas and consequences at finalisation, and a ledger
+entry for every decision."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+
+from backend.core.errors import Conflict, Invalid, NotFound
+from backend.core.permissions import Actor, authorize
+from backend.core.timeutil import local_zone
+from backend.extensions import db, utcnow
+from backend.orgs.models import Org
+from backend.rating import engine, ledger, rubrics
+from backend.rating.models import (
+    PHASE_ORDER,
+    Appeal,
+    AppealStatus,
+    CriterionScore,
+    Meeting,
+    Phase,
+    Problem,
+    RatingPeriod,
+    Scorecard,
+    Source,
+)
+from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas
+from backend.rating.workdays import add_working_days
+
+#: Which permission edits scores in which phase; other phases accept no score edits.
+EDITORS = {Phase.self_evaluation: "scorecard.self_evaluate", Phase.review: "scorecard.review",
+           Phase.audit: "scorecard.review"}
+SELF_REPORT_FIELDS = ("evaluation", "problems", "measures", "next_steps")
+
+
+def today() -> date:
+    return datetime.now(local_zone()).date()
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_ids: list[int],
+                  run_by_id: int | None = None) -> RatingPeriod:
+    orgs = db.session.scalars(sa.select(Org).where(Org.id.in_(org_ids))).all()
+    if len(orgs) != len(set(org_ids)) or not orgs:
+        raise Invalid("参评组织不存在", code="unknown_org", fields={"org_ids": ["参评组织不存在"]})
+    run_by = db.session.get(Org, run_by_id) if run_by_id else orgs[0].parent
+    if run_by is None or any(not o.path.startswith(run_by.path) or o.id == run_by.id for o in orgs):
+        message = "参评组织须都在组织创评的街道之下"
+        raise Invalid(message, code="orgs_outside_street", fields={"org_ids": [message]})
+    rubric = rubrics.ensure(rubric_code)
+    period = RatingPeriod(name=name, year=year, rubric=rubric, run_by=run_by, created_by_id=actor.person.id,
+                          phase=Phase.open.value)
+    authorize(actor, "period.manage", period)
+    db.session.add(period)
+    db.session.flush()
+    for org in sorted(orgs, key=lambda o: o.id):
+        card = Scorecard(period=period, org=org, standards={})
+        db.session.add(card)
+        engine.create_criteria(card)
+        db.session.flush()
+        engine.recompute(card, cause="创评开始")
+    ledger.append(period, "period_created", actor_id=actor.person.id, name=name, year=year,
+                  rubric={"code": rubric.code, "version": rubric.version, "hash": rubric.content_hash},
+                  org_ids=sorted(o.id for o in orgs))
+    return period
+
+
+def advance(actor: Actor, period: RatingPeriod, to: str | None = None) -> RatingPeriod:
+    """One step forward; `to`, when given, must be that next step (guards a double click)."""
+    authorize(actor, "period.manage", period)
+    current = Phase(period.phase)
+    if current == Phase.final:
+        raise Conflict("创评已结束", code="phase_closed")
+    target = PHASE_ORDER[PHASE_ORDER.index(current) + 1]
+    if to is not None and to != target.value:
+        raise Conflict(f"当前阶段只能进入“{target.value}”", code="invalid_phase")
+    if current == Phase.audit:
+        # Leaving audit publishes the results: the figures freeze and the appeal clock starts.
+        for card in period.scorecards:
+            engine.recompute(engine.lock(card), cause="结果发布前核算")
+        period.published_on = today()
+        period.appeal_deadline = add_working_days(
+            period.published_on, period.rubric.body["rules"].get("appeal_working_days", 15),
+            current_app.config["RATING_HOLIDAYS"], current_app.config["RATING_EXTRA_WORKDAYS"])
+    if current == Phase.appeal:
+        _check_appeals_closed(period)
+    period.phase = target.value
+    ledger.append(period, "phase_changed", actor_id=actor.person.id, old=current.value, new=target.value,
+                  appeal_deadline=period.appeal_deadline)
+    if target == Phase.final:
+        finalise(period, actor)
+    db.session.flush()
+    return period
+
+
+def _check_appeals_closed(period: RatingPeriod) -> None:
+    pending = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(
+        Appeal.period_id == period.id, Appeal.status == AppealStatus.pending.value))
+    if pending:
+        raise Conflict(f"还有 {pending} 份申诉未处理", code="appeals_pending")
+    if today() <= period.appeal_deadline:
+        raise Conflict(f"申诉期至 {period.appeal_deadline:%Y年%m月%d日}，期满后才能定级", code="appeal_window_open")
+
+
+# --- scorecards --------------------------------------------------------------------------------
+
+def scorecard(period: RatingPeriod, org_id: int) -> Scorecard:
+    card = db.session.scalar(sa.select(Scorecard).where(Scorecard.period_id == period.id,
+                                                        Scorecard.org_id == org_id))
+    if card is None:
+        raise NotFound("该组织不在本次创评中")
+    return card
+
+
+def _editable(actor: Actor, card: Scorecard) -> None:
+    """Who may change scores now: the secretary in self-evaluation, the street in review and
+    audit, nobody in the other phases."""
+    action = EDITORS.get(Phase(card.period.phase))
+    if action is None:
+        raise Conflict(f"“{card.period.phase_label}”阶段不能修改评分", code="phase_closed")
+    authorize(actor, action, card)
+
+
+def criterion(card: Scorecard, code: str) -> CriterionScore:
+    row = next((c for c in card.criteria if c.code == code), None)
+    if row is None:
+        raise NotFound("评定标准中没有这一项", code="unknown_criterion")
+    return row
+
+
+def rubric_item(card: Scorecard, code: str) -> dict:
+    return next(c for _, c in rubrics.criteria_of(card.period.rubric.body) if c["code"] == code)
+
+
+def enter_score(actor: Actor, card: Scorecard, code: str, *, points: Decimal | None = None,
+                deductions: list[int] | None = None, note: str, evidence_url: str | None = None) -> CriterionScore:
+    """A manual criterion: points given directly, or the deduction items ticked."""
+    card = engine.lock(card)
+    _editable(actor, card)
+    row = criterion(card, code)
+    if row.source != Source.manual:
+        raise Conflict("这一项由测评或业务数据自动计算，不能手工评分", code="not_manual")
+    item = rubric_item(card, code)
+    if deductions is not None:
+        options = item.get("deductions") or []
+        if any(i < 0 or i >= len(options) for i in deductions):
+            raise Invalid("扣分项不存在", code="unknown_deduction", fields={"deductions": ["扣分项不存在"]})
+        deductions = sorted(set(deductions))
+        lost = sum((Decimal(str(options[i]["points"])) for i in deductions), Decimal(0))
+        points = max(row.max_points - lost, Decimal(0)) if points is None else points
+    if points is None:
+        raise Invalid("请填写得分或勾选扣分项", code="points_required", fields={"points": ["请填写得分"]})
+    points = engine.points(points)
+    if points < 0 or points > row.max_points:
+        message = f"得分应在 0 到 {engine.fmt(row.max_points)} 之间"
+        raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
+    old = row.points
+    row.note, row.evidence_url, row.deductions = note, evidence_url, deductions
+    row.entered_by_id = actor.person.id
+    engine.set_manual(card, row, points, f"{card.period.phase_label}评分：{item['title'][:40]}")
+    row.explanation = engine.manual_explanation(row, item)
+    ledger.append(card.period, "manual_score", org_id=card.org_id, actor_id=actor.person.id, criterion=code,
+                  old=old, new=points, note=note, evidence_url=evidence_url, deductions=deductions,
+                  phase=card.period.phase)
+    db.session.flush()
+    return row
+
+
+def save_self_report(actor: Actor, card: Scorecard, report: dict) -> Scorecard:
+    if Phase(card.period.phase) != Phase.self_evaluation:
+        raise Conflict("只有自我评定阶段可以填写自我评价报告", code="phase_closed")
+    authorize(actor, "scorecard.self_evaluate", card)
+    card.self_report = {k: (report.get(k) or "").strip() for k in SELF_REPORT_FIELDS}
+    card.self_report_at = utcnow()
+    ledger.append(card.period, "self_report", org_id=card.org_id, actor_id=actor.person.id, **card.self_report)
+    return card
+
+
+# --- appeals -----------------------------------------------------------------------------------
+
+def file_appeal(actor: Actor, card: Scorecard, *, reasons: str, material_url: str | None = None) -> Appeal:
+    period = card.period
+    authorize(actor, "scorecard.appeal", card)
+    if Phase(period.phase) != Phase.appeal:
+        raise Conflict("结果反馈后才能申诉", code="phase_closed")
+    if today() > period.appeal_deadline:
+        raise Conflict(f"申诉期已于 {period.appeal_deadline:%Y年%m月%d日} 结束", code="appeal_window_closed")
+    appeal = Appeal(period_id=period.id, org_id=card.org_id, reasons=reasons, material_url=material_url,
+                    created_by_id=actor.person.id)
+    db.session.add(appeal)
+    db.session.flush()
+    ledger.append(period, "appeal_filed", org_id=card.org_id, actor_id=actor.person.id, appeal_id=appeal.id,
+                  reasons=reasons, material_url=material_url)
+    return appeal
+
+
+def decide_appeal(actor: Actor, appeal: Appeal, *, accept: bool, note: str,
+                  changes: list[dict] | None = None) -> Appeal:
+    """Accept (with the score changes it brings, any criterion) or reject with a reason."""
+    authorize(actor, "appeal.decide", appeal)
+    if appeal.status != AppealStatus.pending.value:
+        raise Conflict("这份申诉已经处理", code="already_decided")
+    period = db.session.get(RatingPeriod, appeal.period_id)
+    if Phase(period.phase) != Phase.appeal:
+        raise Conflict("只有申诉阶段可以处理申诉", code="phase_closed")
+    card = engine.lock(scorecard(period, appeal.org_id))
+    applied = []
+    for change in (changes or []) if accept else []:
+        row = criterion(card, change["code"])
+        new = engine.points(change["points"])
+        if new < 0 or new > row.max_points:
+            message = f"{row.code} 得分应在 0 到 {engine.fmt(row.max_points)} 之间"
+            raise Invalid(message, code="points_out_of_range", fields={"changes": [message]})
+        applied.append({"criterion": row.code, "old": row.points, "new": new})
+        row.note = change.get("note") or note
+        row.entered_by_id = actor.person.id
+        engine.set_manual(card, row, new, f"申诉改分：{rubric_item(card, row.code)['title'][:40]}")
+        row.explanation = f"申诉后改为 {engine.fmt(new)}/{engine.fmt(row.max_points)} 分（{row.note}）"[:300]
+    appeal.status = (AppealStatus.accepted if accept else AppealStatus.rejected).value
+    appeal.decision_note, appeal.decided_by_id, appeal.decided_at = note, actor.person.id, utcnow()
+    ledger.append(period, "appeal_decided", org_id=appeal.org_id, actor_id=actor.person.id, appeal_id=appeal.id,
+                  decision=appeal.status, note=note, changes=applied)
+    db.session.flush()
+    return appeal
+
+
+# --- finalisation ------------------------------------------------------------------------------
+
+def consequences(rules: dict, stars: int) -> list[str]:
+    found = []
+    if stars <= rules.get("problem_list_at_most", -1):
+        found.append("建立问题清单，提出整顿措施，限期转化升级")
+    if stars <= rules.get("no_awards_at_most", -1):
+        found.append("党组织及其负责人不能推荐为县级层次“先优”表彰对象")
+    if stars <= rules.get("rectification_at_most", -1):
+        found.append("列入年度软弱涣散基层党组织整顿重点对象")
+    return found
+
+
+def finalise(period: RatingPeriod, actor: Actor) -> None:
+    """Quotas, bonuses and consequences; a ledger entry per cap and per final result."""
+    rubric = period.rubric.body
+    rules = rubric["rules"]
+    cards = list(period.scorecards)
+    titles = {s["code"]: s["title"] for s in rubric["standards"]}
+    if rubric["kind"] == "stars":
+        outcomes = {o.org_id: o for o in apply_quotas(
+            [Candidate(c.org_id, c.org.name, c.total, c.stars,
+                       {k: Decimal(v) for k, v in c.standards.items()}) for c in cards],
+            [(q["stars"], q["max_share"]) for q in rules["quotas"]])}
+    threshold = Decimal(str(rules.get("star_threshold", 0)))
+    for card in cards:
+        if rubric["kind"] == "stars":
+            outcome = outcomes[card.org_id]
+            card.final_stars, card.capped = outcome.stars, outcome.capped
+            card.bonus = rules["bonus"][str(outcome.stars)]
+            if outcome.capped:
+                ledger.append(period, "quota_cap", org_id=card.org_id, actor_id=actor.person.id,
+                              stars_earned=outcome.stars_earned, stars=outcome.stars, reason=outcome.reason)
+            weak = consequences(rules, outcome.stars)
+            needs_list = outcome.stars <= rules.get("problem_list_at_most", -1)
+            title = f"{STAR_NAMES[outcome.stars]}党组织" if outcome.stars else "无星级党组织"
+        else:
+            weak = []
+            needs_list = card.grade in ("一般", "软弱涣散")
+            title = card.grade
+        if needs_list:
+            _seed_problems(period, card, titles, threshold)
+        ledger.append(period, "final_result", org_id=card.org_id, actor_id=actor.person.id, total=card.total,
+                      standards=card.standards, stars_earned=card.stars, stars=card.final_stars, grade=card.grade,
+                      capped=card.capped, bonus=card.bonus, title=title, consequences=weak)
+    period.finalised_at = utcnow()
+
+
+def _seed_problems(period: RatingPeriod, card: Scorecard, titles: dict, threshold: Decimal) -> None:
+    """Start the problem list with each standard short of its star; the secretary completes it."""
+    for code, value in card.standards.items():
+        if not threshold or Decimal(value) < threshold:
+            db.session.add(Problem(period_id=period.id, org_id=card.org_id, standard_code=code,
+                                   problem=f"{titles[code]}得分 {engine.fmt(Decimal(value))} 分，"
+                                           f"未达到 {engine.fmt(threshold)} 分"))
+
+
+# --- problem lists and meetings ----------------------------------------------------------------
+
+def add_problem(actor: Actor, card: Scorecard, fields: dict) -> Problem:
+    authorize(actor, "scorecard.problems", card)
+    problem = Problem(period_id=card.period_id, org_id=card.org_id, **fields)
+    db.session.add(problem)
+    db.session.flush()
+    return problem
+
+
+def update_problem(actor: Actor, problem: Problem, changes: dict) -> Problem:
+    card = scorecard(db.session.get(RatingPeriod, problem.period_id), problem.org_id)
+    authorize(actor, "scorecard.problems", card)
+    for key, value in changes.items():
+        setattr(problem, key, value)
+    problem.updated_at = utcnow()
+    return problem
+
+
+def record_meeting(actor: Actor, org: Org, fields: dict) -> Meeting:
+    authorize(actor, "org.organise", org)
+    if fields["held_on"] > today():
+        raise Invalid("会议日期不能晚于今天", code="meeting_in_future", fields={"held_on": ["会议日期不能晚于今天"]})
+    meeting = Meeting(org_id=org.id, created_by_id=actor.person.id, **fields)
+    db.session.add(meeting)
+    db.session.flush()
+    return meeting
