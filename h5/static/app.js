@@ -48,7 +48,12 @@
       var done = 0;
       form.querySelectorAll("[data-question]").forEach(function (q) {
         var text = q.querySelector("textarea");
-        if (q.querySelector("input:checked") || (text && text.value.trim())) done += 1;
+        if (q.querySelector("input:checked") || (text && text.value.trim())) {
+          done += 1;
+          // The "请回答此题" from a refused submit no longer applies once answered.
+          var error = q.querySelector(".app-field-error");
+          if (error) error.remove();
+        }
       });
       counter.textContent = done;
     }

@@ -36,6 +36,7 @@ def test_mass_poll_by_qr_and_code_slip(phone, live_server, screenshot):
     expect(resident.locator(".app-field-error").first).to_have_text("请回答此题")
     answer_all(resident)
     expect(resident.locator("[data-progress-count]")).to_have_text("4")
+    expect(resident.locator(".app-field-error")).to_have_count(0)
     resident.locator("textarea").fill("希望楼道灯早点修好")
     screenshot(resident, "poll-answer")
     resident.get_by_role("button", name="提交").click()
