@@ -101,7 +101,7 @@ def polls_list():
     visible = [p for p in polls if can(actor, "poll.results", p)]
     if not visible and not any(can(actor, "org.organise", c) for c in communities):
         raise Forbidden("测评结果仅对社区和街道工作人员开放")
-    counts = {p.id: service.results(p)["respondents"] for p in visible}
+    counts = service.respondent_counts([p.id for p in visible])
     return render_template("polls.html", tab="home", polls=visible, counts=counts,
                            can_create=any(can(actor, "org.organise", c) for c in communities))
 

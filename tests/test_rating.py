@@ -5,6 +5,7 @@ and the hash-chained ledger the database will not let anyone rewrite."""
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -463,17 +464,36 @@ def test_ledger_refuses_changes_and_verify_finds_tampering(client, world, app):
     assert not bad["ok"] and bad["first_bad"]["seq"] == 3 and "改动" in bad["first_bad"]["reason"]
 
 
-def test_concurrent_ledger_appends_keep_one_chain(app, world):
-    orgs, people, _ = world
-    period = service.create_period(Actor.load(people["officer"].id), name="链测试", year=date.today().year,
-                                   rubric_code="wuhua-2019", org_ids=[orgs["a"].id])
-    db.session.commit()
-    from backend.rating import ledger
-    for n in range(5):
-        ledger.append(period, "note", n=n)
-    db.session.commit()
-    assert ledger.verify(period)["ok"]
-    assert [e.seq for e in db.session.scalars(ledger.entries(period))] == list(range(1, 7))
+def test_simultaneous_score_entries_keep_one_chain_and_every_point(client, world, app):
+    """Eight manual scores entered at the same moment over HTTP: every one counts in the total
+    (scorecard lock) and the ledger stays one chain numbered without gaps (campaign lock)."""
+    orgs, _, headers = world
+    period = start(client, world)
+    url = card_url(period, orgs["a"])
+    codes = ["G1", "G2", "G4", "R1", "T1", "T2", "T3", "T4"]
+    db.session.close()
+    start_line, statuses = threading.Barrier(len(codes)), []
+
+    def enter(code):
+        own = app.test_client()
+        start_line.wait(timeout=10)
+        statuses.append(own.put(f"{url}/criteria/{code}", headers=headers["sec_a"],
+                                json={"points": 1, "note": "同时评分"}).status_code)
+
+    threads = [threading.Thread(target=enter, args=(code,)) for code in codes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * len(codes)
+    card = client.get(url, headers=headers["sec_a"]).get_json()
+    assert card["total"] == sum(c["points"] for c in card["criteria"])
+    assert sum(c["points"] for c in card["criteria"] if c["code"] in codes) == len(codes)
+    chain = client.get(f"/api/v1/periods/{period['id']}/ledger/verify", headers=headers["officer"]).get_json()
+    assert chain["ok"] and chain["entries"] == 2 + len(codes)
+    entries = client.get(f"/api/v1/periods/{period['id']}/ledger", headers=headers["officer"]).get_json()
+    assert [e["seq"] for e in entries] == list(range(1, 3 + len(codes)))
+    assert sorted(e["data"]["criterion"] for e in entries if e["kind"] == "manual_score") == sorted(codes)
 
 
 def test_scores_of_a_final_campaign_no_longer_follow_the_data(app, world):

@@ -5,7 +5,6 @@ campaign that is under way: the edited file becomes the next version."""
 from __future__ import annotations
 
 import hashlib
-import json
 import tomllib
 from decimal import Decimal
 from functools import cache
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 
 from backend.core.errors import NotFound
 from backend.extensions import db
+from backend.rating.ledger import canonical
 from backend.rating.metrics import METRICS
 from backend.rating.models import Rubric, Source
 
@@ -93,10 +93,6 @@ def _criterion(criterion: dict, seen: set[str], where: str, body: dict) -> Decim
         if split != most:
             raise RubricError(f"{where}: parts add up to {split}, not {most}")
     return most
-
-
-def canonical(body: dict) -> str:
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 @cache
