@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.wishes.api import blp as wishes_blp
     from h5.activity_pages import bp as activity_pages_bp
     from h5.poll_pages import bp as poll_pages_bp
+    from h5.rating_pages import bp as rating_pages_bp
     from h5.service_pages import bp as service_pages_bp
     from h5.team_pages import bp as team_pages_bp
     from h5.vendor import bp as vendor_bp
@@ -82,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(service_pages_bp)
     app.register_blueprint(team_pages_bp)
     app.register_blueprint(poll_pages_bp)
+    app.register_blueprint(rating_pages_bp)
     app.register_blueprint(qr_public_bp)
     app.register_blueprint(calendar_feed_bp)
     app.register_blueprint(vendor_bp)
@@ -95,6 +97,7 @@ def register_hooks(app: Flask) -> None:
     from backend.core.permissions import has_board
     from backend.core.privacy import mask_name, mask_phone
     from backend.core.timeutil import format_local
+    from backend.core.uploads import widen_limit
     from backend.extensions import write_intent
     from backend.qrcodes.purposes import register_builtin_purposes
 
@@ -107,6 +110,7 @@ def register_hooks(app: Flask) -> None:
         for key in ("actor", "auth_token", "auth_via", "actors_by_id"):
             g.pop(key, None)
 
+    app.before_request(widen_limit)
     app.before_request(check_csrf)
 
     @app.teardown_request

@@ -127,6 +127,10 @@ def load_config() -> dict:
         # appeal deadline; China's calendar is published yearly, so it is configuration.
         "RATING_HOLIDAYS": _days("RATING_HOLIDAYS"),
         "RATING_EXTRA_WORKDAYS": _days("RATING_EXTRA_WORKDAYS"),
+        # Evidence files behind manual scores: where they are kept (shared by every server
+        # process) and how large one may be (a phone photo of a page is 2–5 MB).
+        "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR", str(INSTANCE_DIR / "evidence")),
+        "EVIDENCE_MAX_BYTES": _int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,

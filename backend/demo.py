@@ -10,6 +10,7 @@ from backend.activities.models import Activity
 from backend.activities.service import check_out
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus
+from backend.core.permissions import Actor
 from backend.core.timeutil import local_zone
 from backend.double_reports import service as double_reports
 from backend.double_reports.models import DoubleReport
@@ -20,6 +21,8 @@ from backend.people.models import Membership, Person
 from backend.people.service import add_membership, create_person
 from backend.qrcodes.models import QrPurpose
 from backend.qrcodes.service import ensure_code
+from backend.rating import service as rating
+from backend.rating.models import MeetingKind, RatingPeriod
 from backend.services import service as services
 from backend.services.models import ServiceItem
 from backend.teams.models import Team
@@ -132,6 +135,7 @@ def load_demo() -> list[tuple[str, str, str]]:
             resident = _person(None, name, phone, grid)
             _grant(resident, grid, "resident")
     _micro_power(street, accounts)
+    _campaign(street, officer)
     return accounts
 
 
@@ -192,4 +196,38 @@ def _micro_power(street: Org, accounts: list) -> None:
     accounts.append(("dw_dy1", member.name, "区人民医院 在职党员（待双报到确认）"))
     if not db.session.scalar(sa.select(DoubleReport.id).where(DoubleReport.person_id == member.id)):
         double_reports.report(member, heping, work_unit="区人民医院", offer="义诊、健康讲座")
+    db.session.flush()
+
+
+#: 和平社区's self-evaluation so far: criterion → (points or ticked deductions, note).
+DEMO_SCORES = {"G1": (5, "街道党委—社区党总支—网格党支部—功能党小组四级架构已建立，见组织架构图"),
+               "G2": (2, "已组建楼栋、兴趣两类功能型党小组，业缘党小组筹建中"),
+               "T1": (4, "社区“两委”班子 7 人，专职化率 86%")}
+
+
+def _campaign(street: Org, officer: Person) -> None:
+    """This year's campaign over the three communities, in self-evaluation: 和平社区 has recorded
+    its meetings of the year and scored three criteria; the rest waits for its secretary."""
+    year = datetime.now(local_zone()).year
+    name = f"{year}年度星级党组织创评"
+    if db.session.scalar(sa.select(RatingPeriod.id).where(RatingPeriod.name == name)):
+        return
+    heping = _org("和平社区", "community", street)
+    secretary = Actor.load(db.session.scalar(sa.select(Person.id).where(Person.username == "heping")))
+    today = datetime.now(local_zone()).date()
+    held = [today - timedelta(days=days) for days in (10, 40, 100, 190, 280)]
+    for day in (d for d in held if d.year == year):
+        rating.record_meeting(secretary, heping, {"kind": MeetingKind.joint.value, "held_on": day,
+                                                  "topic": "辖区单位党建联席会议", "attendance": 12})
+        rating.record_meeting(secretary, heping, {"kind": MeetingKind.theme_day.value, "held_on": day,
+                                                  "topic": "主题党日：入户走访困难老人", "attendance": 25})
+    communities = db.session.scalars(sa.select(Org).where(Org.parent_id == street.id, Org.kind == "community")
+                                     .order_by(Org.id)).all()
+    officer_actor = Actor.load(officer.id)
+    period = rating.create_period(officer_actor, name=name, year=year, rubric_code="wuhua-2019",
+                                  org_ids=[c.id for c in communities])
+    rating.advance(officer_actor, period, "self_evaluation")
+    card = rating.scorecard(period, heping.id)
+    for code, (points, note) in DEMO_SCORES.items():
+        rating.enter_score(secretary, card, code, points=points, note=note)
     db.session.flush()

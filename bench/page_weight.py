@@ -96,7 +96,10 @@ def main() -> int:
         results.append(measure(client, "secretary home (logged in)", "/h5/", min_size))
         for name, path in [("activities", "/h5/activities"), ("new activity form", "/h5/activities/new"),
                            ("teams", "/h5/teams"), ("team page", "/h5/teams/1"),
-                           ("leaderboard", "/h5/orgs/2/leaderboard"), ("my bookings", "/h5/me/bookings")]:
+                           ("leaderboard", "/h5/orgs/2/leaderboard"), ("my bookings", "/h5/me/bookings"),
+                           ("rating scorecard", "/h5/rating/1/orgs/2"),
+                           ("manual criterion form", "/h5/rating/1/orgs/2/criteria/G4"),
+                           ("meetings record", "/h5/rating/orgs/2/meetings")]:
             results.append(measure(client, name, path, min_size))
         assets = ASSET.findall(client.get("/h5/").get_data(as_text=True))
         stale = [a for a in assets if not revalidates(client, a)]

@@ -14,6 +14,7 @@ from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid, Unauthorized
 from backend.core.permissions import (
     ORGANISER_ROLES,
+    RATING_ROLES,
     VOLUNTEER_ROLES,
     authorize,
     can,
@@ -44,16 +45,26 @@ def _safe_next(target: str | None) -> str:
 def act_and_return(act, done, back: str):
     """Run a state change; say how it went (a refusal keeps nothing) and go back to `back`.
 
-    `done` is the message, or a function of what `act` returned that gives it."""
+    `done` is the message, or a function of what `act` returned that gives it. A refused
+    form field (ValidationError) is said as its first message."""
     try:
         result = act()
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "warn")
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(_first_message(exc.messages), "warn")
     else:
         commit()
         flash(done(result) if callable(done) else done, "ok")
     return redirect(back)
+
+
+def _first_message(messages) -> str:
+    while isinstance(messages, dict | list):
+        messages = next(iter(messages.values())) if isinstance(messages, dict) else messages[0]
+    return str(messages)
 
 
 def local_iso(day: str, clock: str) -> str | None:
@@ -108,7 +119,7 @@ class _LoginRedirect(Exception):
     pass
 
 
-@bp.errorhandler(_LoginRedirect)
+@bp.app_errorhandler(_LoginRedirect)
 def _to_login(_exc):
     return redirect(url_for("h5.login", next=request.full_path.rstrip("?")))
 
@@ -149,6 +160,9 @@ def _home_actions(actor) -> list[dict]:
     if organiser or actor.is_staff:
         actions.append({"title": "测评", "desc": "党员测评、群众满意度测评的发起和实时结果",
                         "href": url_for("poll_pages.polls_list")})
+    if actor.is_admin or any(role in RATING_ROLES for _, role in actor.scopes):
+        actions.append({"title": "星级创评", "desc": "自我评定、评分依据、申诉和问题清单",
+                        "href": url_for("rating_pages.periods")})
     if organiser:
         actions.append({"title": "便民服务", "desc": "上架服务、添加预约时间、标记已服务",
                         "href": url_for("service_pages.services_list")})
@@ -156,6 +170,9 @@ def _home_actions(actor) -> list[dict]:
             if can(actor, "org.organise", community):
                 actions.append({"title": f"双报到审核（{community.name}）", "desc": "确认在职党员到社区报到",
                                 "href": url_for("team_pages.org_reports", org_id=community.id)})
+                actions.append({"title": f"组织生活记录（{community.name}）",
+                                "desc": "联席会议、三会一课、主题党日，计入评分",
+                                "href": url_for("rating_pages.meetings", org_id=community.id)})
     if actor.person.is_party_member:
         actions.append({"title": "在职党员双报到", "desc": "向居住地社区报到，每年一次",
                         "href": url_for("team_pages.double_report")})

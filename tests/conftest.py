@@ -57,6 +57,12 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _evidence_dir(tmp_path_factory):
+    """Uploaded evidence files go to a temporary directory, never into instance/."""
+    TEST_CONFIG["EVIDENCE_DIR"] = str(tmp_path_factory.mktemp("evidence"))
+
+
 # --- database servers and migrated templates --------------------------------------------
 
 @pytest.fixture(scope="session")

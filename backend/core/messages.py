@@ -22,6 +22,9 @@ _FIELD_MESSAGES = {
     fields.List: {"invalid": "应为列表"},
     fields.Nested: {"type": "格式不正确"},
     fields.Email: {"invalid": "邮箱格式不正确"},
+    fields.Url: {"invalid": "网址格式不正确，应以 http:// 或 https:// 开头"},
+    fields.Date: {"invalid": "日期格式不正确", "format": "日期格式不正确"},
+    fields.Decimal: {"special": "应为数字"},
 }
 
 

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Response
+from flask import Response, current_app, request, send_file
 from flask_smorest import Blueprint
 
 from backend.core.auth import require_actor
 from backend.core.db import begin_write, commit
-from backend.core.errors import NotFound
+from backend.core.errors import Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can, load_authorized, org_visible_clause
+from backend.core.uploads import accepts_upload
 from backend.extensions import db
 from backend.orgs.models import Org
-from backend.rating import export, ledger, rubrics, service
-from backend.rating.models import Appeal, Meeting, Problem, RatingPeriod, Scorecard, ScoreEvent
+from backend.rating import evidence, export, ledger, rubrics, service
+from backend.rating.models import Appeal, Evidence, Meeting, Problem, RatingPeriod, Scorecard, ScoreEvent
 from backend.rating.schemas import (
     AdvanceSchema,
     AppealCreateSchema,
@@ -19,6 +20,7 @@ from backend.rating.schemas import (
     AppealSchema,
     CampaignEntrySchema,
     EventArgs,
+    EvidenceSchema,
     ManualScoreSchema,
     MeetingCreateSchema,
     MeetingSchema,
@@ -145,6 +147,45 @@ def enter_score(args, period_id, org_id, code):
     service.enter_score(actor, card, code, **args)
     commit()
     return card
+
+
+@blp.post("/periods/<int:period_id>/scorecards/<int:org_id>/evidence")
+@blp.response(201, EvidenceSchema)
+@accepts_upload("EVIDENCE_MAX_BYTES")
+def upload_evidence(period_id, org_id):
+    """A photo (JPG, PNG, WebP) or PDF as multipart field `file`, by whoever may score the
+    card now; its `id` then goes with a score as `evidence_id`. The SHA-256 enters the ledger
+    with the score."""
+    actor, card = _card(period_id, org_id)
+    service.editable(actor, card)
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("请选择文件", code="evidence_empty", fields={"file": ["请选择文件"]})
+    stored = evidence.keep(evidence.receive(actor, card, upload))
+    commit()
+    return stored
+
+
+@blp.get("/evidence/<int:evidence_id>")
+@blp.response(200, description="the file, shown in the browser (images, PDF)")
+def get_evidence(evidence_id):
+    """To whoever sees the scorecard it belongs to."""
+    found = db.session.get(Evidence, evidence_id)
+    if found is None:
+        raise NotFound("佐证材料不存在")
+    _card(found.period_id, found.org_id)
+    path = evidence.path_of(found)
+    if not path.exists():
+        current_app.logger.error("evidence %s missing at %s", found.id, path)
+        raise NotFound("文件已丢失，请联系管理员", code="evidence_missing")
+    response = send_file(path, mimetype=found.content_type, download_name=found.filename, conditional=True,
+                         max_age=0)
+    if found.content_type.startswith("image/"):
+        # Someone else's file: nothing in it may run. (Phone PDF viewers refuse a sandboxed
+        # page, and a PDF under nosniff is never read as a page of ours.)
+        response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @blp.put("/periods/<int:period_id>/scorecards/<int:org_id>/self-report")

@@ -141,11 +141,34 @@ class CriterionScore(db.Model):
     #: Manual criteria: who entered it, why, the evidence, and the deductions ticked.
     note: Mapped[str | None] = mapped_column(sa.String(1000))
     evidence_url: Mapped[str | None] = mapped_column(sa.String(500))
+    evidence_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rating_evidence.id", ondelete="SET NULL"))
     deductions: Mapped[list | None] = mapped_column(sa.JSON)
     entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     scorecard: Mapped[Scorecard] = relationship(back_populates="criteria")
+    evidence: Mapped[Evidence | None] = relationship()
+
+
+class Evidence(db.Model):
+    """A file behind a manual score; the bytes live under EVIDENCE_DIR by their SHA-256."""
+
+    __tablename__ = "rating_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(sa.ForeignKey("rating_periods.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    extension: Mapped[str] = mapped_column(sa.String(8))
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size: Mapped[int] = mapped_column()
+    filename: Mapped[str] = mapped_column(sa.String(120))
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: First taken up by a score (and so named in the ledger); never-attached uploads are swept.
+    attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The bytes between `evidence.receive` and `evidence.keep`; never stored in the database.
+    data = None
 
 
 class ScoreEvent(db.Model):

@@ -45,15 +45,19 @@ class Outcome:
     reason: str | None
 
 
+def places(share: float, orgs: int) -> int:
+    """How many of `orgs` may hold a level whose quota is `share`: floor(share × orgs)."""
+    # Decimal of the written share: in floats 100 × 0.29 is 28.999999999999996, one place short.
+    return math.floor(Decimal(str(share)) * orgs)
+
+
 def apply_quotas(candidates: list[Candidate], quotas: list[tuple[int, float]]) -> list[Outcome]:
     """Stars after quotas, one outcome per candidate in the order given."""
     _check(candidates, quotas)
     stars = {c.org_id: c.stars for c in candidates}
     reasons: dict[int, list[str]] = {c.org_id: [] for c in candidates}
     for level, share in sorted(quotas, reverse=True):
-        # Decimal of the written share: in floats 100 × 0.29 is 28.999999999999996, one place short.
-        ratio = Decimal(str(share))
-        limit = math.floor(ratio * len(candidates))
+        limit = places(share, len(candidates))
         ranked = sorted((c for c in candidates if stars[c.org_id] == level), key=_rank_key)
         if len(ranked) <= limit:
             continue
@@ -61,7 +65,7 @@ def apply_quotas(candidates: list[Candidate], quotas: list[tuple[int, float]]) -
         for rank, candidate in enumerate(ranked[limit:], start=limit + 1):
             stars[candidate.org_id] = level - 1
             reasons[candidate.org_id].append(
-                _reason(level, limit, len(candidates), ratio, rank, len(ranked), candidate, cutoff)
+                _reason(level, limit, len(candidates), Decimal(str(share)), rank, len(ranked), candidate, cutoff)
             )
     return [
         Outcome(

@@ -59,6 +59,15 @@ class AdvanceSchema(Schema):
                        metadata={"description": "the expected next phase (guards against a double click)"})
 
 
+class EvidenceSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    url = fields.Function(lambda e: f"/api/v1/evidence/{e.id}")
+
+
 class CriterionScoreSchema(Schema):
     code = fields.String()
     standard = fields.String(attribute="standard_code")
@@ -70,6 +79,7 @@ class CriterionScoreSchema(Schema):
     explanation = fields.String()
     note = fields.String(allow_none=True)
     evidence_url = fields.String(allow_none=True)
+    evidence = fields.Nested(EvidenceSchema, allow_none=True)
     deductions = fields.List(fields.Integer(), allow_none=True)
     updated_at = fields.AwareDateTime()
 
@@ -99,9 +109,12 @@ class ManualScoreSchema(Schema):
     deductions = fields.List(fields.Integer(strict=True), validate=validate.Length(max=50),
                              metadata={"description": "indexes of the rubric item's deductions that apply"})
     note = fields.String(required=True, validate=validate.Length(min=2, max=1000))
-    evidence_url = fields.Url(allow_none=True, validate=validate.Length(max=500))
+    evidence_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=500))
+    evidence_id = fields.Integer(strict=True, allow_none=True,
+                                 metadata={"description": "a file from POST …/scorecards/{org_id}/evidence"})
 
-    @validates_schema
+    # Also when the note is missing: a refused form says everything that is wrong at once.
+    @validates_schema(skip_on_field_errors=False)
     def _something(self, data, **kwargs):
         if data.get("points") is None and data.get("deductions") is None:
             raise ValidationError("请填写得分或勾选扣分项", field_name="points")
@@ -135,7 +148,7 @@ class EventArgs(Schema):
 
 class AppealCreateSchema(Schema):
     reasons = fields.String(required=True, validate=validate.Length(min=5, max=2000))
-    material_url = fields.Url(allow_none=True, validate=validate.Length(max=500))
+    material_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=500))
 
 
 class ScoreChangeSchema(Schema):

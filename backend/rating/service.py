@@ -11,16 +11,18 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend.core.errors import Conflict, Invalid, NotFound
-from backend.core.permissions import Actor, authorize
+from backend.core.permissions import Actor, authorize, can
 from backend.core.timeutil import local_zone
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.rating import engine, ledger, rubrics
 from backend.rating.models import (
+    PHASE_LABELS,
     PHASE_ORDER,
     Appeal,
     AppealStatus,
     CriterionScore,
+    Evidence,
     Meeting,
     Phase,
     Problem,
@@ -78,7 +80,7 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None) -> Rating
         raise Conflict("创评已结束", code="phase_closed")
     target = PHASE_ORDER[PHASE_ORDER.index(current) + 1]
     if to is not None and to != target.value:
-        raise Conflict(f"当前阶段只能进入“{target.value}”", code="invalid_phase")
+        raise Conflict(f"当前阶段只能进入“{PHASE_LABELS[target]}”", code="invalid_phase")
     if current == Phase.audit:
         # Leaving audit publishes the results: the figures freeze and the appeal clock starts.
         for card in period.scorecards:
@@ -117,7 +119,12 @@ def scorecard(period: RatingPeriod, org_id: int) -> Scorecard:
     return card
 
 
-def _editable(actor: Actor, card: Scorecard) -> None:
+def may_edit(actor: Actor, card: Scorecard) -> bool:
+    action = EDITORS.get(Phase(card.period.phase))
+    return action is not None and can(actor, action, card)
+
+
+def editable(actor: Actor, card: Scorecard) -> None:
     """Who may change scores now: the secretary in self-evaluation, the street in review and
     audit, nobody in the other phases."""
     action = EDITORS.get(Phase(card.period.phase))
@@ -138,13 +145,19 @@ def rubric_item(card: Scorecard, code: str) -> dict:
 
 
 def enter_score(actor: Actor, card: Scorecard, code: str, *, points: Decimal | None = None,
-                deductions: list[int] | None = None, note: str, evidence_url: str | None = None) -> CriterionScore:
-    """A manual criterion: points given directly, or the deduction items ticked."""
+                deductions: list[int] | None = None, note: str, evidence_url: str | None = None,
+                evidence_id: int | None = None) -> CriterionScore:
+    """A manual criterion: points given directly, or the deduction items ticked; the
+    evidence is a link, a file uploaded for this scorecard (`evidence.store`), or both."""
     card = engine.lock(card)
-    _editable(actor, card)
+    editable(actor, card)
     row = criterion(card, code)
     if row.source != Source.manual:
         raise Conflict("这一项由测评或业务数据自动计算，不能手工评分", code="not_manual")
+    evidence = db.session.get(Evidence, evidence_id) if evidence_id is not None else None
+    if evidence_id is not None and (evidence is None or (evidence.period_id, evidence.org_id)
+                                    != (card.period_id, card.org_id)):
+        raise Invalid("佐证材料不存在", code="unknown_evidence", fields={"evidence_id": ["佐证材料不存在"]})
     item = rubric_item(card, code)
     if deductions is not None:
         options = item.get("deductions") or []
@@ -160,13 +173,16 @@ def enter_score(actor: Actor, card: Scorecard, code: str, *, points: Decimal | N
         message = f"得分应在 0 到 {engine.fmt(row.max_points)} 之间"
         raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
     old = row.points
-    row.note, row.evidence_url, row.deductions = note, evidence_url, deductions
+    row.note, row.evidence_url, row.deductions, row.evidence = note, evidence_url, deductions, evidence
+    if evidence is not None and evidence.attached_at is None:
+        evidence.attached_at = utcnow()
     row.entered_by_id = actor.person.id
     engine.set_manual(card, row, points, f"{card.period.phase_label}评分：{item['title'][:40]}")
     row.explanation = engine.manual_explanation(row, item)
     ledger.append(card.period, "manual_score", org_id=card.org_id, actor_id=actor.person.id, criterion=code,
                   old=old, new=points, note=note, evidence_url=evidence_url, deductions=deductions,
-                  phase=card.period.phase)
+                  evidence={"id": evidence.id, "sha256": evidence.sha256, "filename": evidence.filename}
+                  if evidence else None, phase=card.period.phase)
     db.session.flush()
     return row
 

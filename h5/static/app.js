@@ -61,10 +61,39 @@
     form.addEventListener("input", update);
     update();
   });
-  // A double tap on a submit button must not send the form twice.
+  // Deduction ticks: show the points that will be saved (the server computes them again).
+  document.querySelectorAll("form[data-deductions]").forEach(function (form) {
+    var out = form.querySelector("[data-score]");
+    function update() {
+      var score = parseFloat(form.dataset.max);
+      form.querySelectorAll("input[data-points]:checked").forEach(function (box) {
+        score -= parseFloat(box.dataset.points);
+      });
+      out.textContent = String(Math.max(0, Math.round(score * 100) / 100));
+    }
+    form.addEventListener("change", update);
+    update();
+  });
+  // A file picker styled as a button: say which file was chosen, and refuse one over the
+  // limit here, before a long upload on a slow network ends in an error page.
+  document.querySelectorAll("[data-file-input]").forEach(function (input) {
+    var name = input.closest(".app-file").querySelector("[data-file-name]");
+    input.addEventListener("change", function () {
+      var file = input.files[0];
+      if (file && file.size > Number(input.dataset.maxBytes)) {
+        alert(input.dataset.tooBig);
+        input.value = "";
+        file = null;
+      }
+      name.textContent = file ? file.name : "未选择";
+    });
+  });
+  // A double tap on a submit button must not send the form twice. Listening as the event
+  // bubbles lets a form's own confirm() run first: a cancelled one leaves the form usable.
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (event.defaultPrevented) return;
     if (form.dataset.submitted) { event.preventDefault(); return; }
     form.dataset.submitted = "1";
-  }, true);
+  });
 })();

@@ -1,0 +1,419 @@
+"""Star rating pages: the campaigns a person takes part in, a community's scorecard with the
+reason for every point, manual scoring with deduction ticks, the self-report, the problem
+list, appeals, the meetings record; for the street the campaign across its communities,
+phase advance and appeal decisions. Rules live in backend.rating.service."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from backend.core.errors import Forbidden, Invalid, NotFound
+from backend.core.permissions import RATING_ROLES, authorize, can, load_authorized, org_visible_clause
+from backend.core.uploads import accepts_upload
+from backend.extensions import db
+from backend.orgs.models import Org
+from backend.people.models import Role
+from backend.rating import engine, evidence, rubrics, service
+from backend.rating.ledger import verify
+from backend.rating.models import (
+    MEETING_LABELS,
+    PHASE_LABELS,
+    PHASE_ORDER,
+    PROBLEM_LABELS,
+    Appeal,
+    AppealStatus,
+    Meeting,
+    Phase,
+    Problem,
+    RatingPeriod,
+    Scorecard,
+    Source,
+)
+from backend.rating.quotas import STAR_NAMES, places
+from backend.rating.schemas import (
+    AppealCreateSchema,
+    AppealDecisionSchema,
+    ManualScoreSchema,
+    MeetingCreateSchema,
+    PeriodCreateSchema,
+    ProblemCreateSchema,
+    ProblemUpdateSchema,
+    SelfReportSchema,
+)
+from h5.views import act_and_return, communities_of, form_data, require_page_actor, submit_form
+
+bp = Blueprint("rating_pages", __name__, url_prefix="/h5/rating")
+
+SOURCE_LABELS = {Source.manual: "评分", Source.poll: "测评", Source.metric: "业务数据"}
+APPEAL_LABELS = {AppealStatus.pending: "待处理", AppealStatus.accepted: "已采纳", AppealStatus.rejected: "未采纳"}
+SELF_REPORT_LABELS = {"evaluation": "对照标准的自我评价", "problems": "存在的问题及原因",
+                      "measures": "整改措施", "next_steps": "下一步打算"}
+
+
+def _periods(actor) -> list[RatingPeriod]:
+    stmt = (sa.select(RatingPeriod).where(RatingPeriod.run_by.has(org_visible_clause(actor)))
+            .order_by(RatingPeriod.year.desc(), RatingPeriod.id.desc()).limit(50))
+    return [p for p in db.session.scalars(stmt) if can(actor, "period.view", p)]
+
+
+def _card(actor, period_id: int, org_id: int, action: str = "scorecard.view") -> Scorecard:
+    period = load_authorized(actor, RatingPeriod, period_id, "period.view")
+    card = service.scorecard(period, org_id)
+    authorize(actor, action, card)
+    return card
+
+
+def _rubric_items(period: RatingPeriod) -> dict[str, dict]:
+    return {c["code"]: c for _, c in rubrics.criteria_of(period.rubric.body)}
+
+
+@bp.app_template_filter("pts")
+def _points(value) -> str:
+    return engine.fmt(engine.points(value))
+
+
+@bp.app_context_processor
+def _labels():
+    return {"star_names": STAR_NAMES, "phase_labels": PHASE_LABELS}
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+@bp.get("/")
+def periods():
+    actor = require_page_actor()
+    rows = []
+    for period in _periods(actor):
+        cards = [c for c in period.scorecards if can(actor, "scorecard.view", c)]
+        manage = can(actor, "period.manage", period)
+        if cards or manage:
+            rows.append({"period": period, "cards": cards if not manage else [], "manage": manage})
+    streets = _streets(actor)
+    if not rows and not (actor.is_admin or any(role in RATING_ROLES for _, role in actor.scopes)):
+        raise Forbidden("星级创评仅对社区书记和街道工作人员开放")
+    return render_template("rating_periods.html", tab="home", rows=rows, can_create=bool(streets))
+
+
+def _streets(actor) -> list[Org]:
+    """Streets this person runs campaigns for, with their communities."""
+    found = {}
+    for community in communities_of(actor):
+        if community.parent is not None and (actor.is_admin or Role.street_officer in actor.roles_over(community)):
+            found.setdefault(community.parent.id, community.parent)
+    return list(found.values())
+
+
+def _period_form(actor, values: dict, errors: dict, status: int = 200):
+    streets = _streets(actor)
+    if not streets:
+        raise Forbidden("只有街道工作人员可以发起星级创评")
+    communities = [c for c in communities_of(actor) if c.parent_id in {s.id for s in streets}]
+    return render_template("rating_period_form.html", tab="home", communities=communities,
+                           rubrics=rubrics.files(), values=values,
+                           errors=errors), status
+
+
+@bp.get("/new")
+def period_new():
+    actor = require_page_actor()
+    year = service.today().year
+    return _period_form(actor, {"name": f"{year}年度星级党组织创评", "year": str(year), "rubric_code": "wuhua-2019",
+                                "org_ids": [str(c.id) for c in communities_of(actor)]}, {})
+
+
+@bp.post("/new")
+def period_create():
+    actor = require_page_actor()
+    values = {k: request.form.get(k, "").strip() for k in ("name", "year", "rubric_code")}
+    values["org_ids"] = request.form.getlist("org_ids")
+
+    def create():
+        data = form_data(values, ints=("year",))
+        data["org_ids"] = [int(v) for v in values["org_ids"] if v.isdigit()]
+        if not data["org_ids"]:
+            raise ValidationError({"org_ids": ["请选择参评社区"]})
+        return service.create_period(actor, **PeriodCreateSchema().load(data))
+
+    return submit_form(create, lambda errors, status: _period_form(actor, values, errors, status),
+                       "创评已发布，核对参评社区后点“进入下一阶段”开始自我评定",
+                       lambda period: url_for("rating_pages.period", period_id=period.id))
+
+
+@bp.get("/<int:period_id>")
+def period(period_id: int):
+    actor = require_page_actor()
+    period = load_authorized(actor, RatingPeriod, period_id, "period.view")
+    manage = can(actor, "period.manage", period)
+    cards = sorted((c for c in period.scorecards if can(actor, "scorecard.view", c)),
+                   key=lambda c: (-c.total, c.org_id))
+    if not cards:
+        raise Forbidden("你不能查看这次创评的评分")
+    if not manage and len(cards) == 1:
+        return redirect(url_for("rating_pages.scorecard", period_id=period.id, org_id=cards[0].org_id))
+    body = period.rubric.body
+    current = PHASE_ORDER.index(Phase(period.phase))
+    pending = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(
+        Appeal.period_id == period.id, Appeal.status == AppealStatus.pending.value)) if manage else 0
+    quotas = [(q["stars"], places(q["max_share"], len(period.scorecards))) for q in body["rules"].get("quotas", [])]
+    return render_template(
+        "rating_period.html", tab="home", period=period, cards=cards, manage=manage, standards=body["standards"],
+        phases=PHASE_ORDER, current=current, pending=pending, quotas=quotas, stars_kind=body["kind"] == "stars",
+        next_phase=PHASE_ORDER[current + 1] if current + 1 < len(PHASE_ORDER) else None,
+        chain=verify(period) if manage else None)
+
+
+@bp.post("/<int:period_id>/advance")
+def advance(period_id: int):
+    actor = require_page_actor()
+    period = load_authorized(actor, RatingPeriod, period_id, "period.manage")
+    return act_and_return(lambda: service.advance(actor, period, request.form.get("to") or None),
+                          lambda p: f"已进入“{p.phase_label}”阶段",
+                          url_for("rating_pages.period", period_id=period_id))
+
+
+# --- a scorecard -------------------------------------------------------------------------------
+
+@bp.get("/<int:period_id>/orgs/<int:org_id>")
+def scorecard(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = _card(actor, period_id, org_id)
+    period = card.period
+    body = period.rubric.body
+    items = _rubric_items(period)
+    groups = [(s, [c for c in card.criteria if c.standard_code == s["code"]]) for s in body["standards"]]
+    manual = [c for c in card.criteria if c.source == Source.manual]
+    pending = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(
+        Appeal.period_id == period.id, Appeal.org_id == card.org_id, Appeal.status == AppealStatus.pending.value))
+    problems = db.session.scalar(sa.select(sa.func.count()).select_from(Problem).where(
+        Problem.period_id == period.id, Problem.org_id == card.org_id))
+    return render_template(
+        "rating_scorecard.html", tab="home", card=card, period=period, groups=groups, items=items,
+        sources=SOURCE_LABELS, stars_kind=body["kind"] == "stars",
+        threshold=body["rules"].get("star_threshold"), can_edit=service.may_edit(actor, card),
+        manual_done=sum(1 for c in manual if c.entered_by_id is not None), manual_total=len(manual),
+        secretary=can(actor, "scorecard.self_evaluate", card), pending_appeals=pending, problems=problems,
+        manage=can(actor, "period.manage", period))
+
+
+def _criterion_page(actor, card: Scorecard, code: str, values: dict, errors: dict, status: int = 200):
+    row = service.criterion(card, code)
+    if row.source != Source.manual:
+        raise Forbidden("这一项由测评或业务数据自动计算，不能手工评分")
+    if not service.may_edit(actor, card):
+        raise Forbidden(f"“{card.period.phase_label}”阶段你不能修改这一项评分")
+    item = _rubric_items(card.period)[code]
+    standard = next(s for s in card.period.rubric.body["standards"] if s["code"] == row.standard_code)
+    return render_template("rating_criterion.html", tab="home", card=card, row=row, item=item, standard=standard,
+                           values=values, errors=errors,
+                           max_mb=current_app.config["EVIDENCE_MAX_BYTES"] // (1024 * 1024)), status
+
+
+@bp.get("/<int:period_id>/orgs/<int:org_id>/criteria/<code>")
+def criterion(period_id: int, org_id: int, code: str):
+    actor = require_page_actor()
+    card = _card(actor, period_id, org_id)
+    row = service.criterion(card, code)
+    values = {"points": _points(row.points) if row.entered_by_id else "", "note": row.note or "",
+              "evidence_url": row.evidence_url or "", "deductions": [str(i) for i in row.deductions or []]}
+    return _criterion_page(actor, card, code, values, {})
+
+
+@bp.post("/<int:period_id>/orgs/<int:org_id>/criteria/<code>")
+@accepts_upload("EVIDENCE_MAX_BYTES")
+def criterion_save(period_id: int, org_id: int, code: str):
+    actor = require_page_actor()
+    card = _card(actor, period_id, org_id)
+    values = {k: request.form.get(k, "").strip() for k in ("points", "note", "evidence_url")}
+    values["deductions"] = request.form.getlist("deductions")
+    values["drop_evidence"] = bool(request.form.get("drop_evidence"))
+    upload = request.files.get("evidence_file")
+    upload = upload if upload is not None and upload.filename else None
+    service.criterion(card, code)   # an unknown code is a 404 before anything is read
+    by_deductions = bool(_rubric_items(card.period)[code].get("deductions"))
+
+    def save():
+        data = form_data({k: values[k] for k in ("note", "evidence_url")})
+        if by_deductions:
+            # Ticking nothing is an answer too: no deduction applies, full points.
+            data["deductions"] = [int(v) for v in values["deductions"] if v.isdigit()]
+        else:
+            data["points"] = values["points"] or None
+        args = ManualScoreSchema().load(data)
+        kept = service.criterion(card, code).evidence_id
+        service.editable(actor, card)
+        received = evidence.receive(actor, card, upload, "evidence_file") if upload is not None else None
+        if received is not None:
+            args["evidence_id"] = received.id
+        elif kept is not None and not values["drop_evidence"]:
+            args["evidence_id"] = kept
+        row = service.enter_score(actor, card, code, **args)
+        if received is not None:
+            evidence.keep(received)
+        return row
+
+    def rerender(errors, status):
+        if upload is not None and "evidence_file" not in errors:
+            # A browser cannot put a chosen file back into the form.
+            errors = {**errors, "evidence_file": ["请重新选择文件"]}
+        return _criterion_page(actor, card, code, values, errors, status)
+
+    return submit_form(save, rerender, f"{code} 已评分，总分已更新",
+                       lambda row: url_for("rating_pages.scorecard", period_id=period_id, org_id=org_id,
+                                           _anchor=f"c-{code}"))
+
+
+# --- self-report, problems, appeals ------------------------------------------------------------
+
+def _self_report_page(actor, card: Scorecard, values: dict, errors: dict, status: int = 200):
+    return render_template("rating_self_report.html", tab="home", card=card, values=values, errors=errors,
+                           labels=SELF_REPORT_LABELS,
+                           editable=card.period.phase == Phase.self_evaluation
+                           and can(actor, "scorecard.self_evaluate", card)), status
+
+
+@bp.get("/<int:period_id>/orgs/<int:org_id>/self-report")
+def self_report(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = _card(actor, period_id, org_id)
+    return _self_report_page(actor, card, dict(card.self_report or {}), {})
+
+
+@bp.post("/<int:period_id>/orgs/<int:org_id>/self-report")
+def self_report_save(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = _card(actor, period_id, org_id)
+    values = {k: request.form.get(k, "").strip() for k in SELF_REPORT_LABELS}
+    return submit_form(
+        lambda: service.save_self_report(actor, card, SelfReportSchema().load(form_data(values))),
+        lambda errors, status: _self_report_page(actor, card, values, errors, status),
+        "自我评价报告已保存", lambda _: url_for("rating_pages.scorecard", period_id=period_id, org_id=org_id))
+
+
+def _problems_page(actor, card: Scorecard, values: dict, errors: dict, status: int = 200):
+    found = db.session.scalars(sa.select(Problem).where(Problem.period_id == card.period_id,
+                                                        Problem.org_id == card.org_id).order_by(Problem.id)).all()
+    return render_template("rating_problems.html", tab="home", card=card, problems=found, values=values,
+                           errors=errors, statuses=PROBLEM_LABELS, standards=card.period.rubric.body["standards"],
+                           editable=can(actor, "scorecard.problems", card)), status
+
+
+@bp.get("/<int:period_id>/orgs/<int:org_id>/problems")
+def problems(period_id: int, org_id: int):
+    actor = require_page_actor()
+    return _problems_page(actor, _card(actor, period_id, org_id), {}, {})
+
+
+@bp.post("/<int:period_id>/orgs/<int:org_id>/problems")
+def problem_add(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = _card(actor, period_id, org_id)
+    values = {k: request.form.get(k, "").strip() for k in ("problem", "measure", "owner", "deadline", "standard_code")}
+    return submit_form(lambda: service.add_problem(actor, card, ProblemCreateSchema().load(form_data(values))),
+                       lambda errors, status: _problems_page(actor, card, values, errors, status),
+                       "已加入问题清单",
+                       lambda _: url_for("rating_pages.problems", period_id=period_id, org_id=org_id))
+
+
+@bp.post("/problems/<int:problem_id>")
+def problem_update(problem_id: int):
+    actor = require_page_actor()
+    problem = db.session.get(Problem, problem_id)
+    if problem is None:
+        raise NotFound("问题清单中没有这一条")
+    _card(actor, problem.period_id, problem.org_id, "scorecard.problems")
+    back = url_for("rating_pages.problems", period_id=problem.period_id, org_id=problem.org_id)
+    values = {k: request.form.get(k, "").strip() for k in ("measure", "owner", "deadline", "status")}
+    changes = {k: v or None for k, v in values.items() if k != "status"}
+    changes["status"] = values["status"]
+    return act_and_return(lambda: service.update_problem(actor, problem, ProblemUpdateSchema().load(changes)),
+                          "问题清单已更新", back)
+
+
+def _appeal_page(actor, card: Scorecard, values: dict, errors: dict, status: int = 200):
+    found = db.session.scalars(sa.select(Appeal).where(Appeal.period_id == card.period_id,
+                                                       Appeal.org_id == card.org_id).order_by(Appeal.id)).all()
+    period = card.period
+    can_file = (period.phase == Phase.appeal and can(actor, "scorecard.appeal", card)
+                and service.today() <= period.appeal_deadline
+                and not any(a.status == AppealStatus.pending for a in found))
+    return render_template("rating_appeal.html", tab="home", card=card, appeals=found, values=values,
+                           errors=errors, labels=APPEAL_LABELS, can_file=can_file), status
+
+
+@bp.get("/<int:period_id>/orgs/<int:org_id>/appeal")
+def appeal(period_id: int, org_id: int):
+    actor = require_page_actor()
+    return _appeal_page(actor, _card(actor, period_id, org_id), {}, {})
+
+
+@bp.post("/<int:period_id>/orgs/<int:org_id>/appeal")
+def appeal_file(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = _card(actor, period_id, org_id)
+    values = {k: request.form.get(k, "").strip() for k in ("reasons", "material_url")}
+    return submit_form(lambda: service.file_appeal(actor, card, **AppealCreateSchema().load(form_data(values))),
+                       lambda errors, status: _appeal_page(actor, card, values, errors, status),
+                       "申诉已提交，街道处理后会在这里显示结果",
+                       lambda _: url_for("rating_pages.appeal", period_id=period_id, org_id=org_id))
+
+
+@bp.get("/<int:period_id>/appeals")
+def appeals(period_id: int):
+    actor = require_page_actor()
+    period = load_authorized(actor, RatingPeriod, period_id, "period.manage")
+    found = db.session.scalars(sa.select(Appeal).where(Appeal.period_id == period.id)
+                               .order_by(Appeal.status != AppealStatus.pending.value, Appeal.id)).all()
+    cards = {c.org_id: c for c in period.scorecards}
+    return render_template("rating_appeals.html", tab="home", period=period, appeals=found, cards=cards,
+                           labels=APPEAL_LABELS, items=_rubric_items(period),
+                           can_decide=period.phase == Phase.appeal)
+
+
+@bp.post("/appeals/<int:appeal_id>/decide")
+def appeal_decide(appeal_id: int):
+    actor = require_page_actor()
+    found = load_authorized(actor, Appeal, appeal_id, "appeal.decide")
+    decision = request.form.get("decision", "")
+    data = {"decision": decision, "note": request.form.get("note", "").strip(), "changes": []}
+    code, points = request.form.get("code", "").strip(), request.form.get("points", "").strip()
+    if decision == "accept" and code and points:
+        data["changes"] = [{"code": code, "points": points}]
+
+    def decide():
+        if decision == "accept" and bool(code) != bool(points):
+            raise Invalid("改分请同时选择项目和填写分数", code="incomplete_change")
+        args = AppealDecisionSchema().load(data)
+        return service.decide_appeal(actor, found, accept=args["decision"] == "accept", note=args["note"],
+                                     changes=args["changes"])
+
+    return act_and_return(decide, lambda a: f"申诉处理完毕：{APPEAL_LABELS[AppealStatus(a.status)]}",
+                          url_for("rating_pages.appeals", period_id=found.period_id))
+
+
+# --- meetings (organisational life read by R2 and O2) -------------------------------------------
+
+def _meetings_page(actor, org: Org, values: dict, errors: dict, status: int = 200):
+    found = db.session.scalars(sa.select(Meeting).where(Meeting.org_id == org.id)
+                               .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(100)).all()
+    return render_template("rating_meetings.html", tab="home", org=org, meetings=found, kinds=MEETING_LABELS,
+                           values=values, errors=errors, today=service.today()), status
+
+
+@bp.get("/orgs/<int:org_id>/meetings")
+def meetings(org_id: int):
+    actor = require_page_actor()
+    org = load_authorized(actor, Org, org_id, "org.organise")
+    return _meetings_page(actor, org, {"held_on": service.today().isoformat(), "kind": "joint"}, {})
+
+
+@bp.post("/orgs/<int:org_id>/meetings")
+def meeting_add(org_id: int):
+    actor = require_page_actor()
+    org = load_authorized(actor, Org, org_id, "org.organise")
+    values = {k: request.form.get(k, "").strip() for k in ("kind", "held_on", "topic", "attendance")}
+    return submit_form(
+        lambda: service.record_meeting(actor, org, MeetingCreateSchema().load(form_data(values, ints=("attendance",)))),
+        lambda errors, status: _meetings_page(actor, org, values, errors, status),
+        "会议已记录，相关评分已更新", lambda _: url_for("rating_pages.meetings", org_id=org_id))
