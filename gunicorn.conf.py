@@ -4,7 +4,8 @@ import os
 
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# Open dashboard streams hold threads (at most STREAM_MAX_OPEN of them); the rest serve pages.
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 timeout = 60
 graceful_timeout = 20
 keepalive = 5

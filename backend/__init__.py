@@ -66,6 +66,7 @@ def register_blueprints(app: Flask) -> None:
     from backend.teams.api import blp as teams_blp
     from backend.wishes.api import blp as wishes_blp
     from h5.activity_pages import bp as activity_pages_bp
+    from h5.live_pages import bp as live_pages_bp
     from h5.poll_pages import bp as poll_pages_bp
     from h5.rating_pages import bp as rating_pages_bp
     from h5.service_pages import bp as service_pages_bp
@@ -84,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(team_pages_bp)
     app.register_blueprint(poll_pages_bp)
     app.register_blueprint(rating_pages_bp)
+    app.register_blueprint(live_pages_bp)
     app.register_blueprint(qr_public_bp)
     app.register_blueprint(calendar_feed_bp)
     app.register_blueprint(vendor_bp)

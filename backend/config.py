@@ -131,6 +131,15 @@ def load_config() -> dict:
         # process) and how large one may be (a phone photo of a page is 2–5 MB).
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR", str(INSTANCE_DIR / "evidence")),
         "EVIDENCE_MAX_BYTES": _int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        # Score streams (SSE): how often each process looks for new score events, the
+        # keep-alive comment interval, and the reconnection delay suggested to browsers.
+        "STREAM_POLL_SECONDS": float(os.environ.get("STREAM_POLL_SECONDS", "0.5")),
+        "STREAM_HEARTBEAT_SECONDS": float(os.environ.get("STREAM_HEARTBEAT_SECONDS", "15")),
+        "STREAM_RETRY_MS": _int("STREAM_RETRY_MS", 2000),
+        # Each open stream holds a server thread: at most this many per process (keep it
+        # below GUNICORN_THREADS), each closed after this long (the browser reconnects).
+        "STREAM_MAX_OPEN": _int("STREAM_MAX_OPEN", 24),
+        "STREAM_MAX_SECONDS": _int("STREAM_MAX_SECONDS", 300),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,

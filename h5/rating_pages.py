@@ -58,7 +58,8 @@ def _periods(actor) -> list[RatingPeriod]:
     return [p for p in db.session.scalars(stmt) if can(actor, "period.view", p)]
 
 
-def _card(actor, period_id: int, org_id: int, action: str = "scorecard.view") -> Scorecard:
+def scorecard_for(actor, period_id: int, org_id: int, action: str = "scorecard.view") -> Scorecard:
+    """The campaign's scorecard of `org_id`, if `actor` may do `action` on it (404 / 403)."""
     period = load_authorized(actor, RatingPeriod, period_id, "period.view")
     card = service.scorecard(period, org_id)
     authorize(actor, action, card)
@@ -178,7 +179,7 @@ def advance(period_id: int):
 @bp.get("/<int:period_id>/orgs/<int:org_id>")
 def scorecard(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = _card(actor, period_id, org_id)
+    card = scorecard_for(actor, period_id, org_id)
     period = card.period
     body = period.rubric.body
     items = _rubric_items(period)
@@ -213,7 +214,7 @@ def _criterion_page(actor, card: Scorecard, code: str, values: dict, errors: dic
 @bp.get("/<int:period_id>/orgs/<int:org_id>/criteria/<code>")
 def criterion(period_id: int, org_id: int, code: str):
     actor = require_page_actor()
-    card = _card(actor, period_id, org_id)
+    card = scorecard_for(actor, period_id, org_id)
     row = service.criterion(card, code)
     values = {"points": _points(row.points) if row.entered_by_id else "", "note": row.note or "",
               "evidence_url": row.evidence_url or "", "deductions": [str(i) for i in row.deductions or []]}
@@ -224,7 +225,7 @@ def criterion(period_id: int, org_id: int, code: str):
 @accepts_upload("EVIDENCE_MAX_BYTES")
 def criterion_save(period_id: int, org_id: int, code: str):
     actor = require_page_actor()
-    card = _card(actor, period_id, org_id)
+    card = scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in ("points", "note", "evidence_url")}
     values["deductions"] = request.form.getlist("deductions")
     values["drop_evidence"] = bool(request.form.get("drop_evidence"))
@@ -276,14 +277,14 @@ def _self_report_page(actor, card: Scorecard, values: dict, errors: dict, status
 @bp.get("/<int:period_id>/orgs/<int:org_id>/self-report")
 def self_report(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = _card(actor, period_id, org_id)
+    card = scorecard_for(actor, period_id, org_id)
     return _self_report_page(actor, card, dict(card.self_report or {}), {})
 
 
 @bp.post("/<int:period_id>/orgs/<int:org_id>/self-report")
 def self_report_save(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = _card(actor, period_id, org_id)
+    card = scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in SELF_REPORT_LABELS}
     return submit_form(
         lambda: service.save_self_report(actor, card, SelfReportSchema().load(form_data(values))),
@@ -302,13 +303,13 @@ def _problems_page(actor, card: Scorecard, values: dict, errors: dict, status: i
 @bp.get("/<int:period_id>/orgs/<int:org_id>/problems")
 def problems(period_id: int, org_id: int):
     actor = require_page_actor()
-    return _problems_page(actor, _card(actor, period_id, org_id), {}, {})
+    return _problems_page(actor, scorecard_for(actor, period_id, org_id), {}, {})
 
 
 @bp.post("/<int:period_id>/orgs/<int:org_id>/problems")
 def problem_add(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = _card(actor, period_id, org_id)
+    card = scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in ("problem", "measure", "owner", "deadline", "standard_code")}
     return submit_form(lambda: service.add_problem(actor, card, ProblemCreateSchema().load(form_data(values))),
                        lambda errors, status: _problems_page(actor, card, values, errors, status),
@@ -322,7 +323,7 @@ def problem_update(problem_id: int):
     problem = db.session.get(Problem, problem_id)
     if problem is None:
         raise NotFound("问题清单中没有这一条")
-    _card(actor, problem.period_id, problem.org_id, "scorecard.problems")
+    scorecard_for(actor, problem.period_id, problem.org_id, "scorecard.problems")
     back = url_for("rating_pages.problems", period_id=problem.period_id, org_id=problem.org_id)
     values = {k: request.form.get(k, "").strip() for k in ("measure", "owner", "deadline", "status")}
     changes = {k: v or None for k, v in values.items() if k != "status"}
@@ -345,13 +346,13 @@ def _appeal_page(actor, card: Scorecard, values: dict, errors: dict, status: int
 @bp.get("/<int:period_id>/orgs/<int:org_id>/appeal")
 def appeal(period_id: int, org_id: int):
     actor = require_page_actor()
-    return _appeal_page(actor, _card(actor, period_id, org_id), {}, {})
+    return _appeal_page(actor, scorecard_for(actor, period_id, org_id), {}, {})
 
 
 @bp.post("/<int:period_id>/orgs/<int:org_id>/appeal")
 def appeal_file(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = _card(actor, period_id, org_id)
+    card = scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in ("reasons", "material_url")}
     return submit_form(lambda: service.file_appeal(actor, card, **AppealCreateSchema().load(form_data(values))),
                        lambda errors, status: _appeal_page(actor, card, values, errors, status),

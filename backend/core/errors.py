@@ -75,6 +75,10 @@ class TooManyRequests(DomainError):
     status, code, message = 429, "too_many_requests", "操作过于频繁，请稍后再试"
 
 
+class Unavailable(DomainError):
+    status, code, message = 503, "unavailable", "服务繁忙，请稍后再试"
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 

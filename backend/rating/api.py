@@ -6,12 +6,12 @@ from flask_smorest import Blueprint
 
 from backend.core.auth import require_actor
 from backend.core.db import begin_write, commit
-from backend.core.errors import Invalid, NotFound
+from backend.core.errors import Invalid, NotFound, Unavailable
 from backend.core.permissions import Actor, authorize, can, load_authorized, org_visible_clause
 from backend.core.uploads import accepts_upload
 from backend.extensions import db
 from backend.orgs.models import Org
-from backend.rating import evidence, export, ledger, rubrics, service
+from backend.rating import evidence, export, ledger, rubrics, service, stream
 from backend.rating.models import Appeal, Evidence, Meeting, Problem, RatingPeriod, Scorecard, ScoreEvent
 from backend.rating.schemas import (
     AdvanceSchema,
@@ -208,6 +208,43 @@ def events(args, period_id, org_id):
     return db.session.scalars(sa.select(ScoreEvent).where(
         ScoreEvent.period_id == period_id, ScoreEvent.org_id == org_id, ScoreEvent.id > args["after"])
         .order_by(ScoreEvent.id).limit(args["limit"])).all()
+
+
+def _sse(period_id: int, org_id: int | None) -> Response:
+    """Resume after `Last-Event-ID` (what a browser's EventSource sends on reconnection) or
+    `?after=`; with neither, only events from now on."""
+    mark = request.headers.get("Last-Event-ID") or request.args.get("after")
+    if mark is None:
+        after = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(ScoreEvent.id), 0)))
+    elif mark.isascii() and mark.isdecimal() and len(mark) <= 18:
+        after = int(mark)
+    else:
+        raise Invalid("after 应为事件编号", code="invalid_after", fields={"after": ["应为非负整数"]})
+    try:
+        body, on_close = stream.events(current_app._get_current_object(), period_id, org_id, after)
+    except stream.Busy:
+        raise Unavailable("实时连接已满，请稍后重试", code="streams_busy") from None
+    response = Response(body, mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
+    response.call_on_close(on_close)
+    return response
+
+
+@blp.get("/periods/<int:period_id>/scorecards/<int:org_id>/stream")
+@blp.response(200, description="text/event-stream: `event: score`, `id:` the score event id, `data:` as …/events")
+def stream_scorecard(period_id, org_id):
+    """Server-Sent Events, one per score change of this scorecard, within about a second of
+    the change committing in any server process; a `: ping` comment every 15 s."""
+    _card(period_id, org_id)
+    return _sse(period_id, org_id)
+
+
+@blp.get("/periods/<int:period_id>/stream")
+@blp.response(200, description="text/event-stream of every scorecard of the campaign")
+def stream_period(period_id):
+    """The whole campaign's score changes, for the street's dashboard."""
+    _period(period_id, "period.manage")
+    return _sse(period_id, None)
 
 
 @blp.post("/periods/<int:period_id>/scorecards/<int:org_id>/appeals")

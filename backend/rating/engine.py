@@ -165,8 +165,9 @@ def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "�
 
 
 def _apply(card: Scorecard, results: dict[str, Computed], cause: str) -> list[ScoreEvent]:
-    """Store computed criteria; one score event per criterion whose points moved, each with
-    the standard total, total and stars just after it."""
+    """Store computed criteria; one score event per criterion whose points moved — or whose
+    provisional value or answer count moved (a poll still short of its sample: old = new, the
+    dashboard shows the answers coming in) — each with the standard total, total and stars just after it."""
     rubric = card.period.rubric.body
     standards = standards_of(card)
     stars = stars_for(rubric, standards)
@@ -175,10 +176,11 @@ def _apply(card: Scorecard, results: dict[str, Computed], cause: str) -> list[Sc
         computed = results.get(row.code)
         if computed is None:
             continue
-        old = row.points
+        old, was = row.points, (row.provisional, row.explanation)
         row.points, row.provisional = computed.points, computed.provisional
         row.inputs, row.explanation = _jsonable(computed.inputs), computed.explanation[:300]
-        if old != computed.points:
+        short = computed.provisional is not None or was[0] is not None
+        if old != computed.points or (short and was != (row.provisional, row.explanation)):
             row.updated_at = utcnow()
             events.append(_event(card, row, old, standards, stars, cause))
             standards = standards_of(card)

@@ -215,10 +215,14 @@ def refresh_live(now: datetime | None = None) -> int:
 
 def _on_poll_event(domain_event) -> None:
     from backend.polls.models import Poll
+    from backend.polls.service import respondent_counts
     poll = db.session.get(Poll, domain_event.payload["poll_id"])
     if poll is None or poll.period_id is None or not domain_event.payload.get("criteria"):
         return
-    what = "新答卷" if domain_event.payload.get("cause") == "answer" else "答卷审核"
+    if domain_event.payload.get("cause") == "answer":
+        what = f"第 {respondent_counts([poll.id])[poll.id]} 份答卷"
+    else:
+        what = "答卷审核"
     touch(db.session(), Touch("poll", poll.org_id, f"{poll.audience_label}{what}",
                               tuple(domain_event.payload["criteria"])))
 

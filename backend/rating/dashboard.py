@@ -1,0 +1,206 @@
+"""What a live dashboard shows of a scorecard: stars, standards against the star line,
+provisional poll values, the recent score events in words, the total over time, and what
+would win the next star — all read from the rubric and the stored scores."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from backend.extensions import db, utcnow
+from backend.orgs.models import Org
+from backend.polls.models import Poll
+from backend.polls.service import respondent_counts
+from backend.rating.engine import fmt
+from backend.rating.metrics import METRICS, phrase
+from backend.rating.models import Phase, Scorecard, ScoreEvent, Source
+from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas, places
+from backend.rating.rubrics import criteria_of
+from backend.wishes.models import Wish, WishStatus
+
+FEED_SIZE = 20
+TREND_POINTS = 60
+
+
+def titles(card: Scorecard) -> dict[str, str]:
+    return {c["code"]: c["title"] for _, c in criteria_of(card.period.rubric.body)}
+
+
+def event_line(event: ScoreEvent, names: dict[str, str]) -> dict:
+    delta = event.new - event.old
+    return {"id": event.id, "at": event.created_at.isoformat(), "criterion": event.criterion,
+            "title": names.get(event.criterion, event.criterion),
+            # old = new: a poll short of its sample moved only its provisional value.
+            "delta": f"{'+' if delta >= 0 else '−'}{fmt(abs(delta))} 分" if delta else "样本不足，暂计 0 分",
+            "cause": event.cause, "total": float(event.total),
+            "stars_before": event.stars_before, "stars_after": event.stars_after}
+
+
+def summary(card: Scorecard) -> dict:
+    period = card.period
+    body = period.rubric.body
+    threshold = body["rules"].get("star_threshold")
+    names = titles(card)
+    stars = card.final_stars if card.final_stars is not None else card.stars
+    standards = [{"code": s["code"], "title": s["title"], "value": float(card.standards.get(s["code"], 0)),
+                  "max": s["max_points"], "star": threshold is not None
+                  and Decimal(card.standards.get(s["code"], "0")) >= Decimal(str(threshold))}
+                 for s in body["standards"]]
+    recent = db.session.scalars(sa.select(ScoreEvent).where(
+        ScoreEvent.period_id == period.id, ScoreEvent.org_id == card.org_id)
+        .order_by(ScoreEvent.id.desc()).limit(FEED_SIZE)).all()
+    return {
+        "org": card.org.name, "period": period.name, "phase": period.phase, "phase_label": period.phase_label,
+        "appeal_deadline": period.appeal_deadline.isoformat() if period.appeal_deadline else None,
+        "total": float(card.total), "stars": stars, "grade": card.grade, "kind": body["kind"],
+        "title": _title(card),
+        "threshold": threshold, "standards": standards,
+        "provisional": [{"code": c.code, "title": names[c.code], "explanation": c.explanation}
+                        for c in card.criteria if c.provisional is not None],
+        "next_star": next_star(card) if period.phase != Phase.final else None,
+        "feed": [event_line(e, names) for e in recent],
+        "trend": trend(card),
+        "last_event_id": recent[0].id if recent else 0,
+    }
+
+
+def _title(card: Scorecard) -> str:
+    """The title once awarded; before that where the scores stand (quotas may still cut it)."""
+    if card.final_stars is not None:
+        return f"{STAR_NAMES[card.final_stars]}级党组织" if card.final_stars else "无星级党组织"
+    if card.stars is None:
+        return f"目前：{card.grade}" if card.period.phase != Phase.final else card.grade
+    return f"目前可评{STAR_NAMES[card.stars]}" if card.stars else "目前无星级"
+
+
+def trend(card: Scorecard) -> list[list]:
+    """[time, total] after each score change, thinned to TREND_POINTS evenly spaced ones."""
+    rows = db.session.execute(sa.select(ScoreEvent.created_at, ScoreEvent.total).where(
+        ScoreEvent.period_id == card.period_id, ScoreEvent.org_id == card.org_id).order_by(ScoreEvent.id)).all()
+    step = max(1, math.ceil(len(rows) / TREND_POINTS))
+    kept = rows[::step] + ([rows[-1]] if rows and (len(rows) - 1) % step else [])
+    return [[at.isoformat(), float(total)] for at, total in kept]
+
+
+def next_star(card: Scorecard) -> dict | None:
+    """For the standard closest below the star line: the gap, and for its criteria with room
+    what each would need, in words ("微心愿办结率需达到 90.0%（目前 75.0%）")."""
+    body = card.period.rubric.body
+    if body["kind"] != "stars":
+        return None
+    line = Decimal(str(body["rules"]["star_threshold"]))
+    below = [(line - Decimal(v), code) for code, v in card.standards.items() if Decimal(v) < line]
+    if not below:
+        return None
+    gap, code = min(below)
+    standard = next(s for s in body["standards"] if s["code"] == code)
+    items = {c["code"]: c for _, c in criteria_of(body)}
+    rows = sorted((r for r in card.criteria if r.standard_code == code and r.points < r.max_points),
+                  key=lambda r: r.points - r.max_points)
+    steps = []
+    for r in rows[:3]:
+        need = min(gap, r.max_points - r.points)
+        steps.append(_step(r, items[r.code], body, need) + ("" if need == gap else f"（可得 {fmt(need)} 分）"))
+    return {"standard": standard["title"], "gap": fmt(gap), "steps": steps}
+
+
+def _step(row, item: dict, body: dict, need: Decimal) -> str:
+    target = row.points + need
+    if row.source == Source.poll:
+        rule = body["poll"]
+        share = rule["low"] + float(target / row.max_points) * (rule["high"] - rule["low"])
+        now = row.inputs.get("satisfaction")
+        text = f"「{item['title']}」满意率需达到 {share * 100:.1f}%"
+        if now is not None:
+            text += f"（目前 {now * 100:.1f}%）"
+        if row.provisional is not None:
+            text += "，并收满最低答卷数"
+        return text
+    if row.source == Source.metric:
+        return _metric_step(row, item, need)
+    return f"手工评分项「{item['title']}」还可得 {fmt(row.max_points - row.points)} 分"
+
+
+def _metric_step(row, item: dict, need: Decimal) -> str:
+    """The part with the most room, and the value it must reach to give `need` points more."""
+    best = None
+    for part in item["parts"]:
+        weight = Decimal(str(part.get("points", item["max_points"])))
+        value = row.inputs.get(part["metric"], {}).get("value")
+        span = part["full_at"] - part["zero_at"]
+        share = 0.0 if value is None else min(1.0, max(0.0, (value - part["zero_at"]) / span))
+        room = weight * Decimal(str(1 - share))
+        if best is None or room > best[0]:
+            best = (room, part, weight, value, share)
+    _, part, weight, value, share = best
+    wanted = min(1.0, share + float(need / weight))
+    target = part["zero_at"] + wanted * (part["full_at"] - part["zero_at"])
+    metric = METRICS[part["metric"]]
+    now = f"（目前 {phrase(metric, value)}）"
+    if metric.unit == "count":
+        more = max(1, math.ceil(target - (value or 0)))
+        return f"{metric.label}再增加 {more} 个{now}"
+    verb = "降到" if part["full_at"] < part["zero_at"] else "达到"
+    return f"{metric.label}需{verb} {phrase(metric, target)}{now}"
+
+
+#: A standard this close below the star line "sits near a cut-off".
+NEAR = Decimal("1")
+
+
+def campaign_summary(period) -> dict:
+    """The street's view: every community ranked, the stars against the quota lines, who sits
+    near a cut-off, polls short of their minimum sample, overdue wishes per community."""
+    body = period.rubric.body
+    rules = body["rules"]
+    cards = sorted(period.scorecards, key=lambda c: (-c.total, c.org_id))
+    quotas = {q["stars"]: places(q["max_share"], len(cards)) for q in rules.get("quotas", [])}
+    final = period.phase == Phase.final
+    outcomes = {} if final or body["kind"] != "stars" else {o.org_id: o for o in apply_quotas(
+        [Candidate(c.org_id, c.org.name, c.total, c.stars or 0, {k: Decimal(v) for k, v in c.standards.items()})
+         for c in cards], list(quotas.items()))}
+    distribution = []
+    if body["kind"] == "stars":
+        held = [(c.final_stars if final else c.stars) or 0 for c in cards]
+        distribution = [{"stars": n, "name": STAR_NAMES[n], "count": held.count(n), "quota": quotas.get(n)}
+                        for n in range(5, -1, -1)]
+    near = []
+    for card in cards:
+        outcome = outcomes.get(card.org_id)
+        reasons = [] if final else _star_edge(card, body)
+        if outcome is not None and outcome.capped:
+            reasons.append(f"按名额将定为{STAR_NAMES[outcome.stars]}：{outcome.reason}")
+        if reasons:
+            near.append({"org": card.org.name, "org_id": card.org_id, "reasons": reasons})
+    polls = db.session.scalars(sa.select(Poll).where(Poll.period_id == period.id).order_by(Poll.id)).all()
+    answered = respondent_counts([p.id for p in polls])
+    minimum = body.get("poll", {}).get("min_answers", {})
+    short = [{"poll_id": p.id, "title": p.title, "count": answered[p.id], "minimum": minimum.get(p.audience, 0)}
+             for p in polls if answered[p.id] < minimum.get(p.audience, 0)]
+    return {"ranking": [{"org_id": c.org_id, "org": c.org.name, "total": float(c.total),
+                         "stars": c.final_stars if final else c.stars,
+                         "grade": c.grade, "standards": {k: float(v) for k, v in c.standards.items()}} for c in cards],
+            "distribution": distribution, "near": near, "short_polls": short, "overdue": overdue_wishes(cards),
+            "orgs": len(cards)}
+
+
+def overdue_wishes(cards: list[Scorecard]) -> dict[int, int]:
+    """Wishes still waiting (unreviewed, unclaimed or in hand) past their due time, per org."""
+    waiting = [s.value for s in (WishStatus.pending_review, WishStatus.open, WishStatus.claimed)]
+    counts = {}
+    for card in cards:
+        counts[card.org_id] = db.session.scalar(sa.select(sa.func.count()).select_from(Wish).where(
+            Wish.grid.has(Org.path.startswith(card.org.path)), Wish.status.in_(waiting), Wish.due_at < utcnow()))
+    return counts
+
+
+def _star_edge(card: Scorecard, body: dict) -> list[str]:
+    """Standards within NEAR points below the star line."""
+    if body["kind"] != "stars":
+        return []
+    line = Decimal(str(body["rules"]["star_threshold"]))
+    titles_ = {s["code"]: s["title"] for s in body["standards"]}
+    close = sorted((line - Decimal(v), code) for code, v in card.standards.items() if line - NEAR <= Decimal(v) < line)
+    return [f"{titles_[code]}还差 {fmt(gap)} 分得星" for gap, code in close]

@@ -1,0 +1,193 @@
+"""Score events as Server-Sent Events. The database is the bus: whichever process wrote an
+answer, every process reads the new score events, so a dashboard served by one process sees
+what another wrote.
+
+One poller thread per process (the hub) reads new events every STREAM_POLL_SECONDS and
+hands them to the open streams of that process, so a hundred open dashboards cost one query
+per interval, not a hundred. PostgreSQL may commit a lower id after a higher one: the hub
+reads from the lowest id it has not accounted for and remembers what it has already sent,
+so a late commit is still delivered; a gap still open after GAP_SECONDS is a rolled-back id.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import Flask
+
+from backend.extensions import db, write_intent
+from backend.rating.models import ScoreEvent
+from backend.rating.schemas import ScoreEventSchema
+
+#: A missing id older than this was rolled back (sequence values are never reused).
+GAP_SECONDS = 10.0
+#: Events replayed on (re)connection at most; a client further behind reloads the page.
+REPLAY_LIMIT = 500
+
+_schema = ScoreEventSchema()
+
+
+def payload(event: ScoreEvent) -> dict:
+    return {**_schema.dump(event), "org_id": event.org_id}
+
+
+def format_event(data: dict) -> str:
+    return f"id: {data['id']}\nevent: score\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@dataclass(eq=False)
+class Subscription:
+    period_id: int
+    org_id: int | None
+    inbox: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))
+    #: The client stopped reading long enough to fill the inbox: its stream is closed, and
+    #: the browser reconnects with Last-Event-ID and replays what it missed.
+    overflowed: bool = False
+
+    def wants(self, data: dict) -> bool:
+        return data["period_id"] == self.period_id and self.org_id in (None, data["org_id"])
+
+
+class Hub:
+    def __init__(self, app: Flask):
+        self.app = app
+        self.lock = threading.Lock()
+        self.subscriptions: set[Subscription] = set()
+        self.thread: threading.Thread | None = None
+        self.low = 0                       # every id ≤ low is accounted for
+        self.sent: set[int] = set()        # ids > low already dispatched
+        self.gaps: dict[int, float] = {}   # missing id → when first noticed
+
+    def subscribe(self, period_id: int, org_id: int | None, most: int) -> Subscription:
+        sub = Subscription(period_id, org_id)
+        with self.lock:
+            if len(self.subscriptions) >= most:
+                raise Busy()
+            if self.thread is None or not self.thread.is_alive():
+                with self.app.app_context():
+                    self.low = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(ScoreEvent.id), 0)))
+                    db.session.remove()
+                self.sent, self.gaps = set(), {}
+                self.thread = threading.Thread(target=self._run, name="score-hub", daemon=True)
+                self.subscriptions.add(sub)
+                self.thread.start()
+            else:
+                self.subscriptions.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self.lock:
+            self.subscriptions.discard(sub)
+
+    def _run(self) -> None:
+        write_intent.set(False)   # reads only: on SQLite a deferred transaction, not the write lock
+        interval = self.app.config["STREAM_POLL_SECONDS"]
+        while True:
+            with self.lock:
+                if not self.subscriptions:
+                    self.thread = None
+                    return
+            try:
+                self.poll()
+            except Exception:  # a database hiccup must not end every open stream
+                self.app.logger.exception("score hub poll failed")
+            time.sleep(interval)
+
+    def poll(self) -> None:
+        with self.app.app_context():
+            rows = db.session.scalars(sa.select(ScoreEvent).where(ScoreEvent.id > self.low)
+                                      .order_by(ScoreEvent.id).limit(REPLAY_LIMIT)).all()
+            fresh = [payload(e) | {"period_id": e.period_id} for e in rows if e.id not in self.sent]
+            db.session.remove()
+        now = time.monotonic()
+        seen = self.sent | {d["id"] for d in fresh}
+        top = max(seen, default=self.low)
+        for missing in set(range(self.low + 1, top)) - seen:
+            self.gaps.setdefault(missing, now)
+        with self.lock:
+            targets = list(self.subscriptions)
+        for data in fresh:
+            for sub in targets:
+                if sub.wants(data) and not sub.overflowed:
+                    try:
+                        sub.inbox.put_nowait(data)
+                    except queue.Full:
+                        sub.overflowed = True
+        self.sent = seen
+        # Advance over ids that arrived or whose gap has been open too long.
+        while self.low + 1 in self.sent or now - self.gaps.get(self.low + 1, now) > GAP_SECONDS:
+            self.low += 1
+            self.sent.discard(self.low)
+            self.gaps.pop(self.low, None)
+
+
+_HUBS = threading.Lock()
+
+
+def hub(app: Flask) -> Hub:
+    with _HUBS:
+        return app.extensions.setdefault("score_hub", Hub(app))
+
+
+def replay(period_id: int, org_id: int | None, after: int) -> list[dict]:
+    stmt = sa.select(ScoreEvent).where(ScoreEvent.period_id == period_id, ScoreEvent.id > after)
+    if org_id is not None:
+        stmt = stmt.where(ScoreEvent.org_id == org_id)
+    return [payload(e) | {"period_id": e.period_id}
+            for e in db.session.scalars(stmt.order_by(ScoreEvent.id).limit(REPLAY_LIMIT))]
+
+
+class Busy(Exception):
+    """This process already serves STREAM_MAX_OPEN streams."""
+
+
+def events(app: Flask, period_id: int, org_id: int | None, after: int) -> tuple[Iterator[str], Callable[[], None]]:
+    """The stream body and what to call when the response closes.
+
+    The body: what was missed since `after`, then each new event as it commits, a comment
+    every STREAM_HEARTBEAT_SECONDS so proxies and phones keep the line open, and an end after
+    STREAM_MAX_SECONDS — each open stream holds a server thread, so a phone that vanished
+    without closing must not hold it for long; a live browser reconnects with Last-Event-ID
+    and loses nothing. Subscribing comes before the replay so nothing committed in between
+    is lost; an event in both is sent once."""
+    the_hub = hub(app)
+    sub = the_hub.subscribe(period_id, org_id, app.config["STREAM_MAX_OPEN"])
+    try:
+        backlog = replay(period_id, org_id, after)
+    except Exception:
+        the_hub.unsubscribe(sub)
+        raise
+    db.session.remove()   # an open stream must not hold a database connection
+    heartbeat = app.config["STREAM_HEARTBEAT_SECONDS"]
+    ends = time.monotonic() + app.config["STREAM_MAX_SECONDS"]
+
+    def generate() -> Iterator[str]:
+        sent = set()
+        try:
+            yield f"retry: {app.config['STREAM_RETRY_MS']}\n: connected\n\n"
+            for data in backlog:
+                sent.add(data["id"])
+                yield format_event(data)
+            while time.monotonic() < ends:
+                try:
+                    data = sub.inbox.get(timeout=heartbeat)
+                except queue.Empty:
+                    if sub.overflowed:
+                        return
+                    yield ": ping\n\n"
+                    continue
+                if data["id"] not in sent and data["id"] > after:
+                    sent.add(data["id"])
+                    yield format_event(data)
+        finally:
+            the_hub.unsubscribe(sub)
+
+    # A response closed before its body starts (HEAD, a client gone at once) never runs the
+    # generator's finally; this runs either way, and a second unsubscribe is harmless.
+    return generate(), lambda: the_hub.unsubscribe(sub)
