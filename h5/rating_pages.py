@@ -15,7 +15,7 @@ from backend.core.uploads import accepts_upload
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Role
-from backend.rating import engine, evidence, rubrics, service
+from backend.rating import dashboard, engine, evidence, rubrics, service
 from backend.rating.ledger import verify
 from backend.rating.models import (
     MEETING_LABELS,
@@ -66,13 +66,12 @@ def scorecard_for(actor, period_id: int, org_id: int, action: str = "scorecard.v
     return card
 
 
-def _rubric_items(period: RatingPeriod) -> dict[str, dict]:
-    return {c["code"]: c for _, c in rubrics.criteria_of(period.rubric.body)}
-
-
 @bp.app_template_filter("pts")
 def _points(value) -> str:
     return engine.fmt(engine.points(value))
+
+
+bp.add_app_template_filter(dashboard.standing, "standing")
 
 
 @bp.app_context_processor
@@ -182,7 +181,7 @@ def scorecard(period_id: int, org_id: int):
     card = scorecard_for(actor, period_id, org_id)
     period = card.period
     body = period.rubric.body
-    items = _rubric_items(period)
+    items = rubrics.items_of(period.rubric.body)
     groups = [(s, [c for c in card.criteria if c.standard_code == s["code"]]) for s in body["standards"]]
     manual = [c for c in card.criteria if c.source == Source.manual]
     pending = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(
@@ -192,7 +191,8 @@ def scorecard(period_id: int, org_id: int):
     return render_template(
         "rating_scorecard.html", tab="home", card=card, period=period, groups=groups, items=items,
         sources=SOURCE_LABELS, stars_kind=body["kind"] == "stars",
-        threshold=body["rules"].get("star_threshold"), can_edit=service.may_edit(actor, card),
+        threshold=body["rules"].get("star_threshold"), standards=dashboard.standard_rows(card),
+        can_edit=service.may_edit(actor, card),
         manual_done=sum(1 for c in manual if c.entered_by_id is not None), manual_total=len(manual),
         secretary=can(actor, "scorecard.self_evaluate", card), pending_appeals=pending, problems=problems,
         manage=can(actor, "period.manage", period))
@@ -204,7 +204,7 @@ def _criterion_page(actor, card: Scorecard, code: str, values: dict, errors: dic
         raise Forbidden("这一项由测评或业务数据自动计算，不能手工评分")
     if not service.may_edit(actor, card):
         raise Forbidden(f"“{card.period.phase_label}”阶段你不能修改这一项评分")
-    item = _rubric_items(card.period)[code]
+    item = service.rubric_item(card, code)
     standard = next(s for s in card.period.rubric.body["standards"] if s["code"] == row.standard_code)
     return render_template("rating_criterion.html", tab="home", card=card, row=row, item=item, standard=standard,
                            values=values, errors=errors,
@@ -232,7 +232,7 @@ def criterion_save(period_id: int, org_id: int, code: str):
     upload = request.files.get("evidence_file")
     upload = upload if upload is not None and upload.filename else None
     service.criterion(card, code)   # an unknown code is a 404 before anything is read
-    by_deductions = bool(_rubric_items(card.period)[code].get("deductions"))
+    by_deductions = bool(service.rubric_item(card, code).get("deductions"))
 
     def save():
         data = form_data({k: values[k] for k in ("note", "evidence_url")})
@@ -368,7 +368,7 @@ def appeals(period_id: int):
                                .order_by(Appeal.status != AppealStatus.pending.value, Appeal.id)).all()
     cards = {c.org_id: c for c in period.scorecards}
     return render_template("rating_appeals.html", tab="home", period=period, appeals=found, cards=cards,
-                           labels=APPEAL_LABELS, items=_rubric_items(period),
+                           labels=APPEAL_LABELS, items=rubrics.items_of(period.rubric.body),
                            can_decide=period.phase == Phase.appeal)
 
 

@@ -17,15 +17,11 @@ from backend.rating.engine import fmt
 from backend.rating.metrics import METRICS, phrase
 from backend.rating.models import Phase, Scorecard, ScoreEvent, Source
 from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas, places
-from backend.rating.rubrics import criteria_of
+from backend.rating.rubrics import items_of
 from backend.wishes.models import Wish, WishStatus
 
 FEED_SIZE = 20
 TREND_POINTS = 60
-
-
-def titles(card: Scorecard) -> dict[str, str]:
-    return {c["code"]: c["title"] for _, c in criteria_of(card.period.rubric.body)}
 
 
 def event_line(event: ScoreEvent, names: dict[str, str]) -> dict:
@@ -42,12 +38,8 @@ def summary(card: Scorecard) -> dict:
     period = card.period
     body = period.rubric.body
     threshold = body["rules"].get("star_threshold")
-    names = titles(card)
+    names = {code: c["title"] for code, c in items_of(body).items()}
     stars = card.final_stars if card.final_stars is not None else card.stars
-    standards = [{"code": s["code"], "title": s["title"], "value": float(card.standards.get(s["code"], 0)),
-                  "max": s["max_points"], "star": threshold is not None
-                  and Decimal(card.standards.get(s["code"], "0")) >= Decimal(str(threshold))}
-                 for s in body["standards"]]
     recent = db.session.scalars(sa.select(ScoreEvent).where(
         ScoreEvent.period_id == period.id, ScoreEvent.org_id == card.org_id)
         .order_by(ScoreEvent.id.desc()).limit(FEED_SIZE)).all()
@@ -55,8 +47,8 @@ def summary(card: Scorecard) -> dict:
         "org": card.org.name, "period": period.name, "phase": period.phase, "phase_label": period.phase_label,
         "appeal_deadline": period.appeal_deadline.isoformat() if period.appeal_deadline else None,
         "total": float(card.total), "stars": stars, "grade": card.grade, "kind": body["kind"],
-        "title": _title(card),
-        "threshold": threshold, "standards": standards,
+        "title": standing(card),
+        "threshold": threshold, "standards": standard_rows(card),
         "provisional": [{"code": c.code, "title": names[c.code], "explanation": c.explanation}
                         for c in card.criteria if c.provisional is not None],
         "next_star": next_star(card) if period.phase != Phase.final else None,
@@ -66,10 +58,21 @@ def summary(card: Scorecard) -> dict:
     }
 
 
-def _title(card: Scorecard) -> str:
+def standard_rows(card: Scorecard) -> list[dict]:
+    """Each standard's points out of its maximum, and whether it reaches the star line."""
+    body = card.period.rubric.body
+    line = body["rules"].get("star_threshold")
+    return [{"code": s["code"], "title": s["title"], "value": float(card.standards.get(s["code"], 0)),
+             "max": s["max_points"],
+             "star": line is not None and Decimal(card.standards.get(s["code"], "0")) >= Decimal(str(line))}
+            for s in body["standards"]]
+
+
+def standing(card: Scorecard) -> str:
     """The title once awarded; before that where the scores stand (quotas may still cut it)."""
     if card.final_stars is not None:
-        return f"{STAR_NAMES[card.final_stars]}级党组织" if card.final_stars else "无星级党组织"
+        title = f"{STAR_NAMES[card.final_stars]}级党组织" if card.final_stars else "无星级党组织"
+        return f"{title}（得分可评{STAR_NAMES[card.stars]}，受名额限制）" if card.capped else title
     if card.stars is None:
         return f"目前：{card.grade}" if card.period.phase != Phase.final else card.grade
     return f"目前可评{STAR_NAMES[card.stars]}" if card.stars else "目前无星级"
@@ -96,7 +99,7 @@ def next_star(card: Scorecard) -> dict | None:
         return None
     gap, code = min(below)
     standard = next(s for s in body["standards"] if s["code"] == code)
-    items = {c["code"]: c for _, c in criteria_of(body)}
+    items = items_of(body)
     rows = sorted((r for r in card.criteria if r.standard_code == code and r.points < r.max_points),
                   key=lambda r: r.points - r.max_points)
     steps = []
@@ -189,11 +192,9 @@ def campaign_summary(period) -> dict:
 def overdue_wishes(cards: list[Scorecard]) -> dict[int, int]:
     """Wishes still waiting (unreviewed, unclaimed or in hand) past their due time, per org."""
     waiting = [s.value for s in (WishStatus.pending_review, WishStatus.open, WishStatus.claimed)]
-    counts = {}
-    for card in cards:
-        counts[card.org_id] = db.session.scalar(sa.select(sa.func.count()).select_from(Wish).where(
-            Wish.grid.has(Org.path.startswith(card.org.path)), Wish.status.in_(waiting), Wish.due_at < utcnow()))
-    return counts
+    late = db.session.execute(sa.select(Org.path, sa.func.count()).join(Wish, Wish.grid_id == Org.id).where(
+        Wish.status.in_(waiting), Wish.due_at < utcnow()).group_by(Org.path)).all()
+    return {card.org_id: sum(n for path, n in late if path.startswith(card.org.path)) for card in cards}
 
 
 def _star_edge(card: Scorecard, body: dict) -> list[str]:

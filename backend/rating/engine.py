@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from backend.extensions import db, utcnow
 from backend.rating.metrics import METRICS, Context, phrase
 from backend.rating.models import CriterionScore, Scorecard, ScoreEvent, Source
-from backend.rating.rubrics import criteria_of
+from backend.rating.rubrics import criteria_of, items_of
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -148,7 +148,7 @@ def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "é
     """Recompute the poll and metric criteria in `codes` (all of them when None)."""
     from backend.polls.service import criterion_tallies
     rubric = card.period.rubric.body
-    by_code = {c["code"]: c for _, c in criteria_of(rubric)}
+    by_code = items_of(rubric)
     ctx = Context(org=card.org, year=card.period.year, now=now or utcnow())
     tallies = None
     results: dict[str, Computed] = {}

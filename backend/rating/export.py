@@ -13,7 +13,7 @@ from backend.extensions import db
 from backend.rating import ledger
 from backend.rating.models import Problem, RatingPeriod
 from backend.rating.quotas import STAR_NAMES
-from backend.rating.rubrics import criteria_of
+from backend.rating.rubrics import items_of
 
 BOLD = Font(bold=True)
 
@@ -34,7 +34,7 @@ def workbook(period: RatingPeriod) -> bytes:
     rubric = period.rubric.body
     standards = [s["code"] for s in rubric["standards"]]
     names = {s["code"]: s["title"] for s in rubric["standards"]}
-    titles = {c["code"]: c["title"] for _, c in criteria_of(rubric)}
+    titles = {code: c["title"] for code, c in items_of(rubric).items()}
     cards = sorted(period.scorecards, key=lambda c: (-c.total, c.org_id))
     book = Workbook()
     stars = rubric["kind"] == "stars"

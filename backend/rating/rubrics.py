@@ -129,3 +129,8 @@ def ensure(code: str) -> Rubric:
 def criteria_of(body: dict) -> list[tuple[dict, dict]]:
     """(standard, criterion) pairs in the rubric's order."""
     return [(standard, criterion) for standard in body["standards"] for criterion in standard.get("criteria", [])]
+
+
+def items_of(body: dict) -> dict[str, dict]:
+    """Criterion code → the rubric's criterion."""
+    return {criterion["code"]: criterion for _, criterion in criteria_of(body)}

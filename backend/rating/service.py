@@ -141,7 +141,7 @@ def criterion(card: Scorecard, code: str) -> CriterionScore:
 
 
 def rubric_item(card: Scorecard, code: str) -> dict:
-    return next(c for _, c in rubrics.criteria_of(card.period.rubric.body) if c["code"] == code)
+    return rubrics.items_of(card.period.rubric.body)[code]
 
 
 def enter_score(actor: Actor, card: Scorecard, code: str, *, points: Decimal | None = None,

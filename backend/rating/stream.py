@@ -34,7 +34,7 @@ _schema = ScoreEventSchema()
 
 
 def payload(event: ScoreEvent) -> dict:
-    return {**_schema.dump(event), "org_id": event.org_id}
+    return {**_schema.dump(event), "org_id": event.org_id, "period_id": event.period_id}
 
 
 def format_event(data: dict) -> str:
@@ -103,7 +103,7 @@ class Hub:
         with self.app.app_context():
             rows = db.session.scalars(sa.select(ScoreEvent).where(ScoreEvent.id > self.low)
                                       .order_by(ScoreEvent.id).limit(REPLAY_LIMIT)).all()
-            fresh = [payload(e) | {"period_id": e.period_id} for e in rows if e.id not in self.sent]
+            fresh = [payload(e) for e in rows if e.id not in self.sent]
             db.session.remove()
         now = time.monotonic()
         seen = self.sent | {d["id"] for d in fresh}
@@ -139,8 +139,7 @@ def replay(period_id: int, org_id: int | None, after: int) -> list[dict]:
     stmt = sa.select(ScoreEvent).where(ScoreEvent.period_id == period_id, ScoreEvent.id > after)
     if org_id is not None:
         stmt = stmt.where(ScoreEvent.org_id == org_id)
-    return [payload(e) | {"period_id": e.period_id}
-            for e in db.session.scalars(stmt.order_by(ScoreEvent.id).limit(REPLAY_LIMIT))]
+    return [payload(e) for e in db.session.scalars(stmt.order_by(ScoreEvent.id).limit(REPLAY_LIMIT))]
 
 
 class Busy(Exception):

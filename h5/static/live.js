@@ -43,7 +43,8 @@
           if (r.redirected) { location.reload(); return null; }
           return r.ok ? r.text() : null;
         })
-        .then(function (html) { if (html) { board.innerHTML = html; decorate(); } });
+        .then(function (html) { if (html) { board.innerHTML = html; decorate(); } })
+        .catch(function () { /* offline for now: the next event or poll redraws */ });
     }, 250);
   }
   function announce(e) {
@@ -65,7 +66,8 @@
       if (!root.dataset.events) { redraw(); return; }
       fetch(root.dataset.events + "?after=" + last, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : []; })
-        .then(function (events) { events.forEach(onEvent); });
+        .then(function (events) { events.forEach(onEvent); })
+        .catch(function () { /* offline for now: the next round asks again */ });
     }, 5000);
   }
 
