@@ -17,7 +17,7 @@ from backend.core.db import commit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.permissions import authorize, can, load_authorized
 from backend.extensions import db
-from backend.ledger import service as ledger
+from backend.hours import service as hours
 from backend.orgs.service import units_near
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
@@ -59,8 +59,8 @@ def checkin_scan(activity_id: int):
 @bp.get("/me/hours")
 def my_hours():
     actor = require_page_actor()
-    totals = ledger.balance("person", actor.person.id)
-    entries = db.session.scalars(ledger.entries("person", actor.person.id).limit(50)).all()
+    totals = hours.balance("person", actor.person.id)
+    entries = db.session.scalars(hours.entries("person", actor.person.id).limit(50)).all()
     return render_template("my_hours.html", tab="me", hours=totals["minutes"] / 60, points=totals["points"],
                            entries=entries)
 

@@ -22,7 +22,7 @@ from backend.core.errors import Invalid, NotFound
 from backend.core.paging import PageArgs, page_of, paginate
 from backend.core.permissions import authorize, load_authorized
 from backend.extensions import db
-from backend.ledger import service as ledger
+from backend.hours import service as hours
 from backend.people.models import Person
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
@@ -92,12 +92,12 @@ def checkin(args, activity_id):
 @blp.get("/people/<int:person_id>/hours")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, HoursSchema)
-def hours(args, person_id):
+def person_hours(args, person_id):
     """A person's volunteer hours and points: balance and the latest entries."""
     person = db.session.get(Person, person_id)
     authorize(require_actor(), "person.view", person)
-    totals = ledger.balance("person", person.id)
-    page = paginate(ledger.entries("person", person.id), args["page"], args["per_page"])
+    totals = hours.balance("person", person.id)
+    page = paginate(hours.entries("person", person.id), args["page"], args["per_page"])
     return {"person_id": person.id, "minutes": totals["minutes"], "hours": round(totals["minutes"] / 60, 2),
             "points": totals["points"], "entries": page["items"]}
 

@@ -75,7 +75,7 @@ class CheckinResultSchema(Schema):
     booking = fields.Nested(BookingSchema)
 
 
-class LedgerEntrySchema(Schema):
+class HoursEntrySchema(Schema):
     txn_id = fields.String()
     unit = fields.String()
     amount = fields.Integer()
@@ -90,7 +90,7 @@ class HoursSchema(Schema):
     hours = fields.Float()
     minutes = fields.Integer()
     points = fields.Integer()
-    entries = fields.List(fields.Nested(LedgerEntrySchema))
+    entries = fields.List(fields.Nested(HoursEntrySchema))
 
 
 class CancelResultSchema(Schema):

@@ -14,7 +14,7 @@ from backend.core.errors import Conflict, Invalid
 from backend.core.periods import day_range
 from backend.core.permissions import Actor, authorize, org_visible_clause
 from backend.extensions import db, utcnow
-from backend.ledger import service as ledger
+from backend.hours import service as hours
 from backend.orgs.models import Org
 from backend.orgs.service import resident_unit
 from backend.people.models import Person
@@ -76,13 +76,13 @@ def credited_minutes(slot: Slot, checked_in_at: datetime, checked_out_at: dateti
 
 def _credit(activity: Activity, booking: Booking) -> None:
     minutes = credited_minutes(activity.slot, booking.checked_in_at, booking.checked_out_at)
-    if minutes <= 0 or ledger.already_posted("booking", booking.id):
+    if minutes <= 0 or hours.already_posted("booking", booking.id):
         return
     actor = Actor.load(booking.person_id)
     roles = {r.value for r in actor.roles_around(activity.org)} if actor else set()
-    ledger.post(person_id=booking.person_id, org_id=activity.org_id, source_type="booking", source_id=booking.id,
+    hours.post(person_id=booking.person_id, org_id=activity.org_id, source_type="booking", source_id=booking.id,
                 memo=f"{activity.title} {minutes / 60:.1f} 小时", minutes=minutes,
-                points=ledger.points_for(minutes, roles))
+                points=hours.points_for(minutes, roles))
 
 
 def check_out(activity: Activity, booking: Booking, at: datetime) -> bool:

@@ -16,7 +16,7 @@ from backend.bookings.models import Booking, BookingStatus, Slot
 from backend.core.periods import years_of
 from backend.double_reports.models import DoubleReport, ReportStatus
 from backend.extensions import db, utcnow
-from backend.ledger.models import AccountKind, LedgerEntry, Unit
+from backend.hours.models import AccountKind, HoursEntry, Unit
 from backend.orgs.models import Org, OrgKind
 from backend.people.models import Membership, Person, Role
 from backend.services.models import ServiceBooking, ServiceSlot
@@ -43,13 +43,13 @@ def activities_held(org: Org, start: datetime, end: datetime, now: datetime | No
 
 def _minutes_given(org: Org, start: datetime, end: datetime, person_filter=None) -> int:
     """Volunteer minutes the subtree's orgs credited in the period (their ledger debits)."""
-    stmt = sa.select(sa.func.coalesce(sa.func.sum(-LedgerEntry.amount), 0)).where(
-        LedgerEntry.account_kind == AccountKind.org.value, LedgerEntry.account_id.in_(_subtree_ids(org)),
-        LedgerEntry.unit == Unit.minutes.value, LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(-HoursEntry.amount), 0)).where(
+        HoursEntry.account_kind == AccountKind.org.value, HoursEntry.account_id.in_(_subtree_ids(org)),
+        HoursEntry.unit == Unit.minutes.value, HoursEntry.created_at >= start, HoursEntry.created_at < end)
     if person_filter is not None:
-        credited = aliased(LedgerEntry)
+        credited = aliased(HoursEntry)
         stmt = stmt.where(sa.exists().where(
-            credited.txn_id == LedgerEntry.txn_id, credited.account_kind == AccountKind.person.value,
+            credited.txn_id == HoursEntry.txn_id, credited.account_kind == AccountKind.person.value,
             credited.account_id.in_(person_filter)))
     return int(db.session.scalar(stmt))
 
@@ -140,14 +140,14 @@ def leaderboard(org: Org, start: datetime, end: datetime, *, by: str = "hours", 
     """People ranked by volunteer hours credited in `org`'s subtree or by the wishes there
     they fulfilled (fulfilled or confirmed, not merely claimed), with the other figure beside."""
     subtree = _subtree_ids(org)
-    org_side = aliased(LedgerEntry)
-    minutes = (sa.select(LedgerEntry.account_id.label("person_id"), sa.func.sum(LedgerEntry.amount).label("minutes"))
-               .join(org_side, sa.and_(org_side.txn_id == LedgerEntry.txn_id,
+    org_side = aliased(HoursEntry)
+    minutes = (sa.select(HoursEntry.account_id.label("person_id"), sa.func.sum(HoursEntry.amount).label("minutes"))
+               .join(org_side, sa.and_(org_side.txn_id == HoursEntry.txn_id,
                                        org_side.account_kind == AccountKind.org.value))
-               .where(LedgerEntry.account_kind == AccountKind.person.value, LedgerEntry.unit == Unit.minutes.value,
+               .where(HoursEntry.account_kind == AccountKind.person.value, HoursEntry.unit == Unit.minutes.value,
                       org_side.unit == Unit.minutes.value, org_side.account_id.in_(subtree),
-                      LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
-               .group_by(LedgerEntry.account_id).subquery())
+                      HoursEntry.created_at >= start, HoursEntry.created_at < end)
+               .group_by(HoursEntry.account_id).subquery())
     wishes = (sa.select(Wish.claimant_id.label("person_id"), sa.func.count().label("wishes"))
               .where(Wish.community_id.in_(subtree), Wish.claimant_id.is_not(None),
                      Wish.status.in_([WishStatus.fulfilled.value, WishStatus.confirmed.value]),

@@ -21,7 +21,7 @@ from backend.core.permissions import Actor, actor_of, authorize, can, wish_visib
 from backend.core.privacy import mask_name
 from backend.core.receipts import receipt_for, receipt_hash
 from backend.extensions import UTCDateTime, db, utcnow
-from backend.ledger import service as ledger
+from backend.hours import service as hours
 from backend.notifications.service import notify
 from backend.orgs.models import Org, OrgKind
 from backend.people.models import ROLE_LABELS, Membership, Person, Role
@@ -263,7 +263,7 @@ def confirm(wish: Wish, rating: int, comment: str | None = None) -> None:
 
 def _credit_claimant(wish: Wish) -> None:
     """A confirmed wish earns its claimant WISH_POINTS, debited to the community."""
-    ledger.post(person_id=wish.claimant_id, org_id=wish.community_id, source_type="wish", source_id=wish.id,
+    hours.post(person_id=wish.claimant_id, org_id=wish.community_id, source_type="wish", source_id=wish.id,
                 memo=f"微心愿：{wish.title}", points=current_app.config["WISH_POINTS"])
 
 

@@ -15,8 +15,8 @@ from backend.activities.models import Activity
 from backend.bookings import service as bookings
 from backend.core.errors import Conflict
 from backend.extensions import db
-from backend.ledger import service as ledger
-from backend.ledger.models import LedgerEntry
+from backend.hours import service as hours
+from backend.hours.models import HoursEntry
 from backend.qrcodes.service import create_code
 from tests import factories as f
 
@@ -51,8 +51,8 @@ def test_check_in_window_then_out_credits_capped_time(app, setup):
     assert result == "checked_out"
     db.session.commit()
     # counted from the start, not from the early arrival; volunteers earn 10 points an hour
-    assert ledger.balance("person", volunteer.id) == {"minutes": 90, "points": 15}
-    assert ledger.balance("org", orgs["a"].id) == {"minutes": -90, "points": -15}
+    assert hours.balance("person", volunteer.id) == {"minutes": 90, "points": 15}
+    assert hours.balance("org", orgs["a"].id) == {"minutes": -90, "points": -15}
     with pytest.raises(Conflict) as caught:
         activities.scan(activity, volunteer, START + timedelta(minutes=100))
     assert caught.value.code == "already_checked_out"
@@ -72,7 +72,7 @@ def test_party_member_rate_and_automatic_check_out_at_the_end(app, setup):
     assert activities.auto_check_out(START + timedelta(hours=1)) == 0  # not over yet
     assert activities.auto_check_out(START + timedelta(hours=3)) == 1
     db.session.commit()
-    assert ledger.balance("person", member.id) == {"minutes": 90, "points": 18}  # 12 points an hour
+    assert hours.balance("person", member.id) == {"minutes": 90, "points": 18}  # 12 points an hour
     assert activities.auto_check_out(START + timedelta(hours=4)) == 0
 
 
@@ -87,9 +87,9 @@ def test_confirmed_wish_credits_its_claimant_once(app, client, setup):
     wishes.fulfil(Actor.load(member.id), made.wish, "已更换")
     wishes.confirm(made.wish, 5)
     db.session.commit()
-    assert ledger.balance("person", member.id) == {"minutes": 0, "points": app.config["WISH_POINTS"]}
+    assert hours.balance("person", member.id) == {"minutes": 0, "points": app.config["WISH_POINTS"]}
     with pytest.raises(Conflict):
-        ledger.post(person_id=member.id, org_id=orgs["a"].id, source_type="wish", source_id=made.wish.id,
+        hours.post(person_id=member.id, org_id=orgs["a"].id, source_type="wish", source_id=made.wish.id,
                     memo="again", points=5)
     db.session.rollback()
 
@@ -150,21 +150,21 @@ def test_balances_sum_to_zero_after_any_sequence(app, setup, ops):
             elif op[0] == "auto":
                 activities.auto_check_out(START + timedelta(minutes=op[1]))
             else:
-                ledger.post(person_id=people[op[1]].id, org_id=orgs["a"].id, source_type="wish",
+                hours.post(person_id=people[op[1]].id, org_id=orgs["a"].id, source_type="wish",
                             source_id=next(_wish_ids) + 10_000, memo="微心愿", points=op[2])
         except Conflict:
             pass
     db.session.flush()
-    assert ledger.trial_balance() == {"minutes": 0, "points": 0}
-    for entry_txn in db.session.scalars(sa.select(LedgerEntry.txn_id).distinct()):
-        per_unit = db.session.execute(sa.select(LedgerEntry.unit, sa.func.sum(LedgerEntry.amount))
-                                      .where(LedgerEntry.txn_id == entry_txn).group_by(LedgerEntry.unit)).all()
+    assert hours.trial_balance() == {"minutes": 0, "points": 0}
+    for entry_txn in db.session.scalars(sa.select(HoursEntry.txn_id).distinct()):
+        per_unit = db.session.execute(sa.select(HoursEntry.unit, sa.func.sum(HoursEntry.amount))
+                                      .where(HoursEntry.txn_id == entry_txn).group_by(HoursEntry.unit)).all()
         assert all(total == 0 for _, total in per_unit)
-    accounts = db.session.execute(sa.select(LedgerEntry.account_kind, LedgerEntry.account_id).distinct()).all()
-    totals = [ledger.balance(kind, account) for kind, account in accounts]
+    accounts = db.session.execute(sa.select(HoursEntry.account_kind, HoursEntry.account_id).distinct()).all()
+    totals = [hours.balance(kind, account) for kind, account in accounts]
     assert sum(t["minutes"] for t in totals) == 0 and sum(t["points"] for t in totals) == 0
     for person in people:
-        minutes = sum(e.amount for e in db.session.scalars(ledger.entries("person", person.id)) if e.unit == "minutes")
-        assert ledger.balance("person", person.id)["minutes"] == minutes
+        minutes = sum(e.amount for e in db.session.scalars(hours.entries("person", person.id)) if e.unit == "minutes")
+        assert hours.balance("person", person.id)["minutes"] == minutes
         assert 0 <= minutes <= 60 * 3  # never more than the slots' lengths
     db.session.rollback()

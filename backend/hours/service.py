@@ -1,4 +1,4 @@
-"""Posting to the hours-and-points ledger. Each posting is balanced by construction."""
+"""Posting to the volunteer hours-and-points book. Each posting is balanced by construction."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.core.db import conflict_for
 from backend.extensions import db
-from backend.ledger.models import AccountKind, LedgerEntry, Unit
+from backend.hours.models import AccountKind, HoursEntry, Unit
 
 
 def points_for(minutes: int, roles: set[str]) -> int:
@@ -29,10 +29,10 @@ def post(*, person_id: int, org_id: int, source_type: str, source_id: int, memo:
     rows = []
     for unit, amount in ((Unit.minutes, minutes), (Unit.points, points)):
         if amount:
-            rows += [LedgerEntry(txn_id=txn, account_kind=AccountKind.person.value, account_id=person_id,
+            rows += [HoursEntry(txn_id=txn, account_kind=AccountKind.person.value, account_id=person_id,
                                  unit=unit.value, amount=amount, source_type=source_type, source_id=source_id,
                                  memo=memo),
-                     LedgerEntry(txn_id=txn, account_kind=AccountKind.org.value, account_id=org_id,
+                     HoursEntry(txn_id=txn, account_kind=AccountKind.org.value, account_id=org_id,
                                  unit=unit.value, amount=-amount, source_type=source_type, source_id=source_id,
                                  memo=memo)]
     if not rows:
@@ -47,26 +47,26 @@ def post(*, person_id: int, org_id: int, source_type: str, source_id: int, memo:
 
 def already_posted(source_type: str, source_id: int) -> bool:
     return db.session.scalar(sa.select(sa.exists().where(
-        LedgerEntry.source_type == source_type, LedgerEntry.source_id == source_id))) or False
+        HoursEntry.source_type == source_type, HoursEntry.source_id == source_id))) or False
 
 
 def balance(kind: str, account_id: int) -> dict[str, int]:
     """{"minutes": n, "points": n} for one account: the sum of its entries."""
-    rows = db.session.execute(sa.select(LedgerEntry.unit, sa.func.sum(LedgerEntry.amount)).where(
-        LedgerEntry.account_kind == kind, LedgerEntry.account_id == account_id).group_by(LedgerEntry.unit))
+    rows = db.session.execute(sa.select(HoursEntry.unit, sa.func.sum(HoursEntry.amount)).where(
+        HoursEntry.account_kind == kind, HoursEntry.account_id == account_id).group_by(HoursEntry.unit))
     totals = {u.value: 0 for u in Unit}
     totals.update({unit: int(total) for unit, total in rows})
     return totals
 
 
 def entries(kind: str, account_id: int) -> sa.Select:
-    return sa.select(LedgerEntry).where(LedgerEntry.account_kind == kind, LedgerEntry.account_id == account_id) \
-        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+    return sa.select(HoursEntry).where(HoursEntry.account_kind == kind, HoursEntry.account_id == account_id) \
+        .order_by(HoursEntry.created_at.desc(), HoursEntry.id.desc())
 
 
 def trial_balance() -> dict[str, int]:
     """Sum of every entry per unit: zero in a healthy ledger."""
-    rows = db.session.execute(sa.select(LedgerEntry.unit, sa.func.sum(LedgerEntry.amount)).group_by(LedgerEntry.unit))
+    rows = db.session.execute(sa.select(HoursEntry.unit, sa.func.sum(HoursEntry.amount)).group_by(HoursEntry.unit))
     totals = {u.value: 0 for u in Unit}
     totals.update({unit: int(total) for unit, total in rows})
     return totals

@@ -25,7 +25,7 @@ class AccountKind(enum.StrEnum):
     org = "org"
 
 
-class LedgerEntry(db.Model):
+class HoursEntry(db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         sa.CheckConstraint(enum_check("unit", Unit), name="unit"),
