@@ -8,21 +8,17 @@ from datetime import timedelta
 
 import qrcode
 import qrcode.image.svg
-import sqlalchemy as sa
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
 from backend.core.auth import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden
-from backend.core.permissions import authorize, can, load_authorized
+from backend.core.permissions import can
 from backend.extensions import db, utcnow
-from backend.orgs.models import Org, OrgKind
 from backend.polls import service
-from backend.polls.models import MODE_LABELS, RATING_LABELS, Poll, PollResponse, QuestionKind
+from backend.polls.models import MODE_LABELS, RATING_LABELS, Poll, QuestionKind
 from backend.polls.presets import PRESETS
 from backend.polls.schemas import PollCreateSchema
-from backend.qrcodes import service as qr_service
-from backend.qrcodes.models import QrPurpose
 from h5.views import act_and_return, communities_of, local_iso, require_page_actor, submit_form
 
 bp = Blueprint("poll_pages", __name__, url_prefix="/h5")
@@ -34,7 +30,9 @@ DEVICE_COOKIE = "sw_device"
 def _answer_page(poll: Poll, values: dict, errors: dict, status: int = 200):
     response = make_response(render_template(
         "poll_answer.html", tab=None, poll=poll, values=values, errors=errors, ratings=RATING_LABELS,
-        code=request.values.get("code", "").strip().upper(), qr=request.values.get("qr", ""),
+        code=request.values.get("code", "").strip().upper(),
+        # A refused poster code is not carried into the next try: the answer then counts without a grid.
+        qr="" if "qr" in errors else request.values.get("qr", ""),
         actor=current_actor()), status)
     if poll.allow_device and not request.cookies.get(DEVICE_COOKIE):
         response.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(24), max_age=400 * 24 * 3600, httponly=True,
@@ -68,14 +66,8 @@ def answer_submit(poll_id: int):
     poll = service.get_poll(poll_id)
     answers, values = _sheet(poll)
     try:
-        qr = request.form.get("qr") or None
-        grid_id = None
-        if qr:
-            code = qr_service.resolve(qr)
-            grid_id = code.org_id if code.org.kind == OrgKind.grid.value and code.target_id == poll.id else None
-        respondent = service.respondent_for(poll, actor=current_actor(), code=request.form.get("code") or None,
-                                            device=request.cookies.get(DEVICE_COOKIE), qr_grid_id=grid_id)
-        service.submit(poll, respondent, answers, ip=client_ip())
+        service.answer(poll.id, answers, actor=current_actor(), code=request.form.get("code") or None,
+                       device=request.cookies.get(DEVICE_COOKIE), qr=request.form.get("qr") or None, ip=client_ip())
         commit()
     except DomainError as exc:
         db.session.rollback()
@@ -96,18 +88,14 @@ def thanks(poll_id: int):
 def polls_list():
     actor = require_page_actor()
     communities = communities_of(actor)
-    polls = db.session.scalars(sa.select(Poll).where(Poll.org_id.in_([c.id for c in communities]))
-                               .order_by(Poll.opens_at.desc()).limit(100)).all()
-    visible = [p for p in polls if can(actor, "poll.results", p)]
-    if not visible and not any(can(actor, "org.organise", c) for c in communities):
-        raise Forbidden("测评结果仅对社区和街道工作人员开放")
+    visible = service.staff_polls(actor, communities)
     counts = service.respondent_counts([p.id for p in visible])
     return render_template("polls.html", tab="home", polls=visible, counts=counts,
-                           can_create=any(can(actor, "org.organise", c) for c in communities))
+                           can_create=bool(service.organised_by(actor, communities)))
 
 
 def _poll_form(actor, values: dict, errors: dict, status: int = 200):
-    communities = [c for c in communities_of(actor) if can(actor, "org.organise", c)]
+    communities = service.organised_by(actor, communities_of(actor))
     if not communities:
         raise Forbidden("只有社区书记或街道工作人员可以发起测评")
     return render_template("poll_form.html", tab="home", communities=communities, presets=PRESETS,
@@ -135,10 +123,9 @@ def poll_create():
             "title": preset["title"], "description": preset["description"], "audience": preset["audience"],
             "questions": preset["questions"], "modes": values["modes"] or ["account"],
             "opens_at": local_iso(values["from_day"], "00:00"), "closes_at": local_iso(values["to_day"], "23:59")})
-        org = db.session.get(Org, args["org_id"])
-        authorize(actor, "org.organise", org)
-        args["title"] = f"{org.name}{preset['title']}"
-        return service.create_poll(org, args, actor.person.id)
+        poll = service.create(actor, args)
+        poll.title = f"{poll.org.name}{preset['title']}"
+        return poll
 
     return submit_form(create, lambda errors, status: _poll_form(actor, values, errors, status),
                        "测评已创建，请打印二维码或测评码发放",
@@ -148,10 +135,9 @@ def poll_create():
 @bp.get("/polls/<int:poll_id>/results")
 def results(poll_id: int):
     actor = require_page_actor()
-    poll = load_authorized(actor, Poll, poll_id, "poll.results")
-    flagged = db.session.scalars(sa.select(PollResponse).where(
-        PollResponse.poll_id == poll.id, PollResponse.status == "flagged").order_by(PollResponse.id).limit(200)).all()
-    return render_template("poll_results.html", tab="home", poll=poll, r=service.results(poll, with_texts=True),
+    poll, result = service.results_for(actor, poll_id)
+    flagged = service.flagged_of(actor, poll.id, only_pending=True, limit=200)
+    return render_template("poll_results.html", tab="home", poll=poll, r=result,
                            ratings=RATING_LABELS, modes=MODE_LABELS, flagged=flagged,
                            can_manage=can(actor, "poll.manage", poll),
                            can_review=bool(flagged) and can(actor, "poll.review", flagged[0]))
@@ -160,8 +146,8 @@ def results(poll_id: int):
 @bp.post("/poll-responses/<int:response_id>/review")
 def review(response_id: int):
     actor = require_page_actor()
-    response = load_authorized(actor, PollResponse, response_id, "poll.review")
     decision = "exclude" if request.form.get("decision") == "exclude" else "accept"
+    response = service.reviewable(actor, response_id)
     return act_and_return(lambda: service.review(response, decision, actor.person.id),
                           "已剔除该答卷" if decision == "exclude" else "已确认该答卷有效",
                           url_for("poll_pages.results", poll_id=response.poll_id))
@@ -171,16 +157,16 @@ def review(response_id: int):
 def codes(poll_id: int):
     """Make one-time codes and show them once, as a printable sheet of slips."""
     actor = require_page_actor()
-    poll = load_authorized(actor, Poll, poll_id, "poll.manage")
     count = max(1, min(request.form.get("count", type=int) or 20, 200))
-    grid = db.session.get(Org, request.form.get("grid_id", type=int) or 0)
     try:
-        made = service.generate_codes(poll, count, grid)
+        poll, grid, made = service.codes_for(actor, poll_id, count, request.form.get("grid_id", type=int))
         commit()
     except DomainError as exc:
         db.session.rollback()
+        if exc.status in (403, 404):
+            raise
         flash(exc.message, "warn")
-        return redirect(url_for("poll_pages.results", poll_id=poll.id))
+        return redirect(url_for("poll_pages.results", poll_id=poll_id))
     base = request.host_url.rstrip("/")
     slips = [{"code": c.code, "svg": _svg(f"{base}{url_for('poll_pages.answer', poll_id=poll.id, code=c.code)}")}
              for c in made]
@@ -196,11 +182,7 @@ def _svg(url: str) -> str:
 @bp.post("/polls/<int:poll_id>/qrcode")
 def poster(poll_id: int):
     """The open poll QR poster (mass polls answered once per phone)."""
-    actor = require_page_actor()
-    poll = load_authorized(actor, Poll, poll_id, "poll.manage")
-    if not poll.allow_device and not poll.allow_account:
-        raise Forbidden("本测评只接受测评码，请打印测评码纸条")
-    qr = qr_service.ensure_code(QrPurpose.poll.value, poll.id, poll.org, actor.person)
+    qr = service.poster_code(require_page_actor(), poll_id)
     commit()
     return redirect(url_for("h5.qr_poster", qr_id=qr.id))
 

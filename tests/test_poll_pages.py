@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from backend.extensions import db, utcnow
 from backend.polls.models import Poll, PollResponse
+from backend.qrcodes import service as qr_service
 from tests import test_polls
 from tests.test_csrf_session import csrf_from, h5_login
 from tests.test_polls import answers, make_poll
@@ -120,3 +121,27 @@ def test_street_officer_reviews_a_burst_on_the_results_page(app, client, world):
     assert db.session.get(PollResponse, flagged[0]).status == "excluded"
     shown = officer.get(f"/h5/polls/{poll['id']}/results").get_data(as_text=True)
     assert "已剔除 1" in shown
+
+
+def test_a_qr_code_of_something_else_is_refused_alike_by_api_and_page(app, client, world):
+    """The poster's code names the grid an answer counts in; a code made for another poll (or
+    for anything else) is refused by both faces, and nothing is stored."""
+    orgs, people, headers = world
+    poll, other = make_poll(client, world, modes=["device"]), make_poll(client, world, modes=["device"])
+    foreign = qr_service.create_code("poll", other["id"], orgs["a1"], None).code
+    wish_code = qr_service.create_code("wish", orgs["a1"].id, orgs["a1"], None).code
+    own = qr_service.create_code("poll", poll["id"], orgs["a1"], None).code
+    db.session.commit()
+    url = f"/api/v1/polls/{poll['id']}/responses"
+    for code in (foreign, wish_code):
+        refused = client.post(url, json={"answers": answers(poll), "device": f"d-{code}", "qr": code})
+        assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "wrong_code"
+    phone = app.test_client()
+    page = phone.get(f"/h5/p/{poll['id']}", query_string={"qr": foreign})
+    refused = phone.post(f"/h5/p/{poll['id']}", data=sheet(page, poll, qr=foreign))
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "这不是本测评的二维码" in body and f'value="{foreign}"' not in body
+    assert stored() == 0
+    done = phone.post(f"/h5/p/{poll['id']}", data=sheet(page, poll, qr=own))
+    assert done.status_code == 302
+    assert db.session.scalar(sa.select(PollResponse.grid_id)) == orgs["a1"].id

@@ -26,15 +26,15 @@ class AccountKind(enum.StrEnum):
 
 
 class HoursEntry(db.Model):
-    __tablename__ = "ledger_entries"
+    __tablename__ = "hours_entries"
     __table_args__ = (
         sa.CheckConstraint(enum_check("unit", Unit), name="unit"),
         sa.CheckConstraint(enum_check("account_kind", AccountKind), name="account_kind"),
         sa.CheckConstraint("amount <> 0", name="amount"),
         # One credit per source and unit: re-running a check-out or a job credits nothing twice.
-        sa.UniqueConstraint("source_type", "source_id", "unit", "account_kind", name="uq_ledger_entries_source",
+        sa.UniqueConstraint("source_type", "source_id", "unit", "account_kind", name="uq_hours_entries_source",
                             info=conflict_info("already_credited", "已记录过")),
-        sa.Index("ix_ledger_entries_account", "account_kind", "account_id", "unit"),
+        sa.Index("ix_hours_entries_account", "account_kind", "account_id", "unit"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

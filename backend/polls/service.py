@@ -8,6 +8,7 @@ import hmac
 import ipaddress
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,8 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.core.db import conflict_for
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
-from backend.core.permissions import Actor
-from backend.events.service import emit
+from backend.core.permissions import Actor, authorize, can, load_authorized, org_visible_clause
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org, OrgKind
 from backend.people.models import Role
@@ -36,13 +36,14 @@ from backend.polls.models import (
     QuestionKind,
     ResponseStatus,
 )
+from backend.qrcodes import service as qr_service
+from backend.qrcodes.models import QrPurpose
 
 Q = QuestionKind
 R = ResponseStatus
 #: Readable and unambiguous on a printed slip (no 0/O, 1/I/L).
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
-RESULT_CHANGED = "poll.result_changed"
 
 
 # --- creating and running a poll --------------------------------------------------------------
@@ -51,18 +52,17 @@ def _invalid(field: str, message: str, code: str = "validation_error") -> Invali
     return Invalid(message, code=code, fields={field: [message]})
 
 
-def _campaign_of(org: Org, period_id: int | None) -> int | None:
-    """The campaign whose scores the poll feeds: the one given, which must rate `org`, or by
-    default the newest campaign rating `org` that has not published its results yet."""
-    from backend.rating.models import LIVE_PHASES, RatingPeriod, Scorecard
-    stmt = (sa.select(RatingPeriod.id).join(Scorecard, Scorecard.period_id == RatingPeriod.id)
-            .where(Scorecard.org_id == org.id))
-    if period_id is None:
-        return db.session.scalar(stmt.where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))
-                                 .order_by(RatingPeriod.id.desc()).limit(1))
-    if db.session.scalar(stmt.where(RatingPeriod.id == period_id)) is None:
-        raise _invalid("period_id", "该组织不在这次创评中", "unknown_period")
-    return period_id
+#: Which rating campaign a new poll feeds: (org, period_id asked for) → period id or None.
+#: The rating module installs it (rating depends on polls, never the reverse); without a
+#: rating installed a poll feeds no campaign.
+CampaignOf = Callable[[Org, "int | None"], "int | None"]
+_campaign_of: CampaignOf = lambda org, period_id: None  # noqa: E731
+
+
+def feed_campaigns_with(resolver: CampaignOf) -> None:
+    """Let the rating module say which campaign a new poll's mapped questions feed."""
+    global _campaign_of
+    _campaign_of = resolver
 
 
 def create_poll(org: Org, args: dict, created_by_id: int | None = None) -> Poll:
@@ -276,8 +276,6 @@ def submit(poll: Poll, respondent: Respondent, answers: list[dict], *, ip: str |
     db.session.flush()
     _move_tallies(poll.id, _tally_keys(rows, respondent.grid_id, respondent.mode.value), +1)
     _flag_burst(poll, network, now)
-    emit(RESULT_CHANGED, poll.org_id, poll_id=poll.id, cause="answer", mode=respondent.mode.value,
-         criteria=sorted({q.criterion_code for q in poll.questions if q.criterion_code}))
     return response
 
 
@@ -312,11 +310,6 @@ def review(response: PollResponse, decision: str, reviewer_id: int) -> None:
         _move_tallies(response.poll_id, moves, -1)
     elif before == R.excluded.value:
         _move_tallies(response.poll_id, moves, +1)
-    else:
-        return
-    poll = db.session.get(Poll, response.poll_id)
-    emit(RESULT_CHANGED, poll.org_id, poll_id=poll.id, cause=f"review:{target.value}",
-         criteria=sorted({q.criterion_code for q in poll.questions if q.criterion_code}))
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -441,3 +434,116 @@ def get_poll(poll_id: int) -> Poll:
     if poll is None:
         raise NotFound("找不到该测评")
     return poll
+
+
+# --- the doors: look up, authorise, act (API and pages call these) -----------------------------
+
+def create(actor: Actor | None, args: dict) -> Poll:
+    """A new poll about `args["org_id"]`, by one who organises there (its secretary or the street)."""
+    org = db.session.get(Org, args["org_id"])
+    authorize(actor, "org.organise", org)
+    return create_poll(org, args, actor.person.id)
+
+
+def managed(actor: Actor | None, poll_id: int, action: str = "poll.manage") -> Poll:
+    """The poll, if the actor may `action` it (404 outside their organisations, 403 otherwise)."""
+    return load_authorized(actor, Poll, poll_id, action)
+
+
+def open_by(actor: Actor | None, poll_id: int) -> Poll:
+    """Its organiser starts a scheduled poll at once."""
+    poll = managed(actor, poll_id)
+    open_now(poll)
+    return poll
+
+
+def close_by(actor: Actor | None, poll_id: int) -> Poll:
+    """Its organiser ends an open poll at once."""
+    poll = managed(actor, poll_id)
+    close_now(poll)
+    return poll
+
+
+def visible_polls(actor: Actor | None):
+    """Polls of the orgs the person can see, newest first (a statement, for paging)."""
+    return (sa.select(Poll).where(Poll.org.has(org_visible_clause(actor)))
+            .order_by(Poll.opens_at.desc(), Poll.id.desc()))
+
+
+def staff_polls(actor: Actor, communities: list[Org], limit: int = 100) -> list[Poll]:
+    """The polls of `communities` whose results the actor may read; 403 for one who may
+    neither read results nor start a poll there."""
+    polls = db.session.scalars(sa.select(Poll).where(Poll.org_id.in_([c.id for c in communities]))
+                               .order_by(Poll.opens_at.desc()).limit(limit)).all()
+    visible = [p for p in polls if can(actor, "poll.results", p)]
+    if not visible and not organised_by(actor, communities):
+        raise Forbidden("测评结果仅对社区和街道工作人员开放")
+    return visible
+
+
+def organised_by(actor: Actor, communities: list[Org]) -> list[Org]:
+    """Those of `communities` where the actor may start a poll."""
+    return [c for c in communities if can(actor, "org.organise", c)]
+
+
+def qr_grid(poll: Poll, qr: str | None) -> int | None:
+    """The grid a poll poster hangs in, when the scanned code was made for a grid of this poll;
+    422 `wrong_code` for a code made for anything else."""
+    if not qr:
+        return None
+    code = qr_service.resolve(qr)
+    if code.purpose != QrPurpose.poll.value or code.target_id != poll.id:
+        raise _invalid("qr", "这不是本测评的二维码", "wrong_code")
+    return code.org_id if code.org.kind == OrgKind.grid.value else None
+
+
+def answer(poll_id: int, answers: list[dict], *, actor: Actor | None, code: str | None = None,
+           device: str | None = None, qr: str | None = None, ip: str | None = None) -> PollResponse:
+    """One answer sheet, from whoever brought what: a one-time code, an account, or a device
+    (with the poster's QR naming the grid)."""
+    poll = get_poll(poll_id)
+    respondent = respondent_for(poll, actor=actor, code=code, device=device, qr_grid_id=qr_grid(poll, qr))
+    return submit(poll, respondent, answers, ip=ip)
+
+
+def results_for(actor: Actor | None, poll_id: int) -> tuple[Poll, dict]:
+    """The poll and its results, texts included, for the staff of its org."""
+    poll = managed(actor, poll_id, "poll.results")
+    return poll, results(poll, with_texts=True)
+
+
+def flagged_of(actor: Actor | None, poll_id: int, *, only_pending: bool = False, limit: int | None = None):
+    """Answers in suspicious bursts (and, unless `only_pending`, those already judged)."""
+    poll = managed(actor, poll_id, "poll.results")
+    stmt = sa.select(PollResponse).where(PollResponse.poll_id == poll.id)
+    stmt = stmt.where(PollResponse.status == R.flagged.value) if only_pending else \
+        stmt.where(PollResponse.status != R.ok.value)
+    return db.session.scalars(stmt.order_by(PollResponse.submitted_at, PollResponse.id).limit(limit)).all()
+
+
+def reviewable(actor: Actor | None, response_id: int) -> PollResponse:
+    """A flagged answer the actor may judge: a street officer above the evaluated community."""
+    return load_authorized(actor, PollResponse, response_id, "poll.review")
+
+
+def review_by(actor: Actor | None, response_id: int, decision: str) -> PollResponse:
+    """A street officer keeps or excludes a flagged answer."""
+    response = reviewable(actor, response_id)
+    review(response, decision, actor.person.id)
+    return response
+
+
+def codes_for(actor: Actor | None, poll_id: int, count: int,
+              grid_id: int | None = None) -> tuple[Poll, Org | None, list[PollCode]]:
+    """Its organiser makes `count` one-time codes (optionally for one grid of the poll's org)."""
+    poll = managed(actor, poll_id)
+    grid = db.session.get(Org, grid_id) if grid_id else None
+    return poll, grid, generate_codes(poll, count, grid)
+
+
+def poster_code(actor: Actor | None, poll_id: int):
+    """The open QR code of a poll that accepts answers by account or device (made once)."""
+    poll = managed(actor, poll_id)
+    if not poll.allow_device and not poll.allow_account:
+        raise Forbidden("本测评只接受测评码，请打印测评码纸条")
+    return qr_service.ensure_code(QrPurpose.poll.value, poll.id, poll.org, actor.person)

@@ -19,10 +19,22 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from backend.activities.models import Activity
+from backend.bookings.models import Booking, Slot
+from backend.double_reports.models import DoubleReport
 from backend.extensions import db
 from backend.orgs.models import Org
+from backend.people.models import Membership
+from backend.polls import service as polls
+from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollQuestion, PollResponse
+from backend.polls.service import respondent_counts
+from backend.rating.engine import lock, recompute
 from backend.rating.metrics import METRICS
-from backend.rating.models import LIVE_PHASES, RatingPeriod, Scorecard, Source
+from backend.rating.models import LIVE_PHASES, Meeting, RatingPeriod, Scorecard, Source
+from backend.rating.service import campaign_for_poll
+from backend.services.models import ServiceBooking
+from backend.teams.models import Team, TeamMember
+from backend.wishes.models import Wish, WishEvent
 
 _PENDING = "rating_touched"
 _BUSY = "rating_recomputing"
@@ -32,7 +44,8 @@ _BUSY = "rating_recomputing"
 class Touch:
     topic: str
     org_id: int | None
-    cause: str
+    #: Said on the score events; a function when it is only known at commit (the answer count).
+    cause: str | Callable[[], str]
     #: Poll answers name the criteria of their questions; other topics move metrics.
     criteria: tuple[str, ...] = ()
 
@@ -47,27 +60,37 @@ class Watch:
     #: Attributes whose change matters; a new row always matters unless `on_insert` is False.
     attributes: frozenset[str]
     org_of: Callable[[object], int | None]
-    cause: Callable[[object], str]
+    cause: Callable[[object], str | Callable[[], str]]
     on_insert: bool = True
+    #: For poll answers: the criteria their questions map to (other topics move metrics).
+    criteria: Callable[[object], tuple[str, ...]] = lambda obj: ()
+
+
+def _slot_org(slot_id):
+    return db.session.scalar(sa.select(Slot.org_id).where(Slot.id == slot_id))
+
+
+def _booking_org(booking_id):
+    return db.session.scalar(sa.select(Slot.org_id).join(Booking, Booking.slot_id == Slot.id)
+                             .where(Booking.id == booking_id))
+
+
+def _poll_criteria(poll_id: int) -> tuple[str, ...]:
+    """The criteria a poll's answers feed, when it belongs to a campaign."""
+    return tuple(db.session.scalars(
+        sa.select(PollQuestion.criterion_code).distinct().join(Poll, Poll.id == PollQuestion.poll_id)
+        .where(PollQuestion.poll_id == poll_id, Poll.period_id.is_not(None),
+               PollQuestion.criterion_code.is_not(None)).order_by(PollQuestion.criterion_code)))
+
+
+def _answer_cause(response: PollResponse) -> Callable[[], str]:
+    """"党员测评第 12 份答卷", counted at commit, once the answer is in the tallies."""
+    poll = db.session.get(Poll, response.poll_id)
+    return lambda: f"{poll.audience_label}第 {respondent_counts([poll.id])[poll.id]} 份答卷"
 
 
 def _watches() -> dict[type, Watch]:
-    from backend.activities.models import Activity
-    from backend.bookings.models import Booking, Slot
-    from backend.double_reports.models import DoubleReport
-    from backend.people.models import Membership
-    from backend.rating.models import Meeting
-    from backend.services.models import ServiceBooking
-    from backend.teams.models import Team, TeamMember
-    from backend.wishes.models import Wish, WishEvent
-
-    def slot_org(slot_id):
-        return db.session.scalar(sa.select(Slot.org_id).where(Slot.id == slot_id))
-
-    def booking_org(booking_id):
-        return db.session.scalar(sa.select(Slot.org_id).join(Booking, Booking.slot_id == Slot.id)
-                                 .where(Booking.id == booking_id))
-
+    slot_org, booking_org = _slot_org, _booking_org
     return {
         # Wish states move by conditional UPDATEs; each move also adds one timeline row.
         WishEvent: Watch("wish", frozenset(), lambda e: db.session.get(Wish, e.wish_id).grid_id,
@@ -91,6 +114,9 @@ def _watches() -> dict[type, Watch]:
         Org: Watch("org", frozenset({"parent_id"}), lambda o: o.parent_id, lambda o: f"新建组织「{o.name}」"),
         Meeting: Watch("meeting", frozenset({"kind", "held_on"}), lambda m: m.org_id,
                        lambda m: f"记录{m.kind_label}（{m.held_on:%m月%d日}）"),
+        # An answer sheet moves the criteria its questions map to (reviews: see _bulk_watches).
+        PollResponse: Watch("poll", frozenset(), lambda r: db.session.get(Poll, r.poll_id).org_id, _answer_cause,
+                            criteria=lambda r: _poll_criteria(r.poll_id)),
     }
 
 
@@ -98,16 +124,23 @@ def _wish_cause(wish) -> str:
     return f"微心愿「{wish.title[:16]}」{wish.status_label}"
 
 
-def _bulk_watches() -> dict[type, tuple[str, Callable]]:
-    """Conditional UPDATEs (seats, attendance, delivery) bypass the flush: for those, the orgs
-    are read with the statement's own WHERE clause just before it runs."""
-    from backend.bookings.models import Booking, Slot
-    return {Booking: ("booking", lambda where: sa.select(Slot.org_id).join(Booking, Booking.slot_id == Slot.id)
-                      .where(where).distinct())}
+def _booking_touches(where) -> list[Touch]:
+    orgs = db.session.scalars(sa.select(Slot.org_id).join(Booking, Booking.slot_id == Slot.id).where(where).distinct())
+    return [Touch("booking", org_id, "志愿活动或微服务状态变化") for org_id in orgs]
 
 
-_WATCHES: dict[type, Watch] | None = None
-_BULK: dict[type, tuple[str, Callable]] | None = None
+def _review_touches(where) -> list[Touch]:
+    """A street officer's review (or a burst flagged) may take answers out of the tallies."""
+    polls = db.session.execute(sa.select(Poll.id, Poll.org_id, Poll.audience).join(
+        PollResponse, PollResponse.poll_id == Poll.id).where(where).distinct()).all()
+    return [Touch("poll", org_id, f"{AUDIENCE_LABELS[Audience(audience)]}答卷审核", criteria)
+            for poll_id, org_id, audience in polls if (criteria := _poll_criteria(poll_id))]
+
+
+#: Conditional UPDATEs (seats, attendance, delivery, answer reviews) bypass the flush: for
+#: those, what they touch is read with the statement's own WHERE clause just before it runs.
+_BULK: dict[type, Callable[[object], list[Touch]]] = {Booking: _booking_touches, PollResponse: _review_touches}
+_WATCHES: dict[type, Watch] = _watches()
 
 
 def _changed(obj, watch: Watch) -> bool:
@@ -116,9 +149,6 @@ def _changed(obj, watch: Watch) -> bool:
 
 
 def _after_flush(session: Session, flush_context) -> None:
-    global _WATCHES
-    if _WATCHES is None:
-        _WATCHES = _watches()
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         watch = _WATCHES.get(type(obj))
         if watch is None:
@@ -127,22 +157,21 @@ def _after_flush(session: Session, flush_context) -> None:
         if (is_new and not watch.on_insert) or (not is_new and obj not in session.deleted
                                                 and not _changed(obj, watch)):
             continue
-        touch(session, Touch(watch.topic, watch.org_of(obj), watch.cause(obj)))
+        criteria = watch.criteria(obj)
+        if watch.topic == "poll" and not criteria:
+            continue
+        touch(session, Touch(watch.topic, watch.org_of(obj), watch.cause(obj), criteria))
 
 
 def _on_execute(state) -> None:
-    global _BULK
     if not state.is_update or state.bind_mapper is None:
         return
-    if _BULK is None:
-        _BULK = _bulk_watches()
-    watch = _BULK.get(state.bind_mapper.class_)
+    touches_of = _BULK.get(state.bind_mapper.class_)
     where = state.statement.whereclause
-    if watch is None or where is None or not _any_live(state.session):
+    if touches_of is None or where is None or not _any_live(state.session):
         return
-    topic, orgs_of = watch
-    for org_id in state.session.execute(orgs_of(where)).scalars():
-        touch(state.session, Touch(topic, org_id, "志愿活动或微服务状态变化"))
+    for item in touches_of(where):
+        touch(state.session, item)
 
 
 def _any_live(session: Session) -> bool:
@@ -193,7 +222,6 @@ def _criteria_for(card: Scorecard, item: Touch) -> set[str]:
 
 def apply(items: list[Touch], now: datetime | None = None) -> int:
     """Recompute what `items` touch on every live scorecard above them; the number of events."""
-    from backend.rating.engine import lock, recompute
     count = 0
     for item in items:
         if item.org_id is None:
@@ -201,41 +229,25 @@ def apply(items: list[Touch], now: datetime | None = None) -> int:
         for card in live_scorecards(item.org_id):
             codes = _criteria_for(card, item)
             if codes:
-                count += len(recompute(lock(card), codes, cause=item.cause, now=now))
+                cause = item.cause() if callable(item.cause) else item.cause
+                count += len(recompute(lock(card), codes, cause=cause, now=now))
     return count
 
 
 def refresh_live(now: datetime | None = None) -> int:
     """Full recompute of every live scorecard (time-driven changes); the number of events."""
-    from backend.rating.engine import lock, recompute
     cards = db.session.scalars(sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
                                .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))).all()
     return sum(len(recompute(lock(card), cause="定时核算", now=now)) for card in cards)
 
 
-def _on_poll_event(domain_event) -> None:
-    from backend.polls.models import Poll
-    from backend.polls.service import respondent_counts
-    poll = db.session.get(Poll, domain_event.payload["poll_id"])
-    if poll is None or poll.period_id is None or not domain_event.payload.get("criteria"):
-        return
-    if domain_event.payload.get("cause") == "answer":
-        what = f"第 {respondent_counts([poll.id])[poll.id]} 份答卷"
-    else:
-        what = "答卷审核"
-    touch(db.session(), Touch("poll", poll.org_id, f"{poll.audience_label}{what}",
-                              tuple(domain_event.payload["criteria"])))
-
-
 def install() -> None:
     """Hook the session once per process."""
-    from backend.events.service import subscribe
-    from backend.polls.service import RESULT_CHANGED
     if getattr(install, "done", False):
         return
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "do_orm_execute", _on_execute)
     event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_rollback", _forget)
-    subscribe(RESULT_CHANGED, _on_poll_event)
+    polls.feed_campaigns_with(campaign_for_poll)
     install.done = True

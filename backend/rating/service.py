@@ -17,6 +17,7 @@ from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.rating import engine, ledger, rubrics
 from backend.rating.models import (
+    LIVE_PHASES,
     PHASE_LABELS,
     PHASE_ORDER,
     Appeal,
@@ -329,3 +330,16 @@ def record_meeting(actor: Actor, org: Org, fields: dict) -> Meeting:
     db.session.add(meeting)
     db.session.flush()
     return meeting
+
+
+def campaign_for_poll(org: Org, period_id: int | None) -> int | None:
+    """The campaign whose scores a new poll of `org` feeds: the one asked for, which must rate
+    `org` (422 `unknown_period` otherwise), or by default the newest live campaign rating it."""
+    stmt = (sa.select(RatingPeriod.id).join(Scorecard, Scorecard.period_id == RatingPeriod.id)
+            .where(Scorecard.org_id == org.id))
+    if period_id is None:
+        return db.session.scalar(stmt.where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))
+                                 .order_by(RatingPeriod.id.desc()).limit(1))
+    if db.session.scalar(stmt.where(RatingPeriod.id == period_id)) is None:
+        raise Invalid("该组织不在这次创评中", code="unknown_period", fields={"period_id": ["该组织不在这次创评中"]})
+    return period_id
