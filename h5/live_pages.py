@@ -4,14 +4,9 @@ listens to the score stream and fetches the board again (`?part=1`) after each c
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, make_response, render_template, request, url_for
 
-from backend.core.permissions import load_authorized
-from backend.extensions import db
-from backend.rating import dashboard
-from backend.rating.models import RatingPeriod, ScoreEvent
-from h5.rating_pages import scorecard_for
+from backend.rating import dashboard, service
 from h5.views import require_page_actor
 
 bp = Blueprint("live_pages", __name__, url_prefix="/h5/rating")
@@ -24,7 +19,7 @@ def _fresh(response):
 
 @bp.get("/<int:period_id>/orgs/<int:org_id>/live")
 def scorecard_live(period_id: int, org_id: int):
-    card = scorecard_for(require_page_actor(), period_id, org_id)
+    card = service.scorecard_for(require_page_actor(), period_id, org_id)
     summary = dashboard.summary(card)
     if request.args.get("part"):
         return _fresh(_part("_live_card.html", s=summary, card=card))
@@ -37,12 +32,11 @@ def scorecard_live(period_id: int, org_id: int):
 
 @bp.get("/<int:period_id>/live")
 def campaign_live(period_id: int):
-    period = load_authorized(require_page_actor(), RatingPeriod, period_id, "period.manage")
+    period = service.period_for(require_page_actor(), period_id, "period.manage")
     summary = dashboard.campaign_summary(period)
     if request.args.get("part"):
         return _fresh(_part("_live_campaign.html", c=summary, period=period))
-    last = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(ScoreEvent.id), 0))
-                             .where(ScoreEvent.period_id == period.id))
+    last = service.last_event_id(period)
     return render_template("rating_period_live.html", tab="home", period=period, c=summary, last=last,
                            stream_url=url_for("rating.stream_period", period_id=period_id),
                            part_url=url_for("live_pages.campaign_live", period_id=period_id, part=1))

@@ -5,29 +5,22 @@ phase advance and appeal decisions. Rules live in backend.rating.service."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from backend.core.errors import Forbidden, Invalid, NotFound
-from backend.core.permissions import RATING_ROLES, authorize, can, load_authorized, org_visible_clause
+from backend.core.errors import Forbidden, Invalid
+from backend.core.permissions import can
 from backend.core.uploads import accepts_upload
-from backend.extensions import db
 from backend.orgs.models import Org
-from backend.people.models import Role
-from backend.rating import dashboard, engine, evidence, rubrics, service
+from backend.rating import dashboard, engine, rubrics, service
 from backend.rating.ledger import verify
 from backend.rating.models import (
     MEETING_LABELS,
     PHASE_LABELS,
     PHASE_ORDER,
     PROBLEM_LABELS,
-    Appeal,
     AppealStatus,
-    Meeting,
     Phase,
-    Problem,
-    RatingPeriod,
     Scorecard,
     Source,
 )
@@ -52,20 +45,6 @@ SELF_REPORT_LABELS = {"evaluation": "对照标准的自我评价", "problems": "
                       "measures": "整改措施", "next_steps": "下一步打算"}
 
 
-def _periods(actor) -> list[RatingPeriod]:
-    stmt = (sa.select(RatingPeriod).where(RatingPeriod.run_by.has(org_visible_clause(actor)))
-            .order_by(RatingPeriod.year.desc(), RatingPeriod.id.desc()).limit(50))
-    return [p for p in db.session.scalars(stmt) if can(actor, "period.view", p)]
-
-
-def scorecard_for(actor, period_id: int, org_id: int, action: str = "scorecard.view") -> Scorecard:
-    """The campaign's scorecard of `org_id`, if `actor` may do `action` on it (404 / 403)."""
-    period = load_authorized(actor, RatingPeriod, period_id, "period.view")
-    card = service.scorecard(period, org_id)
-    authorize(actor, action, card)
-    return card
-
-
 @bp.app_template_filter("pts")
 def _points(value) -> str:
     return engine.fmt(engine.points(value))
@@ -85,31 +64,23 @@ def _labels():
 def periods():
     actor = require_page_actor()
     rows = []
-    for period in _periods(actor):
+    for period in service.visible_periods(actor, limit=50):
         cards = [c for c in period.scorecards if can(actor, "scorecard.view", c)]
         manage = can(actor, "period.manage", period)
         if cards or manage:
             rows.append({"period": period, "cards": cards if not manage else [], "manage": manage})
-    streets = _streets(actor)
-    if not rows and not (actor.is_admin or any(role in RATING_ROLES for _, role in actor.scopes)):
+    streets = service.streets_run_by(actor, communities_of(actor))
+    if not rows and not service.may_see_rating(actor):
         raise Forbidden("星级创评仅对社区书记和街道工作人员开放")
     return render_template("rating_periods.html", tab="home", rows=rows, can_create=bool(streets))
 
 
-def _streets(actor) -> list[Org]:
-    """Streets this person runs campaigns for, with their communities."""
-    found = {}
-    for community in communities_of(actor):
-        if community.parent is not None and (actor.is_admin or Role.street_officer in actor.roles_over(community)):
-            found.setdefault(community.parent.id, community.parent)
-    return list(found.values())
-
-
 def _period_form(actor, values: dict, errors: dict, status: int = 200):
-    streets = _streets(actor)
+    visible = communities_of(actor)
+    streets = service.streets_run_by(actor, visible)
     if not streets:
         raise Forbidden("只有街道工作人员可以发起星级创评")
-    communities = [c for c in communities_of(actor) if c.parent_id in {s.id for s in streets}]
+    communities = [c for c in visible if c.parent_id in {s.id for s in streets}]
     return render_template("rating_period_form.html", tab="home", communities=communities,
                            rubrics=rubrics.files(), values=values,
                            errors=errors), status
@@ -144,18 +115,16 @@ def period_create():
 @bp.get("/<int:period_id>")
 def period(period_id: int):
     actor = require_page_actor()
-    period = load_authorized(actor, RatingPeriod, period_id, "period.view")
+    period = service.period_for(actor, period_id)
     manage = can(actor, "period.manage", period)
-    cards = sorted((c for c in period.scorecards if can(actor, "scorecard.view", c)),
-                   key=lambda c: (-c.total, c.org_id))
+    cards = service.visible_cards(actor, period)
     if not cards:
         raise Forbidden("你不能查看这次创评的评分")
     if not manage and len(cards) == 1:
         return redirect(url_for("rating_pages.scorecard", period_id=period.id, org_id=cards[0].org_id))
     body = period.rubric.body
     current = PHASE_ORDER.index(Phase(period.phase))
-    pending = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(
-        Appeal.period_id == period.id, Appeal.status == AppealStatus.pending.value)) if manage else 0
+    pending = service.pending_appeals(period) if manage else 0
     quotas = [(q["stars"], places(q["max_share"], len(period.scorecards))) for q in body["rules"].get("quotas", [])]
     return render_template(
         "rating_period.html", tab="home", period=period, cards=cards, manage=manage, standards=body["standards"],
@@ -167,7 +136,7 @@ def period(period_id: int):
 @bp.post("/<int:period_id>/advance")
 def advance(period_id: int):
     actor = require_page_actor()
-    period = load_authorized(actor, RatingPeriod, period_id, "period.manage")
+    period = service.period_for(actor, period_id, "period.manage")
     return act_and_return(lambda: service.advance(actor, period, request.form.get("to") or None),
                           lambda p: f"已进入“{p.phase_label}”阶段",
                           url_for("rating_pages.period", period_id=period_id))
@@ -178,16 +147,14 @@ def advance(period_id: int):
 @bp.get("/<int:period_id>/orgs/<int:org_id>")
 def scorecard(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = scorecard_for(actor, period_id, org_id)
+    card = service.scorecard_for(actor, period_id, org_id)
     period = card.period
     body = period.rubric.body
     items = rubrics.items_of(period.rubric.body)
     groups = [(s, [c for c in card.criteria if c.standard_code == s["code"]]) for s in body["standards"]]
     manual = [c for c in card.criteria if c.source == Source.manual]
-    pending = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(
-        Appeal.period_id == period.id, Appeal.org_id == card.org_id, Appeal.status == AppealStatus.pending.value))
-    problems = db.session.scalar(sa.select(sa.func.count()).select_from(Problem).where(
-        Problem.period_id == period.id, Problem.org_id == card.org_id))
+    pending = service.pending_appeals(period, card.org_id)
+    problems = service.count_problems(card)
     return render_template(
         "rating_scorecard.html", tab="home", card=card, period=period, groups=groups, items=items,
         sources=SOURCE_LABELS, stars_kind=body["kind"] == "stars",
@@ -214,7 +181,7 @@ def _criterion_page(actor, card: Scorecard, code: str, values: dict, errors: dic
 @bp.get("/<int:period_id>/orgs/<int:org_id>/criteria/<code>")
 def criterion(period_id: int, org_id: int, code: str):
     actor = require_page_actor()
-    card = scorecard_for(actor, period_id, org_id)
+    card = service.scorecard_for(actor, period_id, org_id)
     row = service.criterion(card, code)
     values = {"points": _points(row.points) if row.entered_by_id else "", "note": row.note or "",
               "evidence_url": row.evidence_url or "", "deductions": [str(i) for i in row.deductions or []]}
@@ -225,7 +192,7 @@ def criterion(period_id: int, org_id: int, code: str):
 @accepts_upload("EVIDENCE_MAX_BYTES")
 def criterion_save(period_id: int, org_id: int, code: str):
     actor = require_page_actor()
-    card = scorecard_for(actor, period_id, org_id)
+    card = service.scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in ("points", "note", "evidence_url")}
     values["deductions"] = request.form.getlist("deductions")
     values["drop_evidence"] = bool(request.form.get("drop_evidence"))
@@ -241,18 +208,8 @@ def criterion_save(period_id: int, org_id: int, code: str):
             data["deductions"] = [int(v) for v in values["deductions"] if v.isdigit()]
         else:
             data["points"] = values["points"] or None
-        args = ManualScoreSchema().load(data)
-        kept = service.criterion(card, code).evidence_id
-        service.editable(actor, card)
-        received = evidence.receive(actor, card, upload, "evidence_file") if upload is not None else None
-        if received is not None:
-            args["evidence_id"] = received.id
-        elif kept is not None and not values["drop_evidence"]:
-            args["evidence_id"] = kept
-        row = service.enter_score(actor, card, code, **args)
-        if received is not None:
-            evidence.keep(received)
-        return row
+        return service.enter_score_with_file(actor, card, code, ManualScoreSchema().load(data), upload,
+                                             keep_evidence=not values["drop_evidence"], field_name="evidence_file")
 
     def rerender(errors, status):
         if upload is not None and "evidence_file" not in errors:
@@ -277,14 +234,14 @@ def _self_report_page(actor, card: Scorecard, values: dict, errors: dict, status
 @bp.get("/<int:period_id>/orgs/<int:org_id>/self-report")
 def self_report(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = scorecard_for(actor, period_id, org_id)
+    card = service.scorecard_for(actor, period_id, org_id)
     return _self_report_page(actor, card, dict(card.self_report or {}), {})
 
 
 @bp.post("/<int:period_id>/orgs/<int:org_id>/self-report")
 def self_report_save(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = scorecard_for(actor, period_id, org_id)
+    card = service.scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in SELF_REPORT_LABELS}
     return submit_form(
         lambda: service.save_self_report(actor, card, SelfReportSchema().load(form_data(values))),
@@ -293,23 +250,22 @@ def self_report_save(period_id: int, org_id: int):
 
 
 def _problems_page(actor, card: Scorecard, values: dict, errors: dict, status: int = 200):
-    found = db.session.scalars(sa.select(Problem).where(Problem.period_id == card.period_id,
-                                                        Problem.org_id == card.org_id).order_by(Problem.id)).all()
-    return render_template("rating_problems.html", tab="home", card=card, problems=found, values=values,
-                           errors=errors, statuses=PROBLEM_LABELS, standards=card.period.rubric.body["standards"],
+    return render_template("rating_problems.html", tab="home", card=card, problems=service.problems_of(card),
+                           values=values, errors=errors, statuses=PROBLEM_LABELS,
+                           standards=card.period.rubric.body["standards"],
                            editable=can(actor, "scorecard.problems", card)), status
 
 
 @bp.get("/<int:period_id>/orgs/<int:org_id>/problems")
 def problems(period_id: int, org_id: int):
     actor = require_page_actor()
-    return _problems_page(actor, scorecard_for(actor, period_id, org_id), {}, {})
+    return _problems_page(actor, service.scorecard_for(actor, period_id, org_id), {}, {})
 
 
 @bp.post("/<int:period_id>/orgs/<int:org_id>/problems")
 def problem_add(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = scorecard_for(actor, period_id, org_id)
+    card = service.scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in ("problem", "measure", "owner", "deadline", "standard_code")}
     return submit_form(lambda: service.add_problem(actor, card, ProblemCreateSchema().load(form_data(values))),
                        lambda errors, status: _problems_page(actor, card, values, errors, status),
@@ -320,10 +276,7 @@ def problem_add(period_id: int, org_id: int):
 @bp.post("/problems/<int:problem_id>")
 def problem_update(problem_id: int):
     actor = require_page_actor()
-    problem = db.session.get(Problem, problem_id)
-    if problem is None:
-        raise NotFound("问题清单中没有这一条")
-    scorecard_for(actor, problem.period_id, problem.org_id, "scorecard.problems")
+    problem = service.problem_for(actor, problem_id)
     back = url_for("rating_pages.problems", period_id=problem.period_id, org_id=problem.org_id)
     values = {k: request.form.get(k, "").strip() for k in ("measure", "owner", "deadline", "status")}
     changes = {k: v or None for k, v in values.items() if k != "status"}
@@ -333,26 +286,21 @@ def problem_update(problem_id: int):
 
 
 def _appeal_page(actor, card: Scorecard, values: dict, errors: dict, status: int = 200):
-    found = db.session.scalars(sa.select(Appeal).where(Appeal.period_id == card.period_id,
-                                                       Appeal.org_id == card.org_id).order_by(Appeal.id)).all()
-    period = card.period
-    can_file = (period.phase == Phase.appeal and can(actor, "scorecard.appeal", card)
-                and service.today() <= period.appeal_deadline
-                and not any(a.status == AppealStatus.pending for a in found))
-    return render_template("rating_appeal.html", tab="home", card=card, appeals=found, values=values,
-                           errors=errors, labels=APPEAL_LABELS, can_file=can_file), status
+    return render_template("rating_appeal.html", tab="home", card=card, appeals=service.appeals_of(card),
+                           values=values, errors=errors, labels=APPEAL_LABELS,
+                           can_file=service.can_file_appeal(actor, card)), status
 
 
 @bp.get("/<int:period_id>/orgs/<int:org_id>/appeal")
 def appeal(period_id: int, org_id: int):
     actor = require_page_actor()
-    return _appeal_page(actor, scorecard_for(actor, period_id, org_id), {}, {})
+    return _appeal_page(actor, service.scorecard_for(actor, period_id, org_id), {}, {})
 
 
 @bp.post("/<int:period_id>/orgs/<int:org_id>/appeal")
 def appeal_file(period_id: int, org_id: int):
     actor = require_page_actor()
-    card = scorecard_for(actor, period_id, org_id)
+    card = service.scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in ("reasons", "material_url")}
     return submit_form(lambda: service.file_appeal(actor, card, **AppealCreateSchema().load(form_data(values))),
                        lambda errors, status: _appeal_page(actor, card, values, errors, status),
@@ -363,9 +311,8 @@ def appeal_file(period_id: int, org_id: int):
 @bp.get("/<int:period_id>/appeals")
 def appeals(period_id: int):
     actor = require_page_actor()
-    period = load_authorized(actor, RatingPeriod, period_id, "period.manage")
-    found = db.session.scalars(sa.select(Appeal).where(Appeal.period_id == period.id)
-                               .order_by(Appeal.status != AppealStatus.pending.value, Appeal.id)).all()
+    period = service.period_for(actor, period_id, "period.manage")
+    found = service.period_appeals(actor, period, pending_first=True)
     cards = {c.org_id: c for c in period.scorecards}
     return render_template("rating_appeals.html", tab="home", period=period, appeals=found, cards=cards,
                            labels=APPEAL_LABELS, items=rubrics.items_of(period.rubric.body),
@@ -375,7 +322,7 @@ def appeals(period_id: int):
 @bp.post("/appeals/<int:appeal_id>/decide")
 def appeal_decide(appeal_id: int):
     actor = require_page_actor()
-    found = load_authorized(actor, Appeal, appeal_id, "appeal.decide")
+    found = service.appeal_for(actor, appeal_id)
     decision = request.form.get("decision", "")
     data = {"decision": decision, "note": request.form.get("note", "").strip(), "changes": []}
     code, points = request.form.get("code", "").strip(), request.form.get("points", "").strip()
@@ -396,23 +343,22 @@ def appeal_decide(appeal_id: int):
 # --- meetings (organisational life read by R2 and O2) -------------------------------------------
 
 def _meetings_page(actor, org: Org, values: dict, errors: dict, status: int = 200):
-    found = db.session.scalars(sa.select(Meeting).where(Meeting.org_id == org.id)
-                               .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(100)).all()
-    return render_template("rating_meetings.html", tab="home", org=org, meetings=found, kinds=MEETING_LABELS,
+    return render_template("rating_meetings.html", tab="home", org=org, kinds=MEETING_LABELS,
+                           meetings=service.meetings_of(org, limit=100),
                            values=values, errors=errors, today=service.today()), status
 
 
 @bp.get("/orgs/<int:org_id>/meetings")
 def meetings(org_id: int):
     actor = require_page_actor()
-    org = load_authorized(actor, Org, org_id, "org.organise")
+    org = service.meeting_org(actor, org_id)
     return _meetings_page(actor, org, {"held_on": service.today().isoformat(), "kind": "joint"}, {})
 
 
 @bp.post("/orgs/<int:org_id>/meetings")
 def meeting_add(org_id: int):
     actor = require_page_actor()
-    org = load_authorized(actor, Org, org_id, "org.organise")
+    org = service.meeting_org(actor, org_id)
     values = {k: request.form.get(k, "").strip() for k in ("kind", "held_on", "topic", "attendance")}
     return submit_form(
         lambda: service.record_meeting(actor, org, MeetingCreateSchema().load(form_data(values, ints=("attendance",)))),

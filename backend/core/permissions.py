@@ -284,6 +284,7 @@ RULES = {
                     or Role.street_officer in actor.roles_over(response.poll.org)),
     "double_report.view": (DoubleReport, lambda actor, report, **_: True),
     "double_report.decide": (DoubleReport, lambda actor, report, **_: _organiser_over(actor, report.community)),
+    "org.run_campaign": (Org, lambda actor, org, **_: _street_over(actor, org)),
     "period.view": (RatingPeriod, lambda actor, period, **_: True),
     "period.manage": (RatingPeriod, lambda actor, period, **_: _street_over(actor, period.run_by)),
     "scorecard.view": (Scorecard, lambda actor, card, **_: True),

@@ -5,14 +5,13 @@ from flask import Response, current_app, request, send_file
 from flask_smorest import Blueprint
 
 from backend.core.auth import require_actor
-from backend.core.db import begin_write, commit
+from backend.core.db import commit
 from backend.core.errors import Invalid, NotFound, Unavailable
-from backend.core.permissions import Actor, authorize, can, load_authorized, org_visible_clause
+from backend.core.permissions import Actor
 from backend.core.uploads import accepts_upload
 from backend.extensions import db
-from backend.orgs.models import Org
 from backend.rating import evidence, export, ledger, rubrics, service, stream
-from backend.rating.models import Appeal, Evidence, Meeting, Problem, RatingPeriod, Scorecard, ScoreEvent
+from backend.rating.models import RatingPeriod, Scorecard, ScoreEvent
 from backend.rating.schemas import (
     AdvanceSchema,
     AppealCreateSchema,
@@ -41,7 +40,7 @@ blp = Blueprint("rating", __name__, url_prefix="/api/v1", description="星级创
 
 
 def _rubric_view(code: str) -> dict:
-    stored = rubrics.ensure(code)
+    stored = rubrics.current(code)
     body = stored.body
     keep = ("parts", "deductions", "standard", "method", "supplemented")
     return {"code": stored.code, "version": stored.version, "content_hash": stored.content_hash,
@@ -56,31 +55,24 @@ def _rubric_view(code: str) -> dict:
 @blp.response(200, RubricSchema(many=True))
 def list_rubrics():
     """The rubrics the product ships, each at its current version (a changed file is a new one)."""
-    begin_write()
-    found = [_rubric_view(code) for code in rubrics.files()]
-    commit()
-    return found
+    return [_rubric_view(code) for code in rubrics.files()]
 
 
 @blp.get("/rubrics/<code>")
 @blp.response(200, RubricSchema)
 def get_rubric(code):
-    begin_write()
-    found = _rubric_view(code)
-    commit()
-    return found
+    """One rubric with every criterion's rule."""
+    return _rubric_view(code)
 
 
 def _period(period_id: int, action: str = "period.view") -> tuple[Actor, RatingPeriod]:
     actor = require_actor()
-    return actor, load_authorized(actor, RatingPeriod, period_id, action)
+    return actor, service.period_for(actor, period_id, action)
 
 
-def _card(period_id: int, org_id: int, action: str = "scorecard.view") -> tuple[Actor, Scorecard]:
-    actor, period = _period(period_id)
-    card = service.scorecard(period, org_id)
-    authorize(actor, action, card)
-    return actor, card
+def _card(period_id: int, org_id: int) -> tuple[Actor, Scorecard]:
+    actor = require_actor()
+    return actor, service.scorecard_for(actor, period_id, org_id)
 
 
 @blp.post("/periods")
@@ -96,15 +88,14 @@ def create_period(args):
 @blp.get("/periods")
 @blp.response(200, PeriodSchema(many=True))
 def list_periods():
-    actor = require_actor()
-    periods = db.session.scalars(sa.select(RatingPeriod).where(RatingPeriod.run_by.has(org_visible_clause(actor)))
-                                 .order_by(RatingPeriod.year.desc(), RatingPeriod.id.desc()).limit(100)).all()
-    return [p for p in periods if can(actor, "period.view", p)]
+    """Campaigns the person may see, newest first."""
+    return service.visible_periods(require_actor())
 
 
 @blp.get("/periods/<int:period_id>")
 @blp.response(200, PeriodSchema)
 def get_period(period_id):
+    """One campaign."""
     return _period(period_id)[1]
 
 
@@ -126,13 +117,13 @@ def advance(args, period_id):
 def scorecards(period_id):
     """One row per org the person may see, best total first."""
     actor, period = _period(period_id)
-    cards = [c for c in period.scorecards if can(actor, "scorecard.view", c)]
-    return sorted(cards, key=lambda c: (-c.total, c.org_id))
+    return service.visible_cards(actor, period)
 
 
 @blp.get("/periods/<int:period_id>/scorecards/<int:org_id>")
 @blp.response(200, ScorecardSchema)
 def get_scorecard(period_id, org_id):
+    """Every criterion with its points, source and explanation."""
     return _card(period_id, org_id)[1]
 
 
@@ -157,11 +148,7 @@ def upload_evidence(period_id, org_id):
     card now; its `id` then goes with a score as `evidence_id`. The SHA-256 enters the ledger
     with the score."""
     actor, card = _card(period_id, org_id)
-    service.editable(actor, card)
-    upload = request.files.get("file")
-    if upload is None:
-        raise Invalid("请选择文件", code="evidence_empty", fields={"file": ["请选择文件"]})
-    stored = evidence.keep(evidence.receive(actor, card, upload))
+    stored = service.add_evidence(actor, card, request.files.get("file"))
     commit()
     return stored
 
@@ -170,10 +157,7 @@ def upload_evidence(period_id, org_id):
 @blp.response(200, description="the file, shown in the browser (images, PDF)")
 def get_evidence(evidence_id):
     """To whoever sees the scorecard it belongs to."""
-    found = db.session.get(Evidence, evidence_id)
-    if found is None:
-        raise NotFound("佐证材料不存在")
-    _card(found.period_id, found.org_id)
+    found = service.evidence_for(require_actor(), evidence_id)
     path = evidence.path_of(found)
     if not path.exists():
         current_app.logger.error("evidence %s missing at %s", found.id, path)
@@ -204,10 +188,7 @@ def self_report(args, period_id, org_id):
 @blp.response(200, ScoreEventSchema(many=True))
 def events(args, period_id, org_id):
     """Score changes after event `after`, oldest first: what the live dashboard replays."""
-    _card(period_id, org_id)
-    return db.session.scalars(sa.select(ScoreEvent).where(
-        ScoreEvent.period_id == period_id, ScoreEvent.org_id == org_id, ScoreEvent.id > args["after"])
-        .order_by(ScoreEvent.id).limit(args["limit"])).all()
+    return service.events_after(_card(period_id, org_id)[1], args["after"], args["limit"])
 
 
 def _sse(period_id: int, org_id: int | None) -> Response:
@@ -261,10 +242,8 @@ def file_appeal(args, period_id, org_id):
 @blp.get("/periods/<int:period_id>/appeals")
 @blp.response(200, AppealSchema(many=True))
 def list_appeals(period_id):
-    actor, period = _period(period_id)
-    cards = {c.org_id: c for c in period.scorecards}
-    found = db.session.scalars(sa.select(Appeal).where(Appeal.period_id == period.id).order_by(Appeal.id)).all()
-    return [a for a in found if can(actor, "scorecard.view", cards[a.org_id])]
+    """The campaign's appeals of the scorecards the person may see."""
+    return service.period_appeals(*_period(period_id))
 
 
 @blp.post("/appeals/<int:appeal_id>/decide")
@@ -273,7 +252,7 @@ def list_appeals(period_id):
 def decide_appeal(args, appeal_id):
     """The street accepts (with score changes) or rejects (with the reason)."""
     actor = require_actor()
-    appeal = load_authorized(actor, Appeal, appeal_id, "appeal.decide")
+    appeal = service.appeal_for(actor, appeal_id)
     service.decide_appeal(actor, appeal, accept=args["decision"] == "accept", note=args["note"],
                           changes=args["changes"])
     commit()
@@ -283,15 +262,15 @@ def decide_appeal(args, appeal_id):
 @blp.get("/periods/<int:period_id>/scorecards/<int:org_id>/problems")
 @blp.response(200, ProblemSchema(many=True))
 def problems(period_id, org_id):
-    _card(period_id, org_id)
-    return db.session.scalars(sa.select(Problem).where(Problem.period_id == period_id, Problem.org_id == org_id)
-                              .order_by(Problem.id)).all()
+    """The scorecard's problem list."""
+    return service.problems_of(_card(period_id, org_id)[1])
 
 
 @blp.post("/periods/<int:period_id>/scorecards/<int:org_id>/problems")
 @blp.arguments(ProblemCreateSchema)
 @blp.response(201, ProblemSchema)
 def add_problem(args, period_id, org_id):
+    """A problem found, with its measure, owner and deadline."""
     actor, card = _card(period_id, org_id)
     problem = service.add_problem(actor, card, args)
     commit()
@@ -302,10 +281,9 @@ def add_problem(args, period_id, org_id):
 @blp.arguments(ProblemUpdateSchema)
 @blp.response(200, ProblemSchema)
 def update_problem(args, problem_id):
+    """Progress on a problem of the list."""
     actor = require_actor()
-    problem = db.session.get(Problem, problem_id)
-    if problem is None:
-        raise NotFound()
+    problem = service.problem_for(actor, problem_id)
     service.update_problem(actor, problem, args)
     commit()
     return problem
@@ -329,6 +307,7 @@ def verify_ledger(period_id):
 @blp.get("/periods/<int:period_id>/export.xlsx")
 @blp.response(200, description="Excel workbook: 汇总, 评分明细, 问题清单, 台账")
 def export_xlsx(period_id):
+    """The campaign as a workbook, for the street."""
     period = _period(period_id, "period.manage")[1]
     return Response(export.workbook(period),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -339,16 +318,15 @@ def export_xlsx(period_id):
 @blp.response(200, MeetingSchema(many=True))
 def meetings(org_id):
     """Organisational life recorded for an org (联席会、三会一课、主题党日、协商议事会)."""
-    actor = require_actor()
-    authorize(actor, "org.organise", db.session.get(Org, org_id))
-    return db.session.scalars(sa.select(Meeting).where(Meeting.org_id == org_id)
-                              .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(200)).all()
+    return service.meetings_of(service.meeting_org(require_actor(), org_id))
 
 
 @blp.post("/orgs/<int:org_id>/meetings")
 @blp.arguments(MeetingCreateSchema)
 @blp.response(201, MeetingSchema)
 def record_meeting(args, org_id):
-    meeting = service.record_meeting(require_actor(), db.session.get(Org, org_id), args)
+    """A meeting held (counted by the organisational-life criteria)."""
+    actor = require_actor()
+    meeting = service.record_meeting(actor, service.meeting_org(actor, org_id), args)
     commit()
     return meeting

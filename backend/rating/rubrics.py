@@ -109,8 +109,9 @@ def files() -> dict[str, dict]:
     return found
 
 
-def ensure(code: str) -> Rubric:
-    """The stored version matching the file now; a changed file becomes a new version."""
+def current(code: str) -> Rubric:
+    """The file as it is now: its stored version, or (no campaign has used this text yet) an
+    unsaved row with the version number it will be stored as. Reading writes nothing."""
     body = files().get(code)
     if body is None:
         raise NotFound("没有这个评定标准", code="unknown_rubric")
@@ -119,11 +120,17 @@ def ensure(code: str) -> Rubric:
     if stored is not None:
         return stored
     latest = db.session.scalar(sa.select(sa.func.max(Rubric.version)).where(Rubric.code == code)) or 0
-    stored = Rubric(code=code, version=latest + 1, content_hash=digest, title=body["title"], kind=body["kind"],
-                    body=body)
-    db.session.add(stored)
-    db.session.flush()
-    return stored
+    return Rubric(code=code, version=latest + 1, content_hash=digest, title=body["title"], kind=body["kind"],
+                  body=body)
+
+
+def ensure(code: str) -> Rubric:
+    """The stored version matching the file now; a changed file becomes a new version."""
+    found = current(code)
+    if not sa.inspect(found).persistent:
+        db.session.add(found)
+        db.session.flush()
+    return found
 
 
 def criteria_of(body: dict) -> list[tuple[dict, dict]]:

@@ -10,12 +10,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app
 
-from backend.core.errors import Conflict, Invalid, NotFound
-from backend.core.permissions import Actor, authorize, can
+from backend.core.errors import Conflict, DomainError, Invalid, NotFound
+from backend.core.permissions import RATING_ROLES, Actor, authorize, can, load_authorized, org_visible_clause
 from backend.core.timeutil import local_zone
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
-from backend.rating import engine, ledger, rubrics
+from backend.rating import engine, evidence, ledger, rubrics
 from backend.rating.models import (
     LIVE_PHASES,
     PHASE_LABELS,
@@ -29,6 +29,7 @@ from backend.rating.models import (
     Problem,
     RatingPeriod,
     Scorecard,
+    ScoreEvent,
     Source,
 )
 from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas
@@ -188,6 +189,23 @@ def enter_score(actor: Actor, card: Scorecard, code: str, *, points: Decimal | N
     return row
 
 
+def enter_score_with_file(actor: Actor, card: Scorecard, code: str, args: dict, upload=None, *,
+                          keep_evidence: bool = True, field_name: str = "file") -> CriterionScore:
+    """A manual score sent in one form with its photo or PDF: the new file replaces the
+    evidence, or the evidence already there is kept unless `keep_evidence` is False."""
+    kept = criterion(card, code).evidence_id
+    editable(actor, card)
+    received = evidence.receive(actor, card, upload, field_name) if upload is not None else None
+    if received is not None:
+        args["evidence_id"] = received.id
+    elif kept is not None and keep_evidence:
+        args["evidence_id"] = kept
+    row = enter_score(actor, card, code, **args)
+    if received is not None:
+        evidence.keep(received)
+    return row
+
+
 def save_self_report(actor: Actor, card: Scorecard, report: dict) -> Scorecard:
     if Phase(card.period.phase) != Phase.self_evaluation:
         raise Conflict("只有自我评定阶段可以填写自我评价报告", code="phase_closed")
@@ -200,13 +218,32 @@ def save_self_report(actor: Actor, card: Scorecard, report: dict) -> Scorecard:
 
 # --- appeals -----------------------------------------------------------------------------------
 
-def file_appeal(actor: Actor, card: Scorecard, *, reasons: str, material_url: str | None = None) -> Appeal:
+def _check_appeal(actor: Actor, card: Scorecard) -> None:
+    """The rule for filing an appeal: the community's secretary, in the appeal phase, within the
+    working-day window, with no appeal of theirs still pending."""
     period = card.period
     authorize(actor, "scorecard.appeal", card)
     if Phase(period.phase) != Phase.appeal:
         raise Conflict("结果反馈后才能申诉", code="phase_closed")
     if today() > period.appeal_deadline:
         raise Conflict(f"申诉期已于 {period.appeal_deadline:%Y年%m月%d日} 结束", code="appeal_window_closed")
+    if pending_appeals(period, card.org_id):
+        raise Conflict("已有一份申诉正在处理", code="appeal_pending")
+
+
+def can_file_appeal(actor: Actor, card: Scorecard) -> bool:
+    """Whether `actor` may file an appeal for `card` now (what the appeal page offers)."""
+    try:
+        _check_appeal(actor, card)
+    except DomainError:
+        return False
+    return True
+
+
+def file_appeal(actor: Actor, card: Scorecard, *, reasons: str, material_url: str | None = None) -> Appeal:
+    """An appeal against the published result, recorded in the campaign ledger."""
+    period = card.period
+    _check_appeal(actor, card)
     appeal = Appeal(period_id=period.id, org_id=card.org_id, reasons=reasons, material_url=material_url,
                     created_by_id=actor.person.id)
     db.session.add(appeal)
@@ -343,3 +380,132 @@ def campaign_for_poll(org: Org, period_id: int | None) -> int | None:
     if db.session.scalar(stmt.where(RatingPeriod.id == period_id)) is None:
         raise Invalid("该组织不在这次创评中", code="unknown_period", fields={"period_id": ["该组织不在这次创评中"]})
     return period_id
+
+
+# --- what the faces read (looked up and authorised here, once) ----------------------------------
+
+def visible_periods(actor: Actor, limit: int = 100) -> list[RatingPeriod]:
+    """Campaigns the person may see, newest first."""
+    stmt = (sa.select(RatingPeriod).where(RatingPeriod.run_by.has(org_visible_clause(actor)))
+            .order_by(RatingPeriod.year.desc(), RatingPeriod.id.desc()).limit(limit))
+    return [p for p in db.session.scalars(stmt) if can(actor, "period.view", p)]
+
+
+def period_for(actor: Actor | None, period_id: int, action: str = "period.view") -> RatingPeriod:
+    """The campaign, if the actor may `action` it (404 / 403)."""
+    return load_authorized(actor, RatingPeriod, period_id, action)
+
+
+def scorecard_for(actor: Actor | None, period_id: int, org_id: int, action: str = "scorecard.view") -> Scorecard:
+    """The campaign's scorecard of `org_id`, if `actor` may do `action` on it (404 / 403)."""
+    card = scorecard(period_for(actor, period_id), org_id)
+    authorize(actor, action, card)
+    return card
+
+
+def visible_cards(actor: Actor, period: RatingPeriod) -> list[Scorecard]:
+    """The scorecards of a campaign the person may see, best total first."""
+    cards = [c for c in period.scorecards if can(actor, "scorecard.view", c)]
+    return sorted(cards, key=lambda c: (-c.total, c.org_id))
+
+
+def may_see_rating(actor: Actor) -> bool:
+    """Whether the rating is for this person at all: secretaries, the street, admins."""
+    return actor.is_admin or any(role in RATING_ROLES for _, role in actor.scopes)
+
+
+def streets_run_by(actor: Actor, communities: list[Org]) -> list[Org]:
+    """Streets above `communities` whose campaigns this person may start."""
+    found: dict[int, Org] = {}
+    for community in communities:
+        if community.parent is not None and can(actor, "org.run_campaign", community.parent):
+            found.setdefault(community.parent.id, community.parent)
+    return list(found.values())
+
+
+def pending_appeals(period: RatingPeriod, org_id: int | None = None) -> int:
+    """Appeals still waiting for the street (of one org, or of the whole campaign)."""
+    stmt = sa.select(sa.func.count()).select_from(Appeal).where(
+        Appeal.period_id == period.id, Appeal.status == AppealStatus.pending.value)
+    return db.session.scalar(stmt.where(Appeal.org_id == org_id) if org_id is not None else stmt)
+
+
+def appeals_of(card: Scorecard) -> list[Appeal]:
+    """A scorecard's appeals, oldest first."""
+    return db.session.scalars(sa.select(Appeal).where(Appeal.period_id == card.period_id,
+                                                      Appeal.org_id == card.org_id).order_by(Appeal.id)).all()
+
+
+def period_appeals(actor: Actor, period: RatingPeriod, pending_first: bool = False) -> list[Appeal]:
+    """The campaign's appeals of the scorecards the person may see."""
+    order = (Appeal.status != AppealStatus.pending.value, Appeal.id) if pending_first else (Appeal.id,)
+    found = db.session.scalars(sa.select(Appeal).where(Appeal.period_id == period.id).order_by(*order)).all()
+    cards = {c.org_id: c for c in period.scorecards}
+    return [a for a in found if can(actor, "scorecard.view", cards[a.org_id])]
+
+
+def appeal_for(actor: Actor | None, appeal_id: int) -> Appeal:
+    """An appeal the street above it may decide (404 / 403)."""
+    return load_authorized(actor, Appeal, appeal_id, "appeal.decide")
+
+
+def problems_of(card: Scorecard) -> list[Problem]:
+    """A scorecard's problem list, in the order found."""
+    return db.session.scalars(sa.select(Problem).where(Problem.period_id == card.period_id,
+                                                       Problem.org_id == card.org_id).order_by(Problem.id)).all()
+
+
+def count_problems(card: Scorecard) -> int:
+    """How many problems a scorecard's list holds."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Problem).where(
+        Problem.period_id == card.period_id, Problem.org_id == card.org_id))
+
+
+def problem_for(actor: Actor | None, problem_id: int) -> Problem:
+    """A problem of a scorecard whose list the person keeps (404 / 403)."""
+    problem = db.session.get(Problem, problem_id)
+    if problem is None:
+        raise NotFound("问题清单中没有这一条")
+    scorecard_for(actor, problem.period_id, problem.org_id, "scorecard.problems")
+    return problem
+
+
+def meeting_org(actor: Actor | None, org_id: int) -> Org:
+    """The org whose meetings the person records (its secretary or the street)."""
+    return load_authorized(actor, Org, org_id, "org.organise")
+
+
+def meetings_of(org: Org, limit: int = 200) -> list[Meeting]:
+    """Organisational life recorded for an org, latest first."""
+    return db.session.scalars(sa.select(Meeting).where(Meeting.org_id == org.id)
+                              .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(limit)).all()
+
+
+def events_after(card: Scorecard, after: int, limit: int) -> list[ScoreEvent]:
+    """Score changes of a scorecard after event `after`, oldest first."""
+    return db.session.scalars(sa.select(ScoreEvent).where(
+        ScoreEvent.period_id == card.period_id, ScoreEvent.org_id == card.org_id, ScoreEvent.id > after)
+        .order_by(ScoreEvent.id).limit(limit)).all()
+
+
+def add_evidence(actor: Actor, card: Scorecard, upload, field_name: str = "file") -> Evidence:
+    """A photo or PDF for a score, by whoever may score the card now."""
+    editable(actor, card)
+    if upload is None:
+        raise Invalid("请选择文件", code="evidence_empty", fields={field_name: ["请选择文件"]})
+    return evidence.keep(evidence.receive(actor, card, upload, field_name))
+
+
+def evidence_for(actor: Actor | None, evidence_id: int) -> Evidence:
+    """An evidence file, to whoever sees the scorecard it belongs to."""
+    found = db.session.get(Evidence, evidence_id)
+    if found is None:
+        raise NotFound("佐证材料不存在")
+    scorecard_for(actor, found.period_id, found.org_id)
+    return found
+
+
+def last_event_id(period: RatingPeriod) -> int:
+    """The newest score event of a campaign (0 before any): where a live board starts."""
+    return db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(ScoreEvent.id), 0))
+                             .where(ScoreEvent.period_id == period.id))
