@@ -18,7 +18,7 @@ from backend.rating.metrics import METRICS, phrase
 from backend.rating.models import Phase, Scorecard, ScoreEvent, Source
 from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas, places
 from backend.rating.rubrics import items_of
-from backend.wishes.models import Wish, WishStatus
+from backend.wishes.models import Wish
 
 FEED_SIZE = 20
 TREND_POINTS = 60
@@ -191,9 +191,8 @@ def campaign_summary(period) -> dict:
 
 def overdue_wishes(cards: list[Scorecard]) -> dict[int, int]:
     """Wishes still waiting (unreviewed, unclaimed or in hand) past their due time, per org."""
-    waiting = [s.value for s in (WishStatus.pending_review, WishStatus.open, WishStatus.claimed)]
     late = db.session.execute(sa.select(Org.path, sa.func.count()).join(Wish, Wish.grid_id == Org.id).where(
-        Wish.status.in_(waiting), Wish.due_at < utcnow()).group_by(Org.path)).all()
+        Wish.overdue_clause(utcnow())).group_by(Org.path)).all()
     return {card.org_id: sum(n for path, n in late if path.startswith(card.org.path)) for card in cards}
 
 

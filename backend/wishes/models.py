@@ -25,6 +25,9 @@ class WishStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+#: Not yet fulfilled nor closed: the states in which a wish can fall overdue.
+WAITING = (WishStatus.pending_review, WishStatus.open, WishStatus.claimed)
+
 STATUS_LABELS = {
     WishStatus.pending_review: "待审核",
     WishStatus.open: "待认领",
@@ -132,6 +135,17 @@ class Wish(db.Model):
     @property
     def urgency_label(self) -> str:
         return URGENCY_LABELS[self.urgency]
+
+    # Overdue, one rule in two forms: past the due time before being fulfilled.
+    def is_late(self, now: datetime) -> bool:
+        """Fulfilled after its due time, or not fulfilled and past it now (timeliness figures)."""
+        return (self.fulfilled_at or now) > self.due_at
+
+    @classmethod
+    def overdue_clause(cls, now: datetime):
+        """SQL: still waiting (unreviewed, unclaimed or in hand) past its due time — what is
+        escalated to the secretary and what the street's board counts."""
+        return sa.and_(cls.status.in_([s.value for s in WAITING]), cls.due_at < now)
 
 
 class WishEvent(db.Model):

@@ -344,8 +344,7 @@ def escalate(now: datetime | None = None) -> int:
     late = db.session.scalars(sa.select(Wish).where(
         Wish.escalated_at.is_(None),
         sa.or_(sa.and_(Wish.status.in_([S.open.value, S.pending_review.value]), Wish.created_at < cutoff),
-               sa.and_(Wish.status.in_([S.open.value, S.pending_review.value, S.claimed.value]),
-                       Wish.due_at < now)))).all()
+               Wish.overdue_clause(now)))).all()
     for wish in late:
         claimed = db.session.execute(sa.update(Wish).where(Wish.id == wish.id, Wish.escalated_at.is_(None))
                                      .values(escalated_at=now).execution_options(synchronize_session=False))
@@ -410,7 +409,7 @@ def wish_stats(org: Org, start: datetime, end: datetime, now: datetime | None = 
     ratings = [w.rating for w in confirmed if w.rating is not None]
     to_claim = [h for w in counted if (h := _hours(w.created_at, w.first_claimed_at)) is not None]
     to_fulfil = [h for w in fulfilled if (h := _hours(w.created_at, w.fulfilled_at)) is not None]
-    overdue = [w for w in counted if (w.fulfilled_at or now) > w.due_at]
+    overdue = [w for w in counted if w.is_late(now)]
     # Closed, or past due while still open: the wishes whose timeliness is already decided.
     decided = [w for w in counted if w.fulfilled_at is not None or now > w.due_at]
     return {
