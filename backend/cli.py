@@ -6,18 +6,20 @@ import click
 from flask import Flask, current_app
 
 from backend.core.errors import DomainError
+from backend.demo import DEMO_PASSWORD, load_demo
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Role
+from backend.people.schemas import PersonSchema
+from backend.people.service import add_membership, create_person
 
 
 def register_cli(app: Flask) -> None:
+    """The operator commands on `flask --app wsgi`."""
     @app.cli.command("demo")
     @click.option("--force", is_flag=True, help="Allow loading demo data in production mode.")
     def demo(force: bool):
         """Load the demo data set (idempotent) and print its accounts."""
-        from backend.demo import DEMO_PASSWORD, load_demo
-
         if current_app.config["SANWEI_ENV"] == "production" and not force:
             raise click.ClickException("refusing to load demo data in production (use --force)")
         accounts = load_demo()
@@ -35,9 +37,6 @@ def register_cli(app: Flask) -> None:
     @click.option("--name", help="Display name (defaults to the username).")
     def create_user(username: str, password: str, role: str, org_id: int | None, name: str | None):
         """Add a staff account with one role."""
-        from backend.people.schemas import PersonSchema
-        from backend.people.service import add_membership, create_person
-
         errors = PersonSchema().validate({"name": name or username, "username": username, "password": password})
         if errors:
             raise click.ClickException("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))

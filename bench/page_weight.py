@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_migrate import upgrade  # noqa: E402
 
-from backend import create_app  # noqa: E402
+from backend.app import create_app  # noqa: E402
 from backend.demo import DEMO_PASSWORD, load_demo  # noqa: E402
 from backend.extensions import db  # noqa: E402
 

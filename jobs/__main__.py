@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from backend import create_app
+from backend.app import create_app
 from backend.config import INSTANCE_DIR
 from backend.extensions import db
 from jobs.lock import LeaderLock

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from backend import create_app
+from backend.app import create_app
 from backend.extensions import db
 from tests.pg import PostgresServer
 

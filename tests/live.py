@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from werkzeug.serving import make_server
 
-from backend import create_app
+from backend.app import create_app
 from backend.extensions import db
 from tests.conftest import TEST_CONFIG
 

@@ -17,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from backend import create_app
+from backend.app import create_app
 from backend.auth.models import AuthToken, LoginFailure
 from backend.demo import DEMO_PASSWORD
 from backend.extensions import db, utcnow

@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from backend import config, create_app
+from backend import config
+from backend.app import create_app
 from backend.extensions import db, write_intent
 from tests.conftest import TEST_CONFIG
 

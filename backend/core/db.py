@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from backend.core.errors import Conflict
+from backend.core.errors import Conflict, domain_error
 from backend.extensions import db, write_intent
 
 
@@ -41,6 +41,12 @@ def conflict_for(exc: IntegrityError) -> Conflict:
         code, message = constraint.info["conflict"]
         return Conflict(message, code=code)
     return Conflict("数据已存在或与现有数据冲突")
+
+
+def integrity_error(exc: IntegrityError):
+    """A constraint violation that reached the request's edge: its 409, nothing kept."""
+    db.session.rollback()
+    return domain_error(conflict_for(exc))
 
 
 def commit() -> None:

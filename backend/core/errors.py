@@ -7,7 +7,6 @@ into the envelope (API) or a Chinese error page (H5). Nothing else formats error
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from backend.core.messages import UNKNOWN_FIELD
@@ -122,16 +121,9 @@ def _http_error(exc: HTTPException):
     return error_response(status, code, message, fields, headers)
 
 
-def _domain_error(exc: DomainError):
+def domain_error(exc: DomainError):
+    """The JSON answer to a refused request."""
     return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
-
-
-def _integrity_error(exc):
-    from backend.core.db import conflict_for
-    from backend.extensions import db
-
-    db.session.rollback()
-    return _domain_error(conflict_for(exc))
 
 
 def _unexpected(exc: Exception):
@@ -141,7 +133,6 @@ def _unexpected(exc: Exception):
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(DomainError, domain_error)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(IntegrityError, _integrity_error)
     app.register_error_handler(Exception, _unexpected)

@@ -29,6 +29,7 @@ _FIELD_MESSAGES = {
 
 
 def install() -> None:
+    """Make every marshmallow default message Chinese (idempotent)."""
     for field_cls, messages in _FIELD_MESSAGES.items():
         field_cls.default_error_messages = {**field_cls.default_error_messages, **messages}
     Schema._default_error_messages = {"type": "格式不正确", "unknown": UNKNOWN_FIELD}

@@ -1,7 +1,7 @@
 """QR codes as a platform service: make, resolve, revoke, and render them.
 
 Each purpose registers how to find its target and which H5 page the code opens; the
-domain that owns the target (wishes, bookings, polls, services) does the registering, so
+application factory wires each domain's targets to it (backend.app.register_qr_purposes), so
 this module never imports them.
 """
 

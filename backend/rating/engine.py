@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 
 from backend.extensions import db, utcnow
+from backend.polls.service import criterion_tallies
 from backend.rating.metrics import METRICS, Context, phrase
 from backend.rating.models import CriterionScore, Scorecard, ScoreEvent, Source
 from backend.rating.rubrics import criteria_of, items_of
@@ -146,7 +147,6 @@ def lock(card: Scorecard) -> Scorecard:
 def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "重新核算",
               now: datetime | None = None) -> list[ScoreEvent]:
     """Recompute the poll and metric criteria in `codes` (all of them when None)."""
-    from backend.polls.service import criterion_tallies
     rubric = card.period.rubric.body
     by_code = items_of(rubric)
     ctx = Context(org=card.org, year=card.period.year, now=now or utcnow())

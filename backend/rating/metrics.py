@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from backend.core.timeutil import local_zone
 from backend.extensions import db
-
-if TYPE_CHECKING:
-    from backend.orgs.models import Org
+from backend.orgs.models import Org
+from backend.rating.models import Meeting
+from backend.stats.service import micro_stats
+from backend.wishes.service import wish_stats
 
 
 @dataclass
@@ -50,18 +50,14 @@ class Context:
 
 
 def _wish_stats(ctx: Context) -> dict:
-    from backend.wishes.service import wish_stats
     return wish_stats(ctx.org, ctx.start, ctx.end, ctx.until)
 
 
 def _micro_stats(ctx: Context) -> dict:
-    from backend.stats.service import micro_stats
     return micro_stats(ctx.org, ctx.start, ctx.end, ctx.until)
 
 
 def _meetings(ctx: Context) -> list[tuple[str, date]]:
-    from backend.orgs.models import Org
-    from backend.rating.models import Meeting
     return [tuple(row) for row in db.session.execute(
         sa.select(Meeting.kind, Meeting.held_on).join(Org, Org.id == Meeting.org_id)
         .where(Org.path.startswith(ctx.org.path), Meeting.held_on >= date(ctx.year, 1, 1),

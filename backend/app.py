@@ -1,0 +1,159 @@
+"""The application factory: the one place that knows every domain and both faces (JSON API
+and H5 pages) and wires them together. Nothing imports this module but the entry points
+(wsgi, the scheduler, tests), so importing a domain never loads the whole application."""
+
+from __future__ import annotations
+
+from flask import Flask, g, redirect, request, url_for
+from sqlalchemy.exc import IntegrityError
+
+from backend import models  # noqa: F401  (every table on the metadata)
+from backend.activities.api import blp as activities_blp
+from backend.activities.models import Activity
+from backend.api import api
+from backend.auth.api import blp as auth_blp
+from backend.calendar.api import blp as calendar_blp
+from backend.calendar.api import bp as calendar_feed_bp
+from backend.cli import register_cli
+from backend.config import ROOT, load_config
+from backend.core.auth import check_csrf, csrf_token, current_actor
+from backend.core.db import integrity_error
+from backend.core.errors import register_error_handlers
+from backend.core.permissions import has_board
+from backend.core.privacy import mask_name, mask_phone
+from backend.core.timeutil import format_local
+from backend.core.uploads import widen_limit
+from backend.double_reports.api import blp as double_reports_blp
+from backend.extensions import compress, db, migrate, write_intent
+from backend.orgs.api import blp as orgs_blp
+from backend.orgs.models import Org, OrgKind
+from backend.people.api import blp as people_blp
+from backend.polls.api import blp as polls_blp
+from backend.polls.models import Poll
+from backend.qrcodes.api import blp as qrcodes_blp
+from backend.qrcodes.models import QrPurpose
+from backend.qrcodes.public import bp as qr_public_bp
+from backend.qrcodes.service import PurposeHandler, register_purpose
+from backend.rating import live
+from backend.rating.api import blp as rating_blp
+from backend.services.api import blp as services_blp
+from backend.services.models import ServiceItem
+from backend.stats.api import blp as stats_blp
+from backend.teams.api import blp as teams_blp
+from backend.wishes.api import blp as wishes_blp
+from h5.activity_pages import bp as activity_pages_bp
+from h5.live_pages import bp as live_pages_bp
+from h5.poll_pages import bp as poll_pages_bp
+from h5.rating_pages import bp as rating_pages_bp
+from h5.service_pages import bp as service_pages_bp
+from h5.team_pages import bp as team_pages_bp
+from h5.vendor import bp as vendor_bp
+from h5.views import bp as h5_bp
+from h5.wish_pages import bp as wish_pages_bp
+
+API_BLUEPRINTS = (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
+                  teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp)
+PAGE_BLUEPRINTS = (h5_bp, wish_pages_bp, activity_pages_bp, service_pages_bp, team_pages_bp, poll_pages_bp,
+                   rating_pages_bp, live_pages_bp, qr_public_bp, calendar_feed_bp, vendor_bp)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Application factory: settings from the environment, overridden by `config` (tests)."""
+    app = Flask(
+        "backend",
+        static_folder=str(ROOT / "h5" / "static"),
+        static_url_path="/static",
+        template_folder=str(ROOT / "h5" / "templates"),
+    )
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_hooks(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Database, migrations, compression, the API, and the live rating's session hooks."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))
+    compress.init_app(app)
+    api.init_app(app)
+    live.install()
+
+
+def register_blueprints(app: Flask) -> None:
+    """The JSON API under /api/v1 and the H5 pages."""
+    for blp in API_BLUEPRINTS:
+        api.register_blueprint(blp)
+    for bp in PAGE_BLUEPRINTS:
+        app.register_blueprint(bp)
+
+
+def register_hooks(app: Flask) -> None:
+    """Errors, per-request state, security headers, QR purposes and template helpers."""
+    register_error_handlers(app)
+    app.register_error_handler(IntegrityError, integrity_error)
+
+    @app.before_request
+    def _start_request():
+        write_intent.set(request.method not in {"GET", "HEAD", "OPTIONS"})
+        # Who is asking is worked out afresh for every request, even in a reused app context.
+        for key in ("actor", "auth_token", "auth_via", "actors_by_id"):
+            g.pop(key, None)
+
+    app.before_request(widen_limit)
+    app.before_request(check_csrf)
+
+    @app.teardown_request
+    def _end_request(exc):
+        # Work outside requests (CLI, jobs, a test's own code) may write: back to the default.
+        write_intent.set(True)
+
+    @app.get("/")
+    def _root():
+        return redirect(url_for("h5.home"))
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    register_qr_purposes()
+    app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, mask_phone=mask_phone,
+                                mask_name=mask_name, has_board=has_board)
+    app.jinja_env.filters["local"] = format_local
+
+
+def _owner_org(model: type):
+    """target id → the org owning that row of `model`, or None when there is no such row."""
+    def owner(target_id: int) -> Org | None:
+        found = db.session.get(model, target_id)
+        return found.org if found is not None else None
+    return owner
+
+
+def _grid(target_id: int) -> Org | None:
+    org = db.session.get(Org, target_id)
+    return org if org is not None and org.kind == OrgKind.grid.value else None
+
+
+def register_qr_purposes() -> None:
+    """What each kind of QR code points at and which page its scan opens: the QR platform
+    knows no domain, the domains' targets are wired to it here."""
+    register_purpose(QrPurpose.wish, PurposeHandler(
+        owner_org=_grid, landing_url=lambda qr: url_for("wish_pages.new", qr=qr.code), target_label="网格"))
+    register_purpose(QrPurpose.checkin, PurposeHandler(
+        owner_org=_owner_org(Activity), target_label="活动",
+        landing_url=lambda qr: url_for("activity_pages.checkin", activity_id=qr.target_id, qr=qr.code)))
+    register_purpose(QrPurpose.service, PurposeHandler(
+        owner_org=_owner_org(ServiceItem), target_label="服务",
+        landing_url=lambda qr: url_for("service_pages.service_page", item_id=qr.target_id)))
+    register_purpose(QrPurpose.poll, PurposeHandler(
+        owner_org=_owner_org(Poll), target_label="测评",
+        landing_url=lambda qr: url_for("poll_pages.answer", poll_id=qr.target_id, qr=qr.code)))
