@@ -8,6 +8,7 @@ from flask import Flask, g, redirect, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from backend import models  # noqa: F401  (every table on the metadata)
+from backend.activities import permissions as activity_rules
 from backend.activities.api import blp as activities_blp
 from backend.activities.models import Activity
 from backend.api import api
@@ -19,27 +20,36 @@ from backend.config import ROOT, load_config
 from backend.core.auth import check_csrf, csrf_token, current_actor
 from backend.core.db import integrity_error
 from backend.core.errors import register_error_handlers
-from backend.core.permissions import has_board
+from backend.core.permissions import can
 from backend.core.privacy import mask_name, mask_phone
 from backend.core.timeutil import format_local
 from backend.core.uploads import widen_limit
+from backend.double_reports import permissions as double_report_rules
 from backend.double_reports.api import blp as double_reports_blp
 from backend.extensions import compress, db, migrate, write_intent
+from backend.orgs import permissions as org_rules
 from backend.orgs.api import blp as orgs_blp
 from backend.orgs.models import Org, OrgKind
+from backend.people import permissions as people_rules
 from backend.people.api import blp as people_blp
+from backend.polls import permissions as poll_rules
 from backend.polls.api import blp as polls_blp
 from backend.polls.models import Poll
+from backend.qrcodes import permissions as qrcode_rules
 from backend.qrcodes.api import blp as qrcodes_blp
 from backend.qrcodes.models import QrPurpose
 from backend.qrcodes.public import bp as qr_public_bp
 from backend.qrcodes.service import PurposeHandler, register_purpose
 from backend.rating import live
+from backend.rating import permissions as rating_rules
 from backend.rating.api import blp as rating_blp
+from backend.services import permissions as service_rules
 from backend.services.api import blp as services_blp
 from backend.services.models import ServiceItem
 from backend.stats.api import blp as stats_blp
+from backend.teams import permissions as team_rules
 from backend.teams.api import blp as teams_blp
+from backend.wishes import permissions as wish_rules
 from backend.wishes.api import blp as wishes_blp
 from h5.activity_pages import bp as activity_pages_bp
 from h5.live_pages import bp as live_pages_bp
@@ -51,6 +61,9 @@ from h5.vendor import bp as vendor_bp
 from h5.views import bp as h5_bp
 from h5.wish_pages import bp as wish_pages_bp
 
+#: Each domain's permission rules, registered with backend.core.permissions when imported.
+PERMISSION_RULES = (activity_rules, double_report_rules, org_rules, people_rules, poll_rules, qrcode_rules,
+                    rating_rules, service_rules, team_rules, wish_rules)
 API_BLUEPRINTS = (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
                   teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp)
 PAGE_BLUEPRINTS = (h5_bp, wish_pages_bp, activity_pages_bp, service_pages_bp, team_pages_bp, poll_pages_bp,
@@ -126,7 +139,7 @@ def register_hooks(app: Flask) -> None:
 
     register_qr_purposes()
     app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, mask_phone=mask_phone,
-                                mask_name=mask_name, has_board=has_board)
+                                mask_name=mask_name, can=can)
     app.jinja_env.filters["local"] = format_local
 
 

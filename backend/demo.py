@@ -10,13 +10,13 @@ from backend.activities.models import Activity
 from backend.activities.service import check_out
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus
-from backend.core.permissions import Actor
 from backend.core.timeutil import local_zone
 from backend.double_reports import service as double_reports
 from backend.double_reports.models import DoubleReport
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.orgs.service import create_org
+from backend.people.actors import load_actor
 from backend.people.models import Membership, Person
 from backend.people.service import add_membership, create_person
 from backend.qrcodes.models import QrPurpose
@@ -213,7 +213,7 @@ def _campaign(street: Org, officer: Person) -> None:
     if db.session.scalar(sa.select(RatingPeriod.id).where(RatingPeriod.name == name)):
         return
     heping = _org("和平社区", "community", street)
-    secretary = Actor.load(db.session.scalar(sa.select(Person.id).where(Person.username == "heping")))
+    secretary = load_actor(db.session.scalar(sa.select(Person.id).where(Person.username == "heping")))
     today = datetime.now(local_zone()).date()
     held = [today - timedelta(days=days) for days in (10, 40, 100, 190, 280)]
     for day in (d for d in held if d.year == year):
@@ -223,7 +223,7 @@ def _campaign(street: Org, officer: Person) -> None:
                                                   "topic": "主题党日：入户走访困难老人", "attendance": 25})
     communities = db.session.scalars(sa.select(Org).where(Org.parent_id == street.id, Org.kind == "community")
                                      .order_by(Org.id)).all()
-    officer_actor = Actor.load(officer.id)
+    officer_actor = load_actor(officer.id)
     period = rating.create_period(officer_actor, name=name, year=year, rubric_code="wuhua-2019",
                                   org_ids=[c.id for c in communities])
     rating.advance(officer_actor, period, "self_evaluation")

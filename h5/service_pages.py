@@ -13,8 +13,9 @@ from backend.bookings.models import Booking
 from backend.core.auth import current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden, Invalid, NotFound
-from backend.core.permissions import authorize, can, org_visible_clause
+from backend.core.permissions import authorize, can
 from backend.extensions import db
+from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import units_near
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose

@@ -13,12 +13,13 @@ from backend.calendar import service as calendar
 from backend.core.db import commit
 from backend.core.errors import Forbidden
 from backend.core.periods import period
-from backend.core.permissions import Actor, authorize, can, load_authorized, org_visible_clause
+from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.double_reports import service as reports
 from backend.double_reports.models import DoubleReport
 from backend.double_reports.schemas import ReportCreateSchema
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org, OrgKind
+from backend.orgs.permissions import org_visible_clause
 from backend.people.models import Membership, Person
 from backend.stats.api import leaderboard_for
 from backend.teams import service as teams

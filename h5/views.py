@@ -12,25 +12,16 @@ from backend.auth import service as auth_service
 from backend.core.auth import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid, Unauthorized
-from backend.core.permissions import (
-    ORGANISER_ROLES,
-    RATING_ROLES,
-    VOLUNTEER_ROLES,
-    authorize,
-    can,
-    has_board,
-    org_visible_clause,
-    qrcode_visible_clause,
-)
+from backend.core.permissions import authorize, can
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org, OrgKind
+from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import lineage
-from backend.people.models import Role
 from backend.people.service import members_of
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrCode
-from backend.teams.service import teams_led_by
+from backend.qrcodes.permissions import qrcode_visible_clause
 
 bp = Blueprint("h5", __name__, url_prefix="/h5")
 
@@ -124,62 +115,50 @@ def _to_login(_exc):
     return redirect(url_for("h5.login", next=request.full_path.rstrip("?")))
 
 
+#: The role home: (permission, title, description, endpoint), in the order shown. The
+#: permission is asked of backend.core.permissions, never re-derived from roles here.
+_HOME_ACTIONS = (
+    ("wishes.board", "心愿任务", "认领、办理居民的微心愿", "wish_pages.tasks"),
+    ("orgs.browse", "组织与成员", "查看所辖组织、网格和成员", "h5.orgs"),
+    ("qrcodes.manage", "二维码管理", "生成、打印和停用楼栋二维码", "h5.qrcodes"),
+    ("api.docs", "接口文档", "对接其他系统用的 API 说明", "/api/v1/docs"),
+    ("activities.take_part", "志愿活动", "报名社区志愿活动，现场扫码签到", "activity_pages.activities_list"),
+    ("activities.take_part", "我的报名", "已报名、候补和参加过的活动，同步到手机日历", "activity_pages.my_bookings"),
+    ("activities.take_part", "志愿服务队", "社区的服务队，加入一支发挥特长", "team_pages.teams_list"),
+    ("activities.take_part", "志愿者排行榜", "服务时长和办结心愿排行", "team_pages.leaderboard_home"),
+    ("activities.organise", "发起志愿活动", "设名额、报名时间，打印签到码", "activity_pages.activity_new"),
+    ("polls.view", "测评", "党员测评、群众满意度测评的发起和实时结果", "poll_pages.polls_list"),
+    ("rating.view", "星级创评", "自我评定、评分依据、申诉和问题清单", "rating_pages.periods"),
+    ("services.organise", "便民服务", "上架服务、添加预约时间、标记已服务", "service_pages.services_list"),
+)
+#: Per org the person works in: (permission on the org, title, description, endpoint, its org argument).
+_ORG_ACTIONS = (
+    ("org.wishes.submit_for_resident", "代居民提交心愿（{}）", "帮不会用手机的老人登记心愿", "wish_pages.new", "grid"),
+    ("org.wishes.public_page", "社区心愿公开页", "居民可见的办理情况", "wish_pages.community_wishes", "org_id"),
+)
+#: Per community the person organises.
+_COMMUNITY_ACTIONS = (
+    ("双报到审核（{}）", "确认在职党员到社区报到", "team_pages.org_reports"),
+    ("组织生活记录（{}）", "联席会议、三会一课、主题党日，计入评分", "rating_pages.meetings"),
+)
+
+
 def _home_actions(actor) -> list[dict]:
-    """What this person can do, by role. Each entry links to a working page."""
-    actions = []
-    if has_board(actor):
-        actions.append({"title": "心愿任务", "desc": "认领、办理居民的微心愿", "href": url_for("wish_pages.tasks")})
-    for path, role in actor.scopes:
-        org_id = int(path.strip("/").split("/")[-1])
-        if role in (Role.grid_leader, Role.grid_member):
-            org = db.session.get(Org, org_id)
-            actions.append({"title": f"代居民提交心愿（{org.name}）", "desc": "帮不会用手机的老人登记心愿",
-                            "href": url_for("wish_pages.new", grid=org_id)})
-        elif role == Role.secretary:
-            actions.append({"title": "社区心愿公开页", "desc": "居民可见的办理情况",
-                            "href": url_for("wish_pages.community_wishes", org_id=org_id)})
-    if actor.is_staff:
-        actions.append({"title": "组织与成员", "desc": "查看所辖组织、网格和成员", "href": url_for("h5.orgs")})
-    if actor.is_manager:
-        actions.append({"title": "二维码管理", "desc": "生成、打印和停用楼栋二维码", "href": url_for("h5.qrcodes")})
-    if actor.is_admin or any(role == Role.street_officer for _, role in actor.scopes):
-        actions.append({"title": "接口文档", "desc": "对接其他系统用的 API 说明", "href": "/api/v1/docs"})
-    organiser = actor.is_admin or any(role in ORGANISER_ROLES for _, role in actor.scopes)
-    if organiser or any(role in VOLUNTEER_ROLES for _, role in actor.scopes):
-        actions.append({"title": "志愿活动", "desc": "报名社区志愿活动，现场扫码签到",
-                        "href": url_for("activity_pages.activities_list")})
-        actions.append({"title": "我的报名", "desc": "已报名、候补和参加过的活动，同步到手机日历",
-                        "href": url_for("activity_pages.my_bookings")})
-        actions.append({"title": "志愿服务队", "desc": "社区的服务队，加入一支发挥特长",
-                        "href": url_for("team_pages.teams_list")})
-        actions.append({"title": "志愿者排行榜", "desc": "服务时长和办结心愿排行",
-                        "href": url_for("team_pages.leaderboard_home")})
-    if organiser or teams_led_by(actor.person.id):
-        actions.append({"title": "发起志愿活动", "desc": "设名额、报名时间，打印签到码",
-                        "href": url_for("activity_pages.activity_new")})
-    if organiser or actor.is_staff:
-        actions.append({"title": "测评", "desc": "党员测评、群众满意度测评的发起和实时结果",
-                        "href": url_for("poll_pages.polls_list")})
-    if actor.is_admin or any(role in RATING_ROLES for _, role in actor.scopes):
-        actions.append({"title": "星级创评", "desc": "自我评定、评分依据、申诉和问题清单",
-                        "href": url_for("rating_pages.periods")})
-    if organiser:
-        actions.append({"title": "便民服务", "desc": "上架服务、添加预约时间、标记已服务",
-                        "href": url_for("service_pages.services_list")})
-        for community in communities_of(actor):
-            if can(actor, "org.organise", community):
-                actions.append({"title": f"双报到审核（{community.name}）", "desc": "确认在职党员到社区报到",
-                                "href": url_for("team_pages.org_reports", org_id=community.id)})
-                actions.append({"title": f"组织生活记录（{community.name}）",
-                                "desc": "联席会议、三会一课、主题党日，计入评分",
-                                "href": url_for("rating_pages.meetings", org_id=community.id)})
-    if actor.person.is_party_member:
-        actions.append({"title": "在职党员双报到", "desc": "向居住地社区报到，每年一次",
-                        "href": url_for("team_pages.double_report")})
-    actions.append({"title": "我的服务时长和积分", "desc": "志愿服务时长、积分和明细",
-                    "href": url_for("activity_pages.my_hours")})
-    actions.append({"title": "我的信息", "desc": "身份、所属组织和长辈模式", "href": url_for("h5.me")})
-    return actions
+    """What this person can do, as the permission rules say. Each entry links to a working page."""
+    own_orgs = [m.org for m in actor.person.memberships if m.org is not None]
+    per_org = [{"title": title.format(org.name), "desc": desc, "href": url_for(endpoint, **{arg: org.id})}
+               for org in own_orgs for action, title, desc, endpoint, arg in _ORG_ACTIONS if can(actor, action, org)]
+    general = [{"title": title, "desc": desc, "href": endpoint if endpoint.startswith("/") else url_for(endpoint)}
+               for action, title, desc, endpoint in _HOME_ACTIONS if can(actor, action)]
+    organised = [c for c in communities_of(actor) if can(actor, "org.organise", c)]
+    per_community = [{"title": title.format(c.name), "desc": desc, "href": url_for(endpoint, org_id=c.id)}
+                     for c in organised for title, desc, endpoint in _COMMUNITY_ACTIONS]
+    mine = [{"title": "在职党员双报到", "desc": "向居住地社区报到，每年一次",
+             "href": url_for("team_pages.double_report")}] if can(actor, "double_report.file") else []
+    mine += [{"title": "我的服务时长和积分", "desc": "志愿服务时长、积分和明细",
+              "href": url_for("activity_pages.my_hours")},
+             {"title": "我的信息", "desc": "身份、所属组织和长辈模式", "href": url_for("h5.me")}]
+    return general[:1] + per_org + general[1:] + per_community + mine
 
 
 @bp.get("/")

@@ -17,6 +17,7 @@ from backend.core.errors import Conflict
 from backend.extensions import db
 from backend.hours import service as hours
 from backend.hours.models import HoursEntry
+from backend.people.actors import load_actor
 from backend.qrcodes.service import create_code
 from tests import factories as f
 
@@ -78,13 +79,12 @@ def test_party_member_rate_and_automatic_check_out_at_the_end(app, setup):
 
 def test_confirmed_wish_credits_its_claimant_once(app, client, setup):
     orgs, activity, volunteer, member, _ = setup
-    from backend.core.permissions import Actor
     from backend.wishes import service as wishes
 
     grid = orgs["a1"]
     made = wishes.submit(grid=grid, title="楼道灯坏了", content="3号楼灯不亮", category="环境改善", consent=True)
-    wishes.claim(Actor.load(member.id), made.wish)
-    wishes.fulfil(Actor.load(member.id), made.wish, "已更换")
+    wishes.claim(load_actor(member.id), made.wish)
+    wishes.fulfil(load_actor(member.id), made.wish, "已更换")
     wishes.confirm(made.wish, 5)
     db.session.commit()
     assert hours.balance("person", member.id) == {"minutes": 0, "points": app.config["WISH_POINTS"]}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backend.core.errors import Forbidden, NotFound
-from backend.core.permissions import Actor, authorize, can
+from backend.core.permissions import authorize, can
+from backend.people.actors import load_actor
 from backend.qrcodes.service import create_code
 from tests import factories as f
 
@@ -148,13 +149,13 @@ def test_deny_by_default(app, world):
     from backend.extensions import db
     from backend.orgs.models import Org
 
-    admin = Actor.load(world["admin"])
+    admin = load_actor(world["admin"])
     org = db.session.get(Org, world["a"])
     assert can(admin, "org.view", org)
     assert not can(admin, "org.delete_everything", org)  # unknown action
     assert not can(None, "org.view", org)
     assert not can(admin, "qrcode.revoke", org)  # wrong object type for the action
     with pytest.raises(NotFound):
-        authorize(Actor.load(world["sec_b"]), "org.members.view", db.session.get(Org, world["a1"]))
+        authorize(load_actor(world["sec_b"]), "org.members.view", db.session.get(Org, world["a1"]))
     with pytest.raises(Forbidden):
-        authorize(Actor.load(world["member_a"]), "org.members.view", org)
+        authorize(load_actor(world["member_a"]), "org.members.view", org)

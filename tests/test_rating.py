@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from backend.core.errors import DomainError
-from backend.core.permissions import Actor
 from backend.extensions import db
+from backend.people.actors import load_actor
 from backend.rating import engine, live, rubrics, service
 from backend.rating.models import CampaignEntry, CriterionScore, RatingPeriod, Scorecard, ScoreEvent
 from backend.wishes import service as wishes
@@ -315,10 +315,10 @@ def test_incremental_scores_equal_a_full_recompute(app, world, ops):
     from backend.polls import service as polls
     orgs, people, _ = world
     db.session.execute(sa.delete(ScoreEvent))
-    period = service.create_period(Actor.load(people["officer"].id), name="性质测试", year=date.today().year,
+    period = service.create_period(load_actor(people["officer"].id), name="性质测试", year=date.today().year,
                                    rubric_code="wuhua-2019", org_ids=[orgs["a"].id])
     db.session.commit()
-    leader = Actor.load(people["leader"].id)
+    leader = load_actor(people["leader"].id)
     poll = polls.create_poll(orgs["a"], {
         "title": "测评", "audience": "mass", "modes": ["device"], "opens_at": polls.utcnow() - timedelta(hours=1),
         "closes_at": polls.utcnow() + timedelta(days=1),
@@ -416,7 +416,7 @@ def test_quotas_cap_the_seventh_five_star_org(app, world):
     orgs, people, _ = world
     communities = [orgs["a"], orgs["b"]] + [f.org(f"社区{i}", "community", orgs["street"]) for i in range(5)]
     db.session.commit()
-    officer = Actor.load(people["officer"].id)
+    officer = load_actor(people["officer"].id)
     period = service.create_period(officer, name="名额测试", year=date.today().year, rubric_code="wuhua-2019",
                                    org_ids=[c.id for c in communities])
     for i, card in enumerate(period.scorecards):
@@ -498,7 +498,7 @@ def test_simultaneous_score_entries_keep_one_chain_and_every_point(client, world
 
 def test_scores_of_a_final_campaign_no_longer_follow_the_data(app, world):
     orgs, people, _ = world
-    officer = Actor.load(people["officer"].id)
+    officer = load_actor(people["officer"].id)
     period = service.create_period(officer, name="冻结测试", year=date.today().year, rubric_code="wuhua-2019",
                                    org_ids=[orgs["a"].id])
     period.phase = "final"

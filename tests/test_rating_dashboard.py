@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from backend.core.permissions import Actor
 from backend.extensions import db
+from backend.people.actors import load_actor
 from backend.polls.presets import PRESETS
 from backend.rating import dashboard, service
 from backend.rating.models import RatingPeriod
@@ -46,7 +46,7 @@ def test_who_opens_which_board(app, client, world):
 def test_next_star_in_words(client, world):
     orgs, people, _ = world
     period = start(client, world)
-    secretary = Actor.load(people["sec_a"].id)
+    secretary = load_actor(people["sec_a"].id)
     card = service.scorecard(board(period["id"]), orgs["a"].id)
     for code, points in (("G1", 5), ("G2", 3), ("G4", 3)):
         service.enter_score(secretary, card, code, points=Decimal(points), note="自评")

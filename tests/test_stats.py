@@ -10,9 +10,9 @@ from backend.activities import service as activity_service
 from backend.activities.models import Activity
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking
-from backend.core.permissions import Actor
 from backend.double_reports import service as reports
 from backend.extensions import db
+from backend.people.actors import load_actor
 from backend.services import service as services
 from backend.teams.service import create_team
 from backend.wishes import service as wishes
@@ -41,7 +41,7 @@ def fulfilled_wish(grid, claimant):
     wish = wishes.submit(grid=grid, title="帮忙修水龙头", content="厨房水龙头漏水", category="生活帮扶",
                          consent=True, contact_name="吴阿姨").wish
     db.session.commit()
-    actor = Actor.load(claimant.id)
+    actor = load_actor(claimant.id)
     wishes.claim(actor, wish)
     wishes.fulfil(actor, wish, "已修好")
     db.session.commit()
@@ -69,7 +69,7 @@ def world(app, client):
     held_activity(orgs["a"], "清理楼道", [p["volunteer"]], hours=1)
     held_activity(orgs["a"], "无人到场", [])
     held_activity(orgs["b"], "幸福义诊", [p["far"]], hours=3)
-    item = services.create_item(Actor.load(p["secretary"].id), {
+    item = services.create_item(load_actor(p["secretary"].id), {
         "org_id": orgs["a"].id, "name": "老年人理发", "category": "理发", "location": "活动室"})
     slot = services.add_slot(item, starts_at=NOW + timedelta(days=1), ends_at=NOW + timedelta(days=1, hours=2),
                              capacity=5)
@@ -143,7 +143,7 @@ def test_claimed_but_not_fulfilled_does_not_count(client, world):
     wish = wishes.submit(grid=orgs["a1"], title="陪同就医", content="需要人陪同去医院", category="医疗健康",
                          consent=True, contact_name="吴阿姨").wish
     db.session.commit()
-    wishes.claim(Actor.load(p["leader"].id), wish)
+    wishes.claim(load_actor(p["leader"].id), wish)
     db.session.commit()
     board = client.get(f"/api/v1/orgs/{orgs['a'].id}/leaderboard?by=wishes", headers=headers["secretary"]).get_json()
     assert "王建国" not in {r["name"] for r in board}

@@ -12,6 +12,7 @@ from backend.core.permissions import Actor
 from backend.extensions import db, utcnow
 from backend.notifications.models import Notification
 from backend.orgs.models import Org
+from backend.people.actors import load_actor
 from backend.qrcodes.service import create_code
 from backend.wishes import service
 from backend.wishes.models import Wish, WishContactView, WishStatus
@@ -53,7 +54,7 @@ def submit(client, w, **extra):
 
 
 def actor(w, key) -> Actor:
-    return Actor.load(w.people[key].id)
+    return load_actor(w.people[key].id)
 
 
 def in_state(client, w, status: WishStatus) -> tuple[Wish, str]:

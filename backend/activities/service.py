@@ -12,11 +12,13 @@ from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus, Slot
 from backend.core.errors import Conflict, Invalid
 from backend.core.periods import day_range
-from backend.core.permissions import Actor, authorize, org_visible_clause
+from backend.core.permissions import Actor, authorize
 from backend.extensions import db, utcnow
 from backend.hours import service as hours
 from backend.orgs.models import Org
+from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import resident_unit
+from backend.people.actors import load_actor
 from backend.people.models import Person
 from backend.teams.models import Team
 
@@ -78,7 +80,7 @@ def _credit(activity: Activity, booking: Booking) -> None:
     minutes = credited_minutes(activity.slot, booking.checked_in_at, booking.checked_out_at)
     if minutes <= 0 or hours.already_posted("booking", booking.id):
         return
-    actor = Actor.load(booking.person_id)
+    actor = load_actor(booking.person_id)
     roles = {r.value for r in actor.roles_around(activity.org)} if actor else set()
     hours.post(person_id=booking.person_id, org_id=activity.org_id, source_type="booking", source_id=booking.id,
                 memo=f"{activity.title} {minutes / 60:.1f} 小时", minutes=minutes,

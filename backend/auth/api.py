@@ -8,7 +8,7 @@ from backend.auth.schemas import LoginSchema, TokenSchema
 from backend.core.auth import client_ip, login_required, require_actor
 from backend.core.db import commit
 from backend.core.errors import Unauthorized
-from backend.core.permissions import Actor
+from backend.people.actors import load_actor
 from backend.people.schemas import MeSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与当前用户")
@@ -28,7 +28,7 @@ def login(args):
         raise
     secret, token = service.issue_token(person, "bearer")
     commit()
-    g.actor = Actor.load(person.id)
+    g.actor = load_actor(person.id)
     return {"token": secret, "expires_at": token.expires_at, "user": g.actor.person}
 
 

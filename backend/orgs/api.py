@@ -7,10 +7,11 @@ from backend.core.auth import require_actor
 from backend.core.db import commit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.paging import page_of, paginate
-from backend.core.permissions import authorize, org_visible_clause
+from backend.core.permissions import authorize
 from backend.extensions import db
 from backend.orgs import service
 from backend.orgs.models import Org
+from backend.orgs.permissions import org_visible_clause
 from backend.orgs.schemas import OrgListArgs, OrgSchema
 from backend.people import service as people_service
 from backend.people.models import Person

@@ -7,11 +7,12 @@ from backend.core.auth import require_actor
 from backend.core.db import commit
 from backend.core.errors import Forbidden, Invalid
 from backend.core.paging import page_of, paginate
-from backend.core.permissions import authorize, can, can_create_people, person_visible_clause
+from backend.core.permissions import authorize, can
 from backend.extensions import db
 from backend.orgs.models import Org, OrgKind
 from backend.people import service
 from backend.people.models import Person
+from backend.people.permissions import person_visible_clause
 from backend.people.schemas import PersonListArgs, PersonSchema
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1/people", description="人员")
@@ -37,7 +38,7 @@ def list_people(args):
 def create_person(args):
     """Add a person; a username and password make a staff login."""
     actor = require_actor()
-    if not can_create_people(actor):
+    if not can(actor, "people.create"):
         raise Forbidden()
     if args.get("home_community_id") is not None:
         community = db.session.get(Org, args["home_community_id"])

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.db import conflict_info
+from backend.core.roles import ROLE_LABELS, Role
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.orgs.models import Org, enum_check
-
-
-class Role(enum.StrEnum):
-    admin = "admin"
-    street_officer = "street_officer"
-    secretary = "secretary"
-    grid_leader = "grid_leader"
-    grid_member = "grid_member"
-    party_member = "party_member"
-    volunteer = "volunteer"
-    resident = "resident"
-
-
-ROLE_LABELS = {
-    Role.admin: "系统管理员",
-    Role.street_officer: "街道工作人员",
-    Role.secretary: "社区书记",
-    Role.grid_leader: "网格长",
-    Role.grid_member: "网格员",
-    Role.party_member: "党员",
-    Role.volunteer: "志愿者",
-    Role.resident: "居民",
-}
 
 
 class Person(db.Model):

@@ -19,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.core.db import conflict_for
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
-from backend.core.permissions import Actor, authorize, can, load_authorized, org_visible_clause
+from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org, OrgKind
+from backend.orgs.permissions import org_visible_clause
 from backend.people.models import Role
 from backend.polls.models import (
     Audience,

@@ -8,11 +8,12 @@ from backend.core.auth import require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
 from backend.core.paging import page_of, paginate
-from backend.core.permissions import authorize, qrcode_visible_clause
+from backend.core.permissions import authorize
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.qrcodes import service
 from backend.qrcodes.models import QrCode
+from backend.qrcodes.permissions import qrcode_visible_clause
 from backend.qrcodes.schemas import QrCodeCreateSchema, QrCodeListArgs, QrCodeSchema
 
 blp = Blueprint("qrcodes", __name__, url_prefix="/api/v1/qrcodes", description="二维码")

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend.core.errors import Conflict, DomainError, Invalid, NotFound
-from backend.core.permissions import RATING_ROLES, Actor, authorize, can, load_authorized, org_visible_clause
+from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import local_zone
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
+from backend.orgs.permissions import org_visible_clause
 from backend.rating import engine, evidence, ledger, rubrics
 from backend.rating.models import (
     LIVE_PHASES,
@@ -32,6 +33,7 @@ from backend.rating.models import (
     ScoreEvent,
     Source,
 )
+from backend.rating.permissions import RATING_ROLES
 from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas
 from backend.rating.workdays import add_working_days
 

@@ -11,9 +11,10 @@ from backend.core.auth import current_actor, require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
 from backend.core.paging import PageArgs, page_of, paginate
-from backend.core.permissions import authorize, org_visible_clause
+from backend.core.permissions import authorize
 from backend.core.privacy import mask_phone
 from backend.extensions import db, utcnow
+from backend.orgs.permissions import org_visible_clause
 from backend.people.schemas import PHONE_RE
 from backend.services import service
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot

@@ -7,9 +7,10 @@ from backend.core.auth import require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
 from backend.core.paging import page_of, paginate
-from backend.core.permissions import authorize, load_authorized, org_visible_clause
+from backend.core.permissions import authorize, load_authorized
 from backend.extensions import db
 from backend.orgs.models import Org
+from backend.orgs.permissions import org_visible_clause
 from backend.people.models import Person
 from backend.teams import service
 from backend.teams.models import Team

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from backend.core.errors import Conflict, Invalid, NotFound
-from backend.core.permissions import Actor
 from backend.extensions import db
 from backend.orgs.models import Org, OrgKind
+from backend.people.actors import load_actor
 from backend.people.models import Person
 from backend.teams.models import Team, TeamMember
 
@@ -25,7 +25,7 @@ def _check_place(org: Org, grid: Org | None) -> None:
 
 def _check_belongs(org: Org, person: Person | None, field: str, message: str, code: str) -> None:
     """A leader or an added member holds some role in the community (or under it)."""
-    actor = Actor.load(person.id) if person is not None else None
+    actor = load_actor(person.id) if person is not None else None
     if person is not None and (actor is None or not (actor.is_admin or actor.roles_around(org))):
         raise _invalid(field, message, code)
 

@@ -7,10 +7,11 @@ from backend.core.db import begin_write, commit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.paging import page_of, paginate
 from backend.core.periods import PeriodArgs, period
-from backend.core.permissions import actor_of, authorize
+from backend.core.permissions import authorize
 from backend.core.privacy import mask_name, mask_phone
 from backend.extensions import db
 from backend.orgs.models import Org
+from backend.people.actors import actor_of
 from backend.people.models import Person, Role
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose

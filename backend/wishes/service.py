@@ -17,15 +17,18 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from backend.core.errors import Conflict, Invalid, NotFound
-from backend.core.permissions import Actor, actor_of, authorize, can, wish_visible_clause
+from backend.core.permissions import Actor, authorize, can
 from backend.core.privacy import mask_name
 from backend.core.receipts import receipt_for, receipt_hash
+from backend.core.roles import ROLE_LABELS
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.hours import service as hours
 from backend.notifications.service import notify
 from backend.orgs.models import Org, OrgKind
-from backend.people.models import ROLE_LABELS, Membership, Person, Role
+from backend.people.actors import actor_of, load_actor
+from backend.people.models import Membership, Person, Role
 from backend.wishes.models import CLOSED, Wish, WishChannel, WishContactView, WishEvent, WishStatus
+from backend.wishes.permissions import wish_visible_clause
 
 S = WishStatus
 
@@ -208,7 +211,7 @@ def assign(actor: Actor, wish: Wish, member: Person) -> None:
     """A grid leader hands an open wish to someone who could have claimed it."""
     authorize(actor, "wish.manage", wish)
     _require_state(wish, "assign")
-    member_actor = Actor.load(member.id)
+    member_actor = load_actor(member.id)
     if member_actor is None or not can(member_actor, "wish.claim", wish):
         raise Invalid("该成员不能认领本网格的心愿", code="not_eligible", fields={"person_id": ["该成员不能认领"]})
     if wish.submitted_by_id == member.id:

@@ -1,0 +1,62 @@
+"""Who sees the wish task board, who claims, who manages, who may see a resident's contact."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from backend.core.permissions import Actor, capability, rule, visible_if
+from backend.core.roles import Role
+from backend.orgs.models import Org, OrgKind
+from backend.wishes.models import Wish
+
+#: Roles that see a wish on the board (over its grid: held on the grid, community or street).
+WISH_VIEW_ROLES = frozenset({Role.street_officer, Role.secretary, Role.grid_leader, Role.grid_member,
+                             Role.party_member, Role.volunteer})
+#: Roles that may take a wish on.
+WISH_CLAIM_ROLES = frozenset({Role.secretary, Role.grid_leader, Role.grid_member, Role.party_member, Role.volunteer})
+#: Roles that moderate, assign, reject and release any claim.
+WISH_MANAGE_ROLES = frozenset({Role.secretary, Role.grid_leader})
+#: Unreviewed wishes are seen by those who review them, and the street above.
+WISH_REVIEW_ROLES = WISH_MANAGE_ROLES | {Role.street_officer}
+
+
+def has_board(actor: Actor | None) -> bool:
+    """Whether the person has a wish task board at all."""
+    return actor is not None and actor.holds(*WISH_VIEW_ROLES)
+
+
+def wish_visible_clause(actor: Actor):
+    """SQL condition on Wish: wishes of grids under an org where the actor holds a board role."""
+    if actor.is_admin:
+        return sa.true()
+    paths = actor.paths_with(WISH_VIEW_ROLES)
+    if not paths:
+        return sa.false()
+    visible = Wish.grid.has(sa.or_(*[Org.path.startswith(p) for p in paths]))
+    reviewers = actor.paths_with(WISH_REVIEW_ROLES)
+    reviewed = Wish.status != "pending_review"
+    if reviewers:
+        reviewed = sa.or_(reviewed, Wish.grid.has(sa.or_(*[Org.path.startswith(p) for p in reviewers])))
+    return sa.and_(visible, reviewed)
+
+
+def _sees(actor: Actor, wish: Wish) -> bool:
+    roles = actor.roles_over(wish.grid)
+    return bool(roles & (WISH_REVIEW_ROLES if wish.status == "pending_review" else WISH_VIEW_ROLES))
+
+
+visible_if(Wish, _sees)
+rule("wish.view", Wish, lambda actor, wish, **_: True)
+rule("wish.claim", Wish, lambda actor, wish, **_: bool(actor.roles_over(wish.grid) & WISH_CLAIM_ROLES))
+rule("wish.manage", Wish, lambda actor, wish, **_: actor.is_admin
+     or bool(actor.roles_over(wish.grid) & WISH_MANAGE_ROLES))
+# Full contact details: only the current claimant and the grid's leader (PIPL: need to know).
+rule("wish.contact", Wish, lambda actor, wish, **_: wish.claimant_id == actor.person.id
+     or Role.grid_leader in actor.roles_over(wish.grid))
+# Grid staff write down a wish for a resident who cannot use a phone.
+rule("org.wishes.submit_for_resident", Org, lambda actor, org, **_: org.kind == OrgKind.grid.value
+     and bool(actor.roles_over(org) & {Role.grid_leader, Role.grid_member}))
+# The community's public wish page is its secretary's to point residents to.
+rule("org.wishes.public_page", Org, lambda actor, org, **_: org.kind == OrgKind.community.value
+     and Role.secretary in actor.roles_over(org))
+capability("wishes.board", has_board)
