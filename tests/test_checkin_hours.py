@@ -19,6 +19,7 @@ from backend.hours import service as hours
 from backend.hours.models import HoursEntry
 from backend.people.actors import load_actor
 from backend.qrcodes.service import create_code
+from backend.wishes import service as wishes
 from tests import factories as f
 
 START = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
@@ -79,7 +80,6 @@ def test_party_member_rate_and_automatic_check_out_at_the_end(app, setup):
 
 def test_confirmed_wish_credits_its_claimant_once(app, client, setup):
     orgs, activity, volunteer, member, _ = setup
-    from backend.wishes import service as wishes
 
     grid = orgs["a1"]
     made = wishes.submit(grid=grid, title="楼道灯坏了", content="3号楼灯不亮", category="环境改善", consent=True)

@@ -6,6 +6,8 @@ import pytest
 
 from backend.core.errors import Forbidden, NotFound
 from backend.core.permissions import authorize, can
+from backend.extensions import db
+from backend.orgs.models import Org
 from backend.people.actors import load_actor
 from backend.qrcodes.service import create_code
 from tests import factories as f
@@ -28,7 +30,6 @@ def world(app, client):
         "resident_a2": f.person("冯玉珍", role="resident", org=orgs["a2"]),
     }
     qr_b = create_code("wish", orgs["b1"].id, orgs["b1"], None)
-    from backend.extensions import db
     db.session.commit()
     ids = {k: v.id for k, v in orgs.items()} | {k: v.id for k, v in people.items()} | {"qr_b": qr_b.id}
     return ids
@@ -146,8 +147,6 @@ def test_org_creation_rules(client, world):
 
 
 def test_deny_by_default(app, world):
-    from backend.extensions import db
-    from backend.orgs.models import Org
 
     admin = load_actor(world["admin"])
     org = db.session.get(Org, world["a"])

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from backend.core.errors import DomainError
 from backend.extensions import db
 from backend.people.actors import load_actor
+from backend.polls import service as polls
 from backend.rating import engine, live, rubrics, service
-from backend.rating.models import CampaignEntry, CriterionScore, RatingPeriod, Scorecard, ScoreEvent
+from backend.rating.models import CampaignEntry, CriterionScore, Meeting, RatingPeriod, Scorecard, ScoreEvent
+from backend.teams.service import create_team
 from backend.wishes import service as wishes
 from tests import factories as f
 
@@ -312,7 +314,6 @@ OPS = st.lists(st.tuples(st.sampled_from(["wish", "claim", "fulfil", "confirm", 
 def test_incremental_scores_equal_a_full_recompute(app, world, ops):
     """After any sequence of operations, each committed with its live recompute, a full
     recompute changes nothing."""
-    from backend.polls import service as polls
     orgs, people, _ = world
     db.session.execute(sa.delete(ScoreEvent))
     period = service.create_period(load_actor(people["officer"].id), name="性质测试", year=date.today().year,
@@ -341,9 +342,6 @@ def test_incremental_scores_equal_a_full_recompute(app, world, ops):
 
 
 def _operate(op, pick, n, run, made, orgs, leader, poll):
-    from backend.polls import service as polls
-    from backend.rating.models import Meeting
-    from backend.teams.service import create_team
     target = made[pick % len(made)] if made else None
     if op == "wish":
         made.append(wishes.submit(grid=orgs["a1"], title=f"心愿{n}", content="内容内容", category="生活帮扶",
@@ -503,7 +501,6 @@ def test_scores_of_a_final_campaign_no_longer_follow_the_data(app, world):
                                    org_ids=[orgs["a"].id])
     period.phase = "final"
     db.session.commit()
-    from backend.teams.service import create_team
     create_team(orgs["a"], name="新服务队")
     db.session.commit()
     assert live.live_scorecards(orgs["a"].id) == []

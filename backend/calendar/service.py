@@ -28,6 +28,7 @@ def _hash(token: str) -> str:
 
 
 def feed_url(token: str) -> str:
+    """The secret address of a calendar feed."""
     return f"{current_app.config['PUBLIC_BASE_URL']}/cal/{token}.ics"
 
 
@@ -41,10 +42,12 @@ def issue(person: Person) -> str:
 
 
 def revoke(person: Person) -> bool:
+    """Stop the person's feed address working; whether there was one."""
     return db.session.execute(sa.delete(CalendarFeed).where(CalendarFeed.person_id == person.id)).rowcount > 0
 
 
 def feed_of(person: Person) -> CalendarFeed | None:
+    """The person's calendar feed, if they made one."""
     return db.session.scalar(sa.select(CalendarFeed).where(CalendarFeed.person_id == person.id))
 
 

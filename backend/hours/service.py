@@ -46,6 +46,7 @@ def post(*, person_id: int, org_id: int, source_type: str, source_id: int, memo:
 
 
 def already_posted(source_type: str, source_id: int) -> bool:
+    """Whether this source (a booking, a wish) has been credited already."""
     return db.session.scalar(sa.select(sa.exists().where(
         HoursEntry.source_type == source_type, HoursEntry.source_id == source_id))) or False
 
@@ -60,6 +61,7 @@ def balance(kind: str, account_id: int) -> dict[str, int]:
 
 
 def entries(kind: str, account_id: int) -> sa.Select:
+    """One account's entries, newest first (a statement, for paging)."""
     return sa.select(HoursEntry).where(HoursEntry.account_kind == kind, HoursEntry.account_id == account_id) \
         .order_by(HoursEntry.created_at.desc(), HoursEntry.id.desc())
 

@@ -67,6 +67,7 @@ def feed_campaigns_with(resolver: CampaignOf) -> None:
 
 
 def create_poll(org: Org, args: dict, created_by_id: int | None = None) -> Poll:
+    """A new poll about `org` with its questions; which campaign it feeds is the rating's rule."""
     modes = set(args.get("modes") or [Mode.account.value])
     if args["audience"] == Audience.party_member.value and Mode.device.value in modes:
         raise _invalid("modes", "党员测评须核实身份，不能用扫码（每台手机一次）方式", "invalid_modes")
@@ -195,25 +196,30 @@ def _validate(poll: Poll, answers: list[dict]) -> list[PollAnswer]:
             if q.required:
                 errors[str(q.id)] = ["请回答此题"]
             continue
-        if q.kind == Q.rating5.value:
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
-                errors[str(q.id)] = ["请选择 1 到 5 星"]
-            else:
-                rows.append(PollAnswer(question_id=q.id, value=value))
-        elif q.kind == Q.choice.value:
-            picked = value if isinstance(value, list) else [value]
-            if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < len(q.options) for v in picked) \
-                    or len(set(picked)) != len(picked) or (len(picked) > 1 and not q.multiple):
-                errors[str(q.id)] = ["请在选项中选择" if q.multiple else "请选择一项"]
-            else:
-                rows += [PollAnswer(question_id=q.id, value=v) for v in sorted(picked)]
-        elif not isinstance(value, str) or len(value.strip()) > 500:
-            errors[str(q.id)] = ["请填写 500 字以内的文字"]
-        else:
-            rows.append(PollAnswer(question_id=q.id, text=value.strip()))
+        answered, error = _answer_rows(q, value)
+        if error:
+            errors[str(q.id)] = [error]
+        rows += answered
     if errors:
         raise Invalid("部分题目未按要求作答", fields=errors)
     return rows
+
+
+def _answer_rows(q: PollQuestion, value) -> tuple[list[PollAnswer], str | None]:
+    """The stored rows of one answer, or why it is refused."""
+    if q.kind == Q.rating5.value:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
+            return [], "请选择 1 到 5 星"
+        return [PollAnswer(question_id=q.id, value=value)], None
+    if q.kind == Q.choice.value:
+        picked = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < len(q.options) for v in picked) \
+                or len(set(picked)) != len(picked) or (len(picked) > 1 and not q.multiple):
+            return [], "请在选项中选择" if q.multiple else "请选择一项"
+        return [PollAnswer(question_id=q.id, value=v) for v in sorted(picked)], None
+    if not isinstance(value, str) or len(value.strip()) > 500:
+        return [], "请填写 500 字以内的文字"
+    return [PollAnswer(question_id=q.id, text=value.strip())], None
 
 
 def _network(poll: Poll, ip: str | None) -> str | None:
@@ -316,6 +322,7 @@ def review(response: PollResponse, decision: str, reviewer_id: int) -> None:
 # --- results ----------------------------------------------------------------------------------
 
 def stored_tallies(poll: Poll) -> dict[tuple[int, int, str], int]:
+    """The running tallies as stored: (question, grid, key) → count."""
     rows = db.session.execute(sa.select(PollTally.question_id, PollTally.grid_id, PollTally.key, PollTally.count)
                               .where(PollTally.poll_id == poll.id, PollTally.count != 0))
     return {(q, g, k): c for q, g, k, c in rows}
@@ -431,6 +438,7 @@ def criterion_tallies(period_id: int, org_id: int) -> dict[str, list[dict]]:
 
 
 def get_poll(poll_id: int) -> Poll:
+    """The poll, or 404: polls are public so anyone can answer."""
     poll = db.session.get(Poll, poll_id)
     if poll is None:
         raise NotFound("找不到该测评")

@@ -41,18 +41,26 @@ def validate(body: dict, name: str = "rubric") -> None:
         raise RubricError(f"{name}: kind must be one of {KINDS}")
     seen: set[str] = set()
     for standard in body["standards"]:
-        where = f"{name} {standard.get('code')}"
-        if standard.get("code") in seen or not standard.get("code"):
-            raise RubricError(f"{where}: standard code missing or repeated")
-        seen.add(standard["code"])
-        total = Decimal(0)
-        for criterion in standard.get("criteria") or []:
-            total += _criterion(criterion, seen, f"{name} {criterion.get('code')}", body)
-        if total != _points(standard.get("max_points"), where):
-            raise RubricError(f"{where}: criteria add up to {total}, not {standard.get('max_points')}")
+        _standard(standard, seen, name, body)
     whole = sum(_points(s["max_points"], name) for s in body["standards"])
     if whole != 100:
         raise RubricError(f"{name}: standards add up to {whole}, not 100")
+    _rules(body, name)
+
+
+def _standard(standard: dict, seen: set[str], name: str, body: dict) -> None:
+    where = f"{name} {standard.get('code')}"
+    if standard.get("code") in seen or not standard.get("code"):
+        raise RubricError(f"{where}: standard code missing or repeated")
+    seen.add(standard["code"])
+    total = Decimal(0)
+    for criterion in standard.get("criteria") or []:
+        total += _criterion(criterion, seen, f"{name} {criterion.get('code')}", body)
+    if total != _points(standard.get("max_points"), where):
+        raise RubricError(f"{where}: criteria add up to {total}, not {standard.get('max_points')}")
+
+
+def _rules(body: dict, name: str) -> None:
     rules = body["rules"]
     if body["kind"] == "stars":
         for key in ("star_threshold", "quotas", "bonus"):

@@ -44,6 +44,7 @@ SELF_REPORT_FIELDS = ("evaluation", "problems", "measures", "next_steps")
 
 
 def today() -> date:
+    """Today where the communities are (campaign dates are local dates)."""
     return datetime.now(local_zone()).date()
 
 
@@ -51,6 +52,7 @@ def today() -> date:
 
 def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_ids: list[int],
                   run_by_id: int | None = None) -> RatingPeriod:
+    """A campaign for communities under one street, scored by the rubric's current version."""
     orgs = db.session.scalars(sa.select(Org).where(Org.id.in_(org_ids))).all()
     if len(orgs) != len(set(org_ids)) or not orgs:
         raise Invalid("参评组织不存在", code="unknown_org", fields={"org_ids": ["参评组织不存在"]})
@@ -116,6 +118,7 @@ def _check_appeals_closed(period: RatingPeriod) -> None:
 # --- scorecards --------------------------------------------------------------------------------
 
 def scorecard(period: RatingPeriod, org_id: int) -> Scorecard:
+    """The campaign's scorecard of `org_id`, or 404."""
     card = db.session.scalar(sa.select(Scorecard).where(Scorecard.period_id == period.id,
                                                         Scorecard.org_id == org_id))
     if card is None:
@@ -124,6 +127,7 @@ def scorecard(period: RatingPeriod, org_id: int) -> Scorecard:
 
 
 def may_edit(actor: Actor, card: Scorecard) -> bool:
+    """Whether `actor` may change scores of `card` in the campaign's phase now."""
     action = EDITORS.get(Phase(card.period.phase))
     return action is not None and can(actor, action, card)
 
@@ -138,6 +142,7 @@ def editable(actor: Actor, card: Scorecard) -> None:
 
 
 def criterion(card: Scorecard, code: str) -> CriterionScore:
+    """One criterion row of a scorecard, or 404."""
     row = next((c for c in card.criteria if c.code == code), None)
     if row is None:
         raise NotFound("评定标准中没有这一项", code="unknown_criterion")
@@ -145,6 +150,7 @@ def criterion(card: Scorecard, code: str) -> CriterionScore:
 
 
 def rubric_item(card: Scorecard, code: str) -> dict:
+    """The rubric's text of one criterion (standard, method, deductions)."""
     return rubrics.items_of(card.period.rubric.body)[code]
 
 
@@ -209,6 +215,7 @@ def enter_score_with_file(actor: Actor, card: Scorecard, code: str, args: dict, 
 
 
 def save_self_report(actor: Actor, card: Scorecard, report: dict) -> Scorecard:
+    """The secretary's self-evaluation report, in the self-evaluation phase."""
     if Phase(card.period.phase) != Phase.self_evaluation:
         raise Conflict("只有自我评定阶段可以填写自我评价报告", code="phase_closed")
     authorize(actor, "scorecard.self_evaluate", card)
@@ -288,6 +295,7 @@ def decide_appeal(actor: Actor, appeal: Appeal, *, accept: bool, note: str,
 # --- finalisation ------------------------------------------------------------------------------
 
 def consequences(rules: dict, stars: int) -> list[str]:
+    """What the rules attach to a final number of stars (problem list, rectification)."""
     found = []
     if stars <= rules.get("problem_list_at_most", -1):
         found.append("建立问题清单，提出整顿措施，限期转化升级")
@@ -345,6 +353,7 @@ def _seed_problems(period: RatingPeriod, card: Scorecard, titles: dict, threshol
 # --- problem lists and meetings ----------------------------------------------------------------
 
 def add_problem(actor: Actor, card: Scorecard, fields: dict) -> Problem:
+    """A problem on the scorecard's list."""
     authorize(actor, "scorecard.problems", card)
     problem = Problem(period_id=card.period_id, org_id=card.org_id, **fields)
     db.session.add(problem)
@@ -353,6 +362,7 @@ def add_problem(actor: Actor, card: Scorecard, fields: dict) -> Problem:
 
 
 def update_problem(actor: Actor, problem: Problem, changes: dict) -> Problem:
+    """Progress on a problem of the list."""
     card = scorecard(db.session.get(RatingPeriod, problem.period_id), problem.org_id)
     authorize(actor, "scorecard.problems", card)
     for key, value in changes.items():
@@ -362,6 +372,7 @@ def update_problem(actor: Actor, problem: Problem, changes: dict) -> Problem:
 
 
 def record_meeting(actor: Actor, org: Org, fields: dict) -> Meeting:
+    """A meeting held (not in the future), read by the organisational-life criteria."""
     authorize(actor, "org.organise", org)
     if fields["held_on"] > today():
         raise Invalid("会议日期不能晚于今天", code="meeting_in_future", fields={"held_on": ["会议日期不能晚于今天"]})
