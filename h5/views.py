@@ -15,10 +15,11 @@ from backend.core.errors import DomainError, Invalid, Unauthorized
 from backend.core.permissions import authorize, can
 from backend.core.timeutil import local_zone
 from backend.extensions import db
+from backend.orgs import service as org_service
 from backend.orgs.models import Org, OrgKind
 from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import lineage
-from backend.people.service import members_of
+from backend.people import service as people_service
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrCode
 from backend.qrcodes.permissions import qrcode_visible_clause
@@ -216,23 +217,18 @@ def me():
 
 @bp.get("/orgs")
 def orgs():
-    actor = require_page_actor()
-    roots = db.session.scalars(
-        sa.select(Org).where(org_visible_clause(actor)).order_by(Org.path)).all()
-    staffed = [o for o in roots if actor.is_staff_over(o)]
-    return render_template("orgs.html", tab="orgs", orgs=staffed)
+    return render_template("orgs.html", tab="orgs", orgs=org_service.staffed_orgs(require_page_actor()))
 
 
 @bp.get("/orgs/<int:org_id>")
 def org_detail(org_id: int):
     actor = require_page_actor()
-    org = db.session.get(Org, org_id)
-    authorize(actor, "org.members.view", org)
+    org, memberships = people_service.members_for(actor, org_id)
     # Creation order: names sort 第一、第三、第二 by code point.
     children = db.session.scalars(sa.select(Org).where(Org.parent_id == org.id).order_by(Org.id)).all()
     # One row per person, roles joined, most senior role first (members_of's order).
     members: dict[int, tuple] = {}
-    for m in db.session.scalars(members_of(org)):
+    for m in db.session.scalars(memberships):
         members.setdefault(m.person_id, (m.person, []))[1].append(m.role_label)
     ancestors = lineage(org, include_self=False)
     return render_template("org_detail.html", tab="orgs", org=org, children=children,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from backend.core.errors import Conflict, Invalid
+from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
+from backend.core.permissions import Actor, authorize
 from backend.extensions import db
 from backend.orgs.models import ALLOWED_PARENTS, ORG_KIND_LABELS, Org, OrgKind
+from backend.orgs.permissions import org_visible_clause
 
 
 def create_org(name: str, kind: str, parent: Org | None) -> Org:
@@ -49,3 +51,40 @@ def resident_unit(org: Org, unit_id: int | None, field: str) -> Org | None:
     if unit is None:
         raise Invalid("请选择本街道的驻区单位", code="invalid_unit", fields={field: ["请选择本街道的驻区单位"]})
     return unit
+
+
+# --- the doors: look up, authorise (API and pages call these) -----------------------------------
+
+def org_for(actor: Actor | None, org_id: int, action: str = "org.view") -> Org:
+    """The org, if the actor may `action` it: 404 when there is no such org or it is outside
+    the person's organisations, 403 when seen but not allowed."""
+    org = db.session.get(Org, org_id)
+    if org is None:
+        raise NotFound("找不到该组织")
+    authorize(actor, action, org)
+    return org
+
+
+def visible_orgs(actor: Actor, kind: str | None = None, parent_id: int | None = None) -> sa.Select:
+    """Orgs the person can see (their subtrees and the orgs above them), in tree order."""
+    stmt = sa.select(Org).where(org_visible_clause(actor))
+    if kind is not None:
+        stmt = stmt.where(Org.kind == kind)
+    if parent_id is not None:
+        stmt = stmt.where(Org.parent_id == parent_id)
+    return stmt.order_by(Org.path)
+
+
+def staffed_orgs(actor: Actor) -> list[Org]:
+    """Orgs the person works in or oversees, in tree order (the org browser)."""
+    return [o for o in db.session.scalars(visible_orgs(actor)) if actor.is_staff_over(o)]
+
+
+def create_by(actor: Actor, name: str, kind: str, parent_id: int | None) -> Org:
+    """A new org: a street by an admin; anything below by the street above it."""
+    parent = None
+    if parent_id is not None:
+        parent = org_for(actor, parent_id, "org.create_child")
+    elif not actor.is_admin:
+        raise Forbidden("只有系统管理员可以新建街道")
+    return create_org(name, kind, parent)

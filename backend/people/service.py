@@ -5,10 +5,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from backend.auth.service import hash_password
-from backend.core.errors import Conflict, Invalid
+from backend.core.errors import Conflict, Forbidden, Invalid
+from backend.core.permissions import Actor, authorize, can
 from backend.extensions import db
 from backend.orgs.models import Org, OrgKind
+from backend.orgs.service import org_for
 from backend.people.models import Membership, Person, Role
+from backend.people.permissions import person_visible_clause
 
 #: Which org kinds a role can be held on (a global admin holds no org).
 ROLE_ORG_KINDS = {
@@ -67,3 +70,47 @@ def members_of(org: Org, role: str | None = None) -> sa.Select:
     # Role is declared from most to least senior; sorting the strings put secretaries last.
     rank = sa.case({r.value: i for i, r in enumerate(Role)}, value=Membership.role)
     return stmt.order_by(rank, Person.name, Membership.id)
+
+
+# --- the doors: look up, authorise, act (API and pages call these) -------------------------------
+
+def visible_people(actor: Actor, q: str | None = None) -> sa.Select:
+    """People in the staff member's organisations and people they added, by name (403 for
+    one who is not staff anywhere)."""
+    if not actor.is_staff:
+        raise Forbidden()
+    stmt = sa.select(Person).where(person_visible_clause(actor))
+    if q and q.strip():
+        stmt = stmt.where(Person.name.contains(q.strip(), autoescape=True))
+    return stmt.order_by(Person.name, Person.id)
+
+
+def person_for(actor: Actor | None, person_id: int) -> Person:
+    """One person; 404 when outside the viewer's organisations."""
+    person = db.session.get(Person, person_id)
+    authorize(actor, "person.view", person)
+    return person
+
+
+def create_by(actor: Actor, args: dict) -> Person:
+    """A manager adds a person, optionally with a home community they can see."""
+    if not can(actor, "people.create"):
+        raise Forbidden()
+    if args.get("home_community_id") is not None:
+        community = db.session.get(Org, args["home_community_id"])
+        if community is None or community.kind != OrgKind.community.value or not can(actor, "org.view", community):
+            raise Invalid("所选社区不存在", fields={"home_community_id": ["所选社区不存在"]})
+    return create_person(created_by=actor.person, **args)
+
+
+def members_for(actor: Actor | None, org_id: int, role: str | None = None) -> tuple[Org, sa.Select]:
+    """An org and its memberships, for its staff and the staff above."""
+    org = org_for(actor, org_id, "org.members.view")
+    return org, members_of(org, role)
+
+
+def add_member_by(actor: Actor, org_id: int, person_id: int, role: str) -> Membership:
+    """A manager gives a person they can see a role below their own on an org."""
+    org = org_for(actor, org_id)
+    authorize(actor, "org.members.add", org, role=role)
+    return add_membership(person_for(actor, person_id), org, role)
