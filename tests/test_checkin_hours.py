@@ -21,6 +21,7 @@ from backend.people.actors import load_actor
 from backend.qrcodes.service import create_code
 from backend.wishes import service as wishes
 from tests import factories as f
+from tests.test_csrf_session import h5_login
 
 START = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
 
@@ -110,6 +111,28 @@ def test_checkin_and_hours_api(client, setup):
     assert client.get(f"/api/v1/people/{volunteer.id}/hours", headers=f.login(client, "other")).status_code == 404
     scan_url = client.get(f"/q/{code}").headers["Location"]
     assert scan_url == f"/h5/a/{activity.id}/checkin?qr={code}"
+
+
+def test_a_code_made_for_something_else_is_refused_alike_by_api_and_page(app, client, setup):
+    """Another activity's venue code (or a building's) checks nobody in, by either face: 422
+    wrong_code, where the page used to answer 404 and the API 422."""
+    orgs, activity, volunteer, member, code = setup
+    slot = bookings.create_slot(org_id=orgs["a"].id, starts_at=START, ends_at=START + timedelta(hours=1), capacity=5)
+    other = Activity(org_id=orgs["a"].id, slot_id=slot.id, title="另一场活动", location="活动室")
+    db.session.add(other)
+    db.session.flush()
+    foreign = create_code("checkin", other.id, orgs["a"], None).code
+    building = create_code("wish", orgs["a1"].id, orgs["a1"], None).code
+    db.session.commit()
+    headers = f.login(client, "volunteer")
+    phone = app.test_client()
+    h5_login(phone, "volunteer")
+    for wrong in (foreign, building):
+        refused = client.post(f"/api/v1/activities/{activity.id}/checkin", json={"qr": wrong}, headers=headers)
+        assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "wrong_code"
+        page = phone.get(f"/h5/a/{activity.id}/checkin", query_string={"qr": wrong})
+        assert page.status_code == 422 and "这不是本活动的签到码" in page.get_data(as_text=True)
+    assert phone.get(f"/h5/a/{activity.id}/checkin", query_string={"qr": code}).status_code == 200
 
 
 # --- the ledger always balances ----------------------------------------------------------------

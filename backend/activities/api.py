@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from backend.activities import service as activity_service
-from backend.activities.models import Activity
 from backend.activities.schemas import (
     ActivityCreateSchema,
     ActivityListArgs,
@@ -14,18 +13,10 @@ from backend.activities.schemas import (
     CheckinSchema,
     HoursSchema,
 )
-from backend.bookings import service as bookings
-from backend.bookings.models import Booking
 from backend.core.auth import require_actor
 from backend.core.db import commit
-from backend.core.errors import Invalid, NotFound
 from backend.core.paging import PageArgs, page_of, paginate
-from backend.core.permissions import authorize, load_authorized
-from backend.extensions import db
 from backend.hours import service as hours
-from backend.people.models import Person
-from backend.qrcodes import service as qr_service
-from backend.qrcodes.models import QrPurpose
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="志愿活动（微力量）")
 
@@ -51,15 +42,11 @@ def list_activities(args):
     return paginate(stmt, args["page"], args["per_page"])
 
 
-def get_activity(activity_id: int, action: str = "activity.view") -> tuple[object, Activity]:
-    actor = require_actor()
-    return actor, load_authorized(actor, Activity, activity_id, action)
-
-
 @blp.get("/activities/<int:activity_id>")
 @blp.response(200, ActivitySchema)
 def get_one(activity_id):
-    return get_activity(activity_id)[1]
+    """One activity of the person's communities."""
+    return activity_service.activity_for(require_actor(), activity_id)
 
 
 @blp.post("/activities/<int:activity_id>/signups")
@@ -67,8 +54,7 @@ def get_one(activity_id):
 @blp.alt_response(409, description="full, duplicate, overlap, blocked, signup_not_open, signup_closed")
 def sign_up(activity_id):
     """Take a place (confirmed) or join the waitlist (waitlisted)."""
-    actor, activity = get_activity(activity_id, "activity.sign_up")
-    booking = bookings.sign_up(activity.slot, actor.person)
+    booking = activity_service.sign_up_by(require_actor(), activity_id)
     commit()
     return booking
 
@@ -79,12 +65,7 @@ def sign_up(activity_id):
 @blp.alt_response(409, description="checkin_closed, not_signed_up, already_checked_out")
 def checkin(args, activity_id):
     """Scan the venue QR: first scan checks in, the next checks out and credits the hours."""
-    actor = require_actor()
-    activity = load_authorized(actor, Activity, activity_id, "activity.view")
-    qr = qr_service.resolve(args["qr"])
-    if qr.purpose != QrPurpose.checkin.value or qr.target_id != activity.id:
-        raise Invalid("这不是本活动的签到码", code="wrong_code", fields={"qr": ["这不是本活动的签到码"]})
-    result, booking = activity_service.scan(activity, actor.person)
+    result, booking = activity_service.scan_by(require_actor(), activity_id, args["qr"])
     commit()
     return {"result": result, "booking": booking}
 
@@ -94,9 +75,7 @@ def checkin(args, activity_id):
 @blp.response(200, HoursSchema)
 def person_hours(args, person_id):
     """A person's volunteer hours and points: balance and the latest entries."""
-    person = db.session.get(Person, person_id)
-    authorize(require_actor(), "person.view", person)
-    totals = hours.balance("person", person.id)
+    person, totals = activity_service.hours_of(require_actor(), person_id)
     page = paginate(hours.entries("person", person.id), args["page"], args["per_page"])
     return {"person_id": person.id, "minutes": totals["minutes"], "hours": round(totals["minutes"] / 60, 2),
             "points": totals["points"], "entries": page["items"]}
@@ -107,11 +86,6 @@ def person_hours(args, person_id):
 @blp.alt_response(409, description="cancel_closed, invalid_state")
 def cancel(booking_id):
     """Cancel a sign-up; a freed place goes to the first person on the waitlist."""
-    actor = require_actor()
-    booking = db.session.get(Booking, booking_id)
-    if booking is None:
-        raise NotFound("找不到该报名")
-    authorize(actor, "booking.cancel", booking)
-    promoted = bookings.cancel(booking)
+    booking, promoted = activity_service.cancel_by(require_actor(), booking_id)
     commit()
     return {"booking": booking, "promoted": promoted}

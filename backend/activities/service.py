@@ -10,9 +10,9 @@ from flask import current_app
 from backend.activities.models import Activity
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus, Slot
-from backend.core.errors import Conflict, Invalid
+from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.core.periods import day_range
-from backend.core.permissions import Actor, authorize
+from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.extensions import db, utcnow
 from backend.hours import service as hours
 from backend.orgs.models import Org
@@ -20,6 +20,8 @@ from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import resident_unit
 from backend.people.actors import load_actor
 from backend.people.models import Person
+from backend.qrcodes import service as qr_service
+from backend.qrcodes.models import QrCode, QrPurpose
 from backend.teams.models import Team
 
 B = BookingStatus
@@ -131,3 +133,87 @@ def auto_check_out(now: datetime | None = None) -> int:
         .join(Booking, Booking.slot_id == Slot.id)
         .where(Booking.status == B.attended.value, Booking.checked_out_at.is_(None), Slot.ends_at <= now)).all()
     return sum(check_out(activity, booking, activity.slot.ends_at) for activity, booking in open_)
+
+
+# --- the doors: look up, authorise, act (API and pages call these) -----------------------------
+
+def activity_for(actor: Actor | None, activity_id: int, action: str = "activity.view") -> Activity:
+    """The activity, if the actor may `action` it (404 / 403)."""
+    return load_authorized(actor, Activity, activity_id, action)
+
+
+def scanned(actor: Actor | None, activity_id: int, code: str) -> Activity:
+    """The activity whose venue code the volunteer scanned: 422 `wrong_code` for a code made
+    for anything else (another activity's venue, a building, a poll)."""
+    activity = activity_for(actor, activity_id)
+    qr = qr_service.resolve(code)
+    if qr.purpose != QrPurpose.checkin.value or qr.target_id != activity.id:
+        raise Invalid("这不是本活动的签到码", code="wrong_code", fields={"qr": ["这不是本活动的签到码"]})
+    return activity
+
+
+def scan_by(actor: Actor, activity_id: int, code: str) -> tuple[str, Booking]:
+    """A volunteer scans the venue code: check in, or check out and credit the hours."""
+    return scan(scanned(actor, activity_id, code), actor.person)
+
+
+def my_booking(activity: Activity, person_id: int) -> Booking | None:
+    """The person's latest booking of the activity, if any."""
+    return db.session.scalar(sa.select(Booking).where(
+        Booking.slot_id == activity.slot_id, Booking.person_id == person_id).order_by(Booking.id.desc()))
+
+
+def sign_up_by(actor: Actor | None, activity_id: int) -> Booking:
+    """A volunteer of the community takes a place, or joins the waitlist."""
+    return bookings.sign_up(activity_for(actor, activity_id, "activity.sign_up").slot, actor.person)
+
+
+def booking_for(actor: Actor | None, booking_id: int) -> tuple[Booking, Activity]:
+    """A sign-up its volunteer (or a manager of its org) may cancel, with its activity."""
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("找不到该报名")
+    authorize(actor, "booking.cancel", booking)
+    return booking, db.session.scalar(sa.select(Activity).where(Activity.slot_id == booking.slot_id))
+
+
+def cancel_by(actor: Actor | None, booking_id: int) -> tuple[Booking, Booking | None]:
+    """Cancel a sign-up; the freed place goes to the first on the waitlist (who is returned)."""
+    booking = booking_for(actor, booking_id)[0]
+    return booking, bookings.cancel(booking)
+
+
+def venue_code(actor: Actor | None, activity_id: int) -> QrCode:
+    """The organiser's venue code of an activity, made once."""
+    activity = db.session.get(Activity, activity_id)
+    authorize(actor, "org.organise", activity.org if activity else None)
+    return qr_service.ensure_code(QrPurpose.checkin.value, activity.id, activity.org, actor.person)
+
+
+def organising_choices(actor: Actor, team_id: int | None, communities: list[Org]) -> tuple[Team | None, list[Org]]:
+    """Where the person may organise an activity: their team's community as its leader, or the
+    communities they organise; 403 when nowhere."""
+    team = db.session.get(Team, team_id) if team_id else None
+    if team is not None:
+        authorize(actor, "team.manage", team)
+        communities = [team.org]
+    else:
+        communities = [c for c in communities if can(actor, "org.organise", c)]
+    if not communities:
+        raise Forbidden("只有社区书记、街道工作人员或服务队队长可以发起活动")
+    return team, communities
+
+
+def my_bookings(person: Person, limit: int = 100) -> list[tuple[Booking, Activity]]:
+    """The person's sign-ups with their activities, latest first."""
+    return db.session.execute(
+        sa.select(Booking, Activity).join(Activity, Activity.slot_id == Booking.slot_id)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Booking.person_id == person.id).order_by(Slot.starts_at.desc()).limit(limit)).all()
+
+
+def hours_of(actor: Actor | None, person_id: int) -> tuple[Person, dict]:
+    """A person's volunteer minutes and points, to whoever may see the person."""
+    person = db.session.get(Person, person_id)
+    authorize(actor, "person.view", person)
+    return person, hours.balance("person", person.id)
