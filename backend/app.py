@@ -13,11 +13,11 @@ from backend.activities.api import blp as activities_blp
 from backend.activities.models import Activity
 from backend.api import api
 from backend.auth.api import blp as auth_blp
+from backend.auth.current import check_csrf, csrf_token, current_actor
 from backend.calendar.api import blp as calendar_blp
 from backend.calendar.api import bp as calendar_feed_bp
 from backend.cli import register_cli
 from backend.config import ROOT, load_config
-from backend.core.auth import check_csrf, csrf_token, current_actor
 from backend.core.db import integrity_error
 from backend.core.errors import register_error_handlers
 from backend.core.permissions import can

@@ -1,6 +1,6 @@
 """Settings read from the environment, with defaults that run safely on one machine.
 
-Every setting is documented in the README's configuration table; keep the two in step.
+Every setting is documented in docs/configuration.md; keep the two in step.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def load_config() -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", public_base.startswith("https://")),
-        # Micro-wishes (微心愿); every N and K of the rules, documented in the README.
+        # Micro-wishes (微心愿); every N and K of the rules, documented in docs/wishes.md.
         "WISH_CATEGORIES": _list("WISH_CATEGORIES", ["生活帮扶", "助老助残", "儿童关爱", "医疗健康", "就业帮扶",
                                                      "环境改善", "其他"]),
         "WISH_DUE_HOURS": {1: _int("WISH_DUE_HOURS_NORMAL", 168), 2: _int("WISH_DUE_HOURS_SOON", 72),

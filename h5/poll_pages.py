@@ -10,7 +10,7 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
-from backend.core.auth import client_ip, current_actor
+from backend.auth.current import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden
 from backend.core.permissions import can

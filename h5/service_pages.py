@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from backend.auth.current import current_actor
 from backend.bookings.models import Booking
-from backend.core.auth import current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden, Invalid, NotFound
 from backend.core.permissions import authorize, can

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from marshmallow import ValidationError
 
 from backend.auth import service as auth_service
-from backend.core.auth import client_ip, current_actor
+from backend.auth.current import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid, Unauthorized
 from backend.core.permissions import authorize, can

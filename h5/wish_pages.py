@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from backend.core.auth import current_actor
+from backend.auth.current import current_actor
 from backend.core.db import begin_write, commit
 from backend.core.errors import DomainError, NotFound
 from backend.core.periods import period

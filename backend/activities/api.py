@@ -13,7 +13,7 @@ from backend.activities.schemas import (
     CheckinSchema,
     HoursSchema,
 )
-from backend.core.auth import require_actor
+from backend.auth.current import require_actor
 from backend.core.db import commit
 from backend.core.paging import PageArgs, page_of, paginate
 from backend.hours import service as hours

@@ -4,8 +4,8 @@ from flask import g
 from flask_smorest import Blueprint
 
 from backend.auth import service
+from backend.auth.current import client_ip, login_required, require_actor
 from backend.auth.schemas import LoginSchema, TokenSchema
-from backend.core.auth import client_ip, login_required, require_actor
 from backend.core.db import commit
 from backend.core.errors import Unauthorized
 from backend.people.actors import load_actor

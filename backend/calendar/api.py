@@ -4,8 +4,8 @@ from flask import Blueprint, Response
 from flask_smorest import Blueprint as ApiBlueprint
 from marshmallow import Schema, fields
 
+from backend.auth.current import require_actor
 from backend.calendar import service
-from backend.core.auth import require_actor
 from backend.core.db import begin_write, commit
 
 blp = ApiBlueprint("calendar", __name__, url_prefix="/api/v1", description="日历订阅")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from backend.core.auth import client_ip, current_actor, require_actor
+from backend.auth.current import client_ip, current_actor, require_actor
 from backend.core.db import commit
 from backend.core.paging import page_of, paginate
 from backend.polls import service

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, request, send_file
 from flask_smorest import Blueprint
 
-from backend.core.auth import require_actor
+from backend.auth.current import require_actor
 from backend.core.db import commit
 from backend.core.errors import Invalid, NotFound, Unavailable
 from backend.core.permissions import Actor

@@ -5,9 +5,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowError
 
+from backend.auth.current import current_actor, require_actor
 from backend.bookings.models import Slot
 from backend.bookings.schemas import TimeRangeSchema
-from backend.core.auth import current_actor, require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
 from backend.core.paging import PageArgs, page_of, paginate

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from backend.core.auth import require_actor
+from backend.auth.current import require_actor
 from backend.core.errors import Forbidden
 from backend.core.periods import PeriodArgs, period
 from backend.core.permissions import authorize

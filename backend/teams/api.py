@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_smorest import Blueprint
 
-from backend.core.auth import require_actor
+from backend.auth.current import require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
 from backend.core.paging import page_of, paginate

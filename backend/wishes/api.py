@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from backend.core.auth import current_actor, require_actor
+from backend.auth.current import current_actor, require_actor
 from backend.core.db import begin_write, commit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.paging import page_of, paginate
