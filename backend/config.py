@@ -10,7 +10,7 @@ import secrets
 from datetime import date
 from pathlib import Path
 
-from backend.rating.workdays import parse_days
+from backend.core.workdays import parse_days
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("SANWEI_INSTANCE_DIR", ROOT / "instance"))

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backend.core.workdays import add_working_days, is_working_day, parse_days
 from backend.rating.quotas import Candidate, apply_quotas
-from backend.rating.workdays import add_working_days, is_working_day, parse_days
 
 QUOTAS = [(5, 0.15), (4, 0.30)]
 D = date.fromisoformat

@@ -13,6 +13,7 @@ from flask import current_app
 from backend.core.errors import Conflict, DomainError, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import local_zone
+from backend.core.workdays import add_working_days
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.orgs.permissions import org_visible_clause
@@ -35,7 +36,6 @@ from backend.rating.models import (
 )
 from backend.rating.permissions import RATING_ROLES
 from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas
-from backend.rating.workdays import add_working_days
 
 #: Which permission edits scores in which phase; other phases accept no score edits.
 EDITORS = {Phase.self_evaluation: "scorecard.self_evaluate", Phase.review: "scorecard.review",
