@@ -146,7 +146,7 @@ _COMMUNITY_ACTIONS = (
 
 def _home_actions(actor) -> list[dict]:
     """What this person can do, as the permission rules say. Each entry links to a working page."""
-    own_orgs = [m.org for m in actor.person.memberships if m.org is not None]
+    own_orgs = list({m.org.id: m.org for m in actor.person.memberships if m.org is not None}.values())
     per_org = [{"title": title.format(org.name), "desc": desc, "href": url_for(endpoint, **{arg: org.id})}
                for org in own_orgs for action, title, desc, endpoint, arg in _ORG_ACTIONS if can(actor, action, org)]
     general = [{"title": title, "desc": desc, "href": endpoint if endpoint.startswith("/") else url_for(endpoint)}
