@@ -27,6 +27,8 @@ from backend.core.uploads import widen_limit
 from backend.double_reports import permissions as double_report_rules
 from backend.double_reports.api import blp as double_reports_blp
 from backend.extensions import compress, db, migrate, write_intent
+from backend.notifications import service as notification_service
+from backend.notifications.api import blp as notifications_blp
 from backend.orgs import permissions as org_rules
 from backend.orgs.api import blp as orgs_blp
 from backend.orgs.models import Org, OrgKind
@@ -53,6 +55,7 @@ from backend.wishes import permissions as wish_rules
 from backend.wishes.api import blp as wishes_blp
 from h5.activity_pages import bp as activity_pages_bp
 from h5.live_pages import bp as live_pages_bp
+from h5.notification_pages import bp as notification_pages_bp
 from h5.poll_pages import bp as poll_pages_bp
 from h5.rating_pages import bp as rating_pages_bp
 from h5.service_pages import bp as service_pages_bp
@@ -65,9 +68,9 @@ from h5.wish_pages import bp as wish_pages_bp
 PERMISSION_RULES = (activity_rules, double_report_rules, org_rules, people_rules, poll_rules, qrcode_rules,
                     rating_rules, service_rules, team_rules, wish_rules)
 API_BLUEPRINTS = (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
-                  teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp)
+                  teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp, notifications_blp)
 PAGE_BLUEPRINTS = (h5_bp, wish_pages_bp, activity_pages_bp, service_pages_bp, team_pages_bp, poll_pages_bp,
-                   rating_pages_bp, live_pages_bp, qr_public_bp, calendar_feed_bp, vendor_bp)
+                   rating_pages_bp, live_pages_bp, notification_pages_bp, qr_public_bp, calendar_feed_bp, vendor_bp)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -139,7 +142,8 @@ def register_hooks(app: Flask) -> None:
 
     register_qr_purposes()
     app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, mask_phone=mask_phone,
-                                mask_name=mask_name, can=can)
+                                mask_name=mask_name, can=can,
+                                unread_count=notification_service.unread_count)
     app.jinja_env.filters["local"] = format_local
 
 

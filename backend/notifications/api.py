@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from backend.auth.current import require_actor
+from backend.core.db import commit
+from backend.core.paging import paginate
+from backend.notifications import service
+from backend.notifications.schemas import InboxArgs, InboxSchema, MarkReadSchema
+
+blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="我的消息")
+
+
+@blp.get("/notifications")
+@blp.arguments(InboxArgs, location="query")
+@blp.response(200, InboxSchema)
+def inbox(args):
+    """The signed-in person's messages, unread first, with the unread count."""
+    actor = require_actor()
+    page = paginate(service.inbox(actor, args["unread"]), args["page"], args["per_page"])
+    return {**page, "unread": service.unread_count(actor)}
+
+
+@blp.post("/notifications/read")
+@blp.arguments(MarkReadSchema)
+@blp.response(200)
+def mark_read(args):
+    """Mark `ids` (or `all`) of one's own messages read."""
+    actor = require_actor()
+    changed = service.mark_read(actor, None if args.get("all") else args["ids"])
+    commit()
+    return {"marked": changed, "unread": service.unread_count(actor)}
