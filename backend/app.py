@@ -27,6 +27,7 @@ from backend.core.uploads import widen_limit
 from backend.double_reports import permissions as double_report_rules
 from backend.double_reports.api import blp as double_reports_blp
 from backend.extensions import compress, db, migrate, write_intent
+from backend.notifications import permissions as notification_rules
 from backend.notifications import service as notification_service
 from backend.notifications.api import blp as notifications_blp
 from backend.orgs import permissions as org_rules
@@ -65,8 +66,8 @@ from h5.views import bp as h5_bp
 from h5.wish_pages import bp as wish_pages_bp
 
 #: Each domain's permission rules, registered with backend.core.permissions when imported.
-PERMISSION_RULES = (activity_rules, double_report_rules, org_rules, people_rules, poll_rules, qrcode_rules,
-                    rating_rules, service_rules, team_rules, wish_rules)
+PERMISSION_RULES = (activity_rules, double_report_rules, notification_rules, org_rules, people_rules, poll_rules,
+                    qrcode_rules, rating_rules, service_rules, team_rules, wish_rules)
 API_BLUEPRINTS = (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
                   teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp, notifications_blp)
 PAGE_BLUEPRINTS = (h5_bp, wish_pages_bp, activity_pages_bp, service_pages_bp, team_pages_bp, poll_pages_bp,

@@ -141,6 +141,19 @@ def load_config() -> dict:
         "STREAM_MAX_OPEN": _int("STREAM_MAX_OPEN", 24),
         "STREAM_MAX_SECONDS": _int("STREAM_MAX_SECONDS", 300),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
+        # Notifications by SMS (residents who left a number); off unless SMS_PROVIDER is set.
+        "SMS_PROVIDER": os.environ.get("SMS_PROVIDER", ""),
+        "SMS_API_BASE": os.environ.get("SMS_API_BASE", "https://dysmsapi.aliyuncs.com").rstrip("/"),
+        "SMS_ACCESS_KEY_ID": os.environ.get("SMS_ACCESS_KEY_ID", ""),
+        "SMS_ACCESS_KEY_SECRET": os.environ.get("SMS_ACCESS_KEY_SECRET", ""),
+        "SMS_SIGN_NAME": os.environ.get("SMS_SIGN_NAME", ""),
+        # kind=template code pairs, e.g. "wish_claimed=SMS_1,wish_fulfilled=SMS_2".
+        "SMS_TEMPLATES": dict(item.split("=", 1) for item in _list("SMS_TEMPLATES", []) if "=" in item),
+        # No SMS from 21:00 to 08:00 local time; at most this many a day to one number.
+        "NOTIFY_QUIET_HOURS": (_int("NOTIFY_QUIET_START", 21), _int("NOTIFY_QUIET_END", 8)),
+        "NOTIFY_DAILY_CAP": _int("NOTIFY_DAILY_CAP", 5),
+        "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 8),
+        "NOTIFY_RETRY_SECONDS": _int("NOTIFY_RETRY_SECONDS", 60),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,
         # flask-smorest / OpenAPI

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from backend.activities import service as activities
 from backend.auth.service import purge_stale
 from backend.bookings import service as bookings
+from backend.notifications import service as notifications
 from backend.rating import evidence, live
 from backend.wishes import service as wishes
 
@@ -38,6 +39,8 @@ JOBS: list[Job] = [
     Job("bookings.mark_no_shows", bookings.mark_no_shows, "interval", {"minutes": 15}),
     # Scores that move with time alone (a quarter ends, a wish falls overdue); writes recompute at once.
     Job("rating.refresh_live", live.refresh_live, "interval", {"hours": 1}),
+    # Notifications leave by SMS / WeChat after their change committed; retries back off.
+    Job("notifications.deliver", notifications.deliver_due, "interval", {"minutes": 1}),
     # Evidence uploads no score took up (the score was refused or never sent).
     Job("rating.sweep_evidence", evidence.sweep_unused, "cron", {"hour": 4, "minute": 10}),
 ]

@@ -34,3 +34,15 @@ class MarkReadSchema(Schema):
     def _one_of(self, data, **kwargs):
         if not data.get("all") and not data.get("ids"):
             raise ValidationError("请给出要标记的消息，或 all: true", field_name="ids")
+
+
+class DeliverySchema(Schema):
+    id = fields.Integer()
+    notification_id = fields.Integer()
+    kind = fields.String(attribute="notification.kind")
+    channel = fields.String()
+    address = fields.String(metadata={"description": "masked once nothing more will be sent"})
+    status = fields.String()
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()

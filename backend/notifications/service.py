@@ -8,14 +8,18 @@ imports no domain and no page.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app
 
-from backend.core.errors import NotFound
-from backend.core.permissions import Actor
+from backend.core.errors import Forbidden, NotFound
+from backend.core.permissions import Actor, can
+from backend.core.privacy import mask_phone
+from backend.core.timeutil import local_zone
 from backend.extensions import db, utcnow
-from backend.notifications.models import Notification
+from backend.notifications import channels
+from backend.notifications.models import Delivery, DeliveryStatus, Notification
 
 #: kind → the short title shown above the message.
 TITLES = {
@@ -25,19 +29,26 @@ TITLES = {
     "wish_escalated": "心愿超时提醒",
     "booking_promoted": "候补成功",
 }
-#: subject type → the page where the person acts on it.
+#: subject type → the path of the page where the person acts on it (paths, not endpoint
+#: lookups: the delivery job builds links outside any request).
 PAGES: dict[str, Callable[[int], str]] = {
-    "wish": lambda wish_id: url_for("wish_pages.task", wish_id=wish_id),
-    "booking": lambda booking_id: url_for("activity_pages.my_bookings"),
-    "double_report": lambda report_id: url_for("team_pages.double_report"),
+    "wish": lambda wish_id: f"/h5/tasks/{wish_id}",
+    "booking": lambda booking_id: "/h5/me/bookings",
+    "double_report": lambda report_id: "/h5/me/double-report",
 }
 
 
-def notify(person_id: int, kind: str, subject_type: str, subject_id: int, message: str) -> Notification:
-    """Queue a notification for one person (committed with the caller's transaction)."""
+def notify(person_id: int | None, kind: str, subject_type: str, subject_id: int, message: str, *,
+           phone: str | None = None) -> Notification:
+    """Queue a notification (committed with the caller's transaction, so a change that is
+    rolled back tells nobody): in the person's inbox, and by SMS to `phone` — a number a
+    resident left with consent — when SMS is on and the kind has an SMS template."""
     note = Notification(person_id=person_id, kind=kind, subject_type=subject_type, subject_id=subject_id,
                         message=message[:200])
     db.session.add(note)
+    if phone and channels.sms_provider() is not None and kind in current_app.config["SMS_TEMPLATES"]:
+        db.session.flush()
+        db.session.add(Delivery(notification_id=note.id, channel="sms", address=phone))
     return note
 
 
@@ -90,3 +101,93 @@ def open_note(actor: Actor, note_id: int) -> Notification:
         raise NotFound("找不到这条消息")
     mark_read(actor, [note.id])
     return note
+
+
+# --- delivery: after the commit, by the scheduler ---------------------------------------------
+
+D = DeliveryStatus
+
+
+def _quiet_until(delivery: Delivery, now: datetime) -> datetime | None:
+    """For SMS in the quiet hours (NOTIFY_QUIET_HOURS, local time), when they end."""
+    start, end = current_app.config["NOTIFY_QUIET_HOURS"]
+    if delivery.channel != "sms":
+        return None
+    local = now.astimezone(local_zone())
+    if end <= local.hour < start:
+        return None
+    day = local.date() + timedelta(days=1) if local.hour >= start else local.date()
+    return datetime.combine(day, time(end), local_zone())
+
+
+def _sent_today(delivery: Delivery, now: datetime) -> int:
+    midnight = datetime.combine(now.astimezone(local_zone()).date(), time(), local_zone())
+    # A sent SMS keeps only the masked number (see _close): count by that.
+    address = mask_phone(delivery.address) if delivery.channel == "sms" else delivery.address
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
+        Delivery.channel == delivery.channel, Delivery.address == address,
+        Delivery.status == D.sent.value, Delivery.sent_at >= midnight))
+
+
+def _message(delivery: Delivery) -> channels.Message:
+    note = delivery.notification
+    link = link_of(note)
+    return channels.Message(kind=note.kind, key=delivery.key,
+                            params={"title": title_of(note)[:20], "detail": note.message[:20]},
+                            url=f"{current_app.config['PUBLIC_BASE_URL']}{link}" if link else None)
+
+
+def _close(delivery: Delivery, status: DeliveryStatus, error: str | None, now: datetime) -> None:
+    delivery.status = status.value
+    delivery.last_error = error
+    delivery.sent_at = now if status == D.sent else None
+    # Nothing more will be sent: keep no more of the address than a person needs to recognise it.
+    delivery.address = mask_phone(delivery.address) if delivery.channel == "sms" else delivery.address
+
+
+def _attempt(delivery: Delivery, now: datetime) -> None:
+    cfg = current_app.config
+    quiet = _quiet_until(delivery, now)
+    if quiet is not None:
+        delivery.next_attempt_at = quiet
+        return
+    if _sent_today(delivery, now) >= cfg["NOTIFY_DAILY_CAP"]:
+        _close(delivery, D.skipped, "已达每日发送上限（站内消息照常）", now)
+        return
+    delivery.attempts += 1
+    try:
+        channels.SENDERS[delivery.channel](delivery.address, _message(delivery))
+    except channels.Refused as exc:
+        _close(delivery, D.dead, str(exc)[:200], now)
+    except channels.Retry as exc:
+        if delivery.attempts >= cfg["NOTIFY_MAX_ATTEMPTS"]:
+            _close(delivery, D.dead, str(exc)[:200], now)
+        else:
+            delivery.last_error = str(exc)[:200]
+            wait = cfg["NOTIFY_RETRY_SECONDS"] * 2 ** (delivery.attempts - 1)
+            delivery.next_attempt_at = now + timedelta(seconds=min(wait, 6 * 3600))
+    else:
+        _close(delivery, D.sent, None, now)
+
+
+def deliver_due(now: datetime | None = None, limit: int = 200) -> int:
+    """Send the deliveries that are due; how many were tried. Each outcome is committed at
+    once, before the next send: a crash between two sends never repeats the first."""
+    now = now or utcnow()
+    due = db.session.scalars(sa.select(Delivery.id).where(
+        Delivery.status == D.pending.value, Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)).all()
+    for delivery_id in due:
+        delivery = db.session.get(Delivery, delivery_id)
+        if delivery.status == D.pending.value:
+            _attempt(delivery, now)
+            db.session.commit()
+    return len(due)
+
+
+def dead_letters(actor: Actor, limit: int = 200) -> list[Delivery]:
+    """Deliveries given up on, newest first (for admins)."""
+    if not can(actor, "notifications.dead_letters"):
+        raise Forbidden("只有系统管理员可以查看发送失败的消息")
+    return list(db.session.scalars(sa.select(Delivery).where(Delivery.status == D.dead.value)
+                                   .order_by(Delivery.id.desc()).limit(limit)))
