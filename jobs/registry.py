@@ -13,7 +13,9 @@ from backend.activities import service as activities
 from backend.auth.service import purge_stale
 from backend.bookings import service as bookings
 from backend.notifications import service as notifications
+from backend.polls import service as polls
 from backend.rating import evidence, live
+from backend.rating import service as rating
 from backend.wishes import service as wishes
 
 
@@ -41,6 +43,10 @@ JOBS: list[Job] = [
     Job("rating.refresh_live", live.refresh_live, "interval", {"hours": 1}),
     # Notifications leave by SMS / WeChat after their change committed; retries back off.
     Job("notifications.deliver", notifications.deliver_due, "interval", {"minutes": 1}),
+    # Reminders and announcements that time alone brings (each is written once).
+    Job("bookings.remind_upcoming", bookings.remind_upcoming, "interval", {"minutes": 5}),
+    Job("polls.announce_open", polls.announce_open, "interval", {"minutes": 5}),
+    Job("rating.remind_appeal_deadlines", rating.remind_appeal_deadlines, "cron", {"hour": 9, "minute": 0}),
     # Evidence uploads no score took up (the score was refused or never sent).
     Job("rating.sweep_evidence", evidence.sweep_unused, "cron", {"hour": 4, "minute": 10}),
 ]

@@ -18,6 +18,7 @@ from backend.core.db import conflict_for
 from backend.core.errors import Conflict
 from backend.core.timeutil import format_local
 from backend.extensions import db, utcnow
+from backend.notifications.models import Notification
 from backend.notifications.service import notify
 from backend.people.models import Person
 
@@ -166,3 +167,25 @@ def mark_no_shows(now: datetime | None = None) -> int:
     return db.session.execute(
         sa.update(Booking).where(Booking.status == B.confirmed.value, Booking.slot_id.in_(ended))
         .values(status=B.no_show.value).execution_options(synchronize_session=False)).rowcount
+
+
+#: Reminders before a confirmed place: (kind, how long before the start, what it says).
+REMINDERS = (("booking_reminder", timedelta(days=1), "明天"), ("booking_reminder_soon", timedelta(hours=1), "1 小时后"))
+
+
+def remind_upcoming(now: datetime | None = None) -> int:
+    """A day before and an hour before, tell each person with a confirmed place (once each);
+    how many were told. Run every few minutes: a place confirmed late still gets the nearer one."""
+    now = now or utcnow()
+    told = 0
+    for kind, ahead, when in REMINDERS:
+        due = db.session.execute(sa.select(Booking, Slot).join(Slot, Slot.id == Booking.slot_id).where(
+            Booking.status == B.confirmed.value, Booking.person_id.is_not(None),
+            Slot.starts_at > now, Slot.starts_at <= now + ahead,
+            ~sa.exists().where(Notification.subject_type == "booking", Notification.subject_id == Booking.id,
+                               Notification.kind == kind))).all()
+        for booking, slot in due:
+            notify(booking.person_id, kind, "booking", booking.id,
+                   f"提醒：您报名的安排{when}开始（{format_local(slot.starts_at)}），请准时到场；去不了请提前取消")
+        told += len(due)
+    return told

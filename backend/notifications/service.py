@@ -28,6 +28,13 @@ TITLES = {
     "wish_claim_expired": "认领已退回",
     "wish_escalated": "心愿超时提醒",
     "booking_promoted": "候补成功",
+    "booking_reminder": "活动提醒",
+    "booking_reminder_soon": "活动即将开始",
+    "period_phase": "星级创评",
+    "appeal_filed": "收到申诉",
+    "appeal_decided": "申诉结果",
+    "appeal_deadline": "申诉即将截止",
+    "poll_opened": "党员测评",
 }
 #: subject type → the path of the page where the person acts on it (paths, not endpoint
 #: lookups: the delivery job builds links outside any request).
@@ -35,6 +42,8 @@ PAGES: dict[str, Callable[[int], str]] = {
     "wish": lambda wish_id: f"/h5/tasks/{wish_id}",
     "booking": lambda booking_id: "/h5/me/bookings",
     "double_report": lambda report_id: "/h5/me/double-report",
+    "period": lambda period_id: f"/h5/rating/{period_id}",
+    "poll": lambda poll_id: f"/h5/p/{poll_id}",
 }
 
 
@@ -50,6 +59,13 @@ def notify(person_id: int | None, kind: str, subject_type: str, subject_id: int,
         db.session.flush()
         db.session.add(Delivery(notification_id=note.id, channel="sms", address=phone))
     return note
+
+
+def already_told(subject_type: str, subject_id: int, kind: str) -> bool:
+    """Whether a notification of `kind` about this subject was written (reminders go once)."""
+    return bool(db.session.scalar(sa.select(sa.exists().where(
+        Notification.subject_type == subject_type, Notification.subject_id == subject_id,
+        Notification.kind == kind))))
 
 
 def title_of(note: Notification) -> str:

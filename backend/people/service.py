@@ -114,3 +114,11 @@ def add_member_by(actor: Actor, org_id: int, person_id: int, role: str) -> Membe
     org = org_for(actor, org_id)
     authorize(actor, "org.members.add", org, role=role)
     return add_membership(person_for(actor, person_id), org, role)
+
+
+def role_holders(org_ids: list[int], roles: list[Role]) -> list[int]:
+    """The people holding one of `roles` directly on one of `org_ids` (who to tell)."""
+    if not org_ids:
+        return []
+    return list(db.session.scalars(sa.select(Membership.person_id).distinct().where(
+        Membership.org_id.in_(org_ids), Membership.role.in_([r.value for r in roles])).order_by(Membership.person_id)))

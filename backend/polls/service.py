@@ -20,10 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from backend.core.db import conflict_for
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from backend.core.permissions import Actor, authorize, can, load_authorized
+from backend.core.timeutil import format_local
 from backend.extensions import db, utcnow
+from backend.notifications.service import already_told, notify
 from backend.orgs.models import Org, OrgKind
 from backend.orgs.permissions import org_visible_clause
-from backend.people.models import Role
+from backend.people.models import Membership, Role
 from backend.polls.models import (
     Audience,
     Mode,
@@ -556,3 +558,23 @@ def poster_code(actor: Actor | None, poll_id: int):
     if not poll.allow_device and not poll.allow_account:
         raise Forbidden("本测评只接受测评码，请打印测评码纸条")
     return qr_service.ensure_code(QrPurpose.poll.value, poll.id, poll.org, actor.person)
+
+
+def announce_open(now: datetime | None = None) -> int:
+    """Tell the party members of the evaluated org when their poll opens (once per poll); how
+    many were told. Mass polls reach residents by the QR poster instead."""
+    now = now or utcnow()
+    polls = db.session.scalars(sa.select(Poll).where(
+        Poll.audience == Audience.party_member.value, Poll.opens_at <= now, Poll.closes_at > now)).all()
+    told = 0
+    for poll in polls:
+        if already_told("poll", poll.id, "poll_opened"):
+            continue
+        members = db.session.scalars(sa.select(Membership.person_id).distinct().join(Org, Org.id == Membership.org_id)
+                                     .where(Membership.role == Role.party_member.value,
+                                            Org.path.startswith(poll.org.path))).all()
+        for person_id in members:
+            notify(person_id, "poll_opened", "poll", poll.id,
+                   f"{poll.title}已开始，截止 {format_local(poll.closes_at)}，请抽时间参加")
+        told += len(members)
+    return told

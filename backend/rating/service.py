@@ -12,11 +12,14 @@ from flask import current_app
 
 from backend.core.errors import Conflict, DomainError, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can, load_authorized
+from backend.core.roles import Role
 from backend.core.timeutil import local_zone
 from backend.core.workdays import add_working_days
 from backend.extensions import db, utcnow
+from backend.notifications.service import already_told, notify
 from backend.orgs.models import Org
 from backend.orgs.permissions import org_visible_clause
+from backend.people.service import role_holders
 from backend.rating import engine, evidence, ledger, rubrics
 from backend.rating.models import (
     LIVE_PHASES,
@@ -103,7 +106,15 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None) -> Rating
     if target == Phase.final:
         finalise(period, actor)
     db.session.flush()
+    _tell(role_holders([c.org_id for c in period.scorecards], [Role.secretary]), "period_phase", period,
+          f"{period.name}已进入“{PHASE_LABELS[target]}”阶段")
     return period
+
+
+def _tell(person_ids: list[int], kind: str, period: RatingPeriod, message: str) -> None:
+    """Tell each of `person_ids` about the campaign (its page is the subject)."""
+    for person_id in person_ids:
+        notify(person_id, kind, "period", period.id, message)
 
 
 def _check_appeals_closed(period: RatingPeriod) -> None:
@@ -259,6 +270,8 @@ def file_appeal(actor: Actor, card: Scorecard, *, reasons: str, material_url: st
     db.session.flush()
     ledger.append(period, "appeal_filed", org_id=card.org_id, actor_id=actor.person.id, appeal_id=appeal.id,
                   reasons=reasons, material_url=material_url)
+    _tell(role_holders([period.run_by_id], [Role.street_officer]), "appeal_filed", period,
+          f"{card.org.name}对{period.name}的结果提出申诉，请在申诉期内处理")
     return appeal
 
 
@@ -289,6 +302,9 @@ def decide_appeal(actor: Actor, appeal: Appeal, *, accept: bool, note: str,
     ledger.append(period, "appeal_decided", org_id=appeal.org_id, actor_id=actor.person.id, appeal_id=appeal.id,
                   decision=appeal.status, note=note, changes=applied)
     db.session.flush()
+    verdict = "已采纳" if accept else "未采纳"
+    _tell(role_holders([appeal.org_id], [Role.secretary]), "appeal_decided", period,
+          f"您对{period.name}的申诉{verdict}：{note}")
     return appeal
 
 
@@ -522,3 +538,22 @@ def last_event_id(period: RatingPeriod) -> int:
     """The newest score event of a campaign (0 before any): where a live board starts."""
     return db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(ScoreEvent.id), 0))
                              .where(ScoreEvent.period_id == period.id))
+
+
+def remind_appeal_deadlines(now: datetime | None = None) -> int:
+    """Three working days before a campaign's appeal window closes, tell its communities'
+    secretaries (once per campaign); how many were told."""
+    day = (now.astimezone(local_zone()).date() if now else today())
+    cfg = current_app.config
+    told = 0
+    periods = db.session.scalars(sa.select(RatingPeriod).where(RatingPeriod.phase == Phase.appeal.value,
+                                                               RatingPeriod.appeal_deadline >= day)).all()
+    for period in periods:
+        warn_on = add_working_days(day, 3, cfg["RATING_HOLIDAYS"], cfg["RATING_EXTRA_WORKDAYS"])
+        if warn_on < period.appeal_deadline or already_told("period", period.id, "appeal_deadline"):
+            continue
+        secretaries = role_holders([c.org_id for c in period.scorecards], [Role.secretary])
+        _tell(secretaries, "appeal_deadline", period,
+              f"{period.name}申诉期将于 {period.appeal_deadline:%m月%d日} 截止，如有异议请尽快申诉")
+        told += len(secretaries)
+    return told
