@@ -3,27 +3,19 @@ and the phone-calendar subscription."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from marshmallow import ValidationError
 
-from backend.activities.models import Activity
-from backend.bookings.models import Slot
+from backend.activities import service as activity_service
 from backend.calendar import service as calendar
 from backend.core.db import commit
 from backend.core.errors import Forbidden
 from backend.core.periods import period
-from backend.core.permissions import Actor, authorize, can, load_authorized
+from backend.core.permissions import Actor, can
 from backend.double_reports import service as reports
-from backend.double_reports.models import DoubleReport
 from backend.double_reports.schemas import ReportCreateSchema
-from backend.extensions import db, utcnow
-from backend.orgs.models import Org, OrgKind
-from backend.orgs.permissions import org_visible_clause
-from backend.people.models import Membership, Person
-from backend.stats.api import leaderboard_for
+from backend.extensions import db
+from backend.stats import service as stats
 from backend.teams import service as teams
-from backend.teams.models import Team
 from backend.teams.schemas import TeamCreateSchema
 from h5.views import act_and_return, communities_of, form_data, require_page_actor, submit_form
 
@@ -35,25 +27,13 @@ bp = Blueprint("team_pages", __name__, url_prefix="/h5")
 @bp.get("/teams")
 def teams_list():
     actor = require_page_actor()
-    rows = db.session.scalars(sa.select(Team).join(Org, Org.id == Team.org_id).where(
-        Team.is_active.is_(True), org_visible_clause(actor)).order_by(Org.name, Team.name)).all()
-    organisable = [c for c in communities_of(actor) if can(actor, "org.organise", c)]
-    return render_template("teams.html", tab="home", teams=rows, can_create=bool(organisable))
+    rows = db.session.scalars(teams.listing(actor)).all()
+    return render_template("teams.html", tab="home", teams=rows,
+                           can_create=bool(teams.founding_communities(actor, communities_of(actor))))
 
 
 def _team_form(actor: Actor, values: dict, errors: dict, status: int = 200):
-    communities = [c for c in communities_of(actor) if can(actor, "org.organise", c)]
-    if not communities:
-        raise Forbidden()
-    ids = [c.id for c in communities]
-    grids = db.session.scalars(sa.select(Org).where(Org.parent_id.in_(ids), Org.kind == OrgKind.grid.value)
-                               .order_by(Org.id)).all()
-    people = db.session.execute(
-        sa.select(Person, Org.name).join(Membership, Membership.person_id == Person.id)
-        .join(Org, Org.id == Membership.org_id)
-        .where(sa.or_(Org.id.in_(ids), Org.parent_id.in_(ids)), Person.is_active.is_(True))
-        .order_by(Person.name).limit(300)).all()
-    leaders = list({p.id: (p, where) for p, where in people}.values())
+    communities, grids, leaders = teams.founding_choices(actor, communities_of(actor))
     return render_template("team_form.html", tab="home", communities=communities, grids=grids, leaders=leaders,
                            values=values, errors=errors), status
 
@@ -71,46 +51,40 @@ def team_create():
 
     def create():
         args = TeamCreateSchema().load(form_data(values, ints=("org_id", "grid_id", "leader_id")))
-        org = db.session.get(Org, args["org_id"])
-        authorize(actor, "org.organise", org)
-        return teams.create_team(
-            org, name=args["name"], grid=db.session.get(Org, args["grid_id"]) if args.get("grid_id") else None,
-            leader=db.session.get(Person, args["leader_id"]) if args.get("leader_id") else None,
-            skills=args.get("skills"), description=args.get("description"))
+        return teams.create_by(actor, args)
 
     return submit_form(create, lambda errors, status: _team_form(actor, values, errors, status), "服务队已建立",
                        lambda team: url_for("team_pages.team_detail", team_id=team.id))
 
 
-def _team(team_id: int, action: str = "team.view") -> tuple[Actor, Team]:
-    actor = require_page_actor()
-    return actor, load_authorized(actor, Team, team_id, action)
-
-
 @bp.get("/teams/<int:team_id>")
 def team_detail(team_id: int):
-    actor, team = _team(team_id)
-    upcoming = db.session.scalars(sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).where(
-        Activity.team_id == team.id, Slot.ends_at > utcnow()).order_by(Slot.starts_at).limit(20)).all()
+    actor = require_page_actor()
+    team = teams.team_for(actor, team_id)
+    upcoming = db.session.scalars(activity_service.listing(actor, team_id=team.id).limit(20)).all()
     return render_template("team.html", tab="home", team=team, upcoming=upcoming,
                            is_member=teams.is_member(team, actor.person.id),
-                           can_join=can(actor, "team.join", team), manages=can(actor, "team.manage", team))
+                           can_join=can(actor, "team.join", team), manages=can(actor, "team.manage", team),
+                           can_leave=teams.may_leave(actor, team),
+                           member_name=lambda member: teams.member_name(actor, member, yourself_in_full=True))
 
 
 @bp.post("/teams/<int:team_id>/join")
 def team_join(team_id: int):
-    actor, team = _team(team_id, "team.join")
+    actor = require_page_actor()
+    teams.team_for(actor, team_id, "team.join")  # a refusal is an error page, not a flash
     skills = request.form.get("skills", "").strip()[:100] or None
-    return act_and_return(lambda: teams.join(team, actor.person, skills), "已加入，欢迎！",
+    return act_and_return(lambda: teams.join_by(actor, team_id, skills=skills), "已加入，欢迎！",
                           url_for("team_pages.team_detail", team_id=team_id))
 
 
 @bp.post("/teams/<int:team_id>/members/<int:person_id>/remove")
 def team_remove(team_id: int, person_id: int):
     actor = require_page_actor()
-    _, team = _team(team_id, "team.view" if person_id == actor.person.id else "team.manage")
-    done = "已退出该队" if person_id == actor.person.id else "已移出该队员"
-    return act_and_return(lambda: teams.leave(team, person_id), done,
+    yourself = person_id == actor.person.id
+    teams.team_for(actor, team_id, "team.view" if yourself else "team.manage")
+    done = "已退出该队" if yourself else "已移出该队员"
+    return act_and_return(lambda: teams.leave_by(actor, team_id, person_id), done,
                           url_for("team_pages.team_detail", team_id=team_id))
 
 
@@ -135,10 +109,7 @@ def double_report_create():
 
     def report():
         args = ReportCreateSchema().load(form_data(values, ints=("community_id",)))
-        community = db.session.get(Org, args["community_id"])
-        if community is None:
-            raise ValidationError({"community_id": ["请选择居住地所在的社区"]})
-        return reports.report(actor.person, community, work_unit=args["work_unit"], offer=args.get("offer"))
+        return reports.report_by(actor, args["community_id"], work_unit=args["work_unit"], offer=args.get("offer"))
 
     return submit_form(report, lambda errors, status: _report_page(actor, values, errors, status),
                        "已提交报到，请等待社区确认", lambda _: url_for("team_pages.double_report"))
@@ -147,32 +118,28 @@ def double_report_create():
 @bp.get("/orgs/<int:org_id>/double-reports")
 def org_reports(org_id: int):
     actor = require_page_actor()
-    org = db.session.get(Org, org_id)
-    authorize(actor, "org.members.view", org)
     year = request.args.get("year", type=int) or reports.this_year()
-    rows = db.session.scalars(reports.reports_for(org, year).limit(300)).all()
-    return render_template("org_reports.html", tab="orgs", org=org, year=year, reports=rows,
-                           can_decide=can(actor, "org.organise", org))
+    org, stmt = reports.reports_to(actor, org_id, year)
+    return render_template("org_reports.html", tab="orgs", org=org, year=year, reports=db.session.scalars(
+        stmt.limit(300)).all(), may_decide=lambda record: reports.may_decide(actor, record))
 
 
 def _decide(report_id: int, act, done: str):
     actor = require_page_actor()
-    record = load_authorized(actor, DoubleReport, report_id, "double_report.decide")
-    return act_and_return(lambda: act(record, actor.person), done,
+    record = reports.report_for(actor, report_id, "double_report.decide")  # a refusal is an error page
+    return act_and_return(lambda: act(actor, report_id), done,
                           url_for("team_pages.org_reports", org_id=record.community_id, year=record.year))
 
 
 @bp.post("/double-reports/<int:report_id>/confirm")
 def report_confirm(report_id: int):
-    return _decide(report_id, reports.confirm, "已确认报到，该党员已列入本社区志愿者")
+    return _decide(report_id, reports.confirm_by, "已确认报到，该党员已列入本社区志愿者")
 
 
 @bp.post("/double-reports/<int:report_id>/reject")
 def report_reject(report_id: int):
-    reason = request.form.get("reason", "").strip()[:200]
-    if len(reason) < 2:
-        reason = "信息不符，请核实后重新报到"
-    return _decide(report_id, lambda record, person: reports.reject(record, person, reason), "已退回")
+    reason = request.form.get("reason", "")
+    return _decide(report_id, lambda actor, rid: reports.reject_by(actor, rid, reason), "已退回")
 
 
 # --- leaderboard ------------------------------------------------------------------------------
@@ -190,11 +157,9 @@ def leaderboard_home():
 @bp.get("/orgs/<int:org_id>/leaderboard")
 def leaderboard(org_id: int):
     actor = require_page_actor()
-    org = db.session.get(Org, org_id)
-    authorize(actor, "org.view", org)
     by = "wishes" if request.args.get("by") == "wishes" else "hours"
     start, end = period({})
-    rows = leaderboard_for(actor, org, {"by": by, "limit": 50})
+    org, rows = stats.leaderboard_for(actor, org_id, start, end, by=by, limit=50)
     return render_template("leaderboard.html", tab="home", org=org, by=by, rows=rows, year=start.year,
                            communities=communities_of(actor), me=actor.person.id)
 

@@ -5,24 +5,20 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from backend.auth.current import current_actor
 from backend.core.db import begin_write, commit
 from backend.core.errors import DomainError, NotFound
 from backend.core.periods import period
-from backend.core.permissions import authorize, can
+from backend.core.permissions import can
 from backend.extensions import db, utcnow
-from backend.orgs.models import Org, OrgKind
+from backend.orgs.models import Org
 from backend.orgs.service import lineage
-from backend.people.models import Person, Role
-from backend.qrcodes import service as qr_service
-from backend.qrcodes.models import QrPurpose
 from backend.wishes import service
-from backend.wishes.api import present
 from backend.wishes.models import URGENCY_LABELS, Wish, WishChannel, WishStatus
-from backend.wishes.schemas import WishCreateSchema
+from backend.wishes.schemas import WishCreateSchema, present
 from h5.views import act_and_return, require_page_actor
 
 bp = Blueprint("wish_pages", __name__, url_prefix="/h5")
@@ -36,15 +32,8 @@ def _form_target() -> tuple[Org, str, dict]:
     """The grid the form submits to: from a wish QR code, or (staff) a grid id."""
     code = request.values.get("qr")
     if code:
-        qr = qr_service.resolve(code)
-        if qr.purpose != QrPurpose.wish.value:
-            raise NotFound("该二维码不能用于提交心愿", code="unknown_code")
-        return db.session.get(Org, qr.target_id), WishChannel.qr.value, {"qr": code}
-    actor = require_page_actor()
-    grid = db.session.get(Org, request.values.get("grid", type=int) or 0)
-    authorize(actor, "org.view", grid)
-    if grid.kind != OrgKind.grid.value or not (actor.roles_over(grid) & {Role.grid_leader, Role.grid_member}):
-        raise NotFound("找不到该网格")
+        return service.grid_of_code(code), WishChannel.qr.value, {"qr": code}
+    grid = service.proxy_grid(require_page_actor(), request.values.get("grid", type=int) or 0)
     return grid, WishChannel.staff_proxy.value, {"grid": grid.id}
 
 
@@ -91,7 +80,8 @@ def privacy():
 @bp.get("/w/r/<receipt>")
 def receipt(receipt: str):
     wish = service.get_by_receipt(receipt)
-    return render_template("wish_receipt.html", tab=None, wish=wish, view=present(wish, receipt_holder=True),
+    return render_template("wish_receipt.html", tab=None, wish=wish,
+                           view=present(wish, current_actor(), receipt_holder=True),
                            receipt=receipt, is_new=bool(request.args.get("new")))
 
 
@@ -103,9 +93,6 @@ def _receipt_post(receipt: str, act, done: str):
 @bp.post("/w/r/<receipt>/confirm")
 def confirm(receipt: str):
     rating = request.form.get("rating", type=int)
-    if rating not in range(1, 6):
-        flash("请点选 1–5 颗星再提交", "warn")
-        return redirect(url_for("wish_pages.receipt", receipt=receipt))
     comment = request.form.get("comment", "").strip()[:300] or None
     return _receipt_post(receipt, lambda wish: service.confirm(wish, rating, comment), "感谢您的评价！")
 
@@ -113,9 +100,6 @@ def confirm(receipt: str):
 @bp.post("/w/r/<receipt>/reopen")
 def reopen(receipt: str):
     note = request.form.get("note", "").strip()[:300]
-    if len(note) < 2:
-        flash("请写一句还有什么没办好", "warn")
-        return redirect(url_for("wish_pages.receipt", receipt=receipt))
     return _receipt_post(receipt, lambda wish: service.reopen(wish, note), "已告诉认领人，请耐心等待")
 
 
@@ -157,15 +141,13 @@ def tasks():
 @bp.get("/tasks/<int:wish_id>")
 def task(wish_id: int):
     actor = require_page_actor()
-    wish = db.session.get(Wish, wish_id)
-    authorize(actor, "wish.view", wish)
-    members = service.assignable_members(wish) if (
-        wish.status == WishStatus.open and can(actor, "wish.manage", wish)) else []
+    wish = service.get_visible(actor, wish_id)
+    members = service.assign_choices(actor, wish)
     begin_write()
-    view = present(wish)
+    view = present(wish, actor)
     commit()
     return render_template("task.html", tab="tasks", wish=wish, view=view, members=members,
-                           left=time_left(wish, utcnow()), can_claim=can(actor, "wish.claim", wish),
+                           left=time_left(wish, utcnow()), can_claim=service.may_claim(actor, wish),
                            can_manage=can(actor, "wish.manage", wish), is_mine=wish.claimant_id == actor.person.id)
 
 
@@ -176,15 +158,9 @@ TASK_ACTIONS = {
                "已标记办结，等待居民确认"),
     "publish": (lambda actor, wish, form: service.publish(actor, wish), "已发布到任务板"),
     "reject": (lambda actor, wish, form: service.reject(actor, wish, form.get("reason", "").strip()), "已不予受理"),
-    "assign": (lambda actor, wish, form: service.assign(actor, wish, _member(form)), "已指派"),
+    "assign": (lambda actor, wish, form: service.assign_by(actor, wish, form.get("person_id", type=int) or 0),
+               "已指派"),
 }
-
-
-def _member(form) -> Person:
-    person = db.session.get(Person, form.get("person_id", type=int) or 0)
-    if person is None:
-        raise NotFound("请选择成员")
-    return person
 
 
 @bp.post("/tasks/<int:wish_id>/<action>")
@@ -192,13 +168,8 @@ def task_action(wish_id: int, action: str):
     actor = require_page_actor()
     if action not in TASK_ACTIONS:
         raise NotFound()
-    wish = db.session.get(Wish, wish_id)
-    authorize(actor, "wish.view", wish)
+    wish = service.get_visible(actor, wish_id)
     act, done = TASK_ACTIONS[action]
-    if action in ("fulfil", "reject") and len(request.form.get("note" if action == "fulfil" else "reason",
-                                                               "").strip()) < 2:
-        flash("请填写说明（至少 2 个字）", "warn")
-        return redirect(url_for("wish_pages.task", wish_id=wish_id))
     return act_and_return(lambda: act(actor, wish, request.form), done, url_for("wish_pages.task", wish_id=wish_id))
 
 
@@ -206,9 +177,7 @@ def task_action(wish_id: int, action: str):
 
 @bp.get("/c/<int:org_id>/wishes")
 def community_wishes(org_id: int):
-    community = db.session.get(Org, org_id)
-    if community is None or community.kind != OrgKind.community.value:
-        raise NotFound("找不到该社区")
+    community = service.community_page(org_id)
     start, end = period({})
     return render_template("community_wishes.html", tab=None, community=community,
                            stats=service.wish_stats(community, start, end), year=start.year,

@@ -159,3 +159,38 @@ def test_report_form_keeps_what_was_typed(client, world):
     assert done.status_code == 302
     page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "已提交报到，请等待社区确认" in page and "待社区确认" in page and "无需重复提交" in page
+
+
+def test_a_community_that_does_not_exist_is_404_on_both_faces(client, world):
+    """The API said 404 not_found, the page 422 beside the field: now 404 on both, the form kept."""
+    orgs, people, headers = world
+    made = report(client, headers["member"], 99999)
+    assert made.status_code == 404 and made.get_json()["error"]["fields"] == {"community_id": ["找不到该社区"]}
+    h5_login(client, "member")
+    token = csrf_from(client.get("/h5/me/double-report"))
+    page = client.post("/h5/me/double-report", data={"csrf_token": token, "community_id": "99999",
+                                                     "work_unit": "东湖医院"})
+    assert page.status_code == 404
+    text = page.get_data(as_text=True)
+    assert "找不到该社区" in text and 'value="东湖医院"' in text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DoubleReport)) == 0
+
+
+def test_a_report_is_turned_down_only_with_a_reason_on_both_faces(client, world):
+    """The page used to fill in a stock reason when none was typed; now both faces ask for one."""
+    orgs, people, headers = world
+    made = report(client, headers["member"], orgs["a"].id).get_json()
+    url = f"/api/v1/double-reports/{made['id']}/reject"
+    assert client.post(url, headers=headers["secretary"], json={"reason": " "}).status_code == 422
+    h5_login(client, "secretary")
+    token = csrf_from(client.get(f"/h5/orgs/{orgs['a'].id}/double-reports"))
+    refused = client.post(f"/h5/double-reports/{made['id']}/reject", data={"csrf_token": token, "reason": ""})
+    assert refused.status_code == 302
+    assert "请填写退回原因" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert db.session.get(DoubleReport, made["id"]).status == "pending"
+    done = client.post(f"/h5/double-reports/{made['id']}/reject",
+                       data={"csrf_token": token, "reason": "不在本社区居住"})
+    assert done.status_code == 302
+    record = db.session.get(DoubleReport, made["id"])
+    db.session.refresh(record)
+    assert (record.status, record.reason) == ("rejected", "不在本社区居住")

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from backend.extensions import db
+from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
 from tests import factories as f
+from tests.test_csrf_session import csrf_from, h5_login
 
 SOON = datetime.now(UTC) + timedelta(days=2)
 
@@ -80,3 +84,67 @@ def test_catalogue_permissions(client, svc):
     listed = client.get("/api/v1/services", headers=headers["volunteer"]).get_json()
     assert [s["name"] for s in listed["items"]] == ["老年人理发"]
     assert client.get("/api/v1/services", headers=headers["secretary_b"]).get_json()["total"] == 0
+
+
+def test_a_withdrawn_service_on_both_faces(client, svc):
+    """Booking a time of a withdrawn service: the API said 409 service_inactive, the page 404;
+    now both say 409 暂停预约. Adding a time to it: the API took it, the page said 404; now 404."""
+    orgs, headers, item, slot = svc
+    page = client.get(f"/h5/services/{item['id']}")
+    form = {"slot_id": str(slot["id"]), "contact_name": "吴阿姨", "consent": "on", "submit_token": "w" * 24,
+            "csrf_token": csrf_from(page)}
+    db.session.get(ServiceItem, item["id"]).is_active = False
+    db.session.commit()
+    booked = book(client, slot["id"])
+    assert booked.status_code == 409 and booked.get_json()["error"]["code"] == "service_inactive"
+    refused = client.post(f"/h5/services/{item['id']}/book", data=form)
+    assert refused.status_code == 409 and "该服务已暂停预约" in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceBooking)) == 0
+
+    times = {"starts_at": SOON.isoformat(), "ends_at": (SOON + timedelta(hours=1)).isoformat(), "capacity": 2}
+    added = client.post(f"/api/v1/services/{item['id']}/slots", headers=headers["secretary"], json=times)
+    assert added.status_code == 404
+    h5_login(client, "secretary")
+    page_add = client.post(f"/h5/services/{item['id']}/slots", data={
+        "csrf_token": csrf_from(client.get("/h5/services/new")), "day": SOON.date().isoformat(), "start": "09:00",
+        "end": "10:00", "capacity": "2"})
+    assert page_add.status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceSlot)) == 1
+
+
+def test_marking_delivered_needs_a_signed_in_organiser_on_both_faces(client, svc):
+    """Anonymous: the API said 404 (no actor, nothing visible); now 401 like every other API
+    write, as the page sends the visitor to log in."""
+    orgs, headers, item, slot = svc
+    booking = book(client, slot["id"]).get_json()
+    assert client.post(f"/api/v1/bookings/{booking['id']}/complete").status_code == 401
+    token = csrf_from(client.get(f"/h5/services/{item['id']}"))
+    page = client.post(f"/h5/services/bookings/{booking['id']}/complete", data={"csrf_token": token})
+    assert page.status_code == 302 and "/h5/login" in page.headers["Location"]
+    h5_login(client, "volunteer")
+    token = csrf_from(client.get(f"/h5/services/{item['id']}"))
+    assert client.post(f"/h5/services/bookings/{booking['id']}/complete", data={"csrf_token": token}).status_code == 403
+    assert client.post(f"/api/v1/bookings/{booking['id']}/complete", headers=headers["volunteer"]).status_code == 403
+
+
+def test_a_booking_without_a_phone_number(client, svc):
+    """The phone is optional: leaving it out used to fail (500) on both faces."""
+    orgs, headers, item, slot = svc
+    made = client.post(f"/api/v1/slots/{slot['id']}/bookings", json={"contact_name": "吴阿姨", "consent": True})
+    assert made.status_code == 201 and made.get_json()["contact_phone"] is None
+    token = csrf_from(client.get(f"/h5/services/{item['id']}"))
+    page = client.post(f"/h5/services/{item['id']}/book", data={
+        "slot_id": str(slot["id"]), "contact_name": "王大爷", "consent": "on", "csrf_token": token})
+    assert page.status_code == 302 and "/h5/b/r/" in page.headers["Location"]
+
+
+def test_a_rating_needs_a_star_on_both_faces(client, svc):
+    orgs, headers, item, slot = svc
+    made = book(client, slot["id"]).get_json()
+    client.post(f"/api/v1/bookings/{made['id']}/complete", headers=headers["secretary"])
+    assert client.post(f"/api/v1/bookings/{made['id']}/rate", json={"receipt": made["receipt"]}).status_code == 422
+    page = client.get(f"/h5/b/r/{made['receipt']}")
+    refused = client.post(f"/h5/b/r/{made['receipt']}/rate", data={"csrf_token": csrf_from(page), "rating": "0"})
+    assert "请点选 1–5 颗星再提交" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    record = db.session.scalar(sa.select(ServiceBooking).where(ServiceBooking.booking_id == made["id"]))
+    assert record.booking.rating is None

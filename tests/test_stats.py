@@ -17,6 +17,7 @@ from backend.services import service as services
 from backend.teams.service import create_team
 from backend.wishes import service as wishes
 from tests import factories as f
+from tests.test_csrf_session import h5_login
 
 NOW = datetime.now(UTC)
 
@@ -156,3 +157,15 @@ def test_equal_figures_share_a_rank(client, world):
     assert [(r["rank"], r["hours"]) for r in board] == [(1, 3.0), (2, 3.0)]
     ties = client.get(f"/api/v1/orgs/{orgs['a'].id}/leaderboard?by=wishes", headers=headers["secretary"]).get_json()
     assert [(r["name"], r["rank"]) for r in ties] == [("张伟", 1), ("刘志刚", 2)]
+
+
+def test_the_leaderboard_page_masks_names_like_the_api(client, world):
+    orgs, p, headers = world
+    api = client.get(f"/api/v1/orgs/{orgs['a'].id}/leaderboard", headers=headers["volunteer"]).get_json()
+    h5_login(client, "volunteer")
+    page = client.get(f"/h5/orgs/{orgs['a'].id}/leaderboard").get_data(as_text=True)
+    board = page.split('data-testid="leaderboard"')[1]
+    assert [r["name"] for r in api] == ["刘志刚", "张*"]
+    assert "刘志刚" in board and "张*" in board and "张伟" not in board
+    assert client.get(f"/h5/orgs/{orgs['b'].id}/leaderboard").status_code == 404
+    assert client.get(f"/api/v1/orgs/{orgs['b'].id}/leaderboard", headers=headers["volunteer"]).status_code == 404

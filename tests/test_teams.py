@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from backend.extensions import db
+from backend.teams.models import Team
 from tests import factories as f
+from tests.test_csrf_session import csrf_from, h5_login
 
 SOON = datetime.now(UTC) + timedelta(days=3)
 
@@ -195,3 +199,37 @@ def test_activities_listed_by_community_date_and_skill(client, world):
     assert client.get("/api/v1/activities?date=tomorrow", headers=officer_headers).status_code == 422
     page = client.get(f"/h5/activities?date={local_day}&org={orgs['b'].id}", headers=officer_headers)
     assert page.status_code == 200
+
+
+def test_a_leader_who_does_not_exist_is_refused_on_both_faces(client, world):
+    """The page used to create the team without a leader; the API said 404. Now both refuse."""
+    orgs, people, headers = world
+    body = {"org_id": orgs["a"].id, "name": "红马甲志愿服务队", "leader_id": 99999}
+    made = client.post("/api/v1/teams", headers=headers["secretary"], json=body)
+    assert made.status_code == 404 and made.get_json()["error"]["code"] == "not_found"
+    h5_login(client, "secretary")
+    token = csrf_from(client.get("/h5/teams/new"))
+    page = client.post("/h5/teams/new", data={**{k: str(v) for k, v in body.items()}, "csrf_token": token})
+    assert page.status_code == 404
+    text = page.get_data(as_text=True)
+    assert "找不到该人员" in text and 'value="红马甲志愿服务队"' in text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Team)) == 0
+
+
+def test_the_team_page_names_members_like_the_api_and_shows_you_yourself(client, world):
+    """Full names for those who run the team, 张** for the rest; the page alone also shows the
+    viewer their own name (both faces pinned as they are, see teams.service.member_name)."""
+    orgs, people, headers = world
+    team = make_team(client, world).get_json()
+    client.post(f"/api/v1/teams/{team['id']}/members", headers=headers["volunteer"], json={})
+
+    def members_seen_by(username):
+        phone = client.application.test_client()
+        h5_login(phone, username)
+        page = phone.get(f"/h5/teams/{team['id']}").get_data(as_text=True)
+        return page.split('data-testid="members"')[1].split("</div>\n\n")[0]
+
+    volunteer = members_seen_by("volunteer")
+    assert "王**" in volunteer and "刘志刚" in volunteer and "王建国" not in volunteer
+    secretary = members_seen_by("secretary")
+    assert "王建国" in secretary and "刘志刚" in secretary

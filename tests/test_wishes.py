@@ -13,10 +13,13 @@ from backend.extensions import db, utcnow
 from backend.notifications.models import Notification
 from backend.orgs.models import Org
 from backend.people.actors import load_actor
+from backend.qrcodes.models import QrCode
 from backend.qrcodes.service import create_code
 from backend.wishes import service
 from backend.wishes.models import Wish, WishContactView, WishStatus
+from jobs.registry import JOBS
 from tests import factories as f
+from tests.test_csrf_session import csrf_from, h5_login
 
 S = WishStatus
 WISH = {"title": "楼道灯坏了", "content": "3号楼2单元楼道灯不亮", "category": "环境改善", "urgency": 2,
@@ -157,7 +160,6 @@ def test_bad_submissions(client, w, change, code):
 
 
 def test_revoked_code_takes_no_wish(client, w):
-    from backend.qrcodes.models import QrCode
     db.session.execute(sa.update(QrCode).values(is_active=False))
     db.session.commit()
     response = client.post("/api/v1/wishes", json={**WISH, "qr": w.qr})
@@ -329,7 +331,6 @@ def test_contact_details_are_erased_after_closing(client, w, app):
 
 
 def test_rules_are_scheduled_jobs():
-    from jobs.registry import JOBS
     ids = {job.id for job in JOBS}
     assert {"wishes.release_stale_claims", "wishes.escalate", "wishes.auto_confirm", "wishes.erase_contacts"} <= ids
 
@@ -408,3 +409,68 @@ def test_public_community_page_has_no_personal_data(client, w):
         assert private not in page
     assert client.get(f"/h5/c/{w.orgs['a1'].id}/wishes").status_code == 404
     assert db.session.get(Org, w.orgs["a"].id) is not None
+
+
+def test_who_writes_a_wish_down_for_a_resident_on_both_faces(client, w):
+    """One rule (org.wishes.submit_for_resident: the grid's leader and members) on both faces.
+    The API also counted a secretary's wish as written down for a resident; now it is their own."""
+    grid = w.orgs["a1"]
+    f.person("孙丽", username="grid_member", role="grid_member", org=grid)
+    by_secretary = client.post("/api/v1/wishes", json={**WISH, "grid_id": grid.id}, headers=w.headers["secretary"])
+    assert by_secretary.status_code == 201
+    body = by_secretary.get_json()
+    assert body["channel"] == "api" and body["events"][0]["actor_label"] == "居民"
+    by_member = client.post("/api/v1/wishes", json={**WISH, "grid_id": grid.id, "submit_token": "m" * 20},
+                            headers=f.login(client, "grid_member"))
+    assert by_member.get_json()["channel"] == "staff_proxy"
+
+    secretary = client.application.test_client()
+    h5_login(secretary, "secretary")
+    assert secretary.get(f"/h5/w/new?grid={grid.id}").status_code == 404
+    member = client.application.test_client()
+    h5_login(member, "grid_member")
+    form = member.get(f"/h5/w/new?grid={grid.id}")
+    assert form.status_code == 200
+    data = {**WISH, "consent": "on", "urgency": "2", "submit_token": "p" * 20, "csrf_token": csrf_from(form)}
+    assert member.post(f"/h5/w/new?grid={grid.id}", data=data).status_code == 302
+    made = db.session.scalar(sa.select(Wish).where(Wish.submit_token == "p" * 20))
+    assert made.channel == "staff_proxy" and made.events[0].note == "代居民提交"
+
+
+def test_assigning_to_someone_unknown_says_the_same_on_both_faces(client, w):
+    wish_id = submit(client, w)["id"]
+    refused = client.post(f"/api/v1/wishes/{wish_id}/assign", json={"person_id": 99999}, headers=w.headers["leader"])
+    assert refused.status_code == 404 and refused.get_json()["error"]["message"] == "找不到该成员"
+    h5_login(client, "leader")
+    token = csrf_from(client.get(f"/h5/tasks/{wish_id}"))
+    page = client.post(f"/h5/tasks/{wish_id}/assign", data={"csrf_token": token, "person_id": "99999"})
+    assert "找不到该成员" in client.get(page.headers["Location"]).get_data(as_text=True)
+    assert db.session.get(Wish, wish_id).status == S.open
+
+
+def test_notes_and_ratings_are_asked_for_by_the_service_on_both_faces(client, w):
+    """The pages checked notes, reasons and stars themselves; now the service does, for both."""
+    body = submit(client, w)
+    wish_id, receipt = body["id"], body["receipt"]
+    assert client.post(f"/api/v1/wishes/{wish_id}/reject", json={"reason": " "},
+                       headers=w.headers["leader"]).status_code == 422
+    h5_login(client, "leader")
+    token = csrf_from(client.get(f"/h5/tasks/{wish_id}"))
+    refused = client.post(f"/h5/tasks/{wish_id}/reject", data={"csrf_token": token, "reason": " "})
+    assert "请填写说明（至少 2 个字）" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    client.post(f"/h5/tasks/{wish_id}/claim", data={"csrf_token": token})
+    refused = client.post(f"/h5/tasks/{wish_id}/fulfil", data={"csrf_token": token, "note": ""})
+    assert "请填写说明（至少 2 个字）" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert db.session.get(Wish, wish_id).status == S.claimed
+    client.post(f"/h5/tasks/{wish_id}/fulfil", data={"csrf_token": token, "note": "已更换灯泡"})
+
+    resident = client.application.test_client()
+    page = resident.get(f"/h5/w/r/{receipt}")
+    token = csrf_from(page)
+    for action, data, message in (("confirm", {}, "请点选 1–5 颗星再提交"),
+                                  ("reopen", {"note": "灯"}, "请写一句还有什么没办好")):
+        refused = resident.post(f"/h5/w/r/{receipt}/{action}", data={"csrf_token": token, **data})
+        assert message in resident.get(refused.headers["Location"]).get_data(as_text=True)
+    assert resident.post(f"/api/v1/wishes/{wish_id}/confirm", json={"receipt": receipt}).status_code == 422
+    assert resident.post(f"/api/v1/wishes/{wish_id}/reopen", json={"receipt": receipt, "note": "灯"}).status_code == 422
+    assert db.session.get(Wish, wish_id).status == S.fulfilled

@@ -8,7 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from backend.core.errors import Conflict, Forbidden, Invalid
+from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
+from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import local_zone
 from backend.double_reports.models import DoubleReport, ReportStatus
 from backend.extensions import db, utcnow
@@ -19,6 +20,7 @@ S = ReportStatus
 
 
 def this_year() -> int:
+    """The current year in local time (reports are per calendar year)."""
     return datetime.now(local_zone()).year
 
 
@@ -91,6 +93,61 @@ def communities() -> list[Org]:
                                    .where(Org.kind == OrgKind.community.value).order_by(street.name, Org.name)))
 
 
+def mine(person: Person) -> sa.Select:
+    """The person's own reports, latest year first."""
+    return sa.select(DoubleReport).where(DoubleReport.person_id == person.id).order_by(
+        DoubleReport.year.desc(), DoubleReport.id.desc())
+
+
 def reports_of(person: Person) -> list[DoubleReport]:
-    return list(db.session.scalars(sa.select(DoubleReport).where(DoubleReport.person_id == person.id)
-                                   .order_by(DoubleReport.year.desc(), DoubleReport.id.desc())))
+    """The person's own reports, latest year first."""
+    return list(db.session.scalars(mine(person)))
+
+
+# --- the doors: look up, authorise, act (API and pages call these) -----------------------------
+
+REASON_MESSAGE = "请填写退回原因（至少 2 个字）"
+
+
+def report_by(actor: Actor, community_id: int, *, work_unit: str, offer: str | None = None,
+              year: int | None = None) -> DoubleReport:
+    """The person reports to the community `community_id` (404 when there is none)."""
+    community = db.session.get(Org, community_id)
+    if community is None:
+        raise NotFound("找不到该社区", fields={"community_id": ["找不到该社区"]})
+    return report(actor.person, community, work_unit=work_unit, offer=offer, year=year)
+
+
+def reports_to(actor: Actor | None, org_id: int, year: int | None = None,
+               status: str | None = None) -> tuple[Org, sa.Select]:
+    """An org and the reports to its communities, for its staff and the staff above (404 / 403)."""
+    org = db.session.get(Org, org_id)
+    authorize(actor, "org.members.view", org)
+    return org, reports_for(org, year, status)
+
+
+def report_for(actor: Actor | None, report_id: int, action: str = "double_report.view") -> DoubleReport:
+    """A report its member or the community's staff may see, if the person may `action` it."""
+    return load_authorized(actor, DoubleReport, report_id, action)
+
+
+def may_decide(actor: Actor | None, record: DoubleReport) -> bool:
+    """Whether the person confirms or rejects this report (the community's organisers)."""
+    return can(actor, "double_report.decide", record)
+
+
+def confirm_by(actor: Actor, report_id: int) -> DoubleReport:
+    """The community's organisers confirm a pending report."""
+    record = report_for(actor, report_id, "double_report.decide")
+    confirm(record, actor.person)
+    return record
+
+
+def reject_by(actor: Actor, report_id: int, reason: str | None) -> DoubleReport:
+    """The community's organisers turn a pending report down, saying why (2–200 characters)."""
+    record = report_for(actor, report_id, "double_report.decide")
+    reason = (reason or "").strip()
+    if not 2 <= len(reason) <= 200:
+        raise Invalid(REASON_MESSAGE, fields={"reason": [REASON_MESSAGE]})
+    reject(record, actor.person, reason)
+    return record

@@ -9,7 +9,26 @@ from backend.core.privacy import phone_for_viewer
 from backend.people.models import Role
 
 PHONE_RE = re.compile(r"^1\d{10}$")
+PHONE_MESSAGE = "请填写 11 位手机号"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,50}$")
+
+
+def load_phone(value) -> str | None:
+    """The one phone rule, for people and for residents' contact details: blank means no
+    number; otherwise a mainland mobile number, 11 digits starting with 1 (spaces around it are
+    dropped, anything that is not text is refused)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not PHONE_RE.match(value.strip()):
+        raise ValidationError(PHONE_MESSAGE)
+    return value.strip()
+
+
+class Phone(fields.String):
+    """A phone number field: load_phone on the way in."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return load_phone(value)
 
 
 class MembershipSchema(Schema):
@@ -41,12 +60,7 @@ class PersonSchema(Schema):
         return phone_for_viewer(person.phone, person.id)
 
     def load_phone(self, value):
-        if value in (None, ""):
-            return None
-        value = str(value).strip()
-        if not PHONE_RE.match(value):
-            raise ValidationError("请填写 11 位手机号")
-        return value
+        return load_phone(value)
 
     @validates("username")
     def _username_lower(self, value, data_key, **kwargs):

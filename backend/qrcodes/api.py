@@ -1,28 +1,15 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Response
 from flask_smorest import Blueprint
 
 from backend.auth.current import require_actor
 from backend.core.db import commit
-from backend.core.errors import NotFound
 from backend.core.paging import page_of, paginate
-from backend.core.permissions import authorize
-from backend.extensions import db
-from backend.orgs.models import Org
 from backend.qrcodes import service
-from backend.qrcodes.models import QrCode
-from backend.qrcodes.permissions import qrcode_visible_clause
 from backend.qrcodes.schemas import QrCodeCreateSchema, QrCodeListArgs, QrCodeSchema
 
 blp = Blueprint("qrcodes", __name__, url_prefix="/api/v1/qrcodes", description="二维码")
-
-
-def get_visible(qr_id: int, action: str = "qrcode.view") -> QrCode:
-    qr = db.session.get(QrCode, qr_id)
-    authorize(require_actor(), action, qr)
-    return qr
 
 
 @blp.get("")
@@ -30,16 +17,9 @@ def get_visible(qr_id: int, action: str = "qrcode.view") -> QrCode:
 @blp.response(200, page_of(QrCodeSchema))
 def list_codes(args):
     """QR codes of the orgs the staff member works in."""
-    stmt = sa.select(QrCode).where(qrcode_visible_clause(require_actor()))
-    for key, column in (("purpose", QrCode.purpose), ("active", QrCode.is_active)):
-        if key in args:
-            stmt = stmt.where(column == args[key])
-    if "org_id" in args:
-        org = db.session.get(Org, args["org_id"])
-        if org is None:
-            raise NotFound("找不到该组织")
-        stmt = stmt.where(QrCode.org.has(Org.path.startswith(org.path)))
-    return paginate(stmt.order_by(QrCode.id.desc()), args["page"], args["per_page"])
+    stmt = service.listing(require_actor(), purpose=args.get("purpose"), active=args.get("active"),
+                           org_id=args.get("org_id"))
+    return paginate(stmt, args["page"], args["per_page"])
 
 
 @blp.post("")
@@ -47,10 +27,7 @@ def list_codes(args):
 @blp.response(201, QrCodeSchema)
 def create_code(args):
     """Make a code for a target (wish → grid, checkin → activity or slot, poll, service)."""
-    actor = require_actor()
-    org = service.target_org(args["purpose"], args["target_id"])
-    authorize(actor, "org.qrcodes.create", org)
-    qr = service.create_code(args["purpose"], args["target_id"], org, actor.person)
+    qr = service.create_by(require_actor(), args["purpose"], args["target_id"])
     commit()
     return qr
 
@@ -58,10 +35,10 @@ def create_code(args):
 @blp.get("/<int:qr_id>")
 @blp.response(200, QrCodeSchema)
 def get_code(qr_id):
-    return get_visible(qr_id)
+    return service.code_for(require_actor(), qr_id)
 
 
-def _image(qr_id: int, body: bytes, mimetype: str) -> Response:
+def _image(body: bytes, mimetype: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
@@ -71,21 +48,20 @@ def _image(qr_id: int, body: bytes, mimetype: str) -> Response:
 @blp.response(200, content_type="image/png")
 def png(qr_id):
     """PNG for screens; decodes to the code's short URL."""
-    return _image(qr_id, service.render_png(get_visible(qr_id)), "image/png")
+    return _image(service.render_png(service.code_for(require_actor(), qr_id)), "image/png")
 
 
 @blp.get("/<int:qr_id>.svg")
 @blp.response(200, content_type="image/svg+xml")
 def svg(qr_id):
     """SVG for print; decodes to the code's short URL."""
-    return _image(qr_id, service.render_svg(get_visible(qr_id)), "image/svg+xml")
+    return _image(service.render_svg(service.code_for(require_actor(), qr_id)), "image/svg+xml")
 
 
 @blp.post("/<int:qr_id>/revoke")
 @blp.response(200, QrCodeSchema)
 def revoke(qr_id):
     """Stop a code working (a lost or defaced poster); scans then get a 410 page."""
-    qr = get_visible(qr_id, "qrcode.revoke")
-    service.revoke(qr)
+    qr = service.revoke_by(require_actor(), qr_id)
     commit()
     return qr

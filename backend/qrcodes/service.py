@@ -19,10 +19,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend.core.errors import Gone, Invalid, NotFound
+from backend.core.permissions import Actor, authorize
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.people.models import Person
 from backend.qrcodes.models import QrCode, QrPurpose
+from backend.qrcodes.permissions import qrcode_visible_clause
 
 #: 12 random bytes = 96 bits, 16 URL-safe characters.
 CODE_BYTES = 12
@@ -30,6 +32,8 @@ CODE_BYTES = 12
 
 @dataclass(frozen=True)
 class PurposeHandler:
+    """How codes of one purpose find their target and which page they open."""
+
     #: target id → the org that owns the target, or None when there is no such target.
     owner_org: Callable[[int], Org | None]
     #: code → the URL of the H5 page the scan opens.
@@ -42,10 +46,12 @@ _HANDLERS: dict[QrPurpose, PurposeHandler] = {}
 
 
 def register_purpose(purpose: QrPurpose, handler: PurposeHandler) -> None:
+    """Say how codes of `purpose` find their target and which page they open."""
     _HANDLERS[purpose] = handler
 
 
 def handler_for(purpose: str) -> PurposeHandler:
+    """The registered handler of a purpose; 422 `purpose_unavailable` when none is."""
     handler = _HANDLERS.get(QrPurpose(purpose))
     if handler is None:
         raise Invalid("该用途的二维码尚未开通", code="purpose_unavailable",
@@ -98,6 +104,7 @@ def resolve(code: str) -> QrCode:
 
 
 def landing_url(qr: QrCode) -> str:
+    """The H5 page a scan of the code opens."""
     return handler_for(qr.purpose).landing_url(qr)
 
 
@@ -114,6 +121,7 @@ def _matrix(url: str) -> qrcode.QRCode:
 
 
 def render_png(qr: QrCode, box_size: int = 10) -> bytes:
+    """A PNG for screens, decoding to the short URL."""
     q = _matrix(short_url(qr))
     q.box_size = box_size
     buf = io.BytesIO()
@@ -125,3 +133,42 @@ def render_svg(qr: QrCode) -> bytes:
     """A single-path SVG, crisp at any print size."""
     image = _matrix(short_url(qr)).make_image(image_factory=qrcode.image.svg.SvgPathImage)
     return image.to_string(encoding="unicode").encode()
+
+
+# --- the doors: look up, authorise, act (API and pages call these) -----------------------------
+
+def code_for(actor: Actor | None, qr_id: int, action: str = "qrcode.view") -> QrCode:
+    """A code of an org the person staffs, if they may `action` it (404 / 403)."""
+    qr = db.session.get(QrCode, qr_id)
+    authorize(actor, action, qr)
+    return qr
+
+
+def listing(actor: Actor, *, purpose: str | None = None, active: bool | None = None,
+            org_id: int | None = None) -> sa.Select:
+    """Codes of the orgs the person staffs (under `org_id`, when given), newest first."""
+    stmt = sa.select(QrCode).where(qrcode_visible_clause(actor))
+    if purpose is not None:
+        stmt = stmt.where(QrCode.purpose == purpose)
+    if active is not None:
+        stmt = stmt.where(QrCode.is_active == active)
+    if org_id is not None:
+        org = db.session.get(Org, org_id)
+        if org is None:
+            raise NotFound("找不到该组织")
+        stmt = stmt.where(QrCode.org.has(Org.path.startswith(org.path)))
+    return stmt.order_by(QrCode.id.desc())
+
+
+def create_by(actor: Actor, purpose: str, target_id: int) -> QrCode:
+    """A new code for a target, by the managers of the org that owns it."""
+    org = target_org(purpose, target_id)
+    authorize(actor, "org.qrcodes.create", org)
+    return create_code(purpose, target_id, org, actor.person)
+
+
+def revoke_by(actor: Actor, qr_id: int) -> QrCode:
+    """A manager of the code's org stops it working."""
+    qr = code_for(actor, qr_id, "qrcode.revoke")
+    revoke(qr)
+    return qr

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from backend.bookings import service as engine
-from backend.bookings.models import Booking, BookingStatus
-from backend.core.errors import Conflict, Invalid, NotFound
-from backend.core.permissions import Actor, authorize
-from backend.core.receipts import receipt_for, receipt_hash
+from backend.bookings.models import Booking, BookingStatus, Slot
+from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
+from backend.core.permissions import Actor, authorize, can
+from backend.core.receipts import receipt_hash
+from backend.core.submissions import Ticket, submit_once
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
-from backend.orgs.service import resident_unit
+from backend.orgs.permissions import org_visible_clause
+from backend.orgs.service import resident_unit, units_near
+from backend.qrcodes import service as qr_service
+from backend.qrcodes.models import QrCode, QrPurpose
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
 from backend.teams.models import Team
 
 B = BookingStatus
+#: What the page says when no star was picked (the API's schema refuses first).
+RATING_MESSAGE = "请点选 1–5 颗星再提交"
 
 
 def create_item(actor: Actor, args: dict) -> ServiceItem:
@@ -52,36 +56,35 @@ def add_slot(item: ServiceItem, *, starts_at, ends_at, capacity: int) -> Service
 
 @dataclass
 class Reservation:
+    """A booking made (or found again by its token), with the receipt to follow it."""
+
     service_booking: ServiceBooking
     receipt: str
     created: bool
 
 
-def book(service_slot: ServiceSlot, *, contact_name: str, contact_phone: str | None, consent: bool,
+def book(service_slot: ServiceSlot, *, contact_name: str, contact_phone: str | None = None, consent: bool,
          submit_token: str | None = None) -> Reservation:
-    """A resident books a place; the same submit token twice returns the first booking."""
+    """A resident books a place; the same submit token twice (or two taps racing) returns the
+    first booking and takes no second place."""
     if not service_slot.service_item.is_active:
         raise Conflict("该服务已暂停预约", code="service_inactive")
-    if not consent:
-        raise Invalid("请阅读并同意隐私说明", code="consent_required", fields={"consent": ["请阅读并同意隐私说明"]})
-    submit_token = submit_token or secrets.token_urlsafe(24)
-    receipt = receipt_for("booking", submit_token)
-    existing = db.session.scalar(sa.select(ServiceBooking).where(ServiceBooking.submit_token == submit_token))
-    if existing is not None:
-        return Reservation(existing, receipt, created=False)
-    booking = engine.book_without_account(service_slot.slot)
-    record = ServiceBooking(booking_id=booking.id, receipt_hash=receipt_hash(receipt), submit_token=submit_token,
-                            contact_name=contact_name.strip(), contact_phone=contact_phone or None,
-                            consent_version=current_app.config["PRIVACY_NOTICE_VERSION"])
-    try:
-        with db.session.begin_nested():
-            db.session.add(record)
-    except IntegrityError:
-        raise Conflict("该预约已提交", code="duplicate_submission") from None
-    return Reservation(record, receipt, created=True)
+
+    def build(ticket: Ticket) -> ServiceBooking:
+        booking = engine.book_without_account(service_slot.slot)
+        record = ServiceBooking(booking_id=booking.id, receipt_hash=ticket.receipt_hash, submit_token=ticket.token,
+                                contact_name=contact_name.strip(), contact_phone=contact_phone or None,
+                                consent_version=current_app.config["PRIVACY_NOTICE_VERSION"])
+        db.session.add(record)
+        return record
+
+    record, ticket, created = submit_once(ServiceBooking, "booking", consent=consent, submit_token=submit_token,
+                                          build=build)
+    return Reservation(record, ticket.receipt, created)
 
 
 def by_receipt(receipt: str) -> ServiceBooking:
+    """The booking a receipt opens; 404 for anything else."""
     record = db.session.scalar(sa.select(ServiceBooking).where(ServiceBooking.receipt_hash == receipt_hash(receipt)))
     if record is None:
         raise NotFound("找不到该预约，请检查回执链接")
@@ -100,7 +103,9 @@ def complete(record: ServiceBooking) -> None:
 
 
 def rate(record: ServiceBooking, rating: int, comment: str | None) -> None:
-    """The resident rates a delivered service, once."""
+    """The resident rates a delivered service 1–5, once."""
+    if rating not in range(1, 6):
+        raise Invalid(RATING_MESSAGE, fields={"rating": [RATING_MESSAGE]})
     if record.delivered_at is None:
         raise Conflict("服务完成后才能评价", code="not_delivered")
     done = db.session.execute(
@@ -113,4 +118,127 @@ def rate(record: ServiceBooking, rating: int, comment: str | None) -> None:
 
 
 def cancel(record: ServiceBooking) -> None:
+    """The resident cancels; the place is free again."""
     engine.cancel(record.booking)
+
+
+# --- the doors: look up, authorise, act (API and pages call these) -----------------------------
+
+def item_for(item_id: int) -> ServiceItem:
+    """A service on offer (public: residents book without an account); 404 for a missing or
+    withdrawn one."""
+    item = db.session.get(ServiceItem, item_id)
+    if item is None or not item.is_active:
+        raise NotFound("找不到该服务")
+    return item
+
+
+def listing(actor: Actor, org_id: int | None = None) -> sa.Select:
+    """Services on offer in the person's communities (or one of them), by name."""
+    stmt = sa.select(ServiceItem).where(ServiceItem.org.has(org_visible_clause(actor)),
+                                        ServiceItem.is_active.is_(True))
+    if org_id is not None:
+        stmt = stmt.where(ServiceItem.org_id == org_id)
+    return stmt.order_by(ServiceItem.name, ServiceItem.id)
+
+
+def runs(actor: Actor | None, item: ServiceItem) -> bool:
+    """Whether the person runs this service: adds its times, sees its bookings, marks them delivered."""
+    return can(actor, "org.organise", item.org)
+
+
+def offering_communities(actor: Actor, communities: list[Org]) -> list[Org]:
+    """Those of `communities` where the person may put a service on offer."""
+    return [c for c in communities if can(actor, "org.organise", c)]
+
+
+def organising_choices(actor: Actor, communities: list[Org]) -> tuple[list[Org], list[Team], list[Org]]:
+    """Where the person may put a service on offer, with the teams and resident units that may
+    provide it; 403 when nowhere."""
+    communities = offering_communities(actor, communities)
+    if not communities:
+        raise Forbidden("只有社区书记或街道工作人员可以新增服务")
+    teams = db.session.scalars(sa.select(Team).where(Team.org_id.in_([c.id for c in communities]),
+                                                     Team.is_active.is_(True)).order_by(Team.name)).all()
+    return communities, list(teams), list(db.session.scalars(units_near(communities[0])))
+
+
+def item_run_by(actor: Actor | None, item_id: int) -> ServiceItem:
+    """A service on offer, for those who run it (404 / 403 for anyone else)."""
+    item = item_for(item_id)
+    authorize(actor, "org.organise", item.org)
+    return item
+
+
+def add_slot_by(actor: Actor, item_id: int, *, starts_at, ends_at, capacity: int) -> ServiceSlot:
+    """A bookable time of a service on offer, added by those who run it."""
+    return add_slot(item_run_by(actor, item_id), starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+
+
+def upcoming_slots(item: ServiceItem) -> list[ServiceSlot]:
+    """The service's times still to come, soonest first."""
+    return list(db.session.scalars(sa.select(ServiceSlot).join(Slot, Slot.id == ServiceSlot.slot_id).where(
+        ServiceSlot.service_item_id == item.id, Slot.starts_at > utcnow()).order_by(Slot.starts_at)))
+
+
+def find_slot(slot_id: int, item_id: int | None = None) -> ServiceSlot | None:
+    """The bookable time `slot_id` (of the service `item_id`, when given), if there is one."""
+    stmt = sa.select(ServiceSlot).where(ServiceSlot.slot_id == slot_id)
+    if item_id is not None:
+        stmt = stmt.where(ServiceSlot.service_item_id == item_id)
+    return db.session.scalar(stmt)
+
+
+def slot_of(record: ServiceBooking) -> ServiceSlot:
+    """The service time a booking is for."""
+    return find_slot(record.booking.slot_id)
+
+
+def bookings_of(actor: Actor | None, item: ServiceItem, limit: int = 100) -> list[tuple[ServiceBooking, ServiceSlot]]:
+    """The live bookings of a service, newest first, for those who run it (nobody else)."""
+    if not runs(actor, item):
+        return []
+    return list(db.session.execute(
+        sa.select(ServiceBooking, ServiceSlot).join(Booking, Booking.id == ServiceBooking.booking_id)
+        .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
+        .where(ServiceSlot.service_item_id == item.id,
+               Booking.status.in_([B.confirmed.value, B.attended.value]))
+        .order_by(Booking.id.desc()).limit(limit)).all())
+
+
+def record_for(actor: Actor | None, booking_id: int) -> ServiceBooking:
+    """A resident's booking, for the staff who run the service (404 / 403 for anyone else)."""
+    record = db.session.scalar(sa.select(ServiceBooking).where(ServiceBooking.booking_id == booking_id))
+    if record is None:
+        raise NotFound("找不到该预约")
+    authorize(actor, "org.organise", record.booking.slot.org)
+    return record
+
+
+def complete_by(actor: Actor, booking_id: int) -> ServiceBooking:
+    """Staff of the offering community mark a booking delivered."""
+    record = record_for(actor, booking_id)
+    complete(record)
+    return record
+
+
+def rate_by(receipt: str, rating: int, comment: str | None = None, booking_id: int | None = None) -> ServiceBooking:
+    """The holder of the receipt rates the delivered service (of `booking_id`, when named)."""
+    record = by_receipt(receipt)
+    if booking_id is not None and record.booking_id != booking_id:
+        raise NotFound("找不到该预约")
+    rate(record, rating, comment)
+    return record
+
+
+def cancel_by(receipt: str) -> ServiceBooking:
+    """The holder of the receipt cancels the booking."""
+    record = by_receipt(receipt)
+    cancel(record)
+    return record
+
+
+def service_code_by(actor: Actor, item_id: int) -> QrCode:
+    """The 扫码预约 code of a service, made once, by those who run it."""
+    item = item_run_by(actor, item_id)
+    return qr_service.ensure_code(QrPurpose.service.value, item.id, item.org, actor.person)

@@ -4,12 +4,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from backend.auth.current import require_actor
-from backend.core.errors import Forbidden
 from backend.core.periods import PeriodArgs, period
-from backend.core.permissions import authorize
-from backend.core.privacy import mask_name
-from backend.extensions import db
-from backend.orgs.models import Org
 from backend.stats import service
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="微力量与微服务统计、排行榜")
@@ -51,15 +46,6 @@ class LeaderSchema(Schema):
     fulfilled_wishes = fields.Integer()
 
 
-def _org(org_id: int, staff_only: bool) -> tuple[object, Org]:
-    actor = require_actor()
-    org = db.session.get(Org, org_id)
-    authorize(actor, "org.view", org)
-    if staff_only and not actor.is_staff_over(org):
-        raise Forbidden()
-    return actor, org
-
-
 @blp.get("/orgs/<int:org_id>/micro-stats")
 @blp.arguments(PeriodArgs, location="query")
 @blp.response(200, MicroStatsSchema)
@@ -67,16 +53,7 @@ def micro_stats(args, org_id):
     """Activities held (and co-organised), volunteer hours, hours per party member, share of
     in-service party members double-reported, teams per community, grids staffed, service
     bookings delivered and mean service rating, for a grid, community or street."""
-    org = _org(org_id, staff_only=True)[1]
-    return service.micro_stats(org, *period(args))
-
-
-def leaderboard_for(actor, org: Org, args: dict) -> list[dict]:
-    rows = service.leaderboard(org, *period(args), by=args.get("by", "hours"), limit=args.get("limit", 20))
-    if not actor.is_staff_over(org):
-        for row in rows:
-            row["name"] = row["name"] if row["person_id"] == actor.person.id else mask_name(row["name"])
-    return rows
+    return service.micro_stats_for(require_actor(), org_id, *period(args))
 
 
 @blp.get("/orgs/<int:org_id>/leaderboard")
@@ -84,5 +61,4 @@ def leaderboard_for(actor, org: Org, args: dict) -> list[dict]:
 @blp.response(200, LeaderSchema(many=True))
 def leaderboard(args, org_id):
     """People ranked by volunteer hours or by micro-wishes fulfilled (not claimed) here."""
-    actor, org = _org(org_id, staff_only=False)
-    return leaderboard_for(actor, org, args)
+    return service.leaderboard_for(require_actor(), org_id, *period(args), by=args["by"], limit=args["limit"])[1]

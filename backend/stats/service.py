@@ -13,11 +13,15 @@ from sqlalchemy.orm import aliased
 
 from backend.activities.models import Activity
 from backend.bookings.models import Booking, BookingStatus, Slot
+from backend.core.errors import Forbidden
 from backend.core.periods import years_of
+from backend.core.permissions import Actor
+from backend.core.privacy import mask_name
 from backend.double_reports.models import DoubleReport, ReportStatus
 from backend.extensions import db, utcnow
 from backend.hours.models import AccountKind, HoursEntry, Unit
 from backend.orgs.models import Org, OrgKind
+from backend.orgs.service import org_for
 from backend.people.models import Membership, Person, Role
 from backend.services.models import ServiceBooking, ServiceSlot
 from backend.teams.models import Team
@@ -170,3 +174,35 @@ def leaderboard(org: Org, start: datetime, end: datetime, *, by: str = "hours", 
         board.append({"rank": rank, "person_id": person_id, "name": name, "hours": round(int(mins) / 60, 1),
                       "fulfilled_wishes": int(count)})
     return board
+
+
+# --- the doors: look up, authorise (API and pages call these) -----------------------------------
+
+def figures_org(actor: Actor | None, org_id: int) -> Org:
+    """The org whose figures (micro-stats, wish statistics) are asked for: for its staff and
+    the staff above it (404 outside the person's organisations, 403 for others)."""
+    org = org_for(actor, org_id)
+    if not actor.is_staff_over(org):
+        raise Forbidden()
+    return org
+
+
+def micro_stats_for(actor: Actor | None, org_id: int, start: datetime, end: datetime) -> dict:
+    """micro_stats of an org, for its staff."""
+    return micro_stats(figures_org(actor, org_id), start, end)
+
+
+def names_for_viewer(actor: Actor, org: Org, rows: list[dict]) -> list[dict]:
+    """Leaderboard names as the viewer may see them: in full for the org's staff, otherwise
+    only their own (the rest 张**)."""
+    if actor.is_staff_over(org):
+        return rows
+    return [row | {"name": row["name"] if row["person_id"] == actor.person.id else mask_name(row["name"])}
+            for row in rows]
+
+
+def leaderboard_for(actor: Actor | None, org_id: int, start: datetime, end: datetime, *, by: str = "hours",
+                    limit: int = 20) -> tuple[Org, list[dict]]:
+    """An org the person sees and its leaderboard, names masked as names_for_viewer says."""
+    org = org_for(actor, org_id)
+    return org, names_for_viewer(actor, org, leaderboard(org, start, end, by=by, limit=limit))

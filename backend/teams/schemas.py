@@ -4,8 +4,7 @@ from flask import g
 from marshmallow import Schema, fields, validate
 
 from backend.core.paging import PageArgs
-from backend.core.permissions import can
-from backend.core.privacy import mask_name
+from backend.teams import service
 
 
 class TeamCreateSchema(Schema):
@@ -35,11 +34,6 @@ class JoinSchema(Schema):
     skills = fields.String(validate=validate.Length(max=100))
 
 
-def _viewer_manages(team) -> bool:
-    """Full names of members for those who run the team; the rest see 张**."""
-    return can(g.get("actor"), "team.manage", team)
-
-
 class TeamMemberSchema(Schema):
     person_id = fields.Integer()
     name = fields.Method("_name")
@@ -48,7 +42,7 @@ class TeamMemberSchema(Schema):
     is_leader = fields.Function(lambda m: m.person_id == m.team.leader_id)
 
     def _name(self, member):
-        return member.person.name if _viewer_manages(member.team) else mask_name(member.person.name)
+        return service.member_name(g.get("actor"), member)
 
 
 class TeamSchema(Schema):

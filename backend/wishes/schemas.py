@@ -3,13 +3,11 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from backend.core.paging import PageArgs
-from backend.people.schemas import PHONE_RE
-from backend.wishes.models import WishStatus
-
-
-def _phone(value):
-    if value and not PHONE_RE.match(value):
-        raise ValidationError("请填写 11 位手机号")
+from backend.core.permissions import Actor
+from backend.people.actors import actor_of
+from backend.people.schemas import Phone
+from backend.wishes import service
+from backend.wishes.models import Wish, WishStatus
 
 
 class WishCreateSchema(Schema):
@@ -20,7 +18,7 @@ class WishCreateSchema(Schema):
     category = fields.String(required=True, validate=validate.Length(max=20))
     urgency = fields.Integer(load_default=1, validate=validate.Range(min=1, max=3))
     contact_name = fields.String(allow_none=True, validate=validate.Length(max=30))
-    contact_phone = fields.String(allow_none=True, validate=_phone)
+    contact_phone = Phone(allow_none=True)
     consent = fields.Boolean(required=True)
     #: Idempotency key: the same token twice creates one wish (a double tap).
     submit_token = fields.String(validate=validate.Length(min=16, max=64))
@@ -29,6 +27,26 @@ class WishCreateSchema(Schema):
     def _one_target(self, data, **kwargs):
         if ("qr" in data) == ("grid_id" in data):
             raise ValidationError("请通过二维码（qr）或网格（grid_id）之一提交", field_name="qr")
+
+
+def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False) -> dict:
+    """The wish as this viewer may see it (WishSchema's fields). Full contact details shown to
+    staff are recorded by the service, so the caller commits."""
+    contact = service.contact_for(actor, wish, receipt_holder=receipt_holder)
+    claimant = service.actor_label(actor_of(wish.claimant_id), wish) if wish.claimant_id else None
+    return {
+        **{k: getattr(wish, k) for k in (
+            "id", "title", "content", "category", "urgency", "urgency_label", "status", "status_label", "channel",
+            "grid_id", "community_id", "fulfil_note", "rating", "rating_comment", "auto_confirmed",
+            "reject_reason", "created_at", "due_at", "fulfilled_at", "confirmed_at", "events")},
+        "grid_name": wish.grid.name,
+        "community_name": wish.community.name,
+        "claimant_label": claimant,
+        "is_mine": actor is not None and wish.claimant_id == actor.person.id,
+        "contact_name": contact.name,
+        "contact_phone": contact.phone,
+        "contact_masked": contact.masked,
+    }
 
 
 class EventSchema(Schema):

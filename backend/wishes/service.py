@@ -7,26 +7,27 @@ database; the transition table below is the whole state machine.
 
 from __future__ import annotations
 
-import secrets
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
-from backend.core.errors import Conflict, Invalid, NotFound
+from backend.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from backend.core.permissions import Actor, authorize, can
-from backend.core.privacy import mask_name
-from backend.core.receipts import receipt_for, receipt_hash
+from backend.core.privacy import mask_name, mask_phone
+from backend.core.receipts import receipt_hash
 from backend.core.roles import ROLE_LABELS
+from backend.core.submissions import Ticket, submit_once
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.hours import service as hours
 from backend.notifications.service import notify
 from backend.orgs.models import Org, OrgKind
 from backend.people.actors import actor_of, load_actor
 from backend.people.models import Membership, Person, Role
+from backend.qrcodes import service as qr_service
+from backend.qrcodes.models import QrPurpose
 from backend.wishes.models import CLOSED, Wish, WishChannel, WishContactView, WishEvent, WishStatus
 from backend.wishes.permissions import wish_visible_clause
 
@@ -49,6 +50,16 @@ TRANSITIONS: dict[str, tuple[frozenset[WishStatus], WishStatus]] = {
 
 SYSTEM = "系统"
 RESIDENT = "居民"
+#: What the pages say when a note, a reason or a rating is missing (the API's schemas refuse first).
+NOTE_MESSAGE = "请填写说明（至少 2 个字）"
+REOPEN_MESSAGE = "请写一句还有什么没办好"
+RATING_MESSAGE = "请点选 1–5 颗星再提交"
+
+
+def _require_note(text: str | None, message: str, field: str) -> None:
+    """A note the resident or the staff must write: at least 2 characters."""
+    if len((text or "").strip()) < 2:
+        raise Invalid(message, fields={field: [message]})
 
 
 # --- receipts: the resident's key to their wish -------------------------------------------
@@ -131,6 +142,8 @@ def _transition(wish: Wish, action: str, *, label: str, actor: Actor | None = No
 
 @dataclass
 class Submission:
+    """A wish submitted (or found again by its token), with the receipt to follow it."""
+
     wish: Wish
     receipt: str
     created: bool
@@ -141,49 +154,48 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
            actor: Actor | None = None, channel: str = WishChannel.qr) -> Submission:
     """A resident's (or a grid leader's, on their behalf) new wish.
 
-    The same `submit_token` twice (a double tap) returns the first wish, not a second one.
+    The same `submit_token` twice (a double tap, or two taps racing) returns the first wish,
+    not a second one.
     """
     cfg = current_app.config
     if grid.kind != OrgKind.grid.value:
         raise Invalid("请通过网格二维码提交", code="unknown_target", fields={"grid_id": ["找不到该网格"]})
     if category not in cfg["WISH_CATEGORIES"]:
         raise Invalid("请选择类别", fields={"category": ["请选择类别"]})
-    if not consent:
-        raise Invalid("请阅读并同意隐私说明", code="consent_required", fields={"consent": ["请阅读并同意隐私说明"]})
-    submit_token = submit_token or secrets.token_urlsafe(24)
-    receipt = receipt_for("wish", submit_token)
-    existing = db.session.scalar(sa.select(Wish).where(Wish.submit_token == submit_token))
-    if existing is not None:
-        return Submission(existing, receipt, created=False)
 
-    community = db.session.scalar(sa.select(Org).where(Org.id == grid.parent_id))
-    now = utcnow()
-    wish = Wish(grid_id=grid.id, community_id=community.id, title=title.strip(), content=content.strip(),
-                category=category, urgency=urgency, channel=WishChannel(channel).value,
-                status=(S.pending_review if community.wish_moderation else S.open).value,
-                contact_name=(contact_name or "").strip() or None, contact_phone=contact_phone or None,
-                consent_version=cfg["PRIVACY_NOTICE_VERSION"], consent_at=now,
-                receipt_hash=receipt_hash(receipt), submit_token=submit_token,
-                submitted_by_id=actor.person.id if actor else None,
-                due_at=now + timedelta(hours=cfg["WISH_DUE_HOURS"][urgency]), created_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(wish)
-    except IntegrityError:
-        # The other tap won the race: same token, same wish.
-        existing = db.session.scalar(sa.select(Wish).where(Wish.submit_token == submit_token))
-        return Submission(existing, receipt, created=False)
-    if channel == WishChannel.staff_proxy and actor is not None:
-        _event(wish, "submitted", actor_label(actor, wish), actor, note="代居民提交")
-    else:
-        _event(wish, "submitted", RESIDENT)
-    return Submission(wish, receipt, created=True)
+    def build(ticket: Ticket) -> Wish:
+        community = db.session.scalar(sa.select(Org).where(Org.id == grid.parent_id))
+        now = utcnow()
+        wish = Wish(grid_id=grid.id, community_id=community.id, title=title.strip(), content=content.strip(),
+                    category=category, urgency=urgency, channel=WishChannel(channel).value,
+                    status=(S.pending_review if community.wish_moderation else S.open).value,
+                    contact_name=(contact_name or "").strip() or None, contact_phone=contact_phone or None,
+                    consent_version=cfg["PRIVACY_NOTICE_VERSION"], consent_at=now,
+                    receipt_hash=ticket.receipt_hash, submit_token=ticket.token,
+                    submitted_by_id=actor.person.id if actor else None,
+                    due_at=now + timedelta(hours=cfg["WISH_DUE_HOURS"][urgency]), created_at=now)
+        db.session.add(wish)
+        return wish
+
+    wish, ticket, created = submit_once(Wish, "wish", consent=consent, submit_token=submit_token, build=build)
+    if created:
+        if channel == WishChannel.staff_proxy and actor is not None:
+            _event(wish, "submitted", actor_label(actor, wish), actor, note="代居民提交")
+        else:
+            _event(wish, "submitted", RESIDENT)
+    return Submission(wish, ticket.receipt, created)
 
 
 # --- staff actions ------------------------------------------------------------------------
 
 def claimable_roles_of(actor: Actor, wish: Wish) -> set[Role]:
+    """The person's roles over the wish's grid."""
     return actor.roles_over(wish.grid)
+
+
+def may_claim(actor: Actor | None, wish: Wish) -> bool:
+    """Whether the person could take this wish on: the claim rule, and not their own wish."""
+    return can(actor, "wish.claim", wish) and wish.submitted_by_id != actor.person.id
 
 
 def _first_claim(now: datetime):
@@ -194,7 +206,7 @@ def _first_claim(now: datetime):
 def claim(actor: Actor, wish: Wish) -> None:
     """Take a wish on. Exactly one claimant wins; at most K active claims per person."""
     authorize(actor, "wish.claim", wish)
-    if wish.submitted_by_id == actor.person.id:
+    if wish.submitted_by_id == actor.person.id:  # may_claim says the same to the pages
         raise Conflict("不能认领自己提交的心愿", code="own_wish")
     _require_state(wish, "claim")
     limit = current_app.config["WISH_MAX_ACTIVE_CLAIMS"]
@@ -237,6 +249,7 @@ def fulfil(actor: Actor, wish: Wish, note: str) -> None:
     authorize(actor, "wish.view", wish)
     if wish.status == S.claimed and wish.claimant_id != actor.person.id:
         raise Conflict("只有认领人可以标记办结", code="not_claimant")
+    _require_note(note, NOTE_MESSAGE, "note")
     now = utcnow()
     _transition(wish, "fulfil", label=actor_label(actor, wish), actor=actor, note=note,
                 only_if=Wish.claimant_id == actor.person.id, fulfilled_at=now, fulfil_note=note,
@@ -252,6 +265,7 @@ def publish(actor: Actor, wish: Wish) -> None:
 def reject(actor: Actor, wish: Wish, reason: str) -> None:
     """A grid leader turns down content that does not belong, with the reason shown to the resident."""
     authorize(actor, "wish.manage", wish)
+    _require_note(reason, NOTE_MESSAGE, "reason")
     _transition(wish, "reject", label=actor_label(actor, wish), actor=actor, note=reason, reject_reason=reason)
 
 
@@ -259,6 +273,8 @@ def reject(actor: Actor, wish: Wish, reason: str) -> None:
 
 def confirm(wish: Wish, rating: int, comment: str | None = None) -> None:
     """The resident confirms the fulfilled wish and rates it 1–5."""
+    if rating not in range(1, 6):
+        raise Invalid(RATING_MESSAGE, fields={"rating": [RATING_MESSAGE]})
     _transition(wish, "confirm", label=RESIDENT, note=comment, confirmed_at=utcnow(), rating=rating,
                 rating_comment=comment)
     _credit_claimant(wish)
@@ -272,6 +288,7 @@ def _credit_claimant(wish: Wish) -> None:
 
 def reopen(wish: Wish, note: str) -> None:
     """"还没办好": back to the claimant, with the resident's note."""
+    _require_note(note, REOPEN_MESSAGE, "note")
     _transition(wish, "reopen", label=RESIDENT, note=note, fulfilled_at=None, last_progress_at=utcnow())
     notify(wish.claimant_id, "wish_reopened", "wish", wish.id, f"居民反馈心愿“{wish.title}”还没办好：{note}")
 
@@ -284,12 +301,36 @@ def cancel(wish: Wish) -> None:
 # --- contact details ------------------------------------------------------------------------
 
 def sees_full_contact(actor: Actor | None, wish: Wish) -> bool:
+    """Whether the person may see the resident's full contact details (the claimant, the grid leader)."""
     return can(actor, "wish.contact", wish)
 
 
 def log_contact_view(actor: Actor, wish: Wish) -> None:
     """Record one full view of the contact details (who, which wish, when)."""
     db.session.add(WishContactView(wish_id=wish.id, person_id=actor.person.id))
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A resident's contact details as one viewer may see them."""
+
+    name: str | None
+    phone: str | None
+    masked: bool
+
+
+def contact_for(actor: Actor | None, wish: Wish, *, receipt_holder: bool = False) -> Contact:
+    """The wish's contact details for this viewer: in full to the holder of the receipt and to
+    those the contact rule names, masked (王**, 139****5678) for everyone else. Every full view
+    by staff is recorded (PIPL), so the caller must commit."""
+    if receipt_holder:
+        return Contact(wish.contact_name, wish.contact_phone, masked=False)
+    if not sees_full_contact(actor, wish):
+        return Contact(mask_name(wish.contact_name) if wish.contact_name else None, mask_phone(wish.contact_phone),
+                       masked=True)
+    if wish.contact_name or wish.contact_phone:
+        log_contact_view(actor, wish)
+    return Contact(wish.contact_name, wish.contact_phone, masked=False)
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -316,6 +357,73 @@ def assignable_members(wish: Wish) -> list[Person]:
                                                         Role.grid_member, Role.secretary)]))
         .distinct().order_by(Person.name)).all()
     return [p for p in people if p.id != wish.submitted_by_id and can(actor_of(p.id), "wish.claim", wish)]
+
+
+# --- the doors: look up, authorise, act (API and pages call these) -----------------------------
+
+def grid_of_code(code: str) -> Org:
+    """The grid a wish QR code was printed for: 404 `unknown_code` for a code made for
+    anything else, 410 for a revoked one."""
+    qr = qr_service.resolve(code)
+    if qr.purpose != QrPurpose.wish.value:
+        raise NotFound("该二维码不能用于提交心愿", code="unknown_code")
+    return db.session.get(Org, qr.target_id)
+
+
+def submission_target(actor: Actor | None, *, qr: str | None = None, grid_id: int | None = None) -> tuple[Org, str]:
+    """Where a new wish goes and by which channel: a grid's wish code (no account needed), or
+    a grid the signed-in person sees — written down for a resident when the person is one of
+    the grid's staff who may do that, otherwise their own."""
+    if qr:
+        return grid_of_code(qr), WishChannel.qr.value
+    if actor is None:
+        raise Unauthorized()
+    grid = db.session.get(Org, grid_id)
+    authorize(actor, "org.view", grid)
+    proxy = can(actor, "org.wishes.submit_for_resident", grid)
+    return grid, (WishChannel.staff_proxy if proxy else WishChannel.api).value
+
+
+def proxy_grid(actor: Actor | None, grid_id: int) -> Org:
+    """A grid whose staff member writes a wish down for a resident; 404 for anyone else."""
+    grid = db.session.get(Org, grid_id)
+    authorize(actor, "org.view", grid)
+    if not can(actor, "org.wishes.submit_for_resident", grid):
+        raise NotFound("找不到该网格")
+    return grid
+
+
+def board_for(actor: Actor, *, status: str | None = None, grid_id: int | None = None,
+              mine: bool = False) -> sa.Select:
+    """The person's task board, narrowed to a grid (or community, street) they see."""
+    grid = None
+    if grid_id is not None:
+        grid = db.session.get(Org, grid_id)
+        authorize(actor, "org.view", grid)
+    return board(actor, status=status, grid=grid, mine=mine)
+
+
+def assign_by(actor: Actor, wish: Wish, person_id: int) -> None:
+    """A grid leader hands an open wish to the person `person_id`."""
+    member = db.session.get(Person, person_id)
+    if member is None:
+        raise NotFound("找不到该成员")
+    assign(actor, wish, member)
+
+
+def assign_choices(actor: Actor, wish: Wish) -> list[Person]:
+    """Whom the person may hand this wish to: nobody unless they manage it and it is open."""
+    if wish.status != S.open or not can(actor, "wish.manage", wish):
+        return []
+    return assignable_members(wish)
+
+
+def community_page(org_id: int) -> Org:
+    """The community whose public wish page is asked for (public); 404 for anything else."""
+    community = db.session.get(Org, org_id)
+    if community is None or community.kind != OrgKind.community.value:
+        raise NotFound("找不到该社区")
+    return community
 
 
 # --- rules the scheduler runs ---------------------------------------------------------------
