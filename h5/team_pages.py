@@ -66,7 +66,7 @@ def team_detail(team_id: int):
                            is_member=teams.is_member(team, actor.person.id),
                            can_join=can(actor, "team.join", team), manages=can(actor, "team.manage", team),
                            can_leave=teams.may_leave(actor, team),
-                           member_name=lambda member: teams.member_name(actor, member, yourself_in_full=True))
+                           member_name=lambda member: teams.member_name(actor, member))
 
 
 @bp.post("/teams/<int:team_id>/join")

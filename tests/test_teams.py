@@ -79,9 +79,9 @@ def test_join_leave_and_manage_members(client, world):
     url = f"/api/v1/teams/{team['id']}/members"
     joined = client.post(url, headers=headers["volunteer"], json={"skills": "会理发"})
     assert joined.status_code == 201 and joined.get_json()["member_count"] == 2
-    # Another volunteer sees members as 刘** ; the leader sees full names.
+    # A volunteer sees the others as 王** and themselves in full; the leader sees full names.
     names = {m["name"] for m in joined.get_json()["members"]}
-    assert names == {"王**", "刘**"}
+    assert names == {"王**", "刘志刚"}
     led = client.get(f"/api/v1/teams/{team['id']}", headers=headers["leader"]).get_json()
     assert {m["name"] for m in led["members"]} == {"王建国", "刘志刚"}
     again = client.post(url, headers=headers["volunteer"], json={})
@@ -217,8 +217,8 @@ def test_a_leader_who_does_not_exist_is_refused_on_both_faces(client, world):
 
 
 def test_the_team_page_names_members_like_the_api_and_shows_you_yourself(client, world):
-    """Full names for those who run the team, 张** for the rest; the page alone also shows the
-    viewer their own name (both faces pinned as they are, see teams.service.member_name)."""
+    """Full names for those who run the team, 张** for the rest, and one's own name in full: the
+    same rule on the page and in the API (teams.service.member_name)."""
     orgs, people, headers = world
     team = make_team(client, world).get_json()
     client.post(f"/api/v1/teams/{team['id']}/members", headers=headers["volunteer"], json={})

@@ -163,12 +163,10 @@ def shows_full_names(actor: Actor | None, team: Team) -> bool:
     return can(actor, "team.manage", team)
 
 
-def member_name(actor: Actor | None, member: TeamMember, *, yourself_in_full: bool = False) -> str:
-    """A member's name as the viewer may see it (shows_full_names). The team page also shows
-    the viewer their own name (`yourself_in_full`); the API answer masks it like the others'.
-    Both are pinned by tests; which one is right is still to be decided."""
-    if shows_full_names(actor, member.team) or (yourself_in_full and actor is not None
-                                                 and member.person_id == actor.person.id):
+def member_name(actor: Actor | None, member: TeamMember) -> str:
+    """A member's name as the viewer may see it: in full for those who run the team
+    (shows_full_names) and for the member themselves, 张** for everyone else."""
+    if shows_full_names(actor, member.team) or (actor is not None and member.person_id == actor.person.id):
         return member.person.name
     return mask_name(member.person.name)
 
