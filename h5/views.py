@@ -12,17 +12,15 @@ from backend.auth import service as auth_service
 from backend.auth.current import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid, Unauthorized
-from backend.core.permissions import authorize, can
+from backend.core.permissions import can
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs import service as org_service
 from backend.orgs.models import Org, OrgKind
-from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import lineage
 from backend.people import service as people_service
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrCode
-from backend.qrcodes.permissions import qrcode_visible_clause
 
 bp = Blueprint("h5", __name__, url_prefix="/h5")
 
@@ -96,8 +94,8 @@ def submit_form(act, rerender, done: str, target):
 
 def communities_of(actor) -> list[Org]:
     """Communities the person belongs to, works in or oversees, by name."""
-    stmt = sa.select(Org).where(Org.kind == OrgKind.community.value, org_visible_clause(actor))
-    return list(db.session.scalars(stmt.order_by(Org.name)))
+    stmt = org_service.visible_orgs(actor, kind=OrgKind.community.value).order_by(None).order_by(Org.name)
+    return list(db.session.scalars(stmt))
 
 
 def require_page_actor():
@@ -239,12 +237,10 @@ def org_detail(org_id: int):
 @bp.get("/qrcodes")
 def qrcodes():
     actor = require_page_actor()
-    codes = db.session.scalars(
-        sa.select(QrCode).where(qrcode_visible_clause(actor)).order_by(QrCode.is_active.desc(), QrCode.id.desc())
-        .limit(200)).all()
-    grids = [o for o in db.session.scalars(
-        sa.select(Org).where(org_visible_clause(actor), Org.kind == "grid").order_by(Org.path)).all()
-        if can(actor, "org.qrcodes.create", o)]
+    codes = db.session.scalars(qr_service.listing(actor).order_by(None)
+                               .order_by(QrCode.is_active.desc(), QrCode.id.desc()).limit(200)).all()
+    grids = [o for o in db.session.scalars(org_service.visible_orgs(actor, kind="grid"))
+             if can(actor, "org.qrcodes.create", o)]
     return render_template("qrcodes.html", tab="orgs", codes=codes, grids=grids)
 
 
@@ -256,28 +252,21 @@ def qrcode_create():
         target_id = int(request.form.get("target_id", ""))
     except ValueError:
         raise Invalid("请选择网格", fields={"target_id": ["请选择网格"]}) from None
-    org = qr_service.target_org(purpose, target_id)
-    authorize(actor, "org.qrcodes.create", org)
-    qr = qr_service.create_code(purpose, target_id, org, actor.person)
+    qr = qr_service.create_by(actor, purpose, target_id)
     commit()
     return redirect(url_for("h5.qr_poster", qr_id=qr.id))
 
 
 @bp.post("/qrcodes/<int:qr_id>/revoke")
 def qrcode_revoke(qr_id: int):
-    actor = require_page_actor()
-    qr = db.session.get(QrCode, qr_id)
-    authorize(actor, "qrcode.revoke", qr)
-    qr_service.revoke(qr)
+    qr_service.revoke_by(require_page_actor(), qr_id)
     commit()
     return redirect(url_for("h5.qrcodes"))
 
 
 @bp.get("/qrcodes/<int:qr_id>/poster")
 def qr_poster(qr_id: int):
-    actor = require_page_actor()
-    qr = db.session.get(QrCode, qr_id)
-    authorize(actor, "qrcode.view", qr)
+    qr = qr_service.code_for(require_page_actor(), qr_id)
     svg = qr_service.render_svg(qr).decode()
     return render_template("qr_poster.html", qr=qr, lineage=lineage(qr.org), svg=svg,
                            short_url=qr_service.short_url(qr))
