@@ -38,7 +38,7 @@ def playwright_browser():
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415  (optional: without it browser tests skip)
     except ImportError:
         _unavailable("the playwright package is not installed")
 
