@@ -33,6 +33,7 @@ JOBS: list[Job] = [
     # Micro-wish rules (their N are settings; see the README).
     Job("wishes.release_stale_claims", wishes.release_stale_claims, "interval", {"minutes": 10}),
     Job("wishes.escalate", wishes.escalate, "interval", {"minutes": 10}),
+    Job("wishes.remind_to_confirm", wishes.remind_to_confirm, "interval", {"hours": 1}),
     Job("wishes.auto_confirm", wishes.auto_confirm, "interval", {"hours": 1}),
     Job("wishes.erase_contacts", wishes.erase_contacts, "cron", {"hour": 3, "minute": 45}),
     # Booking engine: confirmed bookings nobody checked in for become no-shows once the slot ends.

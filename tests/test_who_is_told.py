@@ -8,12 +8,18 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from backend.bookings import service as bookings
+from backend.double_reports import service as reports
 from backend.extensions import db
+from backend.notifications import service as notifications
 from backend.notifications.models import Notification
 from backend.polls import service as polls
 from backend.rating import service as rating
+from backend.wishes import service as wishes
+from backend.wishes.models import Wish
 from tests import factories as f
+from tests.test_outbox import DAY, sms  # noqa: F401  (the fake SMS provider fixture)
 from tests.test_rating import start, world  # noqa: F401  (the rating world fixture)
+from tests.test_wishes import actor, submit, w  # noqa: F401  (the wish world fixture)
 
 
 def told(person, kind: str | None = None) -> list[Notification]:
@@ -92,3 +98,58 @@ def test_booking_reminders_a_day_and_an_hour_before_once_each(app):
     kinds = [n.kind for n in told(volunteer)]
     assert kinds == ["booking_reminder", "booking_reminder_soon"]
     assert "明天开始" in told(volunteer)[0].message and "1 小时后开始" in told(volunteer)[1].message
+
+
+# --- wishes: the grid's crew, the resident by SMS, the grid leader ----------------------------
+
+def test_a_new_wish_reaches_the_grid_crew_and_progress_reaches_the_resident(app, client, w, sms):  # noqa: F811
+    app.config["SMS_TEMPLATES"] = {"wish_claimed": "SMS_1", "wish_fulfilled": "SMS_2", "wish_confirm_reminder": "SMS_3"}
+    volunteer = f.person("周小燕", username="vol", role="volunteer", org=w.orgs["a1"])
+    body = submit(client, w, contact_phone="13812345678")
+    wish = db.session.get(Wish, body["id"])
+    assert [n.message for n in told(w.people["leader"], "wish_new")] == [f"第一网格新心愿：{wish.title}"]
+    assert told(volunteer, "wish_new") and not told(w.people["leader_b"]) and not told(w.people["secretary"])
+
+    wishes.claim(actor(w, "leader"), wish)
+    wishes.fulfil(actor(w, "leader"), wish, "已联系物业更换灯泡")
+    db.session.commit()
+    resident = db.session.scalars(sa.select(Notification).where(Notification.person_id.is_(None))
+                                  .order_by(Notification.id)).all()
+    assert [n.kind for n in resident] == ["wish_claimed", "wish_fulfilled"]
+    assert resident[1].message.endswith("已办好，请打开回执确认并评价")
+    notifications.deliver_due(DAY)
+    assert [m["phone"] for m in sms.delivered.values()] == ["13812345678", "13812345678"]
+
+    fulfilled_at = wish.fulfilled_at
+    days = app.config["WISH_AUTO_CONFIRM_DAYS"]
+    assert wishes.remind_to_confirm(fulfilled_at + timedelta(days=days - 2)) == 0
+    assert wishes.remind_to_confirm(fulfilled_at + timedelta(days=days - 1, minutes=1)) == 1
+    assert wishes.remind_to_confirm(fulfilled_at + timedelta(days=days - 1, hours=2)) == 0
+
+
+def test_a_wish_awaiting_review_reaches_its_reviewers_and_a_release_the_grid_leader(app, client, w):  # noqa: F811
+    w.orgs["a"].wish_moderation = True
+    db.session.commit()
+    wish = db.session.get(Wish, submit(client, w)["id"])
+    assert told(w.people["leader"], "wish_review") and told(w.people["secretary"], "wish_review")
+    assert not told(w.people["member"], "wish_new")
+    wishes.publish(actor(w, "leader"), wish)
+    assert told(w.people["leader"], "wish_new")
+    wishes.claim(actor(w, "member"), wish)
+    wishes.release(actor(w, "member"), wish, "这周出差")
+    db.session.commit()
+    assert told(w.people["leader"], "wish_released")[0].message == f"心愿“{wish.title}”被退回待认领：这周出差"
+
+
+def test_a_double_report_decision_reaches_the_party_member(app):
+    orgs = f.tree()
+    member = f.person("钱学军", username="dw", role="party_member", org=orgs["b"])
+    secretary = f.person("李红梅", username="sec", role="secretary", org=orgs["a"])
+    record = reports.report(member, orgs["a"], work_unit="区人民医院")
+    reports.reject(record, secretary, "不住本社区")
+    db.session.commit()
+    assert told(member, "double_report_rejected")[0].message == "和平社区未通过您的双报到：不住本社区"
+    again = reports.report(member, orgs["a"], work_unit="区人民医院", year=record.year + 1)
+    reports.confirm(again, secretary)
+    db.session.commit()
+    assert told(member, "double_report_confirmed")[0].subject_id == again.id

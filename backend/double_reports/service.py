@@ -13,6 +13,7 @@ from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import local_zone
 from backend.double_reports.models import DoubleReport, ReportStatus
 from backend.extensions import db, utcnow
+from backend.notifications.service import notify
 from backend.orgs.models import Org, OrgKind
 from backend.people.models import Membership, Person, Role
 
@@ -68,11 +69,15 @@ def confirm(record: DoubleReport, decider: Person) -> None:
     if not held:
         db.session.add(Membership(person=person, org_id=record.community_id, role=Role.volunteer.value))
     db.session.flush()
+    notify(person.id, "double_report_confirmed", "double_report", record.id,
+           f"{record.community.name}已确认您的双报到，欢迎参加社区志愿服务")
 
 
 def reject(record: DoubleReport, decider: Person, reason: str) -> None:
     """Not accepted (e.g. not living here); the member may report again, elsewhere or corrected."""
     _decide(record, decider, S.rejected, reason)
+    notify(record.person_id, "double_report_rejected", "double_report", record.id,
+           f"{record.community.name}未通过您的双报到：{reason}")
 
 
 def reports_for(org: Org, year: int | None = None, status: str | None = None) -> sa.Select:

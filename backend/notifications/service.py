@@ -35,6 +35,14 @@ TITLES = {
     "appeal_decided": "申诉结果",
     "appeal_deadline": "申诉即将截止",
     "poll_opened": "党员测评",
+    "wish_new": "新心愿",
+    "wish_review": "心愿待审核",
+    "wish_released": "心愿退回待认领",
+    "wish_claimed": "心愿已被认领",
+    "wish_fulfilled": "心愿已办好",
+    "wish_confirm_reminder": "请确认心愿",
+    "double_report_confirmed": "双报到已确认",
+    "double_report_rejected": "双报到未通过",
 }
 #: subject type → the path of the page where the person acts on it (paths, not endpoint
 #: lookups: the delivery job builds links outside any request).
@@ -48,14 +56,17 @@ PAGES: dict[str, Callable[[int], str]] = {
 
 
 def notify(person_id: int | None, kind: str, subject_type: str, subject_id: int, message: str, *,
-           phone: str | None = None) -> Notification:
+           phone: str | None = None) -> Notification | None:
     """Queue a notification (committed with the caller's transaction, so a change that is
     rolled back tells nobody): in the person's inbox, and by SMS to `phone` — a number a
     resident left with consent — when SMS is on and the kind has an SMS template."""
+    by_sms = bool(phone) and channels.sms_provider() is not None and kind in current_app.config["SMS_TEMPLATES"]
+    if person_id is None and not by_sms:
+        return None   # a resident who left no number (or SMS is off): nobody to tell
     note = Notification(person_id=person_id, kind=kind, subject_type=subject_type, subject_id=subject_id,
                         message=message[:200])
     db.session.add(note)
-    if phone and channels.sms_provider() is not None and kind in current_app.config["SMS_TEMPLATES"]:
+    if by_sms:
         db.session.flush()
         db.session.add(Delivery(notification_id=note.id, channel="sms", address=phone))
     return note

@@ -22,10 +22,11 @@ from backend.core.roles import ROLE_LABELS
 from backend.core.submissions import Ticket, submit_once
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.hours import service as hours
-from backend.notifications.service import notify
+from backend.notifications.service import already_told, notify
 from backend.orgs.models import Org, OrgKind
 from backend.people.actors import actor_of, load_actor
 from backend.people.models import Membership, Person, Role
+from backend.people.service import role_holders
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
 from backend.wishes.models import CLOSED, Wish, WishChannel, WishContactView, WishEvent, WishStatus
@@ -183,7 +184,35 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
             _event(wish, "submitted", actor_label(actor, wish), actor, note="代居民提交")
         else:
             _event(wish, "submitted", RESIDENT)
+        _tell_grid(wish)
     return Submission(wish, ticket.receipt, created)
+
+
+#: Who on a grid hears of a wish to take on: its leader and everyone who may claim there.
+GRID_CREW = [Role.grid_leader, Role.grid_member, Role.party_member, Role.volunteer]
+
+
+def _tell_grid(wish: Wish) -> None:
+    """A new wish on the board reaches the grid's crew; one awaiting review, its reviewers."""
+    if wish.status == S.pending_review:
+        reviewers = role_holders([wish.grid_id], [Role.grid_leader]) + role_holders([wish.community_id],
+                                                                                   [Role.secretary])
+        for person_id in sorted(set(reviewers)):
+            notify(person_id, "wish_review", "wish", wish.id, f"{wish.grid.name}有一条心愿待审核：{wish.title}")
+        return
+    for person_id in role_holders([wish.grid_id], GRID_CREW):
+        if person_id != wish.submitted_by_id:
+            notify(person_id, "wish_new", "wish", wish.id, f"{wish.grid.name}新心愿：{wish.title}")
+
+
+def _tell_resident(wish: Wish, kind: str, message: str) -> None:
+    """The resident hears by SMS, when they left a number (they consented when submitting)."""
+    notify(None, kind, "resident_wish", wish.id, message, phone=wish.contact_phone)
+
+
+def _tell_leaders(wish: Wish, kind: str, message: str) -> None:
+    for person_id in role_holders([wish.grid_id], [Role.grid_leader]):
+        notify(person_id, kind, "wish", wish.id, message)
 
 
 # --- staff actions ------------------------------------------------------------------------
@@ -217,6 +246,7 @@ def claim(actor: Actor, wish: Wish) -> None:
     now = utcnow()
     _transition(wish, "claim", label=actor_label(actor, wish), actor=actor, claimant_id=actor.person.id,
                 claimed_at=now, last_progress_at=now, first_claimed_at=_first_claim(now))
+    _tell_resident(wish, "wish_claimed", f"您的心愿“{wish.title[:12]}”已有人认领，正在办理")
 
 
 def assign(actor: Actor, wish: Wish, member: Person) -> None:
@@ -233,6 +263,7 @@ def assign(actor: Actor, wish: Wish, member: Person) -> None:
                 note=f"指派给 {actor_label(member_actor, wish)}", claimant_id=member.id, claimed_at=now,
                 last_progress_at=now, first_claimed_at=_first_claim(now))
     notify(member.id, "wish_assigned", "wish", wish.id, f"网格长指派您办理心愿：{wish.title}")
+    _tell_resident(wish, "wish_claimed", f"您的心愿“{wish.title[:12]}”已有人认领，正在办理")
 
 
 def release(actor: Actor, wish: Wish, note: str | None = None) -> None:
@@ -242,6 +273,7 @@ def release(actor: Actor, wish: Wish, note: str | None = None) -> None:
         authorize(actor, "wish.manage", wish)
     _transition(wish, "release", label=actor_label(actor, wish), actor=actor, note=note,
                 claimant_id=None, claimed_at=None, last_progress_at=None)
+    _tell_leaders(wish, "wish_released", f"心愿“{wish.title}”被退回待认领{('：' + note) if note else ''}")
 
 
 def fulfil(actor: Actor, wish: Wish, note: str) -> None:
@@ -254,12 +286,14 @@ def fulfil(actor: Actor, wish: Wish, note: str) -> None:
     _transition(wish, "fulfil", label=actor_label(actor, wish), actor=actor, note=note,
                 only_if=Wish.claimant_id == actor.person.id, fulfilled_at=now, fulfil_note=note,
                 last_progress_at=now)
+    _tell_resident(wish, "wish_fulfilled", f"您的心愿“{wish.title[:12]}”已办好，请打开回执确认并评价")
 
 
 def publish(actor: Actor, wish: Wish) -> None:
     """Moderation: a grid leader lets a pending wish onto the board."""
     authorize(actor, "wish.manage", wish)
     _transition(wish, "publish", label=actor_label(actor, wish), actor=actor)
+    _tell_grid(wish)
 
 
 def reject(actor: Actor, wish: Wish, reason: str) -> None:
@@ -443,6 +477,7 @@ def release_stale_claims(now: datetime | None = None) -> int:
         except Conflict:
             continue
         notify(claimant, "wish_claim_expired", "wish", wish.id, f"心愿“{wish.title}”长时间无进展，已退回")
+        _tell_leaders(wish, "wish_released", f"心愿“{wish.title}”认领后长时间无进展，已退回待认领")
         done += 1
     return done
 
@@ -463,11 +498,23 @@ def escalate(now: datetime | None = None) -> int:
             continue
         reason = "已超过办理期限" if wish.due_at < now else "长时间无人认领"
         _event(wish, "escalated", SYSTEM, note=f"{reason}，已提醒社区书记")
-        secretaries = db.session.scalars(sa.select(Membership.person_id).where(
-            Membership.org_id == wish.community_id, Membership.role == Role.secretary.value)).all()
-        for person_id in secretaries:
+        for person_id in role_holders([wish.community_id], [Role.secretary]):
             notify(person_id, "wish_escalated", "wish", wish.id, f"{wish.grid.name}的心愿“{wish.title}”{reason}")
     return len(late)
+
+
+def remind_to_confirm(now: datetime | None = None) -> int:
+    """A day before a fulfilled wish is confirmed automatically, remind the resident (once)."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["WISH_AUTO_CONFIRM_DAYS"] - 1)
+    waiting = db.session.scalars(sa.select(Wish).where(
+        Wish.status == S.fulfilled.value, Wish.fulfilled_at < cutoff, Wish.contact_phone.is_not(None))).all()
+    told = 0
+    for wish in waiting:
+        if not already_told("resident_wish", wish.id, "wish_confirm_reminder"):
+            _tell_resident(wish, "wish_confirm_reminder", f"您的心愿“{wish.title[:12]}”明天将自动确认，如未办好请反馈")
+            told += 1
+    return told
 
 
 def auto_confirm(now: datetime | None = None) -> int:
