@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from backend.activities import service as activities
 from backend.bookings import service as bookings
 from backend.double_reports import service as reports
 from backend.extensions import db
 from backend.notifications import service as notifications
 from backend.notifications.models import Notification
+from backend.people.actors import load_actor
 from backend.polls import service as polls
 from backend.rating import service as rating
 from backend.wishes import service as wishes
@@ -153,3 +155,23 @@ def test_a_double_report_decision_reaches_the_party_member(app):
     reports.confirm(again, secretary)
     db.session.commit()
     assert told(member, "double_report_confirmed")[0].subject_id == again.id
+
+
+def test_a_place_cancelled_by_the_organiser_is_told_to_the_volunteer(app, client):
+    orgs = f.tree()
+    volunteer = f.person("刘志刚", username="volunteer", role="volunteer", org=orgs["a1"])
+    f.person("李红梅", username="sec", role="secretary", org=orgs["a"])
+    start_at = datetime.now(UTC) + timedelta(days=3)
+    officer = load_actor(f.person("周海", role="street_officer", org=orgs["street"]).id)
+    activity = activities.create_activity(officer, {
+        "org_id": orgs["a"].id, "title": "敬老院理发", "location": "活动室", "starts_at": start_at,
+        "ends_at": start_at + timedelta(hours=2), "capacity": 5})
+    own = bookings.sign_up(activity.slot, volunteer)
+    db.session.commit()
+    activities.cancel_by(load_actor(volunteer.id), own.id)
+    assert not told(volunteer, "booking_cancelled")
+    again = bookings.sign_up(activity.slot, volunteer)
+    db.session.commit()
+    cancelled = client.delete(f"/api/v1/signups/{again.id}", headers=f.login(client, "sec"))
+    assert cancelled.status_code == 200
+    assert told(volunteer, "booking_cancelled")[0].message.startswith("组织方取消了您在“敬老院理发”的报名")

@@ -15,6 +15,7 @@ from backend.core.periods import day_range
 from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.extensions import db, utcnow
 from backend.hours import service as hours
+from backend.notifications.service import notify
 from backend.orgs.models import Org
 from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import resident_unit
@@ -179,8 +180,12 @@ def booking_for(actor: Actor | None, booking_id: int) -> tuple[Booking, Activity
 
 def cancel_by(actor: Actor | None, booking_id: int) -> tuple[Booking, Booking | None]:
     """Cancel a sign-up; the freed place goes to the first on the waitlist (who is returned)."""
-    booking = booking_for(actor, booking_id)[0]
-    return booking, bookings.cancel(booking)
+    booking, activity = booking_for(actor, booking_id)
+    promoted = bookings.cancel(booking)
+    if booking.person_id is not None and booking.person_id != actor.person.id:
+        notify(booking.person_id, "booking_cancelled", "booking", booking.id,
+               f"组织方取消了您在“{activity.title}”的报名，如有疑问请联系组织方")
+    return booking, promoted
 
 
 def venue_code(actor: Actor | None, activity_id: int) -> QrCode:
