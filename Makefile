@@ -4,7 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev assets migrate demo lint clean
+# Test workers (pytest-xdist): one per CPU, at most 4; each worker is a test session of its
+# own with its own PostgreSQL server and Chromium. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses=4
+
+.PHONY: run test test-fast install install-dev assets migrate demo lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +44,11 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 test: install-dev lint
-	$(BIN)/pytest
+	$(PYTEST)
+
+# The edit loop: no browser, no PostgreSQL, nothing slow. `make test` before pushing.
+test-fast: install-dev
+	$(PYTEST) -m "not browser and not pg and not slow"
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

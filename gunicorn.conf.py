@@ -11,3 +11,10 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Gunicorn 25.1+ opens a control socket for `gunicornc` by default, at one path per user
+# ($XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl) rather than per server: a
+# second gunicorn of the same user (make run beside the tests, the test suite's own servers)
+# unlinks the first one's socket and takes it over, and the first removes it on exit. The
+# arbiter also stops and restarts the control thread around every worker fork. Nothing
+# here uses gunicornc (workers and threads come from the settings above), so it stays off.
+control_socket_disable = True

@@ -1,8 +1,12 @@
-"""Test fixtures. Every database test runs on SQLite and on PostgreSQL 15.
+"""Test fixtures. Every database test runs on SQLite and on PostgreSQL 15 (browser tests on
+SQLite only: the pages do not differ by database).
 
 - `REQUIRE_POSTGRES=1` turns "PostgreSQL unavailable" from a skip into a failure (CI).
 - `TEST_POSTGRES_URL` uses an existing server instead of starting one.
 - Each test gets a fresh database: a copy of the migrated SQLite file, or truncated tables.
+- Markers added here: `pg` on every test run on PostgreSQL, `browser` on tests/browser.
+- Under pytest-xdist (`make test`) every worker is a session of its own: its own PostgreSQL
+  server (or, with `TEST_POSTGRES_URL`, its own database), templates and temporary dirs.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import ipaddress
 import os
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +26,9 @@ from backend.extensions import db
 from tests.pg import PostgresServer
 
 BACKENDS = ("sqlite", "postgresql")
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+# pytest-xdist names its workers gw0, gw1, ...; a plain run is one session.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 TEST_CONFIG = {
     "TESTING": True,
@@ -33,6 +41,16 @@ TEST_CONFIG = {
 
 def _require(var: str) -> bool:
     return os.environ.get(var, "") not in ("", "0", "false")
+
+
+@pytest.hookimpl(tryfirst=True)   # before -m deselects by these markers
+def pytest_collection_modifyitems(items):
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database") == "postgresql":
+            item.add_marker(pytest.mark.pg)
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 # --- nothing leaves the machine ---------------------------------------------------------
@@ -113,7 +131,8 @@ def database(request, tmp_path_factory):
         migrate_to_head(f"sqlite:///{path}")
         yield "sqlite", path
     else:
-        url = create_database(request.getfixturevalue("postgres_url"), "sanwei_test")
+        # One database per xdist worker, should they share a server (TEST_POSTGRES_URL).
+        url = create_database(request.getfixturevalue("postgres_url"), f"sanwei_test_{WORKER}")
         migrate_to_head(url)
         yield "postgresql", url
 

@@ -17,8 +17,10 @@ from tests.conftest import TEST_CONFIG
 def serve(db_url: str, **config) -> Iterator[tuple[str, object]]:
     """Serve the app on a free loopback port from a thread; yields (base URL, app).
 
-    PUBLIC_BASE_URL is the server's own URL, so printed QR codes point at it."""
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url, **config})
+    PUBLIC_BASE_URL is the server's own URL, so printed QR codes point at it. Score streams
+    send a keep-alive every second (production: 15 s): a client that closes a stream while
+    its reader thread waits on the socket is released by the next keep-alive."""
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url, "STREAM_HEARTBEAT_SECONDS": 1, **config})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base_url = f"http://127.0.0.1:{server.server_port}"
     app.config["PUBLIC_BASE_URL"] = base_url

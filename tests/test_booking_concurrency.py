@@ -21,6 +21,8 @@ from tests.live import serve
 
 PEOPLE, CAPACITY = 200, 20
 
+pytestmark = pytest.mark.slow   # 200 concurrent requests over real HTTP
+
 
 @pytest.mark.parametrize("waitlist", [True, False], ids=["waitlist", "no-waitlist"])
 def test_two_hundred_concurrent_sign_ups(db_url, waitlist):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -124,22 +125,42 @@ def test_purge_job_removes_only_stale_rows(app):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginFailure)) == 1
 
 
-def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 20) -> str:
-    """Read the process's output until `text` appears (bounded in time)."""
+PATIENCE = 300   # seconds: a safety net for a process that never says it, not a speed assertion
+
+
+def _wait_for(proc: subprocess.Popen, text: str, timeout: float = PATIENCE) -> str:
+    """Read the process's output until a line containing `text` arrives; fail if the process ends first.
+
+    One reader thread per process moves every line into a queue as it is written. (Waiting on
+    the pipe with select() and then reading a line from the buffered text stream loses lines:
+    those that arrive together sit in Python's buffer, and select() never wakes for them.)"""
+    lines = getattr(proc, "lines", None)
+    if lines is None:
+        lines = proc.lines = queue.Queue()
+
+        def pump():
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)   # end of output: the process has exited
+
+        threading.Thread(target=pump, daemon=True).start()
     seen = ""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            line = proc.stdout.readline()
-            seen += line
-            if text in line:
-                return seen
-        elif proc.poll() is not None:
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
             break
+        if line is None:
+            seen += f"[exited with {proc.wait()}]"
+            break
+        seen += line
+        if text in line:
+            return seen
     raise AssertionError(f"{text!r} not seen; output was:\n{seen}")
 
 
+@pytest.mark.slow
 def test_one_scheduler_runs_a_second_stands_by(tmp_path):
     env = {**os.environ, "SANWEI_INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "x",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.db'}"}

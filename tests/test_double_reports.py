@@ -111,6 +111,7 @@ def test_report_refusals(client, world, who, target, extra, status, code):
     assert made.get_json()["error"]["code"] == code
 
 
+@pytest.mark.slow
 def test_ten_simultaneous_reports_store_one(db_url):
     with serve(db_url) as (base_url, app):
         with app.app_context():

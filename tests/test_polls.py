@@ -288,6 +288,7 @@ def test_running_tallies_equal_a_full_recompute(app, world, ops):
     db.session.rollback()
 
 
+@pytest.mark.slow
 def test_twenty_simultaneous_duplicate_answers_store_one(db_url):
     with serve(db_url) as (base_url, app):
         with app.app_context():

@@ -307,6 +307,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["wish", "claim", "fulfil", "confirm", 
                          st.integers(0, 3)), max_size=14)
 
 
+@pytest.mark.slow
 # Each example writes to the database; a failure is reported as found rather than shrunk for minutes.
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
@@ -462,6 +463,7 @@ def test_ledger_refuses_changes_and_verify_finds_tampering(client, world, app):
     assert not bad["ok"] and bad["first_bad"]["seq"] == 3 and "改动" in bad["first_bad"]["reason"]
 
 
+@pytest.mark.slow
 def test_simultaneous_score_entries_keep_one_chain_and_every_point(client, world, app):
     """Eight manual scores entered at the same moment over HTTP: every one counts in the total
     (scorecard lock) and the ledger stays one chain numbered without gaps (campaign lock)."""

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 import requests
 import sqlalchemy as sa
 from openpyxl import load_workbook
@@ -45,6 +46,7 @@ def _criterion(card: dict, code: str) -> dict:
     return next(c for c in card["criteria"] if c["code"] == code)
 
 
+@pytest.mark.slow
 def test_simultaneous_poll_answers_all_count_on_the_scorecard(db_url, client, world):
     """N respondents with one-time codes answer at once through a threaded server. Each
     answer recomputes S5 and R5 under the scorecard lock before it commits, so none may be

@@ -26,6 +26,8 @@ from tests.live import serve
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 20   # seconds: an upper bound for "arrives", never a speed assertion
 
+pytestmark = pytest.mark.slow   # real HTTP servers, streams and two gunicorn processes
+
 
 @pytest.fixture
 def people(app):

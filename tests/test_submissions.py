@@ -139,6 +139,7 @@ def _all_at_once(url: str, body: dict) -> list[tuple[int, int, str]]:
     return answers
 
 
+@pytest.mark.slow
 def test_simultaneous_taps_make_one_wish_and_one_booking(db_url):
     with serve(db_url) as (base_url, app):
         with app.app_context():

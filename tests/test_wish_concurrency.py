@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -17,6 +18,8 @@ from backend.wishes.models import Wish, WishEvent
 from tests.live import serve
 
 CLAIMANTS = 50
+
+pytestmark = pytest.mark.slow   # 50 concurrent requests over real HTTP
 
 
 def test_fifty_concurrent_claims_one_winner(db_url):

@@ -3,6 +3,11 @@ by Playwright in iPhone 13 emulation with a WeChat user agent.
 
 `REQUIRE_BROWSER=1` turns a missing Chromium (or Playwright) from a skip into a failure (CI).
 Playwright only drives the system Chromium; `playwright install` is never needed.
+
+Browser tests run on SQLite only: the page layer does not differ by database, and the
+service and API tests cover both. Every wait is for a condition (an element, a text, a
+load); PATIENCE_MS only bounds it so that a broken page fails instead of hanging, and is
+generous so that a loaded machine never misses it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 WECHAT_UA_SUFFIX = " MicroMessenger/8.0.50(0x1800323d) NetType/WIFI Language/zh_CN"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+PATIENCE_MS = 120_000   # an upper bound for actions, navigations and expect(), never a speed assertion
+
+
+@pytest.fixture(scope="session", params=["sqlite"])
+def database(database):
+    """The migrated template of tests/conftest.py, on SQLite only."""
+    return database
 
 
 def _unavailable(reason: str):
@@ -38,17 +50,18 @@ def playwright_browser():
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415  (optional: without it browser tests skip)
+        from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415  (optional: without it browser tests skip)
     except ImportError:
         _unavailable("the playwright package is not installed")
 
     with sync_playwright() as p:
         try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=PATIENCE_MS)
         except Exception as exc:  # a broken install must say why
             _unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
         device = dict(p.devices["iPhone 13"])
         device["user_agent"] += WECHAT_UA_SUFFIX
+        expect.set_options(timeout=PATIENCE_MS)   # the default, 5 s, is missed on a loaded machine
         yield browser, device
         browser.close()
 
@@ -84,7 +97,7 @@ def phone(playwright_browser, live_server):
 
     def new():
         context = browser.new_context(**device, locale="zh-CN", timezone_id="Asia/Shanghai", base_url=live_server)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(PATIENCE_MS)
         context.route("**/*", guard)
         contexts.append(context)
         page = context.new_page()
