@@ -46,6 +46,8 @@ from backend.qrcodes.service import PurposeHandler, register_purpose
 from backend.rating import live
 from backend.rating import permissions as rating_rules
 from backend.rating.api import blp as rating_blp
+from backend.rosters import permissions as roster_rules
+from backend.rosters.api import blp as rosters_blp
 from backend.services import permissions as service_rules
 from backend.services.api import blp as services_blp
 from backend.services.models import ServiceItem
@@ -59,6 +61,7 @@ from h5.live_pages import bp as live_pages_bp
 from h5.notification_pages import bp as notification_pages_bp
 from h5.poll_pages import bp as poll_pages_bp
 from h5.rating_pages import bp as rating_pages_bp
+from h5.roster_pages import bp as roster_pages_bp
 from h5.service_pages import bp as service_pages_bp
 from h5.team_pages import bp as team_pages_bp
 from h5.vendor import bp as vendor_bp
@@ -67,11 +70,13 @@ from h5.wish_pages import bp as wish_pages_bp
 
 #: Each domain's permission rules, registered with backend.core.permissions when imported.
 PERMISSION_RULES = (activity_rules, double_report_rules, notification_rules, org_rules, people_rules, poll_rules,
-                    qrcode_rules, rating_rules, service_rules, team_rules, wish_rules)
+                    qrcode_rules, rating_rules, roster_rules, service_rules, team_rules, wish_rules)
 API_BLUEPRINTS = (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
-                  teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp, notifications_blp)
+                  teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp, notifications_blp,
+                  rosters_blp)
 PAGE_BLUEPRINTS = (h5_bp, wish_pages_bp, activity_pages_bp, service_pages_bp, team_pages_bp, poll_pages_bp,
-                   rating_pages_bp, live_pages_bp, notification_pages_bp, qr_public_bp, calendar_feed_bp, vendor_bp)
+                   rating_pages_bp, live_pages_bp, notification_pages_bp, roster_pages_bp, qr_public_bp,
+                   calendar_feed_bp, vendor_bp)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -131,6 +131,11 @@ def load_config() -> dict:
         # process) and how large one may be (a phone photo of a page is 2–5 MB).
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR", str(INSTANCE_DIR / "evidence")),
         "EVIDENCE_MAX_BYTES": _int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        # Roster workbooks (名册导入): 5,000 rows are about 300 KB.
+        "ROSTER_MAX_BYTES": _int("ROSTER_MAX_BYTES", 5 * 1024 * 1024),
+        # Key of the keyed hash that recognises a person by ID number on the next import; empty:
+        # derived from SECRET_KEY. Set it on its own so rotating SECRET_KEY keeps the hashes.
+        "ID_NUMBER_KEY": os.environ.get("ID_NUMBER_KEY", ""),
         # Score streams (SSE): how often each process looks for new score events, the
         # keep-alive comment interval, and the reconnection delay suggested to browsers.
         "STREAM_POLL_SECONDS": float(os.environ.get("STREAM_POLL_SECONDS", "0.5")),

@@ -119,6 +119,7 @@ def _to_login(_exc):
 _HOME_ACTIONS = (
     ("wishes.board", "心愿任务", "认领、办理居民的微心愿", "wish_pages.tasks"),
     ("orgs.browse", "组织与成员", "查看所辖组织、网格和成员", "h5.orgs"),
+    ("rosters.import", "名册导入", "用 Excel 导入网格、党员、志愿者和驻区单位", "roster_pages.index"),
     ("qrcodes.manage", "二维码管理", "生成、打印和停用楼栋二维码", "h5.qrcodes"),
     ("api.docs", "接口文档", "对接其他系统用的 API 说明", "/api/v1/docs"),
     ("activities.take_part", "志愿活动", "报名社区志愿活动，现场扫码签到", "activity_pages.activities_list"),

@@ -50,6 +50,7 @@ class Org(db.Model):
         sa.CheckConstraint(enum_check("kind", OrgKind), name="kind"),
         sa.UniqueConstraint("parent_id", "name", name="uq_orgs_parent_id_name",
                             info=conflict_info("duplicate_name", "同级下已有同名组织")),
+        sa.CheckConstraint("households IS NULL OR households >= 0", name="households"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +66,11 @@ class Org(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Communities only: new micro-wishes wait for a grid leader to publish them (pending_review).
     wish_moderation: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Communities only: households living there (户数), the denominator of per-household rates.
+    households: Mapped[int | None] = mapped_column()
+    #: Grids only: the buildings the grid covers as the community writes them ("1-3栋、5栋");
+    #: buildings are not orgs of their own (docs/rosters.md says why).
+    buildings: Mapped[str | None] = mapped_column(sa.String(500))
 
     parent: Mapped[Org | None] = relationship(remote_side=[id])
 

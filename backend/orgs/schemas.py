@@ -12,6 +12,8 @@ class OrgSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in OrgKind]))
     parent_id = fields.Integer(allow_none=True, load_default=None)
     kind_label = fields.String(dump_only=True)
+    households = fields.Integer(dump_only=True, metadata={"description": "communities: 户数 (set by a roster import)"})
+    buildings = fields.String(dump_only=True, metadata={"description": "grids: the buildings covered, as written"})
     created_at = fields.AwareDateTime(dump_only=True)
 
 

@@ -11,14 +11,18 @@ from backend.orgs.models import ALLOWED_PARENTS, ORG_KIND_LABELS, Org, OrgKind
 from backend.orgs.permissions import org_visible_clause
 
 
-def create_org(name: str, kind: str, parent: Org | None) -> Org:
-    """Add an org under `parent`, checking the kind fits there and the name is free among siblings."""
-    kind_enum = OrgKind(kind)
+def _check_parent(kind_enum: OrgKind, parent: Org | None) -> None:
     parent_kind = OrgKind(parent.kind) if parent else None
     if parent_kind not in ALLOWED_PARENTS[kind_enum]:
         where = ORG_KIND_LABELS[parent_kind] if parent_kind else "顶层"
         raise Invalid(f"{ORG_KIND_LABELS[kind_enum]}不能建在{where}下",
                       code="invalid_parent", fields={"parent_id": ["上级组织类型不符"]})
+
+
+def create_org(name: str, kind: str, parent: Org | None) -> Org:
+    """Add an org under `parent`, checking the kind fits there and the name is free among siblings."""
+    kind_enum = OrgKind(kind)
+    _check_parent(kind_enum, parent)
     name = name.strip()
     same_parent = Org.parent_id.is_(None) if parent is None else Org.parent_id == parent.id
     clash = sa.select(Org.id).where(Org.name == name, same_parent)
@@ -29,6 +33,20 @@ def create_org(name: str, kind: str, parent: Org | None) -> Org:
     db.session.flush()  # the id is part of the path
     org.path = (parent.path if parent else "/") + f"{org.id}/"
     return org
+
+
+def create_orgs(specs: list[tuple[str, str, Org]]) -> list[Org]:
+    """Add many (name, kind, parent) orgs with one flush (a roster import): kinds checked as by
+    create_org; the caller has checked the names are free, the unique constraint stands behind it."""
+    orgs = []
+    for name, kind, parent in specs:
+        _check_parent(OrgKind(kind), parent)
+        orgs.append(Org(name=name.strip(), kind=OrgKind(kind).value, parent=parent))
+    db.session.add_all(orgs)
+    db.session.flush()  # the ids are part of the paths
+    for org in orgs:
+        org.path = f"{org.parent.path}{org.id}/"
+    return orgs
 
 
 def lineage(org: Org, include_self: bool = True) -> list[Org]:

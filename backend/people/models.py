@@ -18,6 +18,9 @@ class Person(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("username", name="uq_people_username",
                             info=conflict_info("username_taken", "用户名已被使用")),
+        # A unique index, not a constraint: SQLite adds an index without rebuilding the table.
+        sa.Index("uq_people_id_number_hash", "id_number_hash", unique=True,
+                 info=conflict_info("id_number_taken", "该身份证号已登记在另一人名下")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,13 +31,19 @@ class Person(db.Model):
     #: Werkzeug password hash; NULL when the person has no password login.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     #: Mobile number, optional (PIPL: collect the minimum); shown masked to others.
-    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    phone: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    #: Keyed hash (HMAC-SHA256, key ID_NUMBER_KEY from the settings) of the 身份证号 given on a
+    #: roster import, only to recognise the same person on the next import; the number itself is
+    #: never stored (PIPL).
+    id_number_hash: Mapped[str | None] = mapped_column(sa.String(64))
     #: 党员.
     is_party_member: Mapped[bool] = mapped_column(default=False)
     #: 在职党员: works in a unit and reports to a residential community (双报到).
     is_in_service: Mapped[bool] = mapped_column(default=False)
     #: 流动党员: membership kept elsewhere, lives or works here for now.
     is_mobile: Mapped[bool] = mapped_column(default=False)
+    #: 退休党员: retired; the party member roster's third kind beside in-service and mobile.
+    is_retired: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: The residential community a party member reports to.
     home_community_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id", ondelete="SET NULL"))
     #: Work unit of an in-service party member (free text until units are linked).

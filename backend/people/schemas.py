@@ -51,6 +51,7 @@ class PersonSchema(Schema):
     is_party_member = fields.Boolean(load_default=False)
     is_in_service = fields.Boolean(load_default=False)
     is_mobile = fields.Boolean(load_default=False)
+    is_retired = fields.Boolean(load_default=False)
     home_community_id = fields.Integer(allow_none=True, load_default=None)
     work_unit = fields.String(allow_none=True, validate=validate.Length(max=100))
     is_active = fields.Boolean(dump_only=True)

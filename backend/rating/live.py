@@ -149,11 +149,13 @@ def _changed(obj, watch: Watch) -> bool:
 
 
 def _after_flush(session: Session, flush_context) -> None:
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+    # Session.new builds a fresh set on every access: read it once, or a flush of n rows costs n².
+    new = session.new
+    for obj in list(new) + list(session.dirty) + list(session.deleted):
         watch = _WATCHES.get(type(obj))
         if watch is None:
             continue
-        is_new = obj in session.new
+        is_new = obj in new
         if (is_new and not watch.on_insert) or (not is_new and obj not in session.deleted
                                                 and not _changed(obj, watch)):
             continue
