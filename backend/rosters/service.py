@@ -81,14 +81,14 @@ def importable_orgs(actor: Actor) -> list[Org]:
     return [org for org in db.session.scalars(stmt) if can(actor, "org.roster.import", org)]
 
 
-def _receive(upload: FileStorage | None, field_name: str) -> bytes:
+def _receive(upload: FileStorage | None) -> bytes:
     limit = current_app.config["ROSTER_MAX_BYTES"]
     data = upload.stream.read(limit + 1) if upload is not None else b""
     if not data:
-        raise Invalid("请选择名册文件", code="roster_empty", fields={field_name: ["请选择名册文件"]})
+        raise Invalid("请选择名册文件", code="roster_empty", fields={"file": ["请选择名册文件"]})
     if len(data) > limit:
         message = f"文件不能超过 {limit // (1024 * 1024)} MB"
-        raise Invalid(message, code="roster_too_large", fields={field_name: [message]})
+        raise Invalid(message, code="roster_too_large", fields={"file": [message]})
     return data
 
 
@@ -103,12 +103,11 @@ def _staff(plan: Plan) -> list[StaffMember]:
             for row in plan.staff]
 
 
-def import_roster(actor: Actor, org_id: int, upload: FileStorage | None, *, dry_run: bool,
-                  field_name: str = "file") -> Report:
+def import_roster(actor: Actor, org_id: int, upload: FileStorage | None, *, dry_run: bool) -> Report:
     """Check a roster workbook against the street or community `org_id` and, unless `dry_run`,
     import it all or nothing: RosterRejected (422, nothing written) when any row has an error."""
     org = org_for(actor, org_id, "org.roster.import")
-    parsed = workbook.read(_receive(upload, field_name))
+    parsed = workbook.read(_receive(upload))
     if not dry_run:
         _take_turns(org)
     plan = Plan(org, parsed)
