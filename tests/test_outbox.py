@@ -57,7 +57,7 @@ def test_an_outage_then_recovery_delivers_each_message_once(app, sms):
     assert (first.status, second.status) == ("sent", "sent") and first.attempts == 4
     assert len(sms.delivered) == 2 and sms.calls == 8
     assert sms.delivered[first.key] == {"phone": PHONE, "template": "SMS_100",
-                                        "params": {"title": "通知", "detail": "您的心愿“修路灯”已办好，请确认"}}
+                                        "params": {"title": "心愿已办好", "detail": "您的心愿“修路灯”已办好，请确认"}}
     assert first.address == "138****5678"   # nothing more will be sent: the number is not kept
 
 
