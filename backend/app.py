@@ -54,6 +54,9 @@ from backend.services.models import ServiceItem
 from backend.stats.api import blp as stats_blp
 from backend.teams import permissions as team_rules
 from backend.teams.api import blp as teams_blp
+from backend.wechat import permissions as wechat_rules
+from backend.wechat.api import blp as wechat_blp
+from backend.wechat.api import web_blp as wechat_web_blp
 from backend.wishes import permissions as wish_rules
 from backend.wishes.api import blp as wishes_blp
 from h5.activity_pages import bp as activity_pages_bp
@@ -66,17 +69,18 @@ from h5.service_pages import bp as service_pages_bp
 from h5.team_pages import bp as team_pages_bp
 from h5.vendor import bp as vendor_bp
 from h5.views import bp as h5_bp
+from h5.wechat_pages import bp as wechat_pages_bp
 from h5.wish_pages import bp as wish_pages_bp
 
 #: Each domain's permission rules, registered with backend.core.permissions when imported.
 PERMISSION_RULES = (activity_rules, double_report_rules, notification_rules, org_rules, people_rules, poll_rules,
-                    qrcode_rules, rating_rules, roster_rules, service_rules, team_rules, wish_rules)
+                    qrcode_rules, rating_rules, roster_rules, service_rules, team_rules, wechat_rules, wish_rules)
 API_BLUEPRINTS = (auth_blp, people_blp, orgs_blp, qrcodes_blp, wishes_blp, activities_blp, services_blp,
                   teams_blp, double_reports_blp, stats_blp, calendar_blp, polls_blp, rating_blp, notifications_blp,
-                  rosters_blp)
+                  rosters_blp, wechat_web_blp, wechat_blp)
 PAGE_BLUEPRINTS = (h5_bp, wish_pages_bp, activity_pages_bp, service_pages_bp, team_pages_bp, poll_pages_bp,
-                   rating_pages_bp, live_pages_bp, notification_pages_bp, roster_pages_bp, qr_public_bp,
-                   calendar_feed_bp, vendor_bp)
+                   rating_pages_bp, live_pages_bp, notification_pages_bp, roster_pages_bp, wechat_pages_bp,
+                   qr_public_bp, calendar_feed_bp, vendor_bp)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -44,6 +44,14 @@ def _days(name: str) -> frozenset[date]:
         raise ConfigError(f"{name}: {exc}") from exc
 
 
+def _pair(id_name: str, secret_name: str) -> tuple[str, str]:
+    """An app id and its secret: both or neither (one alone is a typo waiting to surprise)."""
+    pair = os.environ.get(id_name, "").strip(), os.environ.get(secret_name, "").strip()
+    if bool(pair[0]) != bool(pair[1]):
+        raise ConfigError(f"{id_name} and {secret_name} are set together or not at all")
+    return pair
+
+
 def _dev_secret_key() -> str:
     """Generate the development secret once and keep it, so sessions survive restarts."""
     path = INSTANCE_DIR / "secret_key"
@@ -79,6 +87,7 @@ def load_config() -> dict:
             raise ConfigError("SECRET_KEY must be set when SANWEI_ENV=production")
         secret = _dev_secret_key()
     public_base = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    wechat_app, wechat_mp = _pair("WECHAT_APP_ID", "WECHAT_APP_SECRET"), _pair("WECHAT_MP_APP_ID", "WECHAT_MP_SECRET")
     return {
         "SANWEI_ENV": "production" if production else "development",
         "SECRET_KEY": secret,
@@ -159,6 +168,17 @@ def load_config() -> dict:
         "NOTIFY_DAILY_CAP": _int("NOTIFY_DAILY_CAP", 5),
         "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 8),
         "NOTIFY_RETRY_SECONDS": _int("NOTIFY_RETRY_SECONDS", 60),
+        # WeChat (docs/wechat.md): the 公众号 for sign-in inside WeChat, the mini-program for its
+        # login and subscribe messages. Unset: no WeChat sign-in, no WeChat button, nothing else
+        # changes. The two bases are WeChat's own; tests point them at a fake on loopback.
+        "WECHAT_APP_ID": wechat_app[0],
+        "WECHAT_APP_SECRET": wechat_app[1],
+        "WECHAT_MP_APP_ID": wechat_mp[0],
+        "WECHAT_MP_SECRET": wechat_mp[1],
+        "WECHAT_API_BASE": os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
+        "WECHAT_OPEN_BASE": os.environ.get("WECHAT_OPEN_BASE", "https://open.weixin.qq.com").rstrip("/"),
+        # kind=template id pairs for subscribe messages, e.g. "activity_reminder=AbC...,wish_claimed=XyZ...".
+        "WECHAT_TEMPLATES": dict(item.split("=", 1) for item in _list("WECHAT_TEMPLATES", []) if "=" in item),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,
         # flask-smorest / OpenAPI

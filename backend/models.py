@@ -14,4 +14,5 @@ from backend.qrcodes import models as qrcode_models  # noqa: F401
 from backend.rating import models as rating_models  # noqa: F401
 from backend.services import models as service_models  # noqa: F401
 from backend.teams import models as team_models  # noqa: F401
+from backend.wechat import models as wechat_models  # noqa: F401
 from backend.wishes import models as wish_models  # noqa: F401

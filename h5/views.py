@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from marshmallow import ValidationError
 
 from backend.auth import service as auth_service
-from backend.auth.current import client_ip, current_actor
+from backend.auth.current import client_ip, current_actor, start_session
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid, Unauthorized
 from backend.core.permissions import can
@@ -21,15 +21,15 @@ from backend.orgs.service import lineage
 from backend.people import service as people_service
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrCode
+from backend.wechat import service as wechat_service
+from backend.wechat import web as wechat_web
 
 bp = Blueprint("h5", __name__, url_prefix="/h5")
 
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths; anything else goes home (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("h5.home")
+    return auth_service.next_path(target, url_for("h5.home"))
 
 
 def act_and_return(act, done, back: str):
@@ -111,7 +111,11 @@ class _LoginRedirect(Exception):
 
 @bp.app_errorhandler(_LoginRedirect)
 def _to_login(_exc):
-    return redirect(url_for("h5.login", next=request.full_path.rstrip("?")))
+    target = request.full_path.rstrip("?")
+    if wechat_web.signs_in_silently(request.user_agent.string):
+        # Inside WeChat the person is known by their WeChat: no password page.
+        return redirect(url_for("wechat_web.authorize", next=target))
+    return redirect(url_for("h5.login", next=target))
 
 
 #: The role home: (permission, title, description, endpoint), in the order shown. The
@@ -170,31 +174,33 @@ def home():
                            actions=_home_actions(actor))
 
 
+def _login_page(next_url: str, username: str = "", error: str | None = None, status: int = 200):
+    """The password form, with the WeChat button where WeChat sign-in works."""
+    wechat = wechat_web.signs_in_silently(request.user_agent.string)
+    return render_template("login.html", tab="me", next_url=next_url, username=username, error=error,
+                           wechat_url=url_for("wechat_web.authorize", next=next_url) if wechat else None), status
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_actor() is not None:
             return redirect(next_url)
-        return render_template("login.html", tab="me", next_url=next_url, error=None, username="")
+        return _login_page(next_url)
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     if not username or not password:
-        return render_template("login.html", tab="me", next_url=next_url, username=username,
-                               error="请输入用户名和密码"), 422
+        return _login_page(next_url, username, "请输入用户名和密码", 422)
     try:
         person = auth_service.authenticate(username, password, client_ip())
     except Unauthorized as exc:
         commit()
-        return render_template("login.html", tab="me", next_url=next_url, username=username,
-                               error=exc.message), exc.status
+        return _login_page(next_url, username, exc.message, exc.status)
     except DomainError as exc:
-        return render_template("login.html", tab="me", next_url=next_url, username=username,
-                               error=exc.message), exc.status
-    secret, _ = auth_service.issue_token(person, "session")
+        return _login_page(next_url, username, exc.message, exc.status)
+    start_session(person)
     commit()
-    session.clear()
-    session["sid"] = secret
     return redirect(next_url)
 
 
@@ -232,7 +238,8 @@ def org_detail(org_id: int):
     ancestors = lineage(org, include_self=False)
     return render_template("org_detail.html", tab="orgs", org=org, children=children,
                            members=list(members.values()), ancestors=ancestors,
-                           can_qr=can(actor, "org.qrcodes.create", org))
+                           can_qr=can(actor, "org.qrcodes.create", org),
+                           wechat_binding=wechat_service.web_enabled())
 
 
 @bp.get("/qrcodes")

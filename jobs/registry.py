@@ -16,6 +16,7 @@ from backend.notifications import service as notifications
 from backend.polls import service as polls
 from backend.rating import evidence, live
 from backend.rating import service as rating
+from backend.wechat.service import purge_binding_codes
 from backend.wishes import service as wishes
 
 
@@ -30,6 +31,7 @@ class Job:
 JOBS: list[Job] = [
     # Expired or revoked tokens and old login failures carry no meaning after 30 days.
     Job("auth.purge_stale", purge_stale, "cron", {"hour": 3, "minute": 30}),
+    Job("wechat.purge_binding_codes", purge_binding_codes, "cron", {"hour": 3, "minute": 35}),
     # Micro-wish rules (their N are settings; see the README).
     Job("wishes.release_stale_claims", wishes.release_stale_claims, "interval", {"minutes": 10}),
     Job("wishes.escalate", wishes.escalate, "interval", {"minutes": 10}),

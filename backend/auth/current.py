@@ -66,6 +66,14 @@ def login_required(view):
     return wrapper
 
 
+def start_session(person) -> None:
+    """Sign the browser in as `person`. The session starts afresh, so nothing of the anonymous
+    one (an attacker may have planted its cookie) carries over; the caller commits."""
+    secret, _ = auth_service.issue_token(person, "session")
+    session.clear()
+    session["sid"] = secret
+
+
 def csrf_token() -> str:
     """The session's CSRF token, created on first use (also for anonymous visitors)."""
     if "csrf" not in session:

@@ -31,6 +31,17 @@ def _dummy_hash() -> str:
     return _DUMMY_HASHES[method]
 
 
+def next_path(target: str | None, default: str = "/h5/") -> str:
+    """Where to go after signing in: only a path on this site, anything else goes to `default`.
+
+    A control character is refused too: browsers drop tabs and newlines from URLs, so a slash,
+    a tab and "/evil.example" would become the off-site "//evil.example"."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
+        return default
+    return target
+
+
 def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

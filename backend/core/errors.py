@@ -83,8 +83,8 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None,
-                   headers: dict | None = None):
-    if wants_json():
+                   headers: dict | None = None, *, as_page: bool = False):
+    if wants_json() and not as_page:
         body = {"error": {"code": code, "message": message, "fields": fields or {}}}
         response = jsonify(body)
     else:
@@ -124,6 +124,12 @@ def _http_error(exc: HTTPException):
 def domain_error(exc: DomainError):
     """The JSON answer to a refused request."""
     return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+
+
+def page_error(exc: DomainError):
+    """A refused request as the Chinese error page even under /api/: for the steps of a sign-in
+    that a browser is walked through (WeChat's callback), where JSON would be a dead end."""
+    return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers, as_page=True)
 
 
 def _unexpected(exc: Exception):

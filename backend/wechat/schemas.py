@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+
+class AuthorizeArgs(Schema):
+    next = fields.String(load_default=None, validate=validate.Length(max=2000),
+                         metadata={"description": "a path on this site to open afterwards (anything else: /h5/)"})
+
+
+class CallbackArgs(Schema):
+    class Meta:
+        # What WeChat appends is its business; only code and state matter here.
+        unknown = EXCLUDE
+
+    code = fields.String(load_default="", validate=validate.Length(max=512))
+    state = fields.String(load_default="", validate=validate.Length(max=128))
+
+
+class MiniProgramLoginSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=512),
+                         metadata={"description": "the code from wx.login()"})
+    binding_code = fields.String(validate=validate.Length(min=1, max=64),
+                                 metadata={"description": "a binding code: link this WeChat to its person"})
+
+
+class BindingCodeSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "shown once; only a hash is kept"})
+    url = fields.String(required=True, metadata={"description": "the page to open in WeChat (print it as a QR code)"})
+    expires_at = fields.AwareDateTime(required=True)

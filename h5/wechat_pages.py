@@ -1,0 +1,57 @@
+"""Binding a WeChat to a person: the page a binding QR code opens, and the staff page that
+issues one. Rules live in backend.wechat.service."""
+
+from __future__ import annotations
+
+import qrcode
+import qrcode.constants
+import qrcode.image.svg
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from backend.auth.service import next_path
+from backend.core.db import commit
+from backend.core.privacy import mask_name
+from backend.wechat import service
+from backend.wechat import web as wechat_web
+from h5.views import require_page_actor
+
+bp = Blueprint("wechat_pages", __name__, url_prefix="/h5")
+
+
+def _qr_svg(url: str) -> str:
+    """The binding URL as a QR code to scan off the staff member's screen (error correction M,
+    like the printed codes)."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    code.add_data(url)
+    code.make(fit=True)
+    return code.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
+
+
+@bp.get("/bind")
+def bind():
+    """What binding does, for whom, and the button that starts it (only inside WeChat)."""
+    code = request.args.get("code", "")
+    binding = service.binding_for(code)
+    return render_template("wechat_bind.html", code=code, name=mask_name(binding.person.name),
+                           expires_at=binding.expires_at, enabled=service.web_enabled(),
+                           in_wechat=service.in_wechat(request.user_agent.string))
+
+
+@bp.post("/bind")
+def bind_start():
+    return redirect(wechat_web.start_web_sign_in(url_for("wechat_pages.bound"), request.form.get("code", "")))
+
+
+@bp.get("/bind/done")
+def bound():
+    return render_template("wechat_bound.html", actor=require_page_actor())
+
+
+@bp.post("/people/<int:person_id>/binding-code")
+def binding_code(person_id: int):
+    """Issue a binding code and show it as a QR code; shown once (only its hash is kept)."""
+    code, binding = service.issue_binding_code_by(require_page_actor(), person_id)
+    commit()
+    url = service.binding_url(code)
+    return render_template("wechat_binding_code.html", person=binding.person, url=url, svg=_qr_svg(url),
+                           expires_at=binding.expires_at, back=next_path(request.form.get("back"), url_for("h5.home")))
