@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from io import BytesIO
 
+import qrcode
+import qrcode.constants
+import qrcode.image.svg
 from flask import Blueprint, current_app, render_template, request, send_file
 
 from backend.core.db import commit
@@ -61,7 +64,9 @@ def _run(dry_run: bool):
     commit()
     if dry_run:
         return _page(actor, org_id, report=report)
-    return render_template("roster_done.html", tab="home", report=report)
+    staff_ids = list(dict.fromkeys(member.person.id for member in report.staff))
+    return render_template("roster_done.html", tab="home", report=report, staff_ids=staff_ids,
+                           binding_codes=service.binding_codes_available())
 
 
 @bp.post("/check")
@@ -74,3 +79,21 @@ def check():
 @accepts_upload("ROSTER_MAX_BYTES")
 def run_import():
     return _run(dry_run=False)
+
+
+def _svg(url: str) -> str:
+    """The binding address as a QR code for print: error correction M, border 4."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    code.add_data(url)
+    code.make(fit=True)
+    return code.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
+
+
+@bp.post("/binding-codes")
+def binding_codes():
+    """The printable sheet: one WeChat binding QR code per imported grid staff member."""
+    actor = require_page_actor()
+    slips, refused = service.binding_sheet(actor, request.form.getlist("person_id", type=int))
+    commit()
+    return render_template("roster_binding_codes.html", slips=slips, refused=len(refused),
+                           svgs=[_svg(slip.url) for slip in slips])

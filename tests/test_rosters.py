@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import io
 import itertools
+import re
 import threading
 import zipfile
 
@@ -21,9 +22,12 @@ from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Membership, Person
 from backend.rosters.workbook import SHEETS_BY_TITLE, read, template
+from backend.wechat import service as wechat
+from backend.wechat.models import BindingCode
 from tests import factories as f
 from tests.live import serve
 from tests.test_csrf_session import csrf_from, h5_login
+from tests.test_qrcodes import decode, rasterise_svg
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _serial = itertools.count(1)
@@ -436,3 +440,61 @@ def test_the_page_is_for_importers(client, world):
     h5_login(client, "leader")
     assert client.get("/h5/rosters").status_code == 403
     assert "名册导入" not in client.get("/h5/").get_data(as_text=True)
+
+
+# --- the binding-code sheet ----------------------------------------------------------------------
+
+STAFF = {"网格员": [
+    {"姓名": "赵国强", "手机号": "13800001013", "社区": "和平社区", "网格": "第二网格", "职务": "网格长"},
+    {"姓名": "钱小梅", "手机号": "13800001014", "社区": "和平社区", "网格": "第二网格", "职务": "网格员"},
+    {"姓名": "张建华", "手机号": "13800001011", "社区": "和平社区", "网格": "第一网格", "职务": "网格长"}]}
+
+
+def _import_page(client, org: Org, data: bytes):
+    token = csrf_from(client.get("/h5/rosters"))
+    return client.post("/h5/rosters/import", data={"csrf_token": token, "org_id": str(org.id),
+                                                   "file": (io.BytesIO(data), "名册.xlsx")})
+
+
+def test_imported_staff_get_a_sheet_of_binding_codes(app, client, world):
+    orgs, people = world
+    app.config.update(WECHAT_APP_ID="wx-roster-test", WECHAT_APP_SECRET="secret")
+    h5_login(client, "sec_a")
+    done = _import_page(client, orgs["a"], workbook(STAFF))
+    html = done.get_data(as_text=True)
+    assert "打印网格员微信绑定码（3 人）" in html
+    ids = re.findall(r'name="person_id" value="(\d+)"', html)
+    sheet = client.post("/h5/rosters/binding-codes", data={"csrf_token": csrf_from(done), "person_id": ids})
+    assert sheet.status_code == 200
+    page = sheet.get_data(as_text=True)
+    assert "共 3 张" in page and "第二网格网格长" in page and "第一网格网格长" in page
+    urls = [decode(rasterise_svg(svg.encode())).text for svg in re.findall(r"<svg.*?</svg>", page, re.S)]
+    assert len(urls) == 3 and len(set(urls)) == 3
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BindingCode)) == 3
+    # Each code is live, binds the person on its slip, and only its hash is kept.
+    codes = [url.split("code=")[1] for url in urls]
+    assert {wechat.binding_for(code).person.name for code in codes} == {"赵国强", "钱小梅", "张建华"}
+    assert not any(code in repr(snapshot()) for code in codes)
+
+
+def test_the_sheet_leaves_off_whom_the_officer_may_not_bind(app, client, world):
+    orgs, people = world
+    app.config.update(WECHAT_APP_ID="wx-roster-test", WECHAT_APP_SECRET="secret")
+    h5_login(client, "sec_a")
+    token = csrf_from(client.get("/h5/rosters"))
+    # The street officer outranks the secretary; a stranger's id is not theirs to see.
+    sheet = client.post("/h5/rosters/binding-codes", data={
+        "csrf_token": token, "person_id": [str(people["leader"].id), str(people["officer"].id), "999999"]})
+    page = sheet.get_data(as_text=True)
+    assert sheet.status_code == 200 and "共 1 张" in page and "另有 2 人你无权为其生成绑定码" in page
+
+
+def test_no_sheet_while_wechat_sign_in_is_off(app, client, world):
+    orgs, people = world
+    h5_login(client, "sec_a")
+    done = _import_page(client, orgs["a"], workbook(STAFF))
+    assert done.status_code == 200 and "微信绑定码" not in done.get_data(as_text=True)
+    sheet = client.post("/h5/rosters/binding-codes", data={"csrf_token": csrf_from(client.get("/h5/rosters")),
+                                                           "person_id": [str(people["leader"].id)]})
+    assert sheet.status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BindingCode)) == 0

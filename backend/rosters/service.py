@@ -9,22 +9,29 @@ so importing the same workbook again changes nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
-from backend.core.errors import Forbidden, Invalid
+from backend.core.errors import Forbidden, Invalid, NotFound
 from backend.core.permissions import Actor, can
-from backend.core.roles import Role
+from backend.core.roles import ROLE_LABELS, Role
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.orgs.service import org_for, visible_orgs
-from backend.people.models import Person
+from backend.people.models import Membership, Person
 from backend.rosters import workbook
 from backend.rosters.permissions import IMPORT_KINDS
 from backend.rosters.plan import DraftOrg, Plan, SheetCount
 from backend.rosters.workbook import RowError
+from backend.wechat import service as wechat
+
+#: Slips on one binding-code sheet: a few pages of print, and the codes are issued at once.
+MAX_SLIPS = 300
+_GRID_STAFF = (Role.grid_leader.value, Role.grid_member.value)
 
 
 @dataclass(frozen=True)
@@ -119,3 +126,46 @@ def import_roster(actor: Actor, org_id: int, upload: FileStorage | None, *, dry_
     plan.apply(actor.person)
     report.imported, report.staff = True, _staff(plan)
     return report
+
+
+# --- the binding-code sheet for imported staff -----------------------------------------------------
+
+@dataclass(frozen=True)
+class BindingSlip:
+    """One cut-out slip of the sheet: whose WeChat the code binds, and the address it encodes."""
+
+    person: Person
+    #: "第三网格网格长": the grid posts the person holds.
+    posts: str
+    url: str
+    expires_at: datetime
+
+
+def binding_codes_available() -> bool:
+    """Whether WeChat sign-in is configured, so binding codes can be issued at all."""
+    return wechat.web_enabled() or wechat.miniprogram_enabled()
+
+
+def binding_sheet(actor: Actor, person_ids: list[int]) -> tuple[list[BindingSlip], list[int]]:
+    """A one-time WeChat binding code for each of the people (the grid staff an import brought
+    in), as slips to print; and the ids of those the actor may not issue one for (the WeChat
+    binding rule decides), left off the sheet."""
+    if not binding_codes_available():
+        raise wechat.WechatOff()
+    ids = list(dict.fromkeys(person_ids))
+    if not ids or len(ids) > MAX_SLIPS:
+        raise Invalid(f"一次可为 1 到 {MAX_SLIPS} 人生成绑定码", code="binding_sheet_size")
+    people = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(ids)).options(
+        selectinload(Person.memberships).selectinload(Membership.org)))}
+    slips, refused = [], []
+    for person_id in ids:
+        try:
+            code, binding = wechat.issue_binding_code_by(actor, person_id)
+        except (Forbidden, NotFound):
+            refused.append(person_id)
+            continue
+        person = people[person_id]
+        posts = "、".join(f"{m.org.name}{ROLE_LABELS[Role(m.role)]}" for m in person.memberships
+                         if m.role in _GRID_STAFF)
+        slips.append(BindingSlip(person, posts, wechat.binding_url(code), binding.expires_at))
+    return slips, refused

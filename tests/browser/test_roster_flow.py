@@ -1,5 +1,6 @@
 """名册导入 on a phone: the street officer downloads the template through the page, fills it in,
-checks it (the errors in a table, the file still chosen), fixes it, checks again and imports."""
+checks it (the errors in a table, the file still chosen), fixes it, checks again, imports, and
+prints the WeChat binding codes of the grid staff it brought in."""
 
 from __future__ import annotations
 
@@ -7,13 +8,29 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
+from backend.demo import load_demo
+from backend.extensions import db
 from tests.browser.test_pages import log_in
+from tests.live import serve
 from tests.test_rosters import id_number
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def live_server(db_url):
+    """The demo, served with the mini-program configured: binding codes can be issued (and, the
+    web sign-in being off, pages still ask for a password rather than going to WeChat)."""
+    with serve(db_url, WECHAT_MP_APP_ID="wx-roster-test", WECHAT_MP_SECRET="not-used") as (base_url, app):
+        with app.app_context():
+            load_demo()
+            db.session.commit()
+            db.session.remove()
+        yield base_url
 
 
 def _filled(template: bytes, party: list[list]) -> bytes:
@@ -71,7 +88,13 @@ def test_officer_checks_fixes_and_imports_a_roster(page, screenshot):
     page.get_by_role("button", name="导入").click()
     expect(page.locator(".weui-msg__title")).to_have_text("名册已导入东湖街道")
     screenshot(page, "roster-done")
-    page.get_by_role("link", name="查看东湖街道").click()
-    page.get_by_role("link", name=re.compile("和平社区")).click()
+    page.get_by_role("button", name="打印网格员微信绑定码（1 人）").click()
+    slips = page.get_by_test_id("binding-slips").locator(".app-slip")
+    expect(slips).to_have_count(1)
+    expect(slips.first).to_contain_text("钱建新")
+    expect(slips.first).to_contain_text("第四网格网格长")
+    screenshot(page, "roster-binding-codes")
+    page.goto("/h5/orgs")
+    page.get_by_role("link", name=re.compile("和平社区")).first.click()
     page.get_by_role("link", name=re.compile("第四网格")).click()
     expect(page.locator("main")).to_contain_text("钱建新")
