@@ -13,8 +13,9 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.live import serve_wsgi
 
 KEY_ID, KEY_SECRET = "fake-key-id", "fake-key-secret"
 
@@ -62,11 +63,5 @@ class FakeSms:
 def fake_sms() -> Iterator[tuple[str, FakeSms]]:
     """(base URL, the fake) for the duration of the block."""
     fake = FakeSms()
-    server = make_server("127.0.0.1", 0, fake, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", fake
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_wsgi(fake) as base_url:
+        yield base_url, fake

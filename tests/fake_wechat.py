@@ -27,8 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.live import serve_wsgi
 
 H5_APP_ID, H5_SECRET = "wxfakeh5app000001", "fake-h5-secret"
 MP_APP_ID, MP_SECRET = "wxfakeminiprog001", "fake-mp-secret"
@@ -255,11 +256,5 @@ def _json(body: dict) -> Response:
 def fake_wechat() -> Iterator[tuple[str, FakeWechat]]:
     """(base URL, the fake) for the duration of the block."""
     fake = FakeWechat()
-    server = make_server("127.0.0.1", 0, fake, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", fake
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_wsgi(fake) as base_url:
+        yield base_url, fake

@@ -14,6 +14,19 @@ from tests.conftest import TEST_CONFIG
 
 
 @contextmanager
+def serve_wsgi(wsgi_app) -> Iterator[str]:
+    """Serve any WSGI callable (a fake provider) on a free loopback port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@contextmanager
 def serve(db_url: str, **config) -> Iterator[tuple[str, object]]:
     """Serve the app on a free loopback port from a thread; yields (base URL, app).
 
