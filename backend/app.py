@@ -55,6 +55,7 @@ from backend.stats.api import blp as stats_blp
 from backend.teams import permissions as team_rules
 from backend.teams.api import blp as teams_blp
 from backend.wechat import permissions as wechat_rules
+from backend.wechat import subscriptions as wechat_subscriptions
 from backend.wechat.api import blp as wechat_blp
 from backend.wechat.api import web_blp as wechat_web_blp
 from backend.wishes import permissions as wish_rules
@@ -103,12 +104,14 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, migrations, compression, the API, and the live rating's session hooks."""
+    """Database, migrations, compression, the API, the live rating's session hooks, and WeChat
+    as a notification channel."""
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))
     compress.init_app(app)
     api.init_app(app)
     live.install()
+    wechat_subscriptions.install()
 
 
 def register_blueprints(app: Flask) -> None:

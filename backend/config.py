@@ -177,8 +177,18 @@ def load_config() -> dict:
         "WECHAT_MP_SECRET": wechat_mp[1],
         "WECHAT_API_BASE": os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
         "WECHAT_OPEN_BASE": os.environ.get("WECHAT_OPEN_BASE", "https://open.weixin.qq.com").rstrip("/"),
-        # kind=template id pairs for subscribe messages, e.g. "activity_reminder=AbC...,wish_claimed=XyZ...".
+        # The 服务号's subscribe-notification templates (订阅通知), kind=template id pairs, e.g.
+        # "wish_claimed=AbC...,booking_reminder=XyZ...". A kind with a template goes to WeChat for
+        # whoever allowed it; the ids listed in WECHAT_LONG_TERM_TEMPLATES are long-term
+        # subscriptions (政务民生 accounts), the rest one-time.
         "WECHAT_TEMPLATES": dict(item.split("=", 1) for item in _list("WECHAT_TEMPLATES", []) if "=" in item),
+        "WECHAT_LONG_TERM_TEMPLATES": frozenset(_list("WECHAT_LONG_TERM_TEMPLATES", [])),
+        # Which template field carries what: key=title|detail|time (thing values are cut to 20
+        # characters, as WeChat requires). Every template used must have these fields.
+        "WECHAT_TEMPLATE_FIELDS": dict(item.split("=", 1) for item in _list(
+            "WECHAT_TEMPLATE_FIELDS", ["thing1=title", "thing2=detail", "time3=time"]) if "=" in item),
+        # WeChat's JS-SDK, loaded only by pages inside WeChat that ask for subscriptions.
+        "WECHAT_JSSDK_URL": os.environ.get("WECHAT_JSSDK_URL", "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
         "JSON_AS_ASCII": False,
         # flask-smorest / OpenAPI

@@ -10,13 +10,23 @@ Sanwei uses.
   Codes of both kinds work once (40163 after) and for five minutes (40029 after).
 - `POST /cgi-bin/stable_token` — the app's access token: the same one until it expires,
   a new one on force_refresh (the old one stays valid five more minutes, as documented).
-- `POST /cgi-bin/message/subscribe/send` — records what was sent.
+- `POST /cgi-bin/message/subscribe/send` — records what was sent (mini-program).
+- `GET /cgi-bin/ticket/getticket?type=jsapi` — the JS-SDK ticket (needs a live access token).
+- `POST /cgi-bin/message/subscribe/bizsend` — a 服务号 subscribe notification: refused with
+  43101 unless the user allowed the template (each one-time "允许" allows one message; a
+  long-term one allows until `unsubscribe`), `thing` values over 20 characters refused with
+  47003, as WeChat does; records what was sent.
+- `GET /open/js/jweixin.js` — a stand-in for WeChat's JS-SDK inside the browser: `wx.config`
+  is checked against the ticket (signature, appId, the page's URL) by `POST /jssdk/verify`,
+  and `<wx-open-subscribe>` renders its template and, when tapped, records the current user's
+  "允许" (`POST /jssdk/subscribe`) and fires `success` with `subscribeDetails` as WeChat does.
 - Error injection: `fail_next(n, errcode=...)` or `fail_next(n, http_status=500)`, optionally for
   one path only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -37,6 +47,8 @@ CODE_SECONDS = 300
 TOKEN_SECONDS = 7200
 #: A replaced access token keeps working this long after a forced refresh.
 TOKEN_GRACE_SECONDS = 300
+#: What the user's browser reaches (not the server API): no error injection there.
+BROWSER_PATHS = {"/connect/oauth2/authorize", "/open/js/jweixin.js", "/jssdk/verify", "/jssdk/subscribe"}
 STATE_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
 
 
@@ -77,6 +89,14 @@ class FakeWechat:
         self.calls: list[tuple[str, dict]] = []
         self.authorized: list[dict] = []
         self.sent: list[dict] = []
+        #: 服务号 subscribe notifications delivered: what bizsend accepted.
+        self.biz_sent: list[dict] = []
+        #: (openid, template id) → one-time messages allowed, or None for a long-term subscription.
+        self.subscriptions: dict[tuple[str, str], int | None] = {}
+        self.long_term_templates: set[str] = set()
+        self.tickets: dict[str, str] = {}
+        #: Every wx.config the JS-SDK stand-in checked: (config, page URL, verdict).
+        self.configs: list[tuple[dict, str, bool]] = []
         self.apps = {H5_APP_ID: H5_SECRET, MP_APP_ID: MP_SECRET}
 
     # --- what a test controls ---------------------------------------------------------------
@@ -104,6 +124,17 @@ class FakeWechat:
         secret reset: only force_refresh helps."""
         self.revoked |= {token.value for tokens in self.tokens.values() for token in tokens}
 
+    def subscribe(self, openid: str, template_id: str) -> None:
+        """The user tapped 允许 for this template (what the open tag's dialog records)."""
+        if template_id in self.long_term_templates:
+            self.subscriptions[(openid, template_id)] = None
+        else:
+            self.subscriptions[(openid, template_id)] = (self.subscriptions.get((openid, template_id)) or 0) + 1
+
+    def unsubscribe(self, openid: str, template_id: str) -> None:
+        """The user turned the template off in WeChat's settings."""
+        self.subscriptions.pop((openid, template_id), None)
+
     def age_codes(self, seconds: float) -> None:
         for code in self.codes.values():
             code.issued -= seconds
@@ -114,7 +145,8 @@ class FakeWechat:
     def config(self, base_url: str) -> dict:
         """Settings that point Sanwei at this fake, both apps configured."""
         return {"WECHAT_APP_ID": H5_APP_ID, "WECHAT_APP_SECRET": H5_SECRET, "WECHAT_MP_APP_ID": MP_APP_ID,
-                "WECHAT_MP_SECRET": MP_SECRET, "WECHAT_API_BASE": base_url, "WECHAT_OPEN_BASE": base_url}
+                "WECHAT_MP_SECRET": MP_SECRET, "WECHAT_API_BASE": base_url, "WECHAT_OPEN_BASE": base_url,
+                "WECHAT_JSSDK_URL": f"{base_url}/open/js/jweixin.js"}
 
     # --- the server -------------------------------------------------------------------------
 
@@ -140,7 +172,7 @@ class FakeWechat:
             params.update(request.get_json(silent=True) or {})
         with self.lock:
             self.calls.append((path, params))
-            response = self._injected(path) if path != "/connect/oauth2/authorize" else None
+            response = self._injected(path) if path not in BROWSER_PATHS else None
             if response is None:
                 response = self._route(path, request, params)
         return response(environ, start_response)
@@ -152,6 +184,11 @@ class FakeWechat:
             "/sns/jscode2session": self._jscode2session,
             "/cgi-bin/stable_token": self._stable_token,
             "/cgi-bin/message/subscribe/send": self._subscribe_send,
+            "/cgi-bin/message/subscribe/bizsend": self._biz_send,
+            "/cgi-bin/ticket/getticket": self._getticket,
+            "/open/js/jweixin.js": self._jssdk,
+            "/jssdk/verify": self._jssdk_verify,
+            "/jssdk/subscribe": self._jssdk_subscribe,
         }
         handler = routes.get(path)
         if handler is None:
@@ -245,6 +282,95 @@ class FakeWechat:
             return refused
         self.sent.append({k: v for k, v in params.items() if k != "access_token"})
         return _json({"errcode": 0, "errmsg": "ok"})
+
+    def _getticket(self, request: Request, params: dict) -> Response:
+        refused = self._token_error(request.args.get("access_token", ""))
+        if refused is not None or params.get("type") != "jsapi":
+            return refused or _json({"errcode": 40097, "errmsg": "invalid args"})
+        app_id = next(a for a, tokens in self.tokens.items()
+                      if any(t.value == request.args["access_token"] for t in tokens))
+        ticket = self.tickets.setdefault(app_id, "ticket-" + secrets.token_hex(12))
+        return _json({"errcode": 0, "errmsg": "ok", "ticket": ticket, "expires_in": 7200})
+
+    def _biz_send(self, request: Request, params: dict) -> Response:
+        refused = self._token_error(request.args.get("access_token", ""))
+        if refused is not None:
+            return refused
+        key = (params.get("touser", ""), params.get("template_id", ""))
+        if key not in self.subscriptions:
+            return _json({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+        data = params.get("data") or {}
+        if any(name.startswith("thing") and len(str(item.get("value", ""))) > 20 for name, item in data.items()):
+            return _json({"errcode": 47003, "errmsg": "argument invalid! data.thing.value exceeds limit"})
+        if self.subscriptions[key] is not None:
+            self.subscriptions[key] -= 1
+            if self.subscriptions[key] == 0:
+                del self.subscriptions[key]
+        self.biz_sent.append({k: v for k, v in params.items() if k != "access_token"})
+        return _json({"errcode": 0, "errmsg": "ok"})
+
+    def signature(self, ticket: str, nonce: str, timestamp: str, url: str) -> str:
+        plain = f"jsapi_ticket={ticket}&noncestr={nonce}&timestamp={timestamp}&url={url}"
+        return hashlib.sha1(plain.encode()).hexdigest()
+
+    def _jssdk(self, request: Request, params: dict) -> Response:
+        return Response(JSSDK.replace("__BASE__", request.host_url.rstrip("/")), mimetype="application/javascript",
+                        headers={"Access-Control-Allow-Origin": "*"})
+
+    def _jssdk_verify(self, request: Request, params: dict) -> Response:
+        body = json.loads(request.get_data(as_text=True) or "{}")
+        config, url = body.get("config") or {}, body.get("url", "")
+        ticket = self.tickets.get(config.get("appId", ""))
+        good = ticket is not None and "wx-open-subscribe" in (config.get("openTagList") or []) and config.get(
+            "signature") == self.signature(ticket, str(config.get("nonceStr")), str(config.get("timestamp")), url)
+        self.configs.append((config, url, good))
+        return Response(json.dumps({"ok": good}), mimetype="application/json",
+                        headers={"Access-Control-Allow-Origin": "*"})
+
+    def _jssdk_subscribe(self, request: Request, params: dict) -> Response:
+        body = json.loads(request.get_data(as_text=True) or "{}")
+        details = {}
+        for template_id in body.get("templates", []):
+            self.subscribe(self.user.openid, template_id)
+            details[template_id] = json.dumps({"status": "accept"})
+        return Response(json.dumps({"subscribeDetails": json.dumps(details)}), mimetype="application/json",
+                        headers={"Access-Control-Allow-Origin": "*"})
+
+
+#: The JS-SDK stand-in. Bodies go as text/plain so the cross-origin POSTs need no preflight.
+JSSDK = """
+(function () {
+  var base = "__BASE__", readyFns = [], errorFns = [], state = null;
+  function post(path, body) {
+    return fetch(base + path, { method: "POST", body: JSON.stringify(body) }).then(function (r) { return r.json(); });
+  }
+  window.wx = {
+    config: function (config) {
+      post("/jssdk/verify", { config: config, url: location.href.split("#")[0] }).then(function (r) {
+        state = r.ok ? "ready" : "error";
+        var waiting = r.ok ? readyFns : errorFns;
+        waiting.forEach(function (fn) { fn(r.ok ? undefined : { errMsg: "config:invalid signature" }); });
+      });
+    },
+    ready: function (fn) { if (state === "ready") fn(); else readyFns.push(fn); },
+    error: function (fn) { if (state === "error") fn({ errMsg: "config:invalid signature" }); else errorFns.push(fn); }
+  };
+  customElements.define("wx-open-subscribe", class extends HTMLElement {
+    connectedCallback() {
+      var self = this, tpl = this.querySelector('script[type="text/wxtag-template"]');
+      var root = this.attachShadow({ mode: "open" });
+      root.innerHTML = tpl ? tpl.textContent : "";
+      root.addEventListener("click", function () {
+        if (state !== "ready") return self.dispatchEvent(new CustomEvent("error", { detail: { errCode: -1 } }));
+        post("/jssdk/subscribe", { templates: self.getAttribute("template").split(",") }).then(function (r) {
+          self.dispatchEvent(new CustomEvent("success", { detail: { errMsg: "subscribe:ok",
+            subscribeDetails: r.subscribeDetails } }));
+        });
+      });
+    }
+  });
+})();
+"""
 
 
 def _json(body: dict) -> Response:

@@ -531,18 +531,6 @@ def test_an_unreachable_wechat_is_retryable(app):
     assert refused.value.retryable and refused.value.errcode is None
 
 
-def test_send_subscribe_uses_the_template_of_the_kind(client, wechat, orgs):
-    volunteer = people("周晓燕")
-    assert service.send_subscribe(volunteer, "activity_reminder", {"thing1": "x"}) is False   # no mini-program account
-    client.post("/api/v1/auth/wechat/miniprogram", json={
-        "code": wechat.miniprogram_code("o-mp-vol"), "binding_code": new_code(client, volunteer)})
-    assert service.send_subscribe(volunteer, "activity_reminder", {"thing1": "x"}) is False   # no template
-    client.application.config["WECHAT_TEMPLATES"] = {"activity_reminder": "TMPL-1"}
-    assert service.send_subscribe(volunteer, "activity_reminder", {"thing1": "理发"}, "pages/a?id=1") is True
-    assert wechat.sent == [{"touser": "o-mp-vol", "template_id": "TMPL-1", "lang": "zh_CN", "page": "pages/a?id=1",
-                            "data": {"thing1": {"value": "理发"}}}]
-
-
 # --- settings and the contract -------------------------------------------------------------------
 
 def test_an_app_id_without_its_secret_is_a_config_error(monkeypatch):

@@ -1,5 +1,10 @@
 """Outside channels for notifications: each says where a message goes and sends it.
 
+SMS goes to a number the caller names (a resident who left one). Other channels reach a
+person: they are installed by the composition root (`install`) with a route that says
+where a person gets a kind of message — WeChat installs itself so, and this package knows no
+WeChat.
+
 A channel's `send` raises `Retry` for a failure worth trying again (a provider outage, rate
 limiting, a timeout) and `Refused` for one that never will succeed (an invalid number, the
 person withdrew consent). SMS goes through one provider interface; the provider is chosen
@@ -15,6 +20,7 @@ import hmac
 import json
 import secrets
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -40,6 +46,8 @@ class Message:
     url: str | None
     #: The provider's idempotency key.
     key: str
+    #: When the notification was written.
+    at: datetime
 
 
 class SmsProvider(Protocol):
@@ -111,5 +119,19 @@ def send_sms(phone: str, message: Message) -> None:
     provider.send(phone, template, message.params, message.key)
 
 
+#: A person-routed channel's route: (person id, kind) → the address to send to, or None. It
+#: runs in the notifying transaction and may spend what it needs (a one-time subscription).
+Route = Callable[[int, str], str | None]
+#: A channel's sender: (address, message), raising Retry or Refused.
+Sender = Callable[[str, Message], None]
+
 #: channel name → its sender.
-SENDERS = {"sms": send_sms}
+SENDERS: dict[str, Sender] = {"sms": send_sms}
+#: channel name → its route, for the channels that reach a person.
+ROUTES: dict[str, Route] = {}
+
+
+def install(name: str, route: Route, sender: Sender) -> None:
+    """Add a channel that reaches people (at app creation)."""
+    ROUTES[name] = route
+    SENDERS[name] = sender

@@ -59,17 +59,21 @@ PAGES: dict[str, Callable[[int], str]] = {
 def notify(person_id: int | None, kind: str, subject_type: str, subject_id: int, message: str, *,
            phone: str | None = None) -> Notification | None:
     """Queue a notification (committed with the caller's transaction, so a change that is
-    rolled back tells nobody): in the person's inbox, and by SMS to `phone` — a number a
-    resident left with consent — when SMS is on and the kind has an SMS template."""
+    rolled back tells nobody): in the person's inbox; on each installed channel that reaches
+    the person with this kind (WeChat, when they allowed it); and by SMS to `phone` — a number
+    a resident left with consent — when SMS is on and the kind has an SMS template."""
     by_sms = bool(phone) and channels.sms_provider() is not None and kind in current_app.config["SMS_TEMPLATES"]
     if person_id is None and not by_sms:
         return None   # a resident who left no number (or SMS is off): nobody to tell
     note = Notification(person_id=person_id, kind=kind, subject_type=subject_type, subject_id=subject_id,
                         message=message[:200])
     db.session.add(note)
-    if by_sms:
+    addresses = [(name, route(person_id, kind)) for name, route in channels.ROUTES.items()] if person_id else []
+    addresses += [("sms", phone)] if by_sms else []
+    if any(address for _, address in addresses):
         db.session.flush()
-        db.session.add(Delivery(notification_id=note.id, channel="sms", address=phone))
+        db.session.add_all(Delivery(notification_id=note.id, channel=name, address=address)
+                           for name, address in addresses if address)
     return note
 
 
@@ -160,7 +164,7 @@ def _sent_today(delivery: Delivery, now: datetime) -> int:
 def _message(delivery: Delivery) -> channels.Message:
     note = delivery.notification
     link = link_of(note)
-    return channels.Message(kind=note.kind, key=delivery.key,
+    return channels.Message(kind=note.kind, key=delivery.key, at=note.created_at,
                             params={"title": title_of(note)[:20], "detail": note.message[:20]},
                             url=f"{current_app.config['PUBLIC_BASE_URL']}{link}" if link else None)
 

@@ -77,6 +77,9 @@ class ServiceBooking(db.Model):
     #: Optional; shown masked to everyone but the provider's staff.
     contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
     consent_version: Mapped[str] = mapped_column(sa.String(20))
+    #: The signed-in resident who booked (a WeChat sign-in), so that 我的预约 finds it on any
+    #: phone; NULL for a booking made without signing in (the receipt alone follows it).
+    booked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"), index=True)
     #: When the provider marked the service delivered.
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

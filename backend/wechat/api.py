@@ -9,8 +9,17 @@ from backend.auth.schemas import TokenSchema
 from backend.core.db import begin_write, commit
 from backend.core.errors import DomainError, page_error
 from backend.people.actors import load_actor
-from backend.wechat import service, web
-from backend.wechat.schemas import AuthorizeArgs, BindingCodeSchema, CallbackArgs, MiniProgramLoginSchema
+from backend.wechat import service, subscriptions, web
+from backend.wechat.schemas import (
+    AuthorizeArgs,
+    BindingCodeSchema,
+    CallbackArgs,
+    JsConfigArgs,
+    JsConfigSchema,
+    MiniProgramLoginSchema,
+    SubscriptionReportSchema,
+    SubscriptionSchema,
+)
 
 #: The two steps a browser inside WeChat is walked through: refusals are pages, not JSON.
 web_blp = Blueprint("wechat_web", __name__, url_prefix="/api/v1/auth/wechat",
@@ -71,3 +80,33 @@ def issue_binding_code(person_id):
     code, binding = service.issue_binding_code_by(require_actor(), person_id)
     commit()
     return {"code": code, "url": service.binding_url(code), "expires_at": binding.expires_at}
+
+
+@blp.get("/wechat/js-config")
+@blp.arguments(JsConfigArgs, location="query")
+@blp.response(200, JsConfigSchema)
+@blp.alt_response(404, description="wechat_not_configured")
+@blp.alt_response(422, description="wechat_foreign_url: not a page of this site")
+@blp.alt_response(503, description="wechat_unavailable")
+def js_config(args):
+    """`wx.config` for one of this site's pages, signed with the cached jsapi_ticket."""
+    return subscriptions.js_config(args["url"])
+
+
+@blp.get("/me/wechat-subscriptions")
+@blp.response(200, SubscriptionSchema(many=True))
+def my_subscriptions():
+    """The subscribe-notification templates the signed-in person allowed."""
+    return subscriptions.mine(require_actor())
+
+
+@blp.post("/me/wechat-subscriptions")
+@blp.arguments(SubscriptionReportSchema)
+@blp.response(200, SubscriptionSchema(many=True))
+@blp.alt_response(409, description="wechat_not_signed_in: the person has no WeChat sign-in")
+@blp.alt_response(422, description="unknown_template")
+def report_subscriptions(args):
+    """What the person answered in the `wx-open-subscribe` dialog; returns their subscriptions."""
+    rows = subscriptions.record(require_actor(), args["details"])
+    commit()
+    return rows

@@ -1,5 +1,5 @@
 """The one HTTP client for WeChat's server API: web authorisation codes, mini-program login
-codes, the access token and subscribe messages.
+codes, the access token, the JS-SDK ticket and subscribe messages.
 
 Everything goes through `requests` with timeouts to a configurable base URL (the real
 api.weixin.qq.com in production, a fake on loopback in tests). WeChat answers errors with
@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
@@ -78,9 +79,10 @@ class WechatUser:
 
 #: One connection pool for the process.
 _http = requests.Session()
-#: (api base, appid) → (access token, monotonic time it should be replaced).
-_tokens: dict[tuple[str, str], tuple[str, float]] = {}
-_tokens_lock = threading.Lock()
+#: (api base, appid, what) → (access token or JS-SDK ticket, monotonic time it should be replaced).
+_tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+#: Re-entrant: fetching the JS-SDK ticket needs the access token, fetched under the same lock.
+_tokens_lock = threading.RLock()
 
 
 class WechatClient:
@@ -120,39 +122,64 @@ class WechatClient:
 
     def access_token(self, stale: str | None = None) -> str:
         """The app's access token, cached; `stale` is one WeChat just refused."""
-        key = (self.api_base, self.app_id)
-        with _tokens_lock:
-            cached = _tokens.get(key)
-            if cached and cached[0] != stale and cached[1] > time.monotonic():
-                return cached[0]
+        def fetch() -> dict:
             body = self._stable_token(force=False)
             if body["access_token"] == stale:
                 # WeChat still hands out the token it refuses: only a forced refresh replaces it.
                 body = self._stable_token(force=True)
-            expires_in = int(body.get("expires_in", 7200))
-            _tokens[key] = (body["access_token"], time.monotonic() + max(expires_in - TOKEN_MARGIN_SECONDS, 0))
-            return body["access_token"]
+            return body
+        return _cached((self.api_base, self.app_id, "access_token"), "access_token", fetch, stale)
 
     def _stable_token(self, force: bool) -> dict:
         return self._call("POST", "cgi-bin/stable_token", json={
             "grant_type": "client_credential", "appid": self.app_id, "secret": self.secret, "force_refresh": force})
 
-    def _with_token(self, path: str, payload: dict) -> dict:
+    def _with_token(self, method: str, path: str, **kwargs) -> dict:
+        """A call that carries the access token, repeated once with a fresh token if WeChat says
+        the cached one is invalid or expired."""
+        params = kwargs.pop("params", {})
         token = self.access_token()
         try:
-            return self._call("POST", path, params={"access_token": token}, json=payload)
+            return self._call(method, path, params={**params, "access_token": token}, **kwargs)
         except WechatError as exc:
             if exc.kind != ErrorKind.token_invalid:
                 raise
-        return self._call("POST", path, params={"access_token": self.access_token(stale=token)}, json=payload)
+        return self._call(method, path, params={**params, "access_token": self.access_token(stale=token)}, **kwargs)
+
+    def jsapi_ticket(self) -> str:
+        """The JS-SDK ticket that signs wx.config, cached like the access token (WeChat limits
+        how often it may be fetched, and every page inside WeChat needs it)."""
+        return _cached((self.api_base, self.app_id, "jsapi_ticket"), "ticket",
+                       lambda: self._with_token("GET", "cgi-bin/ticket/getticket", params={"type": "jsapi"}))
 
     def send_subscribe(self, openid: str, template_id: str, data: dict[str, str], page: str | None = None) -> None:
-        """A subscribe message (订阅消息) to `openid`; `data` maps template keys to values."""
-        payload = {"touser": openid, "template_id": template_id, "lang": "zh_CN",
-                   "data": {key: {"value": value} for key, value in data.items()}}
-        if page:
-            payload["page"] = page
-        self._with_token("cgi-bin/message/subscribe/send", payload)
+        """A mini-program subscribe message (订阅消息) to `openid`; `data` maps template keys to
+        values, `page` is a mini-program path."""
+        self._with_token("POST", "cgi-bin/message/subscribe/send", json=_subscribe_payload(openid, template_id, data)
+                         | ({"page": page} if page else {}))
+
+    def send_biz_subscribe(self, openid: str, template_id: str, data: dict[str, str], url: str | None = None) -> None:
+        """A 服务号 subscribe notification (订阅通知) to `openid`; `url` is the web page it opens."""
+        self._with_token("POST", "cgi-bin/message/subscribe/bizsend", json=_subscribe_payload(openid, template_id, data)
+                         | ({"page": url} if url else {}))
+
+
+def _subscribe_payload(openid: str, template_id: str, data: dict[str, str]) -> dict:
+    return {"touser": openid, "template_id": template_id, "lang": "zh_CN",
+            "data": {key: {"value": value} for key, value in data.items()}}
+
+
+def _cached(key: tuple[str, str, str], field: str, fetch: Callable[[], dict], stale: str | None = None) -> str:
+    """A credential WeChat hands out for `expires_in` seconds, kept until shortly before then
+    (or until the caller reports it `stale`). One lock: two threads never both fetch."""
+    with _tokens_lock:
+        cached = _tokens.get(key)
+        if cached and cached[0] != stale and cached[1] > time.monotonic():
+            return cached[0]
+        body = fetch()
+        expires_in = int(body.get("expires_in", 7200))
+        _tokens[key] = (body[field], time.monotonic() + max(expires_in - TOKEN_MARGIN_SECONDS, 0))
+        return body[field]
 
 
 def _user(body: dict) -> WechatUser:

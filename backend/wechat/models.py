@@ -1,5 +1,5 @@
-"""WeChat accounts linked to people, and the one-time codes that link a staff member's or
-volunteer's WeChat to their record."""
+"""WeChat accounts linked to people, the one-time codes that link a staff member's or
+volunteer's WeChat to their record, and what each person agreed to be sent."""
 
 from __future__ import annotations
 
@@ -85,3 +85,29 @@ class BindingCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
+
+
+class WechatSubscription(db.Model):
+    """What a person allowed the 服务号 to send them with one subscribe-message template.
+
+    A one-time template (一次性订阅) allows one message per "允许" tap: `remaining` counts them
+    and queuing a message spends one. A long-term template (长期订阅, open to 政务民生
+    accounts) allows messages until the person turns it off; WeChat then answers 43101 and the
+    row is dropped."""
+
+    __tablename__ = "wechat_subscriptions"
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "template_id", name="uq_wechat_subscriptions_person_id_template_id"),
+        sa.CheckConstraint("remaining >= 0", name="remaining"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
+    #: The 服务号 template the person allowed.
+    template_id: Mapped[str] = mapped_column(sa.String(64))
+    #: A long-term subscription (WECHAT_LONG_TERM_TEMPLATES) is not spent by sending.
+    long_term: Mapped[bool] = mapped_column(default=False)
+    #: One-time subscriptions allowed and not yet spent.
+    remaining: Mapped[int] = mapped_column(default=0)
+    #: When the person last tapped 允许.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -77,7 +77,8 @@ def signs_in_silently(user_agent: str, is_guest: bool) -> bool:
     return web_enabled() and in_wechat(user_agent) and not is_guest
 
 
-def _web_client() -> WechatClient:
+def web_client() -> WechatClient:
+    """The client of the 公众号 (sign-in inside WeChat, JS-SDK, subscribe notifications)."""
     cfg = current_app.config
     return WechatClient(cfg["WECHAT_API_BASE"], cfg["WECHAT_APP_ID"], cfg["WECHAT_APP_SECRET"])
 
@@ -142,7 +143,7 @@ def finish_web_sign_in(pending: dict | None, code: str, state: str) -> tuple[Per
         raise StateInvalid()
     if not code:
         raise DomainError("微信没有返回登录凭证，请返回上一页重新打开", code="wechat_code_invalid", status=400)
-    user = _ask(lambda: _web_client().oauth_user(code))
+    user = _ask(lambda: web_client().oauth_user(code))
     person = _sign_in(AppKind.h5, current_app.config["WECHAT_APP_ID"], user, pending.get("bind"))
     return person, next_path(pending.get("next"))
 
@@ -278,23 +279,6 @@ def issue_binding_code_by(actor: Actor, person_id: int) -> tuple[str, BindingCod
     db.session.add(binding)
     db.session.flush()
     return code, binding
-
-
-# --- subscribe messages --------------------------------------------------------------------------
-
-def send_subscribe(person: Person, kind: str, data: dict[str, str], page: str | None = None) -> bool:
-    """Send a subscribe message of `kind` (its template from WECHAT_TEMPLATES) to the person's
-    mini-program WeChat. False when there is nothing to send it through (not configured, no
-    template for the kind, no mini-program account); WeChat's refusal raises WechatError
-    (`user_refused` when the person has not subscribed)."""
-    template = current_app.config["WECHAT_TEMPLATES"].get(kind)
-    app_id = current_app.config["WECHAT_MP_APP_ID"]
-    openid = db.session.scalar(sa.select(WechatIdentity.openid).where(
-        WechatIdentity.person_id == person.id, WechatIdentity.app_id == app_id))
-    if not miniprogram_enabled() or template is None or openid is None:
-        return False
-    _miniprogram_client().send_subscribe(openid, template, data, page)
-    return True
 
 
 def purge_binding_codes(older_than: timedelta = timedelta(days=30)) -> int:
