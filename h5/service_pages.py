@@ -99,7 +99,8 @@ def service_book(item_id: int):
     data["consent"] = values["consent"]
     try:
         args = BookingCreateSchema().load(data)
-        made = service.book(service_slot, **args)
+        actor = current_actor()
+        made = service.book(service_slot, **args, booked_by=actor.person if actor else None)
     except ValidationError as exc:
         return _page(item, values, exc.messages, 422)
     except DomainError as exc:
@@ -109,14 +110,19 @@ def service_book(item_id: int):
     return redirect(url_for("service_pages.receipt", receipt=made.receipt, new=1 if made.created else None))
 
 
-@bp.get("/b/r/<receipt>")
-def receipt(receipt: str):
-    record = service.by_receipt(receipt)
+def _receipt_page(record, receipt: str | None, actions: dict[str, str], is_new: bool = False):
     service_slot = service.slot_of(record)
     return render_template("service_receipt.html", tab=None, record=record, booking=record.booking,
                            item=service_slot.service_item, slot=service_slot.slot, receipt=receipt,
-                           is_new=bool(request.args.get("new")),
+                           state=service.state_label(record), actions=actions, is_new=is_new,
                            retention_days=current_app.config["WISH_CONTACT_RETENTION_DAYS"])
+
+
+@bp.get("/b/r/<receipt>")
+def receipt(receipt: str):
+    record = service.by_receipt(receipt)
+    actions = {a: url_for(f"service_pages.{a}", receipt=receipt) for a in ("rate", "cancel")}
+    return _receipt_page(record, receipt, actions, is_new=bool(request.args.get("new")))
 
 
 @bp.post("/b/r/<receipt>/rate")
@@ -133,6 +139,33 @@ def cancel(receipt: str):
     service.by_receipt(receipt)
     return act_and_return(lambda: service.cancel_by(receipt), "预约已取消",
                           url_for("service_pages.receipt", receipt=receipt))
+
+
+# --- the resident, signed in: the same receipt page by the booking's id ----------------------
+
+@bp.get("/me/service-bookings/<int:booking_id>")
+def my_booking(booking_id: int):
+    record = service.my_booking(require_page_actor(), booking_id)
+    actions = {a: url_for(f"service_pages.my_booking_{a}", booking_id=booking_id) for a in ("rate", "cancel")}
+    return _receipt_page(record, None, actions)
+
+
+@bp.post("/me/service-bookings/<int:booking_id>/rate")
+def my_booking_rate(booking_id: int):
+    actor = require_page_actor()
+    service.my_booking(actor, booking_id)  # someone else's booking is a 404 page, not a flash
+    rating = request.form.get("rating", type=int)
+    comment = request.form.get("comment", "").strip()[:300] or None
+    return act_and_return(lambda: service.rate_mine(actor, booking_id, rating, comment), "感谢您的评价！",
+                          url_for("service_pages.my_booking", booking_id=booking_id))
+
+
+@bp.post("/me/service-bookings/<int:booking_id>/cancel")
+def my_booking_cancel(booking_id: int):
+    actor = require_page_actor()
+    service.my_booking(actor, booking_id)
+    return act_and_return(lambda: service.cancel_mine(actor, booking_id), "预约已取消",
+                          url_for("service_pages.my_booking", booking_id=booking_id))
 
 
 @bp.post("/services/bookings/<int:booking_id>/complete")

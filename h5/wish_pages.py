@@ -16,6 +16,7 @@ from backend.core.permissions import can
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.orgs.service import lineage
+from backend.services import service as services
 from backend.wishes import service
 from backend.wishes.models import URGENCY_LABELS, Wish, WishChannel, WishStatus
 from backend.wishes.schemas import WishCreateSchema, present
@@ -77,12 +78,19 @@ def privacy():
 
 # --- resident: follow, confirm, reopen, cancel ------------------------------------------------
 
+def _receipt_actions(**key) -> dict[str, str]:
+    """Where the receipt page's buttons post: by the receipt, or (signed in) by the wish's id."""
+    prefix = "wish_pages.my_wish_" if "wish_id" in key else "wish_pages."
+    return {action: url_for(prefix + action, **key) for action in ("confirm", "reopen", "cancel")}
+
+
 @bp.get("/w/r/<receipt>")
 def receipt(receipt: str):
     wish = service.get_by_receipt(receipt)
     return render_template("wish_receipt.html", tab=None, wish=wish,
                            view=present(wish, current_actor(), receipt_holder=True),
-                           receipt=receipt, is_new=bool(request.args.get("new")))
+                           receipt=receipt, actions=_receipt_actions(receipt=receipt),
+                           is_new=bool(request.args.get("new")))
 
 
 def _receipt_post(receipt: str, act, done: str):
@@ -110,7 +118,47 @@ def cancel(receipt: str):
 
 @bp.get("/w/mine")
 def mine():
-    return render_template("wish_mine.html", tab="wishes")
+    """我的心愿: receipts kept on this phone; signed in, also the person's own wishes and service
+    bookings from the server (app.js leaves out the phone's copies of those)."""
+    actor = current_actor()
+    if actor is None:
+        return render_template("wish_mine.html", tab="wishes", actor=None)
+    return render_template("wish_mine.html", tab="wishes", actor=actor, wishes=service.my_wishes(actor),
+                           bookings=services.my_service_bookings(actor), booking_state=services.state_label)
+
+
+# --- the submitter, signed in: the same receipt page by the wish's id ------------------------
+
+@bp.get("/me/wishes/<int:wish_id>")
+def my_wish(wish_id: int):
+    actor = require_page_actor()
+    wish = service.my_wish(actor, wish_id)
+    return render_template("wish_receipt.html", tab=None, wish=wish, view=present(wish, actor, receipt_holder=True),
+                           receipt=None, actions=_receipt_actions(wish_id=wish.id), is_new=False)
+
+
+def _my_wish_post(wish_id: int, act, done: str):
+    actor = require_page_actor()
+    service.my_wish(actor, wish_id)  # someone else's wish is a 404 page, not a flash
+    return act_and_return(lambda: act(actor), done, url_for("wish_pages.my_wish", wish_id=wish_id))
+
+
+@bp.post("/me/wishes/<int:wish_id>/confirm")
+def my_wish_confirm(wish_id: int):
+    rating = request.form.get("rating", type=int)
+    comment = request.form.get("comment", "").strip()[:300] or None
+    return _my_wish_post(wish_id, lambda actor: service.confirm_mine(actor, wish_id, rating, comment), "感谢您的评价！")
+
+
+@bp.post("/me/wishes/<int:wish_id>/reopen")
+def my_wish_reopen(wish_id: int):
+    note = request.form.get("note", "").strip()[:300]
+    return _my_wish_post(wish_id, lambda actor: service.reopen_mine(actor, wish_id, note), "已告诉认领人，请耐心等待")
+
+
+@bp.post("/me/wishes/<int:wish_id>/cancel")
+def my_wish_cancel(wish_id: int):
+    return _my_wish_post(wish_id, lambda actor: service.cancel_mine(actor, wish_id), "心愿已撤回")
 
 
 # --- task board -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from backend.auth.current import require_actor
+from backend.auth.current import current_actor, require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
 from backend.core.paging import page_of, paginate
@@ -63,11 +63,13 @@ def list_slots(item_id):
 @blp.alt_response(200, description="the same submit_token again: the booking it made")
 @blp.alt_response(409, description="full, signup_closed, service_inactive")
 def book(args, slot_id):
-    """A resident books a place (no account; keep the receipt)."""
+    """A resident books a place (no account; keep the receipt). Signed in (the mini-program),
+    the booking is also theirs, listed under 我的预约."""
     service_slot = service.find_slot(slot_id)
     if service_slot is None:
         raise NotFound("找不到该时段")
-    made = service.book(service_slot, **args)
+    actor = current_actor()
+    made = service.book(service_slot, **args, booked_by=actor.person if actor else None)
     commit()
     return present(made.service_booking, made.receipt), 201 if made.created else 200
 

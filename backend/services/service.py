@@ -17,12 +17,17 @@ from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import resident_unit, units_near
+from backend.people.models import Person
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrCode, QrPurpose
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
 from backend.teams.models import Team
 
 B = BookingStatus
+#: What the resident's pages call a service booking's state (the booking engine's own labels
+#: are worded for volunteer activities: 已报名, 已签到).
+STATE_LABELS = {B.confirmed: "已预约", B.waitlisted: "候补中", B.cancelled: "已取消", B.attended: "已服务",
+                B.no_show: "未到场"}
 #: What the page says when no star was picked (the API's schema refuses first).
 RATING_MESSAGE = "请点选 1–5 颗星再提交"
 
@@ -64,9 +69,10 @@ class Reservation:
 
 
 def book(service_slot: ServiceSlot, *, contact_name: str, contact_phone: str | None = None, consent: bool,
-         submit_token: str | None = None) -> Reservation:
+         submit_token: str | None = None, booked_by: Person | None = None) -> Reservation:
     """A resident books a place; the same submit token twice (or two taps racing) returns the
-    first booking and takes no second place."""
+    first booking and takes no second place. `booked_by` is the signed-in person who booked
+    (their 我的预约 lists it on any phone); without one the receipt alone follows the booking."""
     if not service_slot.service_item.is_active:
         raise Conflict("该服务已暂停预约", code="service_inactive")
 
@@ -74,7 +80,8 @@ def book(service_slot: ServiceSlot, *, contact_name: str, contact_phone: str | N
         booking = engine.book_without_account(service_slot.slot)
         record = ServiceBooking(booking_id=booking.id, receipt_hash=ticket.receipt_hash, submit_token=ticket.token,
                                 contact_name=contact_name.strip(), contact_phone=contact_phone or None,
-                                consent_version=current_app.config["PRIVACY_NOTICE_VERSION"])
+                                consent_version=current_app.config["PRIVACY_NOTICE_VERSION"],
+                                booked_by_id=booked_by.id if booked_by is not None else None)
         db.session.add(record)
         return record
 
@@ -89,6 +96,13 @@ def by_receipt(receipt: str) -> ServiceBooking:
     if record is None:
         raise NotFound("找不到该预约，请检查回执链接")
     return record
+
+
+def state_label(record: ServiceBooking) -> str:
+    """The booking's state as the resident reads it: 已预约, 已取消, 已服务 (delivered), 未到场."""
+    if record.delivered_at is not None:
+        return STATE_LABELS[B.attended]
+    return STATE_LABELS[B(record.booking.status)]
 
 
 def complete(record: ServiceBooking) -> None:
@@ -242,3 +256,38 @@ def service_code_by(actor: Actor, item_id: int) -> QrCode:
     """The 扫码预约 code of a service, made once, by those who run it."""
     item = item_run_by(actor, item_id)
     return qr_service.ensure_code(QrPurpose.service.value, item.id, item.org, actor.person)
+
+
+# --- the resident, signed in: their own bookings without the receipt ------------------------
+
+def my_service_bookings(actor: Actor, limit: int = 50) -> list[tuple[ServiceBooking, ServiceSlot]]:
+    """我的预约: the bookings the signed-in person made, newest first, each with its service
+    time (`.slot`, `.service_item`)."""
+    return list(db.session.execute(
+        sa.select(ServiceBooking, ServiceSlot).join(Booking, Booking.id == ServiceBooking.booking_id)
+        .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
+        .where(ServiceBooking.booked_by_id == actor.person.id)
+        .order_by(ServiceBooking.id.desc()).limit(limit)).all())
+
+
+def my_booking(actor: Actor | None, booking_id: int) -> ServiceBooking:
+    """One of the person's own bookings, opened without its receipt (only the receipt's hash is
+    kept); 404 for anyone else's, as for an unknown receipt."""
+    record = db.session.scalar(sa.select(ServiceBooking).where(ServiceBooking.booking_id == booking_id))
+    if record is None or actor is None or record.booked_by_id != actor.person.id:
+        raise NotFound("找不到该预约")
+    return record
+
+
+def rate_mine(actor: Actor, booking_id: int, rating: int, comment: str | None = None) -> ServiceBooking:
+    """The person who booked, signed in, rates the delivered service (as with the receipt)."""
+    record = my_booking(actor, booking_id)
+    rate(record, rating, comment)
+    return record
+
+
+def cancel_mine(actor: Actor, booking_id: int) -> ServiceBooking:
+    """The person who booked, signed in, cancels (as with the receipt)."""
+    record = my_booking(actor, booking_id)
+    cancel(record)
+    return record

@@ -332,6 +332,53 @@ def cancel(wish: Wish) -> None:
     _transition(wish, "cancel", label=RESIDENT, claimant_id=None)
 
 
+# --- the submitter, signed in: their own wishes without the receipt -------------------------
+
+def _own_wish_clause(actor: Actor | None):
+    """SQL: wishes the person submitted for themselves — not those a grid leader wrote down
+    for a resident (staff_proxy), which belong to that resident and their receipt."""
+    person_id = actor.person.id if actor is not None else None
+    return sa.and_(Wish.submitted_by_id == person_id, Wish.submitted_by_id.is_not(None),
+                   Wish.channel != WishChannel.staff_proxy.value)
+
+
+def my_wishes(actor: Actor, limit: int = 50) -> list[Wish]:
+    """我的心愿: the wishes the signed-in person submitted themselves, newest first (each with
+    its `status_label`)."""
+    return list(db.session.scalars(sa.select(Wish).where(_own_wish_clause(actor))
+                                   .order_by(Wish.created_at.desc(), Wish.id.desc()).limit(limit)))
+
+
+def my_wish(actor: Actor | None, wish_id: int) -> Wish:
+    """One of the person's own wishes, opened without its receipt (the server keeps only the
+    receipt's hash); 404 for anyone else's, as for an unknown receipt."""
+    wish = db.session.scalar(sa.select(Wish).where(Wish.id == wish_id, _own_wish_clause(actor)))
+    if wish is None:
+        raise NotFound("找不到该心愿")
+    return wish
+
+
+def confirm_mine(actor: Actor, wish_id: int, rating: int, comment: str | None = None) -> Wish:
+    """The submitter, signed in, confirms and rates their fulfilled wish (as with the receipt)."""
+    wish = my_wish(actor, wish_id)
+    confirm(wish, rating, comment)
+    return wish
+
+
+def reopen_mine(actor: Actor, wish_id: int, note: str) -> Wish:
+    """The submitter, signed in, says their wish is not done yet (as with the receipt)."""
+    wish = my_wish(actor, wish_id)
+    reopen(wish, note)
+    return wish
+
+
+def cancel_mine(actor: Actor, wish_id: int) -> Wish:
+    """The submitter, signed in, withdraws their wish (as with the receipt)."""
+    wish = my_wish(actor, wish_id)
+    cancel(wish)
+    return wish
+
+
 # --- contact details ------------------------------------------------------------------------
 
 def sees_full_contact(actor: Actor | None, wish: Wish) -> bool:

@@ -9,7 +9,9 @@
       else document.body.removeAttribute("data-weui-mode");
     });
   });
-  // "我的心愿": receipts this phone has seen, newest first (kept on the device only).
+  // "我的心愿": receipts this phone has seen, newest first (kept on the device only). Each
+  // keeps the id of its wish or booking, so that one the server lists for a signed-in
+  // person (rows with data-wish-id / data-booking-id) is not shown twice.
   var RECEIPTS = "sanwei.receipts";
   function loadReceipts() {
     try { return JSON.parse(localStorage.getItem(RECEIPTS) || "[]"); } catch (e) { return []; }
@@ -18,13 +20,27 @@
   if (seen) {
     var key = seen.dataset.rememberReceipt;
     var list = loadReceipts().filter(function (r) { return r.receipt !== key; });
-    list.unshift({ receipt: key, title: seen.dataset.title, at: Date.now() });
+    list.unshift({ receipt: key, title: seen.dataset.title, at: Date.now(),
+                   wish: seen.dataset.wishId, booking: seen.dataset.bookingId });
     try { localStorage.setItem(RECEIPTS, JSON.stringify(list.slice(0, 30))); } catch (e) { /* full or private */ }
   }
   var mine = document.querySelector("[data-my-receipts]");
   if (mine) {
-    var items = loadReceipts();
-    if (items.length) mine.textContent = "";
+    var listed = {};
+    document.querySelectorAll("[data-server-rows] [data-wish-id]").forEach(function (row) {
+      listed["w" + row.dataset.wishId] = true;
+    });
+    document.querySelectorAll("[data-server-rows] [data-booking-id]").forEach(function (row) {
+      listed["b" + row.dataset.bookingId] = true;
+    });
+    var items = loadReceipts().filter(function (r) {
+      return !(r.wish && listed["w" + r.wish]) && !(r.booking && listed["b" + r.booking]);
+    });
+    if (items.length) {
+      mine.textContent = "";
+      var section = mine.closest("[data-receipts-section]");
+      if (section) section.hidden = false;
+    }
     items.forEach(function (r) {
       var a = document.createElement("a");
       a.className = "weui-cell weui-cell_access";
