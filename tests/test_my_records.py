@@ -1,6 +1,7 @@
 """我的心愿 and 我的预约 for a signed-in resident, on both databases: the wishes they submitted
 and the services they booked come from the server with their state, open by id for them and
-nobody else (the server keeps only a receipt's hash)."""
+nobody else (the server keeps only a receipt's hash), and a bare first-visit resident's records
+follow their WeChat when it is bound to a known person."""
 
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from backend.auth.models import AuthToken
 from backend.extensions import db
+from backend.notifications.models import Notification
 from backend.people.actors import actor_of
+from backend.people.models import Person
 from backend.qrcodes.service import ensure_code
 from backend.services import service as services
 from backend.services.models import ServiceBooking
+from backend.wechat import service as wechat_service
+from backend.wechat.models import WechatSubscription
 from backend.wishes import service as wishes
 from backend.wishes.models import Wish
 from tests import factories as f
 from tests.fake_wechat import fake_wechat
 from tests.test_csrf_session import csrf_from, h5_login
-from tests.test_wechat import UA, me, web_sign_in
+from tests.test_wechat import UA, bind_in_wechat, me, new_code, web_sign_in
 
 SOON = datetime.now(UTC) + timedelta(days=2)
 
@@ -266,3 +272,54 @@ def test_a_wish_written_down_for_a_resident_is_not_the_grid_leaders_own(client, 
         "consent": True})
     assert own.status_code == 201 and own.get_json()["channel"] == "api"
     assert [w.title for w in wishes.my_wishes(actor_of(the_wish("自己的心愿").submitted_by_id))] == ["自己的心愿"]
+
+
+# --- binding merges a first-visit resident -------------------------------------------------------
+
+def test_binding_moves_a_first_visit_residents_records_to_the_bound_person(client, wechat, world):
+    volunteer = world.volunteer
+    phone = resident(client, wechat, "o-zhou")
+    bare_id = me(phone)["id"]
+    other_browser = resident(client, wechat, "o-zhou")
+    assert me(other_browser)["id"] == bare_id
+    submit_wish(phone, world)
+    book_service(phone, world)
+    db.session.add_all([
+        Notification(person_id=bare_id, kind="test", subject_type="wish", subject_id=1, message="给首访居民的消息"),
+        WechatSubscription(person_id=bare_id, template_id="tpl-both", remaining=2, long_term=True),
+        WechatSubscription(person_id=bare_id, template_id="tpl-bare", remaining=1),
+        WechatSubscription(person_id=volunteer.id, template_id="tpl-both", remaining=1),
+        WechatSubscription(person_id=volunteer.id, template_id="tpl-vol", remaining=3)])
+    db.session.commit()
+
+    assert bind_in_wechat(phone, wechat, new_code(client, volunteer), "o-zhou").status_code == 302
+    db.session.expire_all()
+    assert me(phone)["id"] == volunteer.id
+    assert the_wish().submitted_by_id == volunteer.id and the_booking().booked_by_id == volunteer.id
+    assert db.session.scalar(sa.select(Notification.person_id).where(Notification.kind == "test")) == volunteer.id
+    subscriptions = db.session.execute(sa.select(WechatSubscription.person_id, WechatSubscription.template_id,
+                                                 WechatSubscription.remaining, WechatSubscription.long_term)
+                                       .order_by(WechatSubscription.template_id)).all()
+    assert [tuple(s) for s in subscriptions] == [(volunteer.id, "tpl-bare", 1, False),
+                                                 (volunteer.id, "tpl-both", 3, True),
+                                                 (volunteer.id, "tpl-vol", 3, False)]
+    # the empty record is gone, with its sessions: the other browser is a guest again
+    assert db.session.get(Person, bare_id) is None
+    assert db.session.scalar(sa.select(sa.func.count()).where(AuthToken.person_id == bare_id)) == 0
+    assert other_browser.get("/api/v1/me").status_code == 401
+
+    page = page_text(phone, "/h5/w/mine")
+    assert "楼道灯坏了" in page and "老年人理发" in page
+    assert page_text(phone, f"/h5/me/wishes/{the_wish().id}").count("楼道灯坏了") >= 1
+    # and signing in again with the same WeChat, anywhere, is the volunteer
+    assert me(resident(client, wechat, "o-zhou"))["id"] == volunteer.id
+
+
+def test_binding_without_a_first_visit_moves_nothing(client, wechat, world):
+    """A resident's records stay theirs when someone else's WeChat is bound."""
+    phone = resident(client, wechat, "o-wang")
+    submit_wish(phone, world)
+    resident_id = me(phone)["id"]
+    bind_in_wechat(client.application.test_client(), wechat, new_code(client, world.volunteer), "o-zhou")
+    assert the_wish().submitted_by_id == resident_id
+    assert db.session.get(Person, resident_id).name == wechat_service.VISITOR_NAME

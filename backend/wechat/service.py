@@ -25,15 +25,19 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import current_app, url_for
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from backend.auth.service import next_path
 from backend.core.errors import Conflict, DomainError, Forbidden, Gone, NotFound, Unavailable
 from backend.core.permissions import Actor, authorize
 from backend.extensions import db, utcnow
+from backend.notifications.models import Notification
 from backend.people.models import Person
 from backend.people.service import create_person
+from backend.services.models import ServiceBooking
 from backend.wechat.client import ErrorKind, WechatClient, WechatError, WechatUser
-from backend.wechat.models import AppKind, BindingCode, LinkedBy, WechatIdentity
+from backend.wechat.models import AppKind, BindingCode, LinkedBy, WechatIdentity, WechatSubscription
+from backend.wishes.models import Wish
 
 #: How long a started web authorisation may take to come back (WeChat's code lives 5 minutes).
 STATE_TTL_SECONDS = 600
@@ -229,6 +233,7 @@ def _bind(kind: AppKind, app_id: str, user: WechatUser, code: str) -> Person:
     db.session.execute(sa.delete(WechatIdentity).where(
         WechatIdentity.person_id == binding.person_id, WechatIdentity.app_id == app_id,
         WechatIdentity.openid != user.openid))
+    bare = {identity.person_id for identity in others}
     for identity in others:
         identity.person_id = binding.person_id
     mine = next((i for i in holders if i.app_id == app_id and i.openid == user.openid), None)
@@ -238,7 +243,50 @@ def _bind(kind: AppKind, app_id: str, user: WechatUser, code: str) -> Person:
     mine.person_id, mine.linked_by = binding.person_id, LinkedBy.binding.value
     mine.unionid = user.unionid or mine.unionid
     db.session.flush()
+    for identity in others:
+        db.session.expire(identity, ["person"])
+    for person_id in sorted(bare):
+        _merge_bare_resident(person_id, binding.person_id)
     return binding.person
+
+
+def _merge_bare_resident(bare_id: int, person_id: int) -> None:
+    """A bare first-visit resident whose WeChat has just moved to `person_id` was that same human:
+    what they left before binding moves too — their wishes (我的心愿), service bookings (我的预约),
+    inbox and subscribe-message consents — by bulk UPDATEs, whatever the history's length.
+
+    The empty record is then deleted rather than deactivated: it has nothing left (no name, no
+    role, no WeChat), keeping it would keep a personal record without a purpose (PIPL), and a
+    deactivated one would greet the resident's other browsers with 该账号已停用; deleted, its
+    sessions go with it (ON DELETE CASCADE) and inside WeChat the next page signs them in
+    silently as the bound person. One still linked to another WeChat account is kept."""
+    for column in (Wish.submitted_by_id, ServiceBooking.booked_by_id, Notification.person_id):
+        db.session.execute(sa.update(column.class_).where(column == bare_id).values({column: person_id})
+                           .execution_options(synchronize_session=False))
+    # One subscription per person and template: the same template adds up (one-time messages
+    # allowed on both records; long-term if either was), any other moves across.
+    ws, theirs = WechatSubscription, aliased(WechatSubscription)
+
+    def their(column):
+        return (sa.select(column).where(theirs.person_id == bare_id, theirs.template_id == ws.template_id)
+                .scalar_subquery())
+
+    same_template = sa.exists().where(theirs.person_id == bare_id, theirs.template_id == ws.template_id)
+    db.session.execute(sa.update(ws).where(ws.person_id == person_id, same_template).values(
+        remaining=ws.remaining + their(theirs.remaining), long_term=sa.or_(ws.long_term, their(theirs.long_term)),
+        updated_at=sa.case((their(theirs.updated_at) > ws.updated_at, their(theirs.updated_at)),
+                           else_=ws.updated_at),
+    ).execution_options(synchronize_session=False))
+    kept = sa.select(theirs.template_id).where(theirs.person_id == person_id)
+    db.session.execute(sa.delete(ws).where(ws.person_id == bare_id, ws.template_id.in_(kept))
+                       .execution_options(synchronize_session=False))
+    db.session.execute(sa.update(ws).where(ws.person_id == bare_id).values(person_id=person_id)
+                       .execution_options(synchronize_session=False))
+    person = db.session.get(Person, bare_id)
+    if person is not None and db.session.scalar(sa.select(WechatIdentity.id).where(
+            WechatIdentity.person_id == bare_id).limit(1)) is None:
+        db.session.delete(person)
+        db.session.flush()
 
 
 # --- binding codes -------------------------------------------------------------------------------
