@@ -51,7 +51,7 @@
       bd.textContent = r.title;
       var ft = document.createElement("div");
       ft.className = "weui-cell__ft";
-      ft.textContent = new Date(r.at).toLocaleDateString("zh-CN");
+      ft.textContent = new Date(r.at).toLocaleDateString("zh-CN", { year: "numeric", month: "long", day: "numeric" });
       a.appendChild(bd);
       a.appendChild(ft);
       mine.appendChild(a);
