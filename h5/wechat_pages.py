@@ -8,14 +8,22 @@ import qrcode.constants
 import qrcode.image.svg
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from backend.auth.current import current_actor
 from backend.auth.service import next_path
 from backend.core.db import commit
 from backend.core.privacy import mask_name
-from backend.wechat import service
+from backend.wechat import service, subscriptions
 from backend.wechat import web as wechat_web
 from h5.views import require_page_actor
 
 bp = Blueprint("wechat_pages", __name__, url_prefix="/h5")
+
+
+@bp.app_context_processor
+def subscribe_offer():
+    """`wechat_offer(kinds)` for _wechat_subscribe.html: the templates to ask this person for."""
+    return {"wechat_offer": lambda kinds: subscriptions.offer(current_actor(), request.user_agent.string,
+                                                               tuple(kinds))}
 
 
 def _qr_svg(url: str) -> str:
