@@ -159,7 +159,9 @@ def _home_actions(actor) -> list[dict]:
                      for c in organised for title, desc, endpoint in _COMMUNITY_ACTIONS]
     mine = [{"title": "在职党员双报到", "desc": "向居住地社区报到，每年一次",
              "href": url_for("team_pages.double_report")}] if can(actor, "double_report.file") else []
-    mine += [{"title": "我的服务时长和积分", "desc": "志愿服务时长、积分和明细",
+    mine += [{"title": "我的心愿和预约", "desc": "我提交的心愿、预约的服务和办理进度",
+              "href": url_for("wish_pages.mine")},
+             {"title": "我的服务时长和积分", "desc": "志愿服务时长、积分和明细",
               "href": url_for("activity_pages.my_hours")},
              {"title": "我的信息", "desc": "身份、所属组织和长辈模式", "href": url_for("h5.me")}]
     return general[:1] + per_org + general[1:] + per_community + mine

@@ -16,6 +16,7 @@ from backend.notifications import service as notifications
 from backend.polls import service as polls
 from backend.rating import evidence, live
 from backend.rating import service as rating
+from backend.services import service as services
 from backend.wechat.service import purge_binding_codes
 from backend.wishes import service as wishes
 
@@ -48,6 +49,7 @@ JOBS: list[Job] = [
     Job("notifications.deliver", notifications.deliver_due, "interval", {"minutes": 1}),
     # Reminders and announcements that time alone brings (each is written once).
     Job("bookings.remind_upcoming", bookings.remind_upcoming, "interval", {"minutes": 5}),
+    Job("services.remind_upcoming", services.remind_upcoming, "interval", {"minutes": 5}),
     Job("polls.announce_open", polls.announce_open, "interval", {"minutes": 5}),
     Job("rating.remind_appeal_deadlines", rating.remind_appeal_deadlines, "cron", {"hour": 9, "minute": 0}),
     # Evidence uploads no score took up (the score was refused or never sent).

@@ -14,14 +14,17 @@ from backend.extensions import db
 from backend.notifications import service as notifications
 from backend.notifications.models import Notification
 from backend.people.actors import load_actor
+from backend.people.models import Person
 from backend.polls import service as polls
 from backend.rating import service as rating
+from backend.services import service as services
 from backend.wishes import service as wishes
 from backend.wishes.models import Wish
 from tests import factories as f
 from tests.test_outbox import DAY, sms  # noqa: F401  (the fake SMS provider fixture)
 from tests.test_rating import start, world  # noqa: F401  (the rating world fixture)
-from tests.test_wishes import actor, submit, w  # noqa: F401  (the wish world fixture)
+from tests.test_services import book, svc  # noqa: F401  (the service world fixture)
+from tests.test_wishes import WISH, actor, submit, w  # noqa: F401  (the wish world fixture)
 
 
 def told(person, kind: str | None = None) -> list[Notification]:
@@ -175,3 +178,49 @@ def test_a_place_cancelled_by_the_organiser_is_told_to_the_volunteer(app, client
     cancelled = client.delete(f"/api/v1/signups/{again.id}", headers=f.login(client, "sec"))
     assert cancelled.status_code == 200
     assert told(volunteer, "booking_cancelled")[0].message.startswith("组织方取消了您在“敬老院理发”的报名")
+
+
+def test_a_signed_in_resident_hears_of_their_wish_in_the_inbox_not_the_leader_who_wrote_one_down(
+        app, client, w):  # noqa: F811
+    resident = w.people["resident"]
+    body = client.post("/api/v1/wishes", json={**WISH, "qr": w.qr}, headers=w.headers["resident"]).get_json()
+    wish = db.session.get(Wish, body["id"])
+    wishes.claim(actor(w, "leader"), wish)
+    wishes.fulfil(actor(w, "leader"), wish, "已联系物业更换灯泡")
+    db.session.commit()
+    assert [(n.kind, n.subject_type) for n in told(resident)] == [
+        ("wish_claimed", "resident_wish"), ("wish_fulfilled", "resident_wish")]
+    assert notifications.link_of(told(resident)[0]) == f"/h5/me/wishes/{wish.id}"
+    days = app.config["WISH_AUTO_CONFIRM_DAYS"]
+    assert wishes.remind_to_confirm(wish.fulfilled_at + timedelta(days=days - 1, minutes=1)) == 1
+    assert told(resident)[-1].kind == "wish_confirm_reminder"
+
+    # a grid leader writing a wish down for a resident is not the resident
+    leader = w.people["leader"]
+    proxied = client.post("/api/v1/wishes", json={**WISH, "grid_id": w.orgs["a1"].id},
+                          headers=w.headers["leader"]).get_json()
+    assert proxied["channel"] == "staff_proxy"
+    proxy = db.session.get(Wish, proxied["id"])
+    wishes.claim(actor(w, "member"), proxy)
+    db.session.commit()
+    assert not told(leader, "wish_claimed")
+
+
+def test_a_service_booking_is_reminded_the_day_before_in_the_inbox_and_by_sms(app, client, svc, sms):  # noqa: F811
+    app.config["SMS_TEMPLATES"] = {"booking_reminder": "SMS_9"}
+    orgs, headers, item, slot = svc
+    volunteer = db.session.scalar(sa.select(Person).where(Person.username == "volunteer"))
+    signed_in = client.post(f"/api/v1/slots/{slot['id']}/bookings", headers=headers["volunteer"],
+                            json={"contact_name": "刘志刚", "consent": True})
+    by_phone = book(client, slot["id"])
+    assert signed_in.status_code == by_phone.status_code == 201
+    starts = datetime.fromisoformat(slot["starts_at"])
+    assert services.remind_upcoming(starts - timedelta(days=2)) == 0
+    assert services.remind_upcoming(starts - timedelta(hours=20)) == 2
+    assert services.remind_upcoming(starts - timedelta(hours=2)) == 0          # once each
+    db.session.commit()
+    [note] = told(volunteer, "booking_reminder")
+    assert "老年人理发" in note.message and notifications.link_of(note) == (
+        f"/h5/me/service-bookings/{note.subject_id}")
+    notifications.deliver_due(DAY)   # a daytime hour after the booking (no SMS in the quiet hours)
+    assert [m["phone"] for m in sms.delivered.values()] == ["13812345678"]

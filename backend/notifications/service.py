@@ -49,7 +49,10 @@ TITLES = {
 #: lookups: the delivery job builds links outside any request).
 PAGES: dict[str, Callable[[int], str]] = {
     "wish": lambda wish_id: f"/h5/tasks/{wish_id}",
+    # a resident's own wish, opened signed in (the receipt's secret is not kept)
+    "resident_wish": lambda wish_id: f"/h5/me/wishes/{wish_id}",
     "booking": lambda booking_id: "/h5/me/bookings",
+    "service_booking": lambda booking_id: f"/h5/me/service-bookings/{booking_id}",
     "double_report": lambda report_id: "/h5/me/double-report",
     "period": lambda period_id: f"/h5/rating/{period_id}",
     "poll": lambda poll_id: f"/h5/p/{poll_id}",

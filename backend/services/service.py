@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -13,7 +14,10 @@ from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can
 from backend.core.receipts import receipt_hash
 from backend.core.submissions import Ticket, submit_once
+from backend.core.timeutil import format_local
 from backend.extensions import db, utcnow
+from backend.notifications.models import Notification
+from backend.notifications.service import notify
 from backend.orgs.models import Org
 from backend.orgs.permissions import org_visible_clause
 from backend.orgs.service import resident_unit, units_near
@@ -291,3 +295,27 @@ def cancel_mine(actor: Actor, booking_id: int) -> ServiceBooking:
     record = my_booking(actor, booking_id)
     cancel(record)
     return record
+
+
+# --- rules the scheduler runs ---------------------------------------------------------------
+
+def remind_upcoming(now: datetime | None = None) -> int:
+    """A day before a booked service, remind the resident (once): in their inbox (and WeChat,
+    if they allowed it) when they booked signed in, by SMS to the number they left. Returns
+    how many were reminded."""
+    now = now or utcnow()
+    already = sa.exists().where(Notification.subject_type == "service_booking",
+                                Notification.subject_id == Booking.id, Notification.kind == "booking_reminder")
+    due = db.session.execute(
+        sa.select(ServiceBooking, Slot, ServiceItem.name).join(Booking, Booking.id == ServiceBooking.booking_id)
+        .join(Slot, Slot.id == Booking.slot_id).join(ServiceSlot, ServiceSlot.slot_id == Slot.id)
+        .join(ServiceItem, ServiceItem.id == ServiceSlot.service_item_id).where(
+            Booking.status == B.confirmed.value, Slot.starts_at > now, Slot.starts_at <= now + timedelta(days=1),
+            ServiceBooking.booked_by_id.is_not(None) | ServiceBooking.contact_phone.is_not(None), ~already)).all()
+    told = 0
+    for record, slot, name in due:
+        note = notify(record.booked_by_id, "booking_reminder", "service_booking", record.booking_id,
+                      f"提醒：您预约的“{name}”将于{format_local(slot.starts_at)}开始，请准时到场；去不了请提前取消",
+                      phone=record.contact_phone)
+        told += note is not None
+    return told

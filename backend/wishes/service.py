@@ -205,9 +205,16 @@ def _tell_grid(wish: Wish) -> None:
             notify(person_id, "wish_new", "wish", wish.id, f"{wish.grid.name}新心愿：{wish.title}")
 
 
+def _resident_of(wish: Wish) -> int | None:
+    """The person who is the resident of a wish: its submitter when they were signed in and
+    wrote it for themselves (not a grid leader writing it down for someone)."""
+    return wish.submitted_by_id if wish.channel != WishChannel.staff_proxy.value else None
+
+
 def _tell_resident(wish: Wish, kind: str, message: str) -> None:
-    """The resident hears by SMS, when they left a number (they consented when submitting)."""
-    notify(None, kind, "resident_wish", wish.id, message, phone=wish.contact_phone)
+    """The resident hears in their inbox (and on WeChat, if they allowed it) when they were
+    signed in, and by SMS when they left a number (they consented when submitting)."""
+    notify(_resident_of(wish), kind, "resident_wish", wish.id, message, phone=wish.contact_phone)
 
 
 def _tell_leaders(wish: Wish, kind: str, message: str) -> None:
@@ -555,7 +562,9 @@ def remind_to_confirm(now: datetime | None = None) -> int:
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["WISH_AUTO_CONFIRM_DAYS"] - 1)
     waiting = db.session.scalars(sa.select(Wish).where(
-        Wish.status == S.fulfilled.value, Wish.fulfilled_at < cutoff, Wish.contact_phone.is_not(None))).all()
+        Wish.status == S.fulfilled.value, Wish.fulfilled_at < cutoff,
+        Wish.contact_phone.is_not(None) | (Wish.submitted_by_id.is_not(None)
+                                           & (Wish.channel != WishChannel.staff_proxy.value)))).all()
     told = 0
     for wish in waiting:
         if not already_told("resident_wish", wish.id, "wish_confirm_reminder"):

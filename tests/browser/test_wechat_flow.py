@@ -66,7 +66,7 @@ def test_a_residents_first_visit_signs_them_in_with_wechat(phone, wechat, screen
     expect(resident.locator(".weui-tabbar")).to_contain_text("消息")
     assert any("/connect/oauth2/authorize" in u for u in urls)
     assert not any("/h5/login" in u for u in urls)
-    resident.locator(".weui-tabbar").get_by_role("link", name="我的").click()
+    resident.locator(".weui-tabbar").get_by_role("link", name="我的", exact=True).click()
     expect(resident.locator(".weui-cells").first).to_contain_text("微信用户")
     expect(resident.get_by_role("button", name="退出登录")).to_be_visible()
     assert fake.authorized[0]["scope"] == "snsapi_base"
