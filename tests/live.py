@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from werkzeug.serving import make_server
 
 from backend.app import create_app
+from backend.demo import load_demo
 from backend.extensions import db
 from tests.conftest import TEST_CONFIG
 
@@ -46,3 +47,14 @@ def serve(db_url: str, **config) -> Iterator[tuple[str, object]]:
         thread.join(timeout=10)
         with app.app_context():
             db.engine.dispose()
+
+
+@contextmanager
+def demo_server(db_url: str, **config) -> Iterator[tuple[str, object]]:
+    """The app with demo data and these settings, served on a free loopback port: (URL, app)."""
+    with serve(db_url, **config) as (base_url, app):
+        with app.app_context():
+            load_demo()
+            db.session.commit()
+            db.session.remove()
+        yield base_url, app

@@ -19,9 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from backend.demo import load_demo
-from backend.extensions import db
-from tests.live import serve
+from tests.fake_wechat import fake_wechat
+from tests.live import demo_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -69,12 +68,16 @@ def playwright_browser():
 @pytest.fixture
 def live_server(db_url):
     """The app with demo data, served on a free loopback port."""
-    with serve(db_url) as (base_url, app):
-        with app.app_context():
-            load_demo()
-            db.session.commit()
-            db.session.remove()
+    with demo_server(db_url) as (base_url, _):
         yield base_url
+
+
+@pytest.fixture
+def wechat():
+    """(base URL, the fake WeChat) on loopback; a module points the app at it by overriding
+    `live_server` with `demo_server(db_url, **fake.config(base_url))`."""
+    with fake_wechat() as (base_url, fake):
+        yield base_url, fake
 
 
 @pytest.fixture

@@ -9,27 +9,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from backend.demo import DEMO_PASSWORD, load_demo
-from backend.extensions import db
-from tests.fake_wechat import fake_wechat
-from tests.live import serve
-
-
-@pytest.fixture
-def wechat():
-    with fake_wechat() as (base_url, fake):
-        yield base_url, fake
+from backend.demo import DEMO_PASSWORD
+from tests.live import demo_server
 
 
 @pytest.fixture
 def live_server(db_url, wechat):
     """The demo app, with WeChat sign-in pointed at the fake (replaces the plain one)."""
     base_url, fake = wechat
-    with serve(db_url, **fake.config(base_url)) as (app_url, app):
-        with app.app_context():
-            load_demo()
-            db.session.commit()
-            db.session.remove()
+    with demo_server(db_url, **fake.config(base_url)) as (app_url, _):
         yield app_url
 
 

@@ -8,32 +8,19 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from backend.demo import load_demo
-from backend.extensions import db
 from backend.notifications import service as notifications
 from tests.browser.test_pages import log_in
 from tests.browser.test_wish_flow import wish_code_url
-from tests.fake_wechat import fake_wechat
-from tests.live import serve
+from tests.live import demo_server
 
 CLAIMED, FULFILLED = "tmpl-wish-claimed-0001", "tmpl-wish-fulfilled-01"
-
-
-@pytest.fixture
-def wechat():
-    with fake_wechat() as (base_url, fake):
-        yield base_url, fake
 
 
 @pytest.fixture
 def served(db_url, wechat):
     base_url, fake = wechat
     templates = {"wish_claimed": CLAIMED, "wish_fulfilled": FULFILLED}
-    with serve(db_url, **fake.config(base_url), WECHAT_TEMPLATES=templates) as (app_url, app):
-        with app.app_context():
-            load_demo()
-            db.session.commit()
-            db.session.remove()
+    with demo_server(db_url, **fake.config(base_url), WECHAT_TEMPLATES=templates) as (app_url, app):
         yield app_url, app
 
 
