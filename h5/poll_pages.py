@@ -6,8 +6,6 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-import qrcode
-import qrcode.image.svg
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
 from backend.auth.current import client_ip, current_actor
@@ -19,6 +17,7 @@ from backend.polls import service
 from backend.polls.models import MODE_LABELS, RATING_LABELS, Poll, QuestionKind
 from backend.polls.presets import PRESETS
 from backend.polls.schemas import PollCreateSchema
+from backend.qrcodes import service as qr_service
 from h5.views import act_and_return, communities_of, local_iso, require_page_actor, submit_form
 
 bp = Blueprint("poll_pages", __name__, url_prefix="/h5")
@@ -168,15 +167,9 @@ def codes(poll_id: int):
         flash(exc.message, "warn")
         return redirect(url_for("poll_pages.results", poll_id=poll_id))
     base = request.host_url.rstrip("/")
-    slips = [{"code": c.code, "svg": _svg(f"{base}{url_for('poll_pages.answer', poll_id=poll.id, code=c.code)}")}
-             for c in made]
+    links = {c.code: f"{base}{url_for('poll_pages.answer', poll_id=poll.id, code=c.code)}" for c in made}
+    slips = [{"code": code, "svg": qr_service.url_svg(link, border=2)} for code, link in links.items()]
     return render_template("poll_codes.html", tab=None, poll=poll, grid=grid, slips=slips)
-
-
-def _svg(url: str) -> str:
-    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=6, border=2,
-                        error_correction=qrcode.constants.ERROR_CORRECT_M)
-    return image.to_string(encoding="unicode")
 
 
 @bp.post("/polls/<int:poll_id>/qrcode")

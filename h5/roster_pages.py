@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from io import BytesIO
 
-import qrcode
-import qrcode.constants
-import qrcode.image.svg
 from flask import Blueprint, current_app, render_template, request, send_file
 
 from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden
 from backend.core.uploads import accepts_upload
 from backend.extensions import db
+from backend.qrcodes import service as qr_service
 from backend.rosters import service
 from backend.rosters.service import RosterRejected
 from h5.views import require_page_actor
@@ -81,14 +79,6 @@ def run_import():
     return _run(dry_run=False)
 
 
-def _svg(url: str) -> str:
-    """The binding address as a QR code for print: error correction M, border 4."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-    code.add_data(url)
-    code.make(fit=True)
-    return code.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
-
-
 @bp.post("/binding-codes")
 def binding_codes():
     """The printable sheet: one WeChat binding QR code per imported grid staff member."""
@@ -96,4 +86,4 @@ def binding_codes():
     slips, refused = service.binding_sheet(actor, request.form.getlist("person_id", type=int))
     commit()
     return render_template("roster_binding_codes.html", slips=slips, refused=len(refused),
-                           svgs=[_svg(slip.url) for slip in slips])
+                           svgs=[qr_service.url_svg(slip.url) for slip in slips])

@@ -3,15 +3,13 @@ issues one. Rules live in backend.wechat.service."""
 
 from __future__ import annotations
 
-import qrcode
-import qrcode.constants
-import qrcode.image.svg
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from backend.auth.current import current_actor
 from backend.auth.service import next_path
 from backend.core.db import commit
 from backend.core.privacy import mask_name
+from backend.qrcodes import service as qr_service
 from backend.wechat import service, subscriptions
 from backend.wechat import web as wechat_web
 from h5.views import require_page_actor
@@ -24,15 +22,6 @@ def subscribe_offer():
     """`wechat_offer(kinds)` for _wechat_subscribe.html: the templates to ask this person for."""
     return {"wechat_offer": lambda kinds: subscriptions.offer(current_actor(), request.user_agent.string,
                                                                tuple(kinds))}
-
-
-def _qr_svg(url: str) -> str:
-    """The binding URL as a QR code to scan off the staff member's screen (error correction M,
-    like the printed codes)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-    code.add_data(url)
-    code.make(fit=True)
-    return code.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
 
 
 @bp.get("/bind")
@@ -61,5 +50,5 @@ def binding_code(person_id: int):
     code, binding = service.issue_binding_code_by(require_page_actor(), person_id)
     commit()
     url = service.binding_url(code)
-    return render_template("wechat_binding_code.html", person=binding.person, url=url, svg=_qr_svg(url),
+    return render_template("wechat_binding_code.html", person=binding.person, url=url, svg=qr_service.url_svg(url),
                            expires_at=binding.expires_at, back=next_path(request.form.get("back"), url_for("h5.home")))

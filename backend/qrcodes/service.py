@@ -113,8 +113,8 @@ def short_url(qr: QrCode) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/q/{qr.code}"
 
 
-def _matrix(url: str) -> qrcode.QRCode:
-    q = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, box_size=10)
+def _matrix(url: str, border: int = 4) -> qrcode.QRCode:
+    q = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=border, box_size=10)
     q.add_data(url)
     q.make(fit=True)
     return q
@@ -131,8 +131,13 @@ def render_png(qr: QrCode, box_size: int = 10) -> bytes:
 
 def render_svg(qr: QrCode) -> bytes:
     """A single-path SVG, crisp at any print size."""
-    image = _matrix(short_url(qr)).make_image(image_factory=qrcode.image.svg.SvgPathImage)
-    return image.to_string(encoding="unicode").encode()
+    return url_svg(short_url(qr)).encode()
+
+
+def url_svg(url: str, border: int = 4) -> str:
+    """Any address as a single-path SVG QR code (error correction M, like the printed codes);
+    `border` is the quiet zone in modules (4 is the standard; small slips print 2)."""
+    return _matrix(url, border).make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
 
 
 # --- the doors: look up, authorise, act (API and pages call these) -----------------------------
