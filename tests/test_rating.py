@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,6 +19,7 @@ from backend.extensions import db
 from backend.people.actors import load_actor
 from backend.polls import service as polls
 from backend.rating import engine, live, rubrics, service
+from backend.rating.metrics import Context
 from backend.rating.models import CampaignEntry, CriterionScore, Meeting, RatingPeriod, Scorecard, ScoreEvent
 from backend.teams.service import create_team
 from backend.wishes import service as wishes
@@ -300,6 +301,33 @@ def test_a_meeting_moves_r2_and_a_poll_answer_moves_s5(client, world):
     assert answered.status_code == 201
     s5 = next(c for c in client.get(url, headers=headers["sec_a"]).get_json()["criteria"] if c["code"] == "S5")
     assert s5["points"] == 0 and s5["provisional"] == 5 and "样本不足 30 份" in s5["explanation"]
+
+
+def _year_of_meetings(org, year, kinds):
+    for month in range(1, 13):
+        for kind in kinds:
+            if kind in ("general", "lecture") and month % 3:
+                continue
+            db.session.add(Meeting(org_id=org.id, kind=kind, held_on=date(year, month, 10), topic="会议",
+                                   attendance=8))
+    db.session.flush()
+
+
+def test_o2_counts_party_group_meetings_each_month(app, world):
+    """三会一课 is 党员大会, 支委会, 党小组会 and 党课 (seed 004 附件3: 党小组会一般每月召开1至2次):
+    a year with every other required meeting but no 党小组会 is not full marks."""
+    orgs = world[0]
+    o2 = next(c for s in WUHUA["standards"] for c in s["criteria"] if c["code"] == "O2")
+    year = date.today().year - 1
+    ctx = lambda: Context(org=orgs["a"], year=year, now=datetime.now(UTC))  # noqa: E731
+    _year_of_meetings(orgs["a"], year, ["theme_day", "committee", "general", "lecture"])
+    without = engine.metric_points(o2, ctx())
+    assert without.inputs["required_meetings_share"]["kinds"]["group"] == {"met": 0, "due": 12}
+    assert (without.inputs["required_meetings_share"]["met"], without.inputs["required_meetings_share"]["due"]) \
+        == (32, 44)
+    assert without.points == D("4.36")   # 32/44 × 6
+    _year_of_meetings(orgs["a"], year, ["group"])
+    assert engine.metric_points(o2, ctx()).points == D("6.00")
 
 
 _RUN = itertools.count()

@@ -205,6 +205,20 @@ def test_self_report_problems_and_meetings_pages(app, client, world):
     assert logged_in(app, "leader").get(meetings_url).status_code == 403
 
 
+def test_a_party_group_meeting_recorded_by_page_moves_o2(app, client, world):
+    orgs, _, _ = world
+    period = start(client, world)
+    secretary = logged_in(app, "sec_a")
+    meetings_url = f"/h5/rating/orgs/{orgs['a'].id}/meetings"
+    form = secretary.get(meetings_url)
+    assert "党小组会每月1至2次" in form.get_data(as_text=True)
+    assert secretary.post(meetings_url, data={"csrf_token": csrf_from(form), "kind": "group", "topic": "楼栋党小组学习",
+                                              "held_on": date.today().isoformat(), "attendance": "6"}
+                          ).status_code == 302
+    o2 = criterion(client, world, period, orgs["a"], "O2")[1]
+    assert o2["inputs"]["required_meetings_share"]["kinds"]["group"]["met"] == 1 and o2["points"] > 0
+
+
 def test_street_starts_a_campaign_by_page(app, client, world):
     orgs, _, _ = world
     officer = logged_in(app, "officer")
