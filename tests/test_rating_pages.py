@@ -103,6 +103,38 @@ def test_deduction_ticks_give_the_points(app, client, world):
     assert row["points"] == 2 and row["deductions"] == []
 
 
+def test_a_count_and_a_choice_on_the_deduction_page(app, client, world):
+    orgs, _, _ = world
+    period = start(client, world, rubric="zhengxian-community")
+    secretary = logged_in(app, "sec_a")
+    url = f"{page_of(period, orgs['a'])}/criteria/C5.1"
+    form = secretary.get(url)
+    shown = form.get_data(as_text=True)
+    assert 'name="count-2"' in shown and 'max="6"' in shown and "每项扣 1 分，最多 6 项" in shown
+    token = csrf_from(form)
+    too_many = secretary.post(url, data={"csrf_token": token, "count-2": "7", "note": "大讲堂缺三项"})
+    assert too_many.status_code == 422 and "最多计 6 项" in too_many.get_data(as_text=True)
+    not_a_number = secretary.post(url, data={"csrf_token": token, "count-2": "三", "note": "大讲堂缺三项"})
+    said = not_a_number.get_data(as_text=True)
+    assert not_a_number.status_code == 422 and "大讲堂缺三项" in said
+    assert '<p class="app-field-error" role="alert">应为整数' in said
+    assert secretary.post(url, data={"csrf_token": token, "count-2": "3", "note": "大讲堂缺三项"}).status_code == 302
+    assert criterion(client, world, period, orgs["a"], "C5.1")[1]["points"] == 2
+    assert 'value="3" data-per="1"' in secretary.get(url).get_data(as_text=True)
+
+    url = f"{page_of(period, orgs['a'])}/criteria/C3.2"
+    shown = secretary.get(url).get_data(as_text=True)
+    assert 'name="choice-1" value="" id="d-1-none" checked' in shown and "以下情况只选一种" in shown
+    assert secretary.post(url, data={"csrf_token": token, "deductions": ["0"], "choice-1": "1",
+                                     "note": "班子成员全年没有集中培训"}).status_code == 302
+    row = criterion(client, world, period, orgs["a"], "C3.2")[1]
+    assert row["points"] == 0 and row["deductions"] == [0, {"index": 1, "choice": 1}]
+    assert 'value="1" id="d-1-1" data-points="2" checked' in secretary.get(url).get_data(as_text=True)
+    # 无此情况 takes the alternative back.
+    assert secretary.post(url, data={"csrf_token": token, "choice-1": "", "note": "已补训"}).status_code == 302
+    assert criterion(client, world, period, orgs["a"], "C3.2")[1]["points"] == 3
+
+
 def test_street_advances_by_page_and_a_stale_click_changes_nothing(app, client, world):
     orgs, _, _ = world
     period = start(client, world)
