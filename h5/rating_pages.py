@@ -217,7 +217,9 @@ def criterion(period_id: int, org_id: int, code: str):
     actor = require_page_actor()
     card = service.scorecard_for(actor, period_id, org_id)
     row = service.criterion(card, code)
-    values = {"points": _points(row.points) if row.entered_by_id else "", "note": row.note or "",
+    # Points scored by the ticks are shown by the ticks; only points someone entered fill the box.
+    entered = row.entered_by_id is not None and (row.inputs or {}).get("by") != "deductions"
+    values = {"points": _points(row.points) if entered else "", "note": row.note or "",
               "evidence_url": row.evidence_url or "", **_tick_values(row.deductions)}
     return _criterion_page(actor, card, code, values, {})
 
@@ -242,6 +244,8 @@ def criterion_save(period_id: int, org_id: int, code: str):
         if by_deductions:
             # Ticking nothing is an answer too: no deduction applies, full points.
             data["deductions"] = _form_ticks(values)
+            if values["points"]:   # 酌情: points judged within what the ticks leave
+                data["points"] = values["points"]
         else:
             data["points"] = values["points"] or None
         return service.enter_score_with_file(actor, card, code, ManualScoreSchema().load(data), upload,

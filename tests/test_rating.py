@@ -409,7 +409,8 @@ def _ticks(criterion: dict, seed: int) -> list:
 def _enter(op, code, seed, secretary, card):
     criterion = rubrics.items_of(card.period.rubric.body)[code]
     ticks = _ticks(criterion, seed)
-    given = D(seed % (int(criterion["max_points"]) + 1)) if op == "judge" else None
+    left = engine.deduction_points(criterion, D(str(criterion["max_points"])), ticks).points
+    given = D(seed % (int(left) + 1)) if op == "judge" else None   # judged within what the ticks leave
     service.enter_score(secretary, card, code, points=given, deductions=ticks, note="对照标准自查")
 
 

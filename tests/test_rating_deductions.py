@@ -103,6 +103,28 @@ def test_a_method_that_counts_has_a_per_count_deduction(rubric):
             assert any(deductions.kind_of(d) == "per_count" for d in criterion["deductions"]), code
 
 
+#: 分值 of every item of seed 004's annex tables (C7.5 is the product's: the seed's C7 items add
+#: up to 19 of the category's 24).
+SEED_POINTS = {
+    "zhengxian-community": {
+        "C1.1": 2, "C1.2": 2, "C1.3": 2, "C1.4": 4, "C2.1": 2, "C2.2": 2, "C2.3": 2, "C3.1": 3, "C3.2": 3,
+        "C3.3": 2, "C3.4": 4, "C3.5": 3, "C3.6": 4, "C4.1": 5, "C4.2": 2, "C4.3": 2, "C4.4": 3, "C5.1": 5,
+        "C5.2": 2, "C5.3": 2, "C5.4": 3, "C6.1": 6, "C6.2": 3, "C6.3": 5, "C7.1": 5, "C7.2": 4, "C7.3": 6,
+        "C7.4": 4, "C7.5": 5, "C8.1": 3},
+    "zhengxian-liangxin": {
+        "L1.1": 10, "L1.2": 5, "L1.3": 5, "L2.1": 3, "L2.2": 2, "L2.3": 5, "L2.4": 5, "L3.1": 5, "L3.2": 4,
+        "L3.3": 3, "L3.4": 3, "L4.1": 4, "L4.2": 4, "L4.3": 4, "L4.4": 4, "L4.5": 4, "L5.1": 5, "L5.2": 5,
+        "L6.1": 3, "L6.2": 3, "L6.3": 3, "L7.1": 3, "L7.2": 5, "L7.3": 3},
+}
+
+
+@pytest.mark.parametrize("rubric", sorted(SEED_POINTS))
+def test_items_carry_the_seeds_points(rubric):
+    items = rubrics.items_of(rubrics.files()[rubric])
+    assert {code: c["max_points"] for code, c in items.items()} == SEED_POINTS[rubric]
+    assert items.get("C7.5", {"supplemented": True})["supplemented"]
+
+
 def test_wording_follows_the_seeds():
     wuhua = rubrics.items_of(rubrics.files()["wuhua-2019"])
     assert wuhua["G1"]["title"].startswith("街道办事处党委—社区党总支—网格党支部—功能党小组")
@@ -193,6 +215,9 @@ def test_counts_and_choices_through_the_api(client, world):
     judged = put("C3.5", {"points": 0.5, "deductions": [0]})
     assert row(judged, "C3.5")["points"] == 0.5 and row(judged, "C3.5")["inputs"] == {"by": "points"}
     assert row(judged, "C3.5")["explanation"] == "扣分：未建立困难党员台账 −1；评定 0.5/3 分"
+    # …but never above what the ticks leave.
+    above = put("C3.5", {"points": 2.5, "deductions": [0]})
+    assert above.status_code == 422 and above.get_json()["error"]["fields"]["points"] == ["按所选扣分项最多 2 分"]
 
     for body, code, status in (
             ({"deductions": [{"index": 2, "count": 7}]}, "deduction_count_out_of_range", 422),

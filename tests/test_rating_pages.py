@@ -135,6 +135,31 @@ def test_a_count_and_a_choice_on_the_deduction_page(app, client, world):
     assert criterion(client, world, period, orgs["a"], "C3.2")[1]["points"] == 3
 
 
+def test_judged_points_beside_the_ticks_where_the_method_says_so(app, client, world):
+    """C3.5: 未建立困难党员台账扣1分;未开展党内表彰活动扣1分,帮扶活动成效…酌情给分."""
+    orgs, _, _ = world
+    period = start(client, world, rubric="zhengxian-community")
+    secretary = logged_in(app, "sec_a")
+    assert 'name="points"' not in secretary.get(f"{page_of(period, orgs['a'])}/criteria/C1.1").get_data(as_text=True)
+    url = f"{page_of(period, orgs['a'])}/criteria/C3.5"
+    form = secretary.get(url)
+    assert "酌情评定" in form.get_data(as_text=True)
+    token = csrf_from(form)
+    above = secretary.post(url, data={"csrf_token": token, "deductions": ["0"], "points": "2.5",
+                                      "note": "帮扶记录不全"})
+    assert above.status_code == 422 and "按所选扣分项最多 2 分" in above.get_data(as_text=True)
+    assert secretary.post(url, data={"csrf_token": token, "deductions": ["0"], "points": "1.5",
+                                     "note": "帮扶记录不全"}).status_code == 302
+    row = criterion(client, world, period, orgs["a"], "C3.5")[1]
+    assert row["points"] == 1.5 and row["deductions"] == [0] and row["inputs"] == {"by": "points"}
+    assert 'value="1.5" placeholder="不填则按扣分项计算"' in secretary.get(url).get_data(as_text=True)
+    # Left empty, the ticks decide again, and the box stays empty on the next visit.
+    assert secretary.post(url, data={"csrf_token": token, "deductions": ["0"], "note": "帮扶活动正常"}
+                          ).status_code == 302
+    assert criterion(client, world, period, orgs["a"], "C3.5")[1]["points"] == 2
+    assert 'value="" placeholder="不填则按扣分项计算"' in secretary.get(url).get_data(as_text=True)
+
+
 def test_street_advances_by_page_and_a_stale_click_changes_nothing(app, client, world):
     orgs, _, _ = world
     period = start(client, world)

@@ -10,7 +10,8 @@ class CriterionRuleSchema(Schema):
     title = fields.String()
     max_points = fields.Float()
     source = fields.String(metadata={"description": "manual, poll or metric"})
-    rule = fields.Dict(metadata={"description": "metric parts, poll parameters or deduction items"})
+    rule = fields.Dict(metadata={"description": "metric parts, poll parameters or deduction items (kind once, "
+                                                "per_count with max_count and unit, or one_of with choices)"})
 
 
 class StandardRuleSchema(Schema):

@@ -177,6 +177,11 @@ def _manual_points(item: dict, row: CriterionScore, points: Decimal | None, tick
     if points < 0 or points > row.max_points:
         message = f"得分应在 0 到 {engine.fmt(row.max_points)} 之间"
         raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
+    # Judgement (酌情) works within what the ticked deductions leave, never above it.
+    most = engine.deduction_points(item, row.max_points, ticks).points if ticks else row.max_points
+    if points > most:
+        message = f"按所选扣分项最多 {engine.fmt(most)} 分"
+        raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
     return engine.given_points(item, row.max_points, points, ticks)
 
 

@@ -75,7 +75,13 @@
         var count = Math.min(parseInt(input.value, 10) || 0, Number(input.max));
         if (count > 0) score -= count * parseFloat(input.dataset.per);
       });
-      out.textContent = String(Math.max(0, Math.round(score * 100) / 100));
+      score = Math.max(0, Math.round(score * 100) / 100);
+      // Points judged (酌情) stand when given (the server refuses more than the ticks leave).
+      var judged = form.querySelector("input[data-judged]");
+      if (judged && judged.value.trim() !== "" && !isNaN(parseFloat(judged.value))) {
+        score = parseFloat(judged.value);
+      }
+      out.textContent = String(score);
     }
     // The − and + beside a count: one step within its bounds.
     form.querySelectorAll("[data-step]").forEach(function (button) {
