@@ -178,13 +178,49 @@ def _criterion_page(actor, card: Scorecard, code: str, values: dict, errors: dic
                            max_mb=current_app.config["EVIDENCE_MAX_BYTES"] // (1024 * 1024)), status
 
 
+def _tick_values(ticks: list | None) -> dict:
+    """Stored deduction ticks as the form shows them: boxes ticked, counts, choices made."""
+    values = {"deductions": [], "counts": {}, "choices": {}}
+    for tick in ticks or []:
+        if isinstance(tick, int):
+            values["deductions"].append(str(tick))
+        elif "count" in tick:
+            values["counts"][str(tick["index"])] = str(tick["count"])
+        else:
+            values["choices"][str(tick["index"])] = str(tick["choice"])
+    return values
+
+
+def _form_ticks(values: dict) -> list:
+    """The form's boxes, counts (count-<index>) and choices (choice-<index>) as the ticks a
+    manual score takes; a blank count or the 无此情况 choice is no tick, and a count that is
+    not a number goes on for the schema to refuse."""
+    ticks: list = [int(v) for v in values["deductions"] if v.isdigit()]
+    ticks += [{"index": int(i), "count": int(n) if n.isdigit() else n}
+              for i, n in values["counts"].items() if i.isdigit() and n]
+    ticks += [{"index": int(i), "choice": int(c)} for i, c in values["choices"].items() if i.isdigit() and c.isdigit()]
+    return ticks
+
+
+def _flat(errors: dict) -> dict:
+    """Messages about one tick of the list (keyed by position and field) shown beside the
+    deductions as one line."""
+    def leaves(found):
+        if isinstance(found, dict):
+            return [text for inner in found.values() for text in leaves(inner)]
+        return list(found) if isinstance(found, list) else [str(found)]
+    return {**errors, "deductions": leaves(errors["deductions"])} if "deductions" in errors else errors
+
+
 @bp.get("/<int:period_id>/orgs/<int:org_id>/criteria/<code>")
 def criterion(period_id: int, org_id: int, code: str):
     actor = require_page_actor()
     card = service.scorecard_for(actor, period_id, org_id)
     row = service.criterion(card, code)
-    values = {"points": _points(row.points) if row.entered_by_id else "", "note": row.note or "",
-              "evidence_url": row.evidence_url or "", "deductions": [str(i) for i in row.deductions or []]}
+    # Points scored by the ticks are shown by the ticks; only points someone entered fill the box.
+    entered = row.entered_by_id is not None and (row.inputs or {}).get("by") != "deductions"
+    values = {"points": _points(row.points) if entered else "", "note": row.note or "",
+              "evidence_url": row.evidence_url or "", **_tick_values(row.deductions)}
     return _criterion_page(actor, card, code, values, {})
 
 
@@ -195,6 +231,8 @@ def criterion_save(period_id: int, org_id: int, code: str):
     card = service.scorecard_for(actor, period_id, org_id)
     values = {k: request.form.get(k, "").strip() for k in ("points", "note", "evidence_url")}
     values["deductions"] = request.form.getlist("deductions")
+    values["counts"] = {k.removeprefix("count-"): v.strip() for k, v in request.form.items() if k.startswith("count-")}
+    values["choices"] = {k.removeprefix("choice-"): v for k, v in request.form.items() if k.startswith("choice-")}
     values["drop_evidence"] = bool(request.form.get("drop_evidence"))
     upload = request.files.get("evidence_file")
     upload = upload if upload is not None and upload.filename else None
@@ -205,13 +243,16 @@ def criterion_save(period_id: int, org_id: int, code: str):
         data = form_data({k: values[k] for k in ("note", "evidence_url")})
         if by_deductions:
             # Ticking nothing is an answer too: no deduction applies, full points.
-            data["deductions"] = [int(v) for v in values["deductions"] if v.isdigit()]
+            data["deductions"] = _form_ticks(values)
+            if values["points"]:   # 酌情: points judged within what the ticks leave
+                data["points"] = values["points"]
         else:
             data["points"] = values["points"] or None
         return service.enter_score_with_file(actor, card, code, ManualScoreSchema().load(data), upload,
                                              keep_evidence=not values["drop_evidence"], field_name="evidence_file")
 
     def rerender(errors, status):
+        errors = _flat(errors)
         if upload is not None and "evidence_file" not in errors:
             # A browser cannot put a chosen file back into the form.
             errors = {**errors, "evidence_file": ["请重新选择文件"]}

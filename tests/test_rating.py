@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from backend.core.errors import DomainError
@@ -19,6 +19,7 @@ from backend.extensions import db
 from backend.people.actors import load_actor
 from backend.polls import service as polls
 from backend.rating import engine, live, rubrics, service
+from backend.rating.metrics import Context
 from backend.rating.models import CampaignEntry, CriterionScore, Meeting, RatingPeriod, Scorecard, ScoreEvent
 from backend.teams.service import create_team
 from backend.wishes import service as wishes
@@ -302,24 +303,68 @@ def test_a_meeting_moves_r2_and_a_poll_answer_moves_s5(client, world):
     assert s5["points"] == 0 and s5["provisional"] == 5 and "样本不足 30 份" in s5["explanation"]
 
 
+def _year_of_meetings(org, year, kinds):
+    for month in range(1, 13):
+        for kind in kinds:
+            if kind in ("general", "lecture") and month % 3:
+                continue
+            db.session.add(Meeting(org_id=org.id, kind=kind, held_on=date(year, month, 10), topic="会议",
+                                   attendance=8))
+    db.session.flush()
+
+
+def test_o2_counts_party_group_meetings_each_month(app, world):
+    """三会一课 is 党员大会, 支委会, 党小组会 and 党课 (seed 004 附件3: 党小组会一般每月召开1至2次):
+    a year with every other required meeting but no 党小组会 is not full marks."""
+    orgs = world[0]
+    o2 = next(c for s in WUHUA["standards"] for c in s["criteria"] if c["code"] == "O2")
+    year = date.today().year - 1
+    ctx = lambda: Context(org=orgs["a"], year=year, now=datetime.now(UTC))  # noqa: E731
+    _year_of_meetings(orgs["a"], year, ["theme_day", "committee", "general", "lecture"])
+    without = engine.metric_points(o2, ctx())
+    assert without.inputs["required_meetings_share"]["kinds"]["group"] == {"met": 0, "due": 12}
+    assert (without.inputs["required_meetings_share"]["met"], without.inputs["required_meetings_share"]["due"]) \
+        == (32, 44)
+    assert without.points == D("4.36")   # 32/44 × 6
+    _year_of_meetings(orgs["a"], year, ["group"])
+    assert engine.metric_points(o2, ctx()).points == D("6.00")
+
+
 _RUN = itertools.count()
-OPS = st.lists(st.tuples(st.sampled_from(["wish", "claim", "fulfil", "confirm", "meeting", "team", "poll"]),
-                         st.integers(0, 3)), max_size=14)
+#: Manual criteria of the community rubric that are scored by deductions: every kind is there.
+DEDUCTED = sorted(code for code, c in rubrics.items_of(rubrics.files()["zhengxian-community"]).items()
+                  if c.get("deductions"))
+OPS = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["wish", "claim", "fulfil", "confirm", "meeting", "team", "poll"]), st.integers(0, 3)),
+    # A manual entry on community B's deduction card: ticks drawn from the seed (every kind),
+    # or points given with ticks as their reasons.
+    st.tuples(st.sampled_from(["deduct", "judge"]), st.tuples(st.sampled_from(DEDUCTED), st.integers(0, 7 ** 4)))),
+    max_size=14)
 
 
 @pytest.mark.slow
 # Each example writes to the database; a failure is reported as found rather than shrunk for minutes.
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@example(ops=[("deduct", ("C5.1", 5 * 7 * 7 + 1)), ("deduct", ("C3.2", 7 * 2 + 1)), ("judge", ("C5.1", 3)),
+              ("meeting", 1)])
 @given(ops=OPS)
 def test_incremental_scores_equal_a_full_recompute(app, world, ops):
     """After any sequence of operations, each committed with its live recompute, a full
-    recompute changes nothing."""
+    recompute changes nothing — also on the manual criteria scored by deduction ticks of
+    every kind (once, per count, one of)."""
     orgs, people, _ = world
     db.session.execute(sa.delete(ScoreEvent))
-    period = service.create_period(load_actor(people["officer"].id), name="性质测试", year=date.today().year,
+    officer = load_actor(people["officer"].id)
+    # Created first, so that the poll below feeds the wuhua campaign, the newest rating A.
+    deducted = service.create_period(officer, name="扣分性质测试", year=date.today().year,
+                                     rubric_code="zhengxian-community", org_ids=[orgs["b"].id])
+    service.advance(officer, deducted, "self_evaluation")
+    period = service.create_period(officer, name="性质测试", year=date.today().year,
                                    rubric_code="wuhua-2019", org_ids=[orgs["a"].id])
     db.session.commit()
+    deducted_card = service.scorecard(deducted, orgs["b"].id)
+    secretary_b = load_actor(people["sec_b"].id)
     leader = load_actor(people["leader"].id)
     poll = polls.create_poll(orgs["a"], {
         "title": "测评", "audience": "mass", "modes": ["device"], "opens_at": polls.utcnow() - timedelta(hours=1),
@@ -329,17 +374,44 @@ def test_incremental_scores_equal_a_full_recompute(app, world, ops):
     made, run = [], next(_RUN)
     for n, (op, pick) in enumerate(ops):
         try:
-            _operate(op, pick, n, run, made, orgs, leader, poll)
+            if op in ("deduct", "judge"):
+                _enter(op, *pick, secretary_b, deducted_card)
+            else:
+                _operate(op, pick, n, run, made, orgs, leader, poll)
         except DomainError:
             db.session.rollback()   # a refused operation (e.g. too many claims) changes nothing
             continue
         db.session.commit()
-    card = db.session.scalar(sa.select(Scorecard).where(Scorecard.period_id == period.id))
-    stored = {c.code: (c.points, c.provisional) for c in card.criteria}
-    assert engine.recompute(card) == []
-    assert {c.code: (c.points, c.provisional) for c in card.criteria} == stored
-    assert card.total == sum(stored[c][0] for c in stored)
+    for period_id in (period.id, deducted.id):
+        card = db.session.scalar(sa.select(Scorecard).where(Scorecard.period_id == period_id))
+        stored = {c.code: (c.points, c.provisional, c.explanation) for c in card.criteria}
+        assert engine.recompute(card) == []
+        assert {c.code: (c.points, c.provisional, c.explanation) for c in card.criteria} == stored
+        assert card.total == sum(stored[c][0] for c in stored)
     db.session.rollback()
+
+
+def _ticks(criterion: dict, seed: int) -> list:
+    """Ticks for every deduction of `criterion`, one base-7 digit of `seed` each."""
+    ticks = []
+    for index, option in enumerate(criterion["deductions"]):
+        seed, digit = divmod(seed, 7)
+        kind = option.get("kind", "once")
+        if kind == "per_count" and digit % (option["max_count"] + 1):
+            ticks.append({"index": index, "count": digit % (option["max_count"] + 1)})
+        elif kind == "one_of" and digit % (len(option["choices"]) + 1):
+            ticks.append({"index": index, "choice": digit % (len(option["choices"]) + 1) - 1})
+        elif kind == "once" and digit % 2:
+            ticks.append(index)
+    return ticks
+
+
+def _enter(op, code, seed, secretary, card):
+    criterion = rubrics.items_of(card.period.rubric.body)[code]
+    ticks = _ticks(criterion, seed)
+    left = engine.deduction_points(criterion, D(str(criterion["max_points"])), ticks).points
+    given = D(seed % (int(left) + 1)) if op == "judge" else None   # judged within what the ticks leave
+    service.enter_score(secretary, card, code, points=given, deductions=ticks, note="对照标准自查")
 
 
 def _operate(op, pick, n, run, made, orgs, leader, poll):

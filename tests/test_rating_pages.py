@@ -103,6 +103,63 @@ def test_deduction_ticks_give_the_points(app, client, world):
     assert row["points"] == 2 and row["deductions"] == []
 
 
+def test_a_count_and_a_choice_on_the_deduction_page(app, client, world):
+    orgs, _, _ = world
+    period = start(client, world, rubric="zhengxian-community")
+    secretary = logged_in(app, "sec_a")
+    url = f"{page_of(period, orgs['a'])}/criteria/C5.1"
+    form = secretary.get(url)
+    shown = form.get_data(as_text=True)
+    assert 'name="count-2"' in shown and 'max="6"' in shown and "每项扣 1 分，最多 6 项" in shown
+    token = csrf_from(form)
+    too_many = secretary.post(url, data={"csrf_token": token, "count-2": "7", "note": "大讲堂缺三项"})
+    assert too_many.status_code == 422 and "最多计 6 项" in too_many.get_data(as_text=True)
+    not_a_number = secretary.post(url, data={"csrf_token": token, "count-2": "三", "note": "大讲堂缺三项"})
+    said = not_a_number.get_data(as_text=True)
+    assert not_a_number.status_code == 422 and "大讲堂缺三项" in said
+    assert '<p class="app-field-error" role="alert">应为整数' in said
+    assert secretary.post(url, data={"csrf_token": token, "count-2": "3", "note": "大讲堂缺三项"}).status_code == 302
+    assert criterion(client, world, period, orgs["a"], "C5.1")[1]["points"] == 2
+    assert 'value="3" data-per="1"' in secretary.get(url).get_data(as_text=True)
+
+    url = f"{page_of(period, orgs['a'])}/criteria/C3.2"
+    shown = secretary.get(url).get_data(as_text=True)
+    assert 'name="choice-1" value="" id="d-1-none" checked' in shown and "以下情况只选一种" in shown
+    assert secretary.post(url, data={"csrf_token": token, "deductions": ["0"], "choice-1": "1",
+                                     "note": "班子成员全年没有集中培训"}).status_code == 302
+    row = criterion(client, world, period, orgs["a"], "C3.2")[1]
+    assert row["points"] == 0 and row["deductions"] == [0, {"index": 1, "choice": 1}]
+    assert 'value="1" id="d-1-1" data-points="2" checked' in secretary.get(url).get_data(as_text=True)
+    # 无此情况 takes the alternative back.
+    assert secretary.post(url, data={"csrf_token": token, "choice-1": "", "note": "已补训"}).status_code == 302
+    assert criterion(client, world, period, orgs["a"], "C3.2")[1]["points"] == 3
+
+
+def test_judged_points_beside_the_ticks_where_the_method_says_so(app, client, world):
+    """C3.5: 未建立困难党员台账扣1分;未开展党内表彰活动扣1分,帮扶活动成效…酌情给分."""
+    orgs, _, _ = world
+    period = start(client, world, rubric="zhengxian-community")
+    secretary = logged_in(app, "sec_a")
+    assert 'name="points"' not in secretary.get(f"{page_of(period, orgs['a'])}/criteria/C1.1").get_data(as_text=True)
+    url = f"{page_of(period, orgs['a'])}/criteria/C3.5"
+    form = secretary.get(url)
+    assert "酌情评定" in form.get_data(as_text=True)
+    token = csrf_from(form)
+    above = secretary.post(url, data={"csrf_token": token, "deductions": ["0"], "points": "2.5",
+                                      "note": "帮扶记录不全"})
+    assert above.status_code == 422 and "按所选扣分项最多 2 分" in above.get_data(as_text=True)
+    assert secretary.post(url, data={"csrf_token": token, "deductions": ["0"], "points": "1.5",
+                                     "note": "帮扶记录不全"}).status_code == 302
+    row = criterion(client, world, period, orgs["a"], "C3.5")[1]
+    assert row["points"] == 1.5 and row["deductions"] == [0] and row["inputs"] == {"by": "points"}
+    assert 'value="1.5" placeholder="不填则按扣分项计算"' in secretary.get(url).get_data(as_text=True)
+    # Left empty, the ticks decide again, and the box stays empty on the next visit.
+    assert secretary.post(url, data={"csrf_token": token, "deductions": ["0"], "note": "帮扶活动正常"}
+                          ).status_code == 302
+    assert criterion(client, world, period, orgs["a"], "C3.5")[1]["points"] == 2
+    assert 'value="" placeholder="不填则按扣分项计算"' in secretary.get(url).get_data(as_text=True)
+
+
 def test_street_advances_by_page_and_a_stale_click_changes_nothing(app, client, world):
     orgs, _, _ = world
     period = start(client, world)
@@ -203,6 +260,20 @@ def test_self_report_problems_and_meetings_pages(app, client, world):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Meeting)) == 1
     assert criterion(client, world, period, orgs["a"], "R2")[1]["points"] > 0
     assert logged_in(app, "leader").get(meetings_url).status_code == 403
+
+
+def test_a_party_group_meeting_recorded_by_page_moves_o2(app, client, world):
+    orgs, _, _ = world
+    period = start(client, world)
+    secretary = logged_in(app, "sec_a")
+    meetings_url = f"/h5/rating/orgs/{orgs['a'].id}/meetings"
+    form = secretary.get(meetings_url)
+    assert "党小组会每月1至2次" in form.get_data(as_text=True)
+    assert secretary.post(meetings_url, data={"csrf_token": csrf_from(form), "kind": "group", "topic": "楼栋党小组学习",
+                                              "held_on": date.today().isoformat(), "attendance": "6"}
+                          ).status_code == 302
+    o2 = criterion(client, world, period, orgs["a"], "O2")[1]
+    assert o2["inputs"]["required_meetings_share"]["kinds"]["group"]["met"] == 1 and o2["points"] > 0
 
 
 def test_street_starts_a_campaign_by_page(app, client, world):

@@ -131,9 +131,12 @@ def get_scorecard(period_id, org_id):
 @blp.arguments(ManualScoreSchema)
 @blp.response(200, ScorecardSchema)
 def enter_score(args, period_id, org_id, code):
-    """A manual criterion: `points`, or the `deductions` ticked (points = max − their sum);
-    the secretary in self-evaluation, the street in review and audit; 409 `phase_closed`
-    otherwise."""
+    """A manual criterion: `points`, or the `deductions` that apply — an index, `{index,
+    count}` for a per-count item ("每少1项扣1分", up to its `max_count`), `{index, choice}` for
+    a one-of item (exclusive alternatives) — and points = max − what they lose, at least 0.
+    The secretary in self-evaluation, the street in review and audit; 409 `phase_closed`
+    otherwise; 422 `unknown_deduction`, `deduction_count_out_of_range`,
+    `deduction_choice_required`, `deduction_repeated` for ticks the item does not take."""
     actor, card = _card(period_id, org_id)
     service.enter_score(actor, card, code, **args)
     commit()

@@ -3,8 +3,9 @@ criteria, stars (or a grade) from the standards, and a score event for every cha
 
 `recompute(card, codes)` touches only the criteria named (the incremental path, run in the
 transaction that changed the data); `recompute(card)` recomputes every computed criterion
-(the full path). Both end in `_apply`, so the two can only differ in which criteria they
-read, and a property test checks that after any sequence of events they agree.
+and every manual one scored by its deduction ticks (the full path). Both end in `_apply`, so
+the two can only differ in which criteria they read, and a property test checks that after
+any sequence of events they agree.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from backend.extensions import db, utcnow
 from backend.polls.service import criterion_tallies
+from backend.rating import deductions
 from backend.rating.metrics import METRICS, Context, phrase
 from backend.rating.models import CriterionScore, Scorecard, ScoreEvent, Source
 from backend.rating.rubrics import criteria_of, items_of
@@ -97,15 +99,26 @@ def poll_points(criterion: dict, rubric: dict, tallies: list[dict]) -> Computed:
     return Computed(got, inputs, f"满意率 {share * 100:.1f}%（{n} 份）→ {fmt(got)}/{fmt(most)} 分")
 
 
-def manual_explanation(row: CriterionScore, criterion: dict) -> str:
-    most = fmt(row.max_points)
-    if row.entered_by_id is None and not row.deductions:
-        return f"待评分（满分 {most} 分）"
-    ticked = [criterion["deductions"][i] for i in row.deductions or [] if i < len(criterion.get("deductions", []))]
-    if ticked:
-        lost = "；".join(f"{d['text']} −{fmt(Decimal(str(d['points'])))}" for d in ticked)
-        return f"扣分：{lost} → {fmt(row.points)}/{most} 分"
-    return f"评定 {fmt(row.points)}/{most} 分"
+def deduction_points(criterion: dict, most: Decimal, ticks: list | None) -> Computed:
+    """A manual criterion scored by its deduction ticks (any kind, `backend.rating.deductions`):
+    the maximum less what the ticks lose, never below 0."""
+    found = deductions.lines(criterion, ticks)
+    lost = sum((p for _, p in found), ZERO)
+    got = max(points(most - lost), ZERO)
+    if not found:
+        return Computed(got, {"by": "deductions", "lost": 0.0}, f"无扣分项 → {fmt(got)}/{fmt(most)} 分")
+    said = "；".join(f"{text} −{fmt(p)}" for text, p in found)
+    return Computed(got, {"by": "deductions", "lost": float(lost)}, f"扣分：{said} → {fmt(got)}/{fmt(most)} 分")
+
+
+def given_points(criterion: dict, most: Decimal, got: Decimal, ticks: list | None) -> Computed:
+    """A manual criterion whose points were entered directly, with the ticks (if any) as the
+    reasons: the points stand, whatever the ticks would give (a judgement the rubric allows,
+    酌情给分, or an appeal)."""
+    found = deductions.lines(criterion, ticks)
+    said = "；".join(f"{text} −{fmt(p)}" for text, p in found)
+    return Computed(got, {"by": "points"}, f"扣分：{said}；评定 {fmt(got)}/{fmt(most)} 分" if found
+                    else f"评定 {fmt(got)}/{fmt(most)} 分")
 
 
 def standards_of(card: Scorecard) -> dict[str, Decimal]:
@@ -153,14 +166,16 @@ def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "�
     tallies = None
     results: dict[str, Computed] = {}
     for row in card.criteria:
-        if row.source == Source.manual or (codes is not None and row.code not in codes):
+        if codes is not None and row.code not in codes:
             continue
         if row.source == Source.metric:
             results[row.code] = metric_points(by_code[row.code], ctx)
-        else:
+        elif row.source == Source.poll:
             if tallies is None:
                 tallies = criterion_tallies(card.period_id, card.org_id)
             results[row.code] = poll_points(by_code[row.code], rubric, tallies.get(row.code, []))
+        elif codes is None and (row.inputs or {}).get("by") == "deductions":
+            results[row.code] = deduction_points(by_code[row.code], row.max_points, row.deductions)
     return _apply(card, results, cause)
 
 

@@ -106,12 +106,19 @@ def _joint_meetings(ctx: Context):
     return _ratio(met, due), {"quarters_met": met, "quarters_due": due}
 
 
+#: 三会一课 and 主题党日 and how often each is due, in months (seed 004 附件3: 支部党员大会 each
+#: quarter, 支委会 each month, 党小组会 one or two a month, 党课 each quarter; 主题党日 each month).
+REQUIRED_MEETINGS = (("theme_day", 1), ("committee", 1), ("group", 1), ("general", 3), ("lecture", 3))
+
+
 def _required_meetings(ctx: Context):
     met = due = 0
-    for kinds, months in (({"theme_day"}, 1), ({"committee"}, 1), ({"general"}, 3), ({"lecture"}, 3)):
-        m, d = _periods_met(ctx, kinds, months)
+    by_kind = {}
+    for kind, months in REQUIRED_MEETINGS:
+        m, d = _periods_met(ctx, {kind}, months)
         met, due = met + m, due + d
-    return _ratio(met, due), {"met": met, "due": due}
+        by_kind[kind] = {"met": m, "due": d}
+    return _ratio(met, due), {"met": met, "due": due, "kinds": by_kind}
 
 
 def _micro(key: str, *inputs: str):

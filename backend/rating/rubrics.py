@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from backend.core.errors import NotFound
 from backend.extensions import db
+from backend.rating import deductions
 from backend.rating.ledger import canonical
 from backend.rating.metrics import METRICS
 from backend.rating.models import Rubric, Source
@@ -85,9 +86,8 @@ def _criterion(criterion: dict, seen: set[str], where: str, body: dict) -> Decim
     most = _points(criterion.get("max_points"), where)
     if criterion.get("source") not in set(Source):
         raise RubricError(f"{where}: unknown source {criterion.get('source')!r}")
-    for deduction in criterion.get("deductions") or []:
-        if not deduction.get("text") or _points(deduction.get("points"), where) > most:
-            raise RubricError(f"{where}: a deduction needs text and at most {most} points")
+    for n, option in enumerate(criterion.get("deductions") or [], 1):
+        _deduction(option, f"{where} deduction {n}", most)
     if criterion["source"] == Source.metric:
         parts = criterion.get("parts") or []
         if not parts:
@@ -101,6 +101,42 @@ def _criterion(criterion: dict, seen: set[str], where: str, body: dict) -> Decim
         if split != most:
             raise RubricError(f"{where}: parts add up to {split}, not {most}")
     return most
+
+
+#: The keys each kind of deduction item has: a misspelt key is an error, not a silent default.
+_DEDUCTION_KEYS = {deductions.ONCE: {"kind", "text", "points"},
+                   deductions.PER_COUNT: {"kind", "text", "points", "max_count", "unit"},
+                   deductions.ONE_OF: {"kind", "text", "choices"}}
+
+
+def _deduction(option: dict, where: str, most: Decimal) -> None:
+    """One deduction item: a known kind with its keys, a text, and points (per instance, or
+    per choice) above 0 and at most the criterion's."""
+    kind = deductions.kind_of(option)
+    if kind not in deductions.KINDS:
+        raise RubricError(f"{where}: kind must be one of {deductions.KINDS}, not {kind!r}")
+    stray = set(option) - _DEDUCTION_KEYS[kind]
+    if stray:
+        raise RubricError(f"{where}: a {kind} deduction has no {', '.join(sorted(stray))}")
+    if not option.get("text"):
+        raise RubricError(f"{where}: a deduction needs text")
+    if kind == deductions.PER_COUNT:
+        count = option.get("max_count")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 2:
+            raise RubricError(f"{where}: a per_count deduction needs max_count, a whole number of at least 2")
+    for priced in _choices(option, where) if kind == deductions.ONE_OF else [option]:
+        if not 0 < _points(priced.get("points"), where) <= most:
+            raise RubricError(f"{where}: a deduction takes more than 0 and at most {most} points")
+
+
+def _choices(option: dict, where: str) -> list[dict]:
+    choices = option.get("choices")
+    if not isinstance(choices, list) or len(choices) < 2:
+        raise RubricError(f"{where}: a one_of deduction needs at least two choices")
+    for choice in choices:
+        if not isinstance(choice, dict) or not choice.get("text") or set(choice) - {"text", "points"}:
+            raise RubricError(f"{where}: each choice of a one_of deduction has text and points, and nothing else")
+    return choices
 
 
 @cache

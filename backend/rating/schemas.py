@@ -10,7 +10,8 @@ class CriterionRuleSchema(Schema):
     title = fields.String()
     max_points = fields.Float()
     source = fields.String(metadata={"description": "manual, poll or metric"})
-    rule = fields.Dict(metadata={"description": "metric parts, poll parameters or deduction items"})
+    rule = fields.Dict(metadata={"description": "metric parts, poll parameters or deduction items (kind once, "
+                                                "per_count with max_count and unit, or one_of with choices)"})
 
 
 class StandardRuleSchema(Schema):
@@ -68,6 +69,34 @@ class EvidenceSchema(Schema):
     url = fields.Function(lambda e: f"/api/v1/evidence/{e.id}")
 
 
+class DeductionTickSchema(Schema):
+    index = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    count = fields.Integer(strict=True, validate=validate.Range(min=0, max=1000),
+                           metadata={"description": "instances of a per_count deduction (0: none)"})
+    choice = fields.Integer(strict=True, validate=validate.Range(min=0),
+                            metadata={"description": "which alternative of a one_of deduction applies"})
+
+
+_TICK_DOC = {"oneOf": [{"type": "integer", "minimum": 0},
+                       {"type": "object", "required": ["index"], "properties": {
+                           "index": {"type": "integer", "minimum": 0}, "count": {"type": "integer", "minimum": 0},
+                           "choice": {"type": "integer", "minimum": 0}}}]}
+
+
+class DeductionTick(fields.Field):
+    """One deduction that applies: the index of a rubric item's deduction, or `{index, count}`
+    (counted per instance) or `{index, choice}` (one of alternatives)."""
+
+    default_error_messages = {"invalid": "扣分项应为序号，或 {{index, count}}、{{index, choice}}"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, dict):
+            return DeductionTickSchema().load(value)
+        raise self.make_error("invalid")
+
+
 class CriterionScoreSchema(Schema):
     code = fields.String()
     standard = fields.String(attribute="standard_code")
@@ -80,7 +109,9 @@ class CriterionScoreSchema(Schema):
     note = fields.String(allow_none=True)
     evidence_url = fields.String(allow_none=True)
     evidence = fields.Nested(EvidenceSchema, allow_none=True)
-    deductions = fields.List(fields.Integer(), allow_none=True)
+    deductions = fields.List(fields.Raw(metadata=_TICK_DOC), allow_none=True,
+                             metadata={"description": "the deductions that apply, as sent: an index, "
+                                                      "{index, count} or {index, choice}"})
     updated_at = fields.AwareDateTime()
 
 
@@ -106,8 +137,11 @@ class ScorecardSchema(ScorecardRowSchema):
 
 class ManualScoreSchema(Schema):
     points = fields.Decimal(places=2, validate=validate.Range(min=0), allow_none=True)
-    deductions = fields.List(fields.Integer(strict=True), validate=validate.Length(max=50),
-                             metadata={"description": "indexes of the rubric item's deductions that apply"})
+    deductions = fields.List(DeductionTick(metadata=_TICK_DOC), validate=validate.Length(max=50),
+                             metadata={"description": "the rubric item's deductions that apply: an index (a "
+                                                      "`once` item, or one instance of a `per_count` one), "
+                                                      "{index, count} for a `per_count` item, {index, choice} "
+                                                      "for a `one_of` item; points = max − what they lose"})
     note = fields.String(required=True, validate=validate.Length(min=2, max=1000))
     evidence_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=500))
     evidence_id = fields.Integer(strict=True, allow_none=True,

@@ -20,6 +20,7 @@ from backend.notifications.service import already_told, notify
 from backend.orgs.models import Org
 from backend.orgs.permissions import org_visible_clause
 from backend.people.service import role_holders
+from backend.rating import deductions as deduction_ticks
 from backend.rating import engine, evidence, ledger, rubrics
 from backend.rating.models import (
     LIVE_PHASES,
@@ -165,11 +166,32 @@ def rubric_item(card: Scorecard, code: str) -> dict:
     return rubrics.items_of(card.period.rubric.body)[code]
 
 
+def _manual_points(item: dict, row: CriterionScore, points: Decimal | None, ticks: list | None) -> engine.Computed:
+    """What a manual entry gives: the ticks scored by the engine, or points entered directly
+    (which stand, with any ticks as their reasons)."""
+    if points is None:
+        if ticks is None:
+            raise Invalid("请填写得分或勾选扣分项", code="points_required", fields={"points": ["请填写得分"]})
+        return engine.deduction_points(item, row.max_points, ticks)
+    points = engine.points(points)
+    if points < 0 or points > row.max_points:
+        message = f"得分应在 0 到 {engine.fmt(row.max_points)} 之间"
+        raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
+    # Judgement (酌情) works within what the ticked deductions leave, never above it.
+    most = engine.deduction_points(item, row.max_points, ticks).points if ticks else row.max_points
+    if points > most:
+        message = f"按所选扣分项最多 {engine.fmt(most)} 分"
+        raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
+    return engine.given_points(item, row.max_points, points, ticks)
+
+
 def enter_score(actor: Actor, card: Scorecard, code: str, *, points: Decimal | None = None,
-                deductions: list[int] | None = None, note: str, evidence_url: str | None = None,
+                deductions: list | None = None, note: str, evidence_url: str | None = None,
                 evidence_id: int | None = None) -> CriterionScore:
-    """A manual criterion: points given directly, or the deduction items ticked; the
-    evidence is a link, a file uploaded for this scorecard (`evidence.store`), or both."""
+    """A manual criterion: points given directly, or the deduction items that apply — an
+    index, `{index, count}` for one counted per instance, `{index, choice}` for one of
+    several alternatives (`backend.rating.deductions`); the evidence is a link, a file
+    uploaded for this scorecard (`evidence.store`), or both."""
     card = engine.lock(card)
     editable(actor, card)
     row = criterion(card, code)
@@ -180,28 +202,17 @@ def enter_score(actor: Actor, card: Scorecard, code: str, *, points: Decimal | N
                                     != (card.period_id, card.org_id)):
         raise Invalid("佐证材料不存在", code="unknown_evidence", fields={"evidence_id": ["佐证材料不存在"]})
     item = rubric_item(card, code)
-    if deductions is not None:
-        options = item.get("deductions") or []
-        if any(i < 0 or i >= len(options) for i in deductions):
-            raise Invalid("扣分项不存在", code="unknown_deduction", fields={"deductions": ["扣分项不存在"]})
-        deductions = sorted(set(deductions))
-        lost = sum((Decimal(str(options[i]["points"])) for i in deductions), Decimal(0))
-        points = max(row.max_points - lost, Decimal(0)) if points is None else points
-    if points is None:
-        raise Invalid("请填写得分或勾选扣分项", code="points_required", fields={"points": ["请填写得分"]})
-    points = engine.points(points)
-    if points < 0 or points > row.max_points:
-        message = f"得分应在 0 到 {engine.fmt(row.max_points)} 之间"
-        raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
+    ticks = deduction_ticks.read(item, deductions) if deductions is not None else None
+    computed = _manual_points(item, row, points, ticks)
     old = row.points
-    row.note, row.evidence_url, row.deductions, row.evidence = note, evidence_url, deductions, evidence
+    row.note, row.evidence_url, row.deductions, row.evidence = note, evidence_url, ticks, evidence
     if evidence is not None and evidence.attached_at is None:
         evidence.attached_at = utcnow()
     row.entered_by_id = actor.person.id
-    engine.set_manual(card, row, points, f"{card.period.phase_label}评分：{item['title'][:40]}")
-    row.explanation = engine.manual_explanation(row, item)
+    engine.set_manual(card, row, computed.points, f"{card.period.phase_label}评分：{item['title'][:40]}")
+    row.inputs, row.explanation = computed.inputs, computed.explanation[:300]
     ledger.append(card.period, "manual_score", org_id=card.org_id, actor_id=actor.person.id, criterion=code,
-                  old=old, new=points, note=note, evidence_url=evidence_url, deductions=deductions,
+                  old=old, new=computed.points, note=note, evidence_url=evidence_url, deductions=ticks,
                   evidence={"id": evidence.id, "sha256": evidence.sha256, "filename": evidence.filename}
                   if evidence else None, phase=card.period.phase)
     db.session.flush()
@@ -295,6 +306,7 @@ def decide_appeal(actor: Actor, appeal: Appeal, *, accept: bool, note: str,
         applied.append({"criterion": row.code, "old": row.points, "new": new})
         row.note = change.get("note") or note
         row.entered_by_id = actor.person.id
+        row.inputs = {"by": "appeal"}   # the decision stands; a full recompute leaves it
         engine.set_manual(card, row, new, f"申诉改分：{rubric_item(card, row.code)['title'][:40]}")
         row.explanation = f"申诉后改为 {engine.fmt(new)}/{engine.fmt(row.max_points)} 分（{row.note}）"[:300]
     appeal.status = (AppealStatus.accepted if accept else AppealStatus.rejected).value

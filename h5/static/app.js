@@ -77,7 +77,9 @@
     form.addEventListener("input", update);
     update();
   });
-  // Deduction ticks: show the points that will be saved (the server computes them again).
+  // Deductions: show the points that will be saved (the server computes them again, as
+  // backend/rating/deductions.py does): ticked boxes and the chosen alternative of a one-of
+  // lose their points, a per-count item its points times the count (up to its cap).
   document.querySelectorAll("form[data-deductions]").forEach(function (form) {
     var out = form.querySelector("[data-score]");
     function update() {
@@ -85,9 +87,29 @@
       form.querySelectorAll("input[data-points]:checked").forEach(function (box) {
         score -= parseFloat(box.dataset.points);
       });
-      out.textContent = String(Math.max(0, Math.round(score * 100) / 100));
+      form.querySelectorAll("input[data-per]").forEach(function (input) {
+        var count = Math.min(parseInt(input.value, 10) || 0, Number(input.max));
+        if (count > 0) score -= count * parseFloat(input.dataset.per);
+      });
+      score = Math.max(0, Math.round(score * 100) / 100);
+      // Points judged (酌情) stand when given (the server refuses more than the ticks leave).
+      var judged = form.querySelector("input[data-judged]");
+      if (judged && judged.value.trim() !== "" && !isNaN(parseFloat(judged.value))) {
+        score = parseFloat(judged.value);
+      }
+      out.textContent = String(score);
     }
+    // The − and + beside a count: one step within its bounds.
+    form.querySelectorAll("[data-step]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var input = button.parentNode.querySelector("input[data-per]");
+        var next = (parseInt(input.value, 10) || 0) + Number(button.dataset.step);
+        input.value = String(Math.max(0, Math.min(Number(input.max), next)));
+        update();
+      });
+    });
     form.addEventListener("change", update);
+    form.addEventListener("input", update);
     update();
   });
   // A file picker styled as a button: say which file was chosen, and refuse one over the

@@ -1,6 +1,7 @@
 """The star rating campaign on a phone: a secretary scores a manual criterion and sees the
 total change; the street starts a campaign with a deduction rubric and advances it; the
-secretary ticks deductions; in review the secretary can no longer edit."""
+secretary ticks deductions, counts one per instance and picks one of exclusive alternatives;
+in review the secretary can no longer edit."""
 
 from __future__ import annotations
 
@@ -89,6 +90,35 @@ def test_street_campaign_with_deduction_ticks_and_phase_rules(phone, live_server
     expect(secretary.locator("#c-C1\\.1")).to_contain_text("未进行摸底排查 −1")
     assert total_of(secretary) == before + 1
     scorecard_url = secretary.url.split("#")[0]
+
+    # 每少1项扣1分: a count with − and +; exclusive alternatives: one radio of a group.
+    secretary.goto(f"{scorecard_url}/criteria/C5.1")
+    expect(secretary.locator("[data-score]")).to_have_text("5")
+    plus = secretary.get_by_role("button", name="增加")
+    for _ in range(4):
+        plus.click()
+    secretary.get_by_role("button", name="减少").click()
+    expect(secretary.locator("input[name=count-2]")).to_have_value("3")
+    expect(secretary.locator("[data-score]")).to_have_text("2")
+    secretary.get_by_text("社区用房不达标", exact=True).click()
+    expect(secretary.locator("[data-score]")).to_have_text("0")
+    secretary.locator("textarea[name=note]").fill("用房不足 500㎡；大讲堂缺制度、设备、标识三项")
+    screenshot(secretary, "rating-deduction-count")
+    secretary.get_by_role("button", name="保存评分").click()
+    expect(secretary.locator("#c-C5\\.1")).to_contain_text("新时代“三新”大讲堂未依据“6有”标准建设（3 项） −3")
+    expect(secretary.locator("#c-C5\\.1 [data-points]")).to_have_text("0")
+
+    secretary.goto(f"{scorecard_url}/criteria/C3.2")
+    expect(secretary.locator("[data-score]")).to_have_text("3")
+    secretary.get_by_text("每年集中学习培训时间不足", exact=True).click()
+    expect(secretary.locator("[data-score]")).to_have_text("2")
+    secretary.get_by_text("没有集中培训的", exact=True).click()
+    expect(secretary.locator("[data-score]")).to_have_text("1")
+    secretary.locator("textarea[name=note]").fill("班子成员今年未参加集中培训")
+    screenshot(secretary, "rating-deduction-choice")
+    secretary.get_by_role("button", name="保存评分").click()
+    expect(secretary.locator("#c-C3\\.2 [data-points]")).to_have_text("1")
+    assert total_of(secretary) == before + 1 + 0 + 1   # C1.1, C5.1 and C3.2 so far
 
     officer.goto(campaign_url)
     officer.get_by_test_id("advance").click()
