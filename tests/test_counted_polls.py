@@ -146,7 +146,7 @@ def test_o5_pools_every_answer_of_both_polls(client, world):
     row = _criterion(client, headers["sec_a"], period, orgs["a"], "O5")
     # 3 × (0.68 − 0.60) / 0.35 = 0.69
     assert row["points"] == 0.69
-    assert row["explanation"] == "满意率 68.0%（群众满意度测评 40 份、党员测评 10 份，合并 50 份）→ 0.69/3 分"
+    assert row["explanation"] == "满意率 68.0%（党员测评 10 份、群众满意度测评 40 份，合并 50 份）→ 0.69/3 分"
     assert (row["inputs"]["pooled"], row["inputs"]["sheets"]) == (50, {"mass": 40, "party_member": 10})
     card = db.session.scalar(sa.select(Scorecard).where(Scorecard.period_id == period["id"],
                                                         Scorecard.org_id == orgs["a"].id))
@@ -165,7 +165,7 @@ def test_an_audience_short_of_its_sample_is_left_out_of_the_pool(client, world):
     row = _criterion(client, headers["sec_a"], period, orgs["a"], "O5")
     assert (row["points"], row["provisional"]) == (0, 0)   # pooled 4 of 9: 44.4 %, below 60 %
     assert row["explanation"].startswith(
-        "满意率 44.4%（群众满意度测评 5 份，样本不足 30 份；党员测评 4 份，样本不足 10 份）→ 暂计 0 分")
+        "满意率 44.4%（党员测评 4 份，样本不足 10 份；群众满意度测评 5 份，样本不足 30 份）→ 暂计 0 分")
     _answer_all(party, [c.code for c in polls.generate_codes(party, 6)], [5] * 6)
     db.session.commit()
     row = _criterion(client, headers["sec_a"], period, orgs["a"], "O5")

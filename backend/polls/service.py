@@ -482,7 +482,8 @@ def criterion_tallies(period_id: int, org_id: int) -> dict[str, list[dict]]:
     questions = db.session.execute(
         sa.select(PollQuestion, Poll.audience).join(Poll, Poll.id == PollQuestion.poll_id)
         .where(Poll.period_id == period_id, Poll.org_id == org_id, PollQuestion.criterion_code.is_not(None),
-               PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))).all()
+               PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))
+        .order_by(PollQuestion.id)).all()
     if not questions:
         return {}
     counts: dict[int, dict[str, int]] = {}

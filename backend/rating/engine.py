@@ -65,14 +65,15 @@ def metric_points(criterion: dict, ctx: Context) -> Computed:
     return Computed(got, inputs, f"{'，'.join(phrases)} → {fmt(got)}/{fmt(most)} 分")
 
 
-def _sheets(questions: list[dict]) -> dict[str, int]:
-    """Answer sheets per audience: per poll, the most answered of its questions mapped to the
-    criterion (every sheet that answered one of them, when they are required), summed."""
+def _sheets(questions: list[dict], order: tuple[str, ...]) -> dict[str, int]:
+    """Answer sheets per audience, in `order`: per poll, the most answered of its questions
+    mapped to the criterion (every sheet that answered one of them, when they are required),
+    summed."""
     per_poll: dict[tuple[str, int], int] = {}
     for t in questions:
         key = (t["audience"], t["poll_id"])
         per_poll[key] = max(per_poll.get(key, 0), t["count"])
-    sheets: dict[str, int] = {}
+    sheets = dict.fromkeys(order, 0)
     for (audience, _), n in per_poll.items():
         sheets[audience] = sheets.get(audience, 0) + n
     return {audience: n for audience, n in sheets.items() if n}
@@ -110,7 +111,8 @@ def poll_points(criterion: dict, rubric: dict, tallies: list[dict]) -> Computed:
     minimum = rule["min_answers"]
     audiences = poll_audiences(criterion)
     fed = [t for t in tallies if (audiences is None or t["audience"] in audiences) and t["weight"] > 0]
-    sheets = _sheets(fed)
+    # Audiences in the rubric's order, so the sentence reads the same however rows arrive.
+    sheets = _sheets(fed, audiences or tuple(a.value for a in Audience))
     counted = [a for a, n in sheets.items() if n >= minimum.get(a, 0)]
     inputs = {"questions": fed, "min_answers": minimum, "audience": list(audiences) if audiences else None,
               "sheets": sheets, "left_out": [t for t in tallies if t not in fed and t["count"]]}
