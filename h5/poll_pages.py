@@ -15,7 +15,7 @@ from backend.core.permissions import can
 from backend.extensions import db, utcnow
 from backend.polls import service
 from backend.polls.models import MODE_LABELS, RATING_LABELS, Poll, QuestionKind
-from backend.polls.presets import PRESETS
+from backend.polls.presets import PRESETS, uncounted
 from backend.polls.schemas import PollCreateSchema
 from backend.qrcodes import service as qr_service
 from h5.views import act_and_return, communities_of, local_iso, require_page_actor, submit_form
@@ -93,34 +93,47 @@ def polls_list():
                            can_create=bool(service.organised_by(actor, communities)))
 
 
+#: What the new-poll form shows beside its own fields; any other refusal shows above it.
+_FORM_FIELDS = ("org_id", "preset", "from_day", "to_day", "opens_at", "closes_at", "modes")
+
+
 def _poll_form(actor, values: dict, errors: dict, status: int = 200):
     communities = service.organised_by(actor, communities_of(actor))
     if not communities:
         raise Forbidden("只有社区书记或街道工作人员可以发起测评")
+    shown = {k: v for k, v in errors.items() if k in _FORM_FIELDS}
+    others = [m for k, v in errors.items() if k not in _FORM_FIELDS for m in (v if isinstance(v, list) else [str(v)])]
+    if others:
+        shown["_"] = others
     return render_template("poll_form.html", tab="home", communities=communities, presets=PRESETS,
-                           values=values, errors=errors), status
+                           may_count=bool(service.counted_by(actor, communities)), values=values,
+                           errors=shown), status
 
 
 @bp.get("/polls/new")
 def poll_new():
+    actor = require_page_actor()
     today = utcnow().date()
-    return _poll_form(require_page_actor(), {"preset": "mass", "from_day": today.isoformat(),
-                                             "to_day": (today + timedelta(days=14)).isoformat(),
-                                             "modes": ["device", "code"]}, {})
+    counted = "1" if service.counted_by(actor, communities_of(actor)) else ""
+    return _poll_form(actor, {"preset": "mass", "from_day": today.isoformat(),
+                              "to_day": (today + timedelta(days=14)).isoformat(),
+                              "modes": ["device", "code"], "counted": counted}, {})
 
 
 @bp.post("/polls/new")
 def poll_create():
     actor = require_page_actor()
-    values = {k: request.form.get(k, "").strip() for k in ("org_id", "preset", "from_day", "to_day")}
+    values = {k: request.form.get(k, "").strip() for k in ("org_id", "preset", "from_day", "to_day", "counted")}
     values["modes"] = request.form.getlist("modes")
     preset = PRESETS.get(values["preset"], PRESETS["mass"])
+    # Unticked, the questions map to no criterion: the poll feeds no score (what a secretary runs).
+    questions = preset["questions"] if values["counted"] == "1" else uncounted(preset["questions"])
 
     def create():
         args = PollCreateSchema().load({
             "org_id": int(values["org_id"]) if values["org_id"].isdigit() else values["org_id"],
             "title": preset["title"], "description": preset["description"], "audience": preset["audience"],
-            "questions": preset["questions"], "modes": values["modes"] or ["account"],
+            "questions": questions, "modes": values["modes"] or ["account"],
             "opens_at": local_iso(values["from_day"], "00:00"), "closes_at": local_iso(values["to_day"], "23:59")})
         poll = service.create(actor, args)
         poll.title = f"{poll.org.name}{preset['title']}"

@@ -96,8 +96,8 @@ def test_a_standard_at_16_earns_a_star(standards, stars):
     assert engine.stars_for(WUHUA, {k: D(v) for k, v in standards.items()}) == stars
 
 
-def _tally(count, top_two, audience="mass", weight=1.0):
-    return {"question_id": 1, "poll_id": 1, "audience": audience, "weight": weight, "count": count,
+def _tally(count, top_two, audience="mass", weight=1.0, poll=1):
+    return {"question_id": poll, "poll_id": poll, "audience": audience, "weight": weight, "count": count,
             "top_two": top_two}
 
 
@@ -112,8 +112,11 @@ S5 = next(c for s in WUHUA["standards"] for c in s["criteria"] if c["code"] == "
     ([_tally(12, 12)], "0.00", "5.00", "样本不足 30 份"),
     # Weighted: 100 % at weight 1 and 70 % at weight 3 → 77.5 % → (0.775−0.6)/0.35 × 5 = 2.5.
     ([_tally(30, 30), _tally(30, 21, weight=3.0)], "2.50", None, "满意率 77.5%"),
-    # A party-member question counts from 10 answers; the mass one below 30 is left out.
-    ([_tally(10, 10, "party_member"), _tally(20, 0)], "5.00", None, "满意率 100.0%"),
+    # S5 is the masses' item: party-member answers never feed it, whatever their number.
+    ([_tally(10, 10, "party_member"), _tally(20, 0)], "0.00", "0.00", "满意率 0.0%（20 份，样本不足 30 份）"),
+    ([_tally(40, 40, "party_member", poll=2)], "0.00", None, "暂无测评答卷"),
+    # Pooled per answer, not averaged per poll: (180 + 30) / 330 = 63.6 %, not (60 % + 100 %) / 2.
+    ([_tally(300, 180), _tally(30, 30, poll=2)], "0.52", None, "满意率 63.6%（2 次测评合并 330 份）→ 0.52/5 分"),
 ])
 def test_poll_points(tallies, points, provisional, says):
     computed = engine.poll_points(S5, WUHUA, tallies)
@@ -290,7 +293,7 @@ def test_a_meeting_moves_r2_and_a_poll_answer_moves_s5(client, world):
     assert met.status_code == 201, met.get_json()
     r2 = next(c for c in client.get(url, headers=headers["sec_a"]).get_json()["criteria"] if c["code"] == "R2")
     assert r2["points"] > 0 and r2["inputs"]["joint_meeting_quarter_share"]["quarters_met"] == 1
-    poll = client.post("/api/v1/polls", headers=headers["sec_a"], json={
+    poll = client.post("/api/v1/polls", headers=headers["officer"], json={
         "org_id": orgs["a"].id, "title": "群众满意度测评", "audience": "mass", "modes": ["device"],
         "opens_at": (date.today() - timedelta(days=1)).isoformat() + "T00:00:00+08:00",
         "closes_at": (date.today() + timedelta(days=7)).isoformat() + "T00:00:00+08:00",
@@ -335,11 +338,15 @@ _RUN = itertools.count()
 DEDUCTED = sorted(code for code, c in rubrics.items_of(rubrics.files()["zhengxian-community"]).items()
                   if c.get("deductions"))
 OPS = st.lists(st.one_of(
-    st.tuples(st.sampled_from(["wish", "claim", "fulfil", "confirm", "meeting", "team", "poll"]), st.integers(0, 3)),
+    st.tuples(st.sampled_from(["wish", "claim", "fulfil", "confirm", "meeting", "team", "poll", "party"]),
+              st.integers(0, 3)),
     # A manual entry on community B's deduction card: ticks drawn from the seed (every kind),
     # or points given with ticks as their reasons.
     st.tuples(st.sampled_from(["deduct", "judge"]), st.tuples(st.sampled_from(DEDUCTED), st.integers(0, 7 ** 4)))),
     max_size=14)
+#: The shipped rubric with samples small enough for a short run to cross them: O5 then pools
+#: a mass poll and a party-member poll, each audience counting from its own minimum.
+SMALL_SAMPLES = {**WUHUA, "poll": {**WUHUA["poll"], "min_answers": {"mass": 3, "party_member": 2}}}
 
 
 @pytest.mark.slow
@@ -349,11 +356,16 @@ OPS = st.lists(st.one_of(
 @example(ops=[("deduct", ("C5.1", 5 * 7 * 7 + 1)), ("deduct", ("C3.2", 7 * 2 + 1)), ("judge", ("C5.1", 3)),
               ("meeting", 1)])
 @given(ops=OPS)
-def test_incremental_scores_equal_a_full_recompute(app, world, ops):
+# Both audiences past their samples, so O5 pools the two polls.
+@example(ops=[("poll", 0), ("party", 3), ("poll", 1), ("poll", 0), ("party", 0), ("poll", 1)])
+def test_incremental_scores_equal_a_full_recompute(app, world, monkeypatch, ops):
     """After any sequence of operations, each committed with its live recompute, a full
     recompute changes nothing — also on the manual criteria scored by deduction ticks of
-    every kind (once, per count, one of)."""
+    every kind (once, per count, one of), and on poll items pooled over a mass and a
+    party-member poll."""
     orgs, people, _ = world
+    shipped = rubrics.files()
+    monkeypatch.setattr(rubrics, "files", lambda: {**shipped, "wuhua-2019": SMALL_SAMPLES})
     db.session.execute(sa.delete(ScoreEvent))
     officer = load_actor(people["officer"].id)
     # Created first, so that the poll below feeds the wuhua campaign, the newest rating A.
@@ -366,10 +378,17 @@ def test_incremental_scores_equal_a_full_recompute(app, world, ops):
     deducted_card = service.scorecard(deducted, orgs["b"].id)
     secretary_b = load_actor(people["sec_b"].id)
     leader = load_actor(people["leader"].id)
-    poll = polls.create_poll(orgs["a"], {
-        "title": "测评", "audience": "mass", "modes": ["device"], "opens_at": polls.utcnow() - timedelta(hours=1),
-        "closes_at": polls.utcnow() + timedelta(days=1),
-        "questions": [{"text": "满意度", "kind": "rating5", "criterion_code": "S5"}]})
+    window = {"opens_at": polls.utcnow() - timedelta(hours=1), "closes_at": polls.utcnow() + timedelta(days=1)}
+    mass = polls.create_poll(orgs["a"], {
+        "title": "群众测评", "audience": "mass", "modes": ["device"], **window,
+        "questions": [{"text": "满意度", "kind": "rating5", "criterion_code": "S5"},
+                      {"text": "运转规范", "kind": "rating5", "criterion_code": "O5", "weight": 2}]})
+    party = polls.create_poll(orgs["a"], {
+        "title": "党员测评", "audience": "party_member", "modes": ["code"], **window,
+        "questions": [{"text": "班子评价", "kind": "rating5", "criterion_code": "T5"},
+                      {"text": "运转规范", "kind": "rating5", "criterion_code": "O5"}]})
+    assert mass.period_id == party.period_id == period.id
+    codes = [c.code for c in polls.generate_codes(party, 14)]
     db.session.commit()
     made, run = [], next(_RUN)
     for n, (op, pick) in enumerate(ops):
@@ -377,7 +396,7 @@ def test_incremental_scores_equal_a_full_recompute(app, world, ops):
             if op in ("deduct", "judge"):
                 _enter(op, *pick, secretary_b, deducted_card)
             else:
-                _operate(op, pick, n, run, made, orgs, leader, poll)
+                _operate(op, pick, n, run, made, orgs, leader, (mass, party, codes))
         except DomainError:
             db.session.rollback()   # a refused operation (e.g. too many claims) changes nothing
             continue
@@ -414,8 +433,9 @@ def _enter(op, code, seed, secretary, card):
     service.enter_score(secretary, card, code, points=given, deductions=ticks, note="对照标准自查")
 
 
-def _operate(op, pick, n, run, made, orgs, leader, poll):
+def _operate(op, pick, n, run, made, orgs, leader, poll_set):
     target = made[pick % len(made)] if made else None
+    mass, party, codes = poll_set
     if op == "wish":
         made.append(wishes.submit(grid=orgs["a1"], title=f"心愿{n}", content="内容内容", category="生活帮扶",
                                   consent=True, submit_token=f"token-{run}-{n}").wish)
@@ -431,9 +451,13 @@ def _operate(op, pick, n, run, made, orgs, leader, poll):
     elif op == "team":
         create_team(orgs["a"], name=f"服务队{run}-{n}")
     elif op == "poll":
-        respondent = polls.respondent_for(poll, actor=None, code=None, device=f"device-{run:06d}-{n:06d}")
-        polls.submit(poll, respondent, [{"question_id": poll.questions[0].id, "value": 1 + pick}],
-                     ip=f"10.0.{n}.1")
+        respondent = polls.respondent_for(mass, actor=None, code=None, device=f"device-{run:06d}-{n:06d}")
+        polls.submit(mass, respondent, [{"question_id": mass.questions[0].id, "value": 1 + pick},
+                                        {"question_id": mass.questions[1].id, "value": 5 - pick}], ip=f"10.0.{n}.1")
+    elif op == "party":
+        respondent = polls.respondent_for(party, actor=None, code=codes[n], device=None)
+        polls.submit(party, respondent, [{"question_id": party.questions[0].id, "value": 2 + pick},
+                                         {"question_id": party.questions[1].id, "value": 5 - pick}], ip=f"10.1.{n}.1")
 
 
 # --- appeals, quotas, final --------------------------------------------------------------------

@@ -63,7 +63,7 @@ def test_next_star_in_words(client, world):
 def test_street_board_quota_lines_cut_offs_polls_and_overdue_wishes(client, world):
     orgs, people, headers = world
     period = start(client, world)
-    poll = client.post("/api/v1/polls", headers=headers["sec_a"], json={
+    poll = client.post("/api/v1/polls", headers=headers["officer"], json={
         **PRESETS["mass"], "org_id": orgs["a"].id, "modes": ["code"],
         "opens_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
         "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()}).get_json()

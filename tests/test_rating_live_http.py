@@ -33,13 +33,14 @@ N = 36
 
 
 def _sheet(question_ids: dict[int, int], i: int) -> list[dict]:
-    """Respondent i's answers to the mass preset's three rated questions (S5, S5, R5).
+    """Respondent i's answers to the mass preset's four rated questions (S5, S5, R5, O5).
 
     Over all N: question 1 has 27 of 36 in the top two levels, question 2 all 36, question 3
-    24 of 36; the optional choice and text questions are left out."""
+    24 of 36, question 4 all 36; the optional choice and text questions are left out."""
     return [{"question_id": question_ids[1], "value": 3 if i % 4 == 3 else 5},
             {"question_id": question_ids[2], "value": 4},
-            {"question_id": question_ids[3], "value": 1 if i % 3 == 2 else 5}]
+            {"question_id": question_ids[3], "value": 1 if i % 3 == 2 else 5},
+            {"question_id": question_ids[4], "value": 5}]
 
 
 def _criterion(card: dict, code: str) -> dict:
@@ -55,7 +56,7 @@ def test_simultaneous_poll_answers_all_count_on_the_scorecard(db_url, client, wo
     orgs, _, headers = world
     period = start(client, world)
     url = card_url(period, orgs["a"])
-    poll = client.post("/api/v1/polls", headers=headers["sec_a"], json={
+    poll = client.post("/api/v1/polls", headers=headers["officer"], json={
         **PRESETS["mass"], "org_id": orgs["a"].id, "modes": ["code"],
         "opens_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
         "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()})
@@ -63,7 +64,7 @@ def test_simultaneous_poll_answers_all_count_on_the_scorecard(db_url, client, wo
     poll = poll.get_json()
     assert poll["period_id"] == period["id"]
     question_ids = {q["position"]: q["id"] for q in poll["questions"]}
-    made = client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["sec_a"], json={"count": N})
+    made = client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["officer"], json={"count": N})
     assert made.status_code == 201, made.get_json()
     codes = [c["code"] for c in made.get_json()]
     before = client.get(url, headers=headers["sec_a"]).get_json()
@@ -115,7 +116,7 @@ def test_simultaneous_poll_answers_all_count_on_the_scorecard(db_url, client, wo
     assert card["standards"]["S"] == round(sum(c["points"] for c in card["criteria"] if c["standard"] == "S"), 2)
 
     events = client.get(f"{url}/events?after={last_event}&limit=500", headers=headers["sec_a"]).get_json()
-    assert {e["criterion"] for e in events} == {"S5", "R5"}
+    assert {e["criterion"] for e in events} == {"S5", "R5", "O5"}
     # Each event starts where the one before it ended, per criterion and for the total;
     # a lost update would show as a gap.
     running = before["total"]
@@ -123,7 +124,10 @@ def test_simultaneous_poll_answers_all_count_on_the_scorecard(db_url, client, wo
         assert event["total"] == round(running + event["new"] - event["old"], 2)
         running = event["total"]
     assert running == card["total"]
-    for row in (s5, r5):
+    # O5 (worth 3), fed by mass and party-member polls alike: all 36 in the top two → 3.
+    o5 = _criterion(card, "O5")
+    assert (o5["points"], o5["explanation"]) == (3, f"满意率 100.0%（{N} 份）→ 3/3 分")
+    for row in (s5, r5, o5):
         chain = [e for e in events if e["criterion"] == row["code"]]
         assert chain[0]["old"] == 0 and chain[-1]["new"] == row["points"]
         assert all(later["old"] == earlier["new"] for earlier, later in zip(chain, chain[1:], strict=False))

@@ -25,9 +25,15 @@ blp = Blueprint("polls", __name__, url_prefix="/api/v1", description="党员测�
 @blp.post("/polls")
 @blp.arguments(PollCreateSchema)
 @blp.response(201, PollSchema)
+@blp.alt_response(403, description="counted_poll_by_street")
+@blp.alt_response(409, description="counted_poll_exists")
+@blp.alt_response(422, description="not_a_poll_item, wrong_audience, nothing_counted")
 def create(args):
     """A poll about an org (its secretary or a street officer): audience, window, the ways of
-    answering it accepts (`modes`), questions that may map to rubric criteria."""
+    answering it accepts (`modes`), questions that may map to rubric criteria. A poll with
+    mapped questions counts in the org's campaign: the street's alone to run, one per audience
+    per org per campaign, each question mapped to a poll item of the rubric meant for the
+    poll's audience."""
     poll = service.create(require_actor(), args)
     commit()
     return poll

@@ -61,12 +61,17 @@ class Poll(db.Model):
         sa.CheckConstraint(enum_check("audience", Audience), name="audience"),
         sa.CheckConstraint("closes_at > opens_at", name="window"),
         sa.CheckConstraint("allow_account OR allow_code OR allow_device", name="modes"),
+        # One counted poll per audience per org per campaign; polls that count nowhere
+        # (period_id NULL) are not limited, NULLs being distinct on both databases.
+        sa.UniqueConstraint("org_id", "period_id", "audience", name="uq_polls_org_id_period_id_audience",
+                            info=conflict_info("counted_poll_exists", "本次创评中该组织已有一份计分的同类测评")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The org being evaluated (a community, usually).
     org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
-    #: The rating period, once campaigns exist.
+    #: The rating campaign whose scores its mapped questions feed; set only when the street
+    #: ran it with questions mapped to criteria (None: it counts nowhere).
     period_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rating_periods.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(sa.String(80))
     description: Mapped[str | None] = mapped_column(sa.String(500))

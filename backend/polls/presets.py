@@ -1,5 +1,7 @@
 """Ready-made question sets for the two polls of a rating campaign (seed 000: 党员测评 and
-群众测评), mapped to the rubric criteria they score (RUBRICS.md: G5, T5, R5, S5)."""
+群众测评), mapped to the rubric criteria they score. Between them they reach every poll item of
+the shipped rubrics, each from a poll of the audience the item names (RUBRICS.md: G5 and T5
+party members, R5 and S5 the masses, O5 both)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ PRESETS = {
             {"text": "您对社区为民服务工作的总体满意度", "kind": "rating5", "criterion_code": "S5", "weight": 1},
             {"text": "您对微心愿、便民服务办理情况的满意度", "kind": "rating5", "criterion_code": "S5", "weight": 1},
             {"text": "您对社区与驻区单位共建活动的满意度", "kind": "rating5", "criterion_code": "R5", "weight": 1},
+            {"text": "您对社区党组织办事公开、规范运转的评价", "kind": "rating5", "criterion_code": "O5", "weight": 1},
             {"text": "您最希望社区加强哪方面的服务", "kind": "choice",
              "options": ["助老助残", "儿童托管", "环境卫生", "停车管理", "文体活动"], "multiple": True,
              "required": False},
@@ -26,7 +29,14 @@ PRESETS = {
             {"text": "您对网格党支部和网格工作的评价", "kind": "rating5", "criterion_code": "G5", "weight": 1},
             {"text": "您对社区党组织班子的总体评价", "kind": "rating5", "criterion_code": "T5", "weight": 1},
             {"text": "您对社区班子廉洁自律、作风建设的评价", "kind": "rating5", "criterion_code": "T5", "weight": 1},
+            {"text": "您对社区党组织落实三会一课、事务公开等规范运转的评价", "kind": "rating5", "criterion_code": "O5",
+             "weight": 1},
             {"text": "您对班子的意见和建议", "kind": "text", "required": False},
         ],
     },
 }
+
+
+def uncounted(questions: list[dict]) -> list[dict]:
+    """The same questions mapped to nothing: a poll that feeds no score."""
+    return [{k: v for k, v in q.items() if k not in ("criterion_code", "weight")} for q in questions]

@@ -27,6 +27,7 @@ from backend.orgs.models import Org, OrgKind
 from backend.orgs.permissions import org_visible_clause
 from backend.people.models import Membership, Role
 from backend.polls.models import (
+    AUDIENCE_LABELS,
     Audience,
     Mode,
     Poll,
@@ -55,10 +56,24 @@ def _invalid(field: str, message: str, code: str = "validation_error") -> Invali
     return Invalid(message, code=code, fields={field: [message]})
 
 
-#: Which rating campaign a new poll feeds: (org, period_id asked for) → period id or None.
-#: The rating module installs it (rating depends on polls, never the reverse); without a
-#: rating installed a poll feeds no campaign.
-CampaignOf = Callable[[Org, "int | None"], "int | None"]
+#: Why a secretary may not run a poll that counts (seed 000: 街道党委…组织党员和群众测评).
+STREET_RUNS_COUNTED = "计入星级创评的党员测评和群众测评由街道组织；社区可发起不计分的测评（题目不关联评分项）"
+
+
+@dataclass(frozen=True)
+class CampaignFeed:
+    """The rating campaign a new poll's mapped questions feed: its id, and the poll items of
+    its rubric with the audiences feeding each (None: any audience, for a rubric version
+    stored before items named their audience)."""
+
+    period_id: int
+    items: dict[str, tuple[str, ...] | None]
+
+
+#: Which campaign a new poll feeds: (org, period_id asked for) → the campaign or None. The
+#: rating module installs it (rating depends on polls, never the reverse); without a rating
+#: installed a poll feeds no campaign.
+CampaignOf = Callable[[Org, "int | None"], "CampaignFeed | None"]
 _campaign_of: CampaignOf = lambda org, period_id: None  # noqa: E731
 
 
@@ -68,29 +83,76 @@ def feed_campaigns_with(resolver: CampaignOf) -> None:
     _campaign_of = resolver
 
 
-def create_poll(org: Org, args: dict, created_by_id: int | None = None) -> Poll:
-    """A new poll about `org` with its questions; which campaign it feeds is the rating's rule."""
+def _question(position: int, q: dict) -> PollQuestion:
+    """One question as asked, or 422 naming what is wrong with it."""
+    where = f"questions.{position - 1}"
+    options = q.get("options") or None
+    if q["kind"] == Q.choice.value and (not options or len(options) < 2):
+        raise _invalid(f"{where}.options", "选择题至少要有两个选项")
+    if q["kind"] != Q.choice.value and options:
+        raise _invalid(f"{where}.options", "只有选择题有选项")
+    if q.get("criterion_code") and (q["kind"] == Q.text.value or q.get("multiple")):
+        raise _invalid(f"{where}.criterion_code", "填空题和多选题不能计入评分")
+    return PollQuestion(position=position, text=q["text"], kind=q["kind"], options=options,
+                        multiple=q.get("multiple", False), required=q.get("required", True),
+                        criterion_code=q.get("criterion_code") or None, weight=q.get("weight"))
+
+
+def _check_item(campaign: CampaignFeed, position: int, code: str, audience: str) -> None:
+    """422 unless `code` is a poll item of the campaign's rubric fed by polls of `audience`."""
+    field = f"questions.{position - 1}.criterion_code"
+    if code not in campaign.items:
+        raise _invalid(field, f"{code} 不是本次创评标准中由测评计分的项目", "not_a_poll_item")
+    allowed = campaign.items[code]
+    if allowed is not None and audience not in allowed:
+        feeders = "、".join(AUDIENCE_LABELS[Audience(a)] for a in allowed)
+        raise _invalid(field, f"{code} 只由{feeders}计分，{AUDIENCE_LABELS[Audience(audience)]}的答卷不能计入",
+                       "wrong_audience")
+
+
+def _counted_in(org: Org, args: dict, questions: list[PollQuestion], runs_counted: bool) -> int | None:
+    """The campaign a poll counts in: only one with questions mapped to criteria counts, run by
+    the street, mapping only poll items of the campaign's rubric meant for its audience, and
+    the only counted poll of its audience about `org` in that campaign."""
+    if not any(q.criterion_code for q in questions):
+        if args.get("period_id") is not None:
+            raise _invalid("period_id", "没有关联评分项的题目，测评不计入创评", "nothing_counted")
+        return None
+    campaign = _campaign_of(org, args.get("period_id"))
+    if campaign is None:
+        return None
+    if not runs_counted:
+        raise Forbidden(STREET_RUNS_COUNTED, code="counted_poll_by_street")
+    for q in questions:
+        if q.criterion_code:
+            _check_item(campaign, q.position, q.criterion_code, args["audience"])
+    earlier = db.session.scalar(sa.select(Poll).where(Poll.org_id == org.id, Poll.period_id == campaign.period_id,
+                                                      Poll.audience == args["audience"]))
+    if earlier is not None:
+        raise Conflict(f"本次创评已有计分的{earlier.audience_label}「{earlier.title}」，每个组织每类测评只计一次",
+                       code="counted_poll_exists")
+    return campaign.period_id
+
+
+def create_poll(org: Org, args: dict, created_by_id: int | None = None, *, runs_counted: bool = True) -> Poll:
+    """A new poll about `org` with its questions. Questions mapped to criteria make it count in
+    the org's campaign (which campaign is the rating's rule); `runs_counted` says whether the
+    creator may run such a poll (the street)."""
     modes = set(args.get("modes") or [Mode.account.value])
     if args["audience"] == Audience.party_member.value and Mode.device.value in modes:
         raise _invalid("modes", "党员测评须核实身份，不能用扫码（每台手机一次）方式", "invalid_modes")
-    poll = Poll(org=org, period_id=_campaign_of(org, args.get("period_id")), title=args["title"],
+    questions = [_question(position, q) for position, q in enumerate(args["questions"], start=1)]
+    poll = Poll(org=org, period_id=_counted_in(org, args, questions, runs_counted), title=args["title"],
                 description=args.get("description"),
                 audience=args["audience"], opens_at=args["opens_at"], closes_at=args["closes_at"],
                 allow_account=Mode.account.value in modes, allow_code=Mode.code.value in modes,
-                allow_device=Mode.device.value in modes, secret=secrets.token_hex(32), created_by_id=created_by_id)
-    for position, q in enumerate(args["questions"], start=1):
-        options = q.get("options") or None
-        if q["kind"] == Q.choice.value and (not options or len(options) < 2):
-            raise _invalid(f"questions.{position - 1}.options", "选择题至少要有两个选项")
-        if q["kind"] != Q.choice.value and options:
-            raise _invalid(f"questions.{position - 1}.options", "只有选择题有选项")
-        if q.get("criterion_code") and q["kind"] == Q.text.value:
-            raise _invalid(f"questions.{position - 1}.criterion_code", "填空题不能计入评分")
-        poll.questions.append(PollQuestion(
-            position=position, text=q["text"], kind=q["kind"], options=options, multiple=q.get("multiple", False),
-            required=q.get("required", True), criterion_code=q.get("criterion_code"), weight=q.get("weight")))
-    db.session.add(poll)
-    db.session.flush()
+                allow_device=Mode.device.value in modes, secret=secrets.token_hex(32), created_by_id=created_by_id,
+                questions=questions)
+    try:
+        with db.session.begin_nested():
+            db.session.add(poll)
+    except IntegrityError as exc:
+        raise conflict_for(exc) from exc
     return poll
 
 
@@ -420,7 +482,8 @@ def criterion_tallies(period_id: int, org_id: int) -> dict[str, list[dict]]:
     questions = db.session.execute(
         sa.select(PollQuestion, Poll.audience).join(Poll, Poll.id == PollQuestion.poll_id)
         .where(Poll.period_id == period_id, Poll.org_id == org_id, PollQuestion.criterion_code.is_not(None),
-               PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))).all()
+               PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))
+        .order_by(PollQuestion.id)).all()
     if not questions:
         return {}
     counts: dict[int, dict[str, int]] = {}
@@ -434,7 +497,8 @@ def criterion_tallies(period_id: int, org_id: int) -> dict[str, list[dict]]:
         tally = counts.get(q.id, {})
         top = ("5", "4") if q.kind == Q.rating5.value else ("0", "1")
         found.setdefault(q.criterion_code, []).append({
-            "question_id": q.id, "poll_id": q.poll_id, "audience": audience, "weight": q.weight or 1.0,
+            "question_id": q.id, "poll_id": q.poll_id, "audience": audience,
+            "weight": 1.0 if q.weight is None else q.weight,
             "count": sum(tally.values()), "top_two": sum(tally.get(k, 0) for k in top)})
     return found
 
@@ -450,15 +514,22 @@ def get_poll(poll_id: int) -> Poll:
 # --- the doors: look up, authorise, act (API and pages call these) -----------------------------
 
 def create(actor: Actor | None, args: dict) -> Poll:
-    """A new poll about `args["org_id"]`, by one who organises there (its secretary or the street)."""
+    """A new poll about `args["org_id"]`, by one who organises there (its secretary or the
+    street); one that counts in a campaign only by the street (403 `counted_poll_by_street`)."""
     org = db.session.get(Org, args["org_id"])
     authorize(actor, "org.organise", org)
-    return create_poll(org, args, actor.person.id)
+    return create_poll(org, args, actor.person.id, runs_counted=can(actor, "poll.run_counted", org))
 
 
 def managed(actor: Actor | None, poll_id: int, action: str = "poll.manage") -> Poll:
-    """The poll, if the actor may `action` it (404 outside their organisations, 403 otherwise)."""
-    return load_authorized(actor, Poll, poll_id, action)
+    """The poll, if the actor may `action` it (404 outside their organisations, 403 otherwise;
+    a poll that counts in a campaign is run by the street alone, and the 403 says so)."""
+    try:
+        return load_authorized(actor, Poll, poll_id, action)
+    except Forbidden:
+        if action == "poll.manage" and db.session.get(Poll, poll_id).period_id is not None:
+            raise Forbidden(STREET_RUNS_COUNTED, code="counted_poll_by_street") from None
+        raise
 
 
 def open_by(actor: Actor | None, poll_id: int) -> Poll:
@@ -495,6 +566,11 @@ def staff_polls(actor: Actor, communities: list[Org], limit: int = 100) -> list[
 def organised_by(actor: Actor, communities: list[Org]) -> list[Org]:
     """Those of `communities` where the actor may start a poll."""
     return [c for c in communities if can(actor, "org.organise", c)]
+
+
+def counted_by(actor: Actor, communities: list[Org]) -> list[Org]:
+    """Those of `communities` where the actor may start a poll that counts in a campaign."""
+    return [c for c in communities if can(actor, "poll.run_counted", c)]
 
 
 def qr_grid(poll: Poll, qr: str | None) -> int | None:

@@ -17,11 +17,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 
 from backend.extensions import db, utcnow
+from backend.polls.models import AUDIENCE_LABELS, Audience
 from backend.polls.service import criterion_tallies
 from backend.rating import deductions
 from backend.rating.metrics import METRICS, Context, phrase
 from backend.rating.models import CriterionScore, Scorecard, ScoreEvent, Source
-from backend.rating.rubrics import criteria_of, items_of
+from backend.rating.rubrics import criteria_of, items_of, poll_audiences
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -66,37 +67,73 @@ def metric_points(criterion: dict, ctx: Context) -> Computed:
     return Computed(got, inputs, f"{'，'.join(phrases)} → {fmt(got)}/{fmt(most)} 分")
 
 
+def _sheets(questions: list[dict], order: tuple[str, ...]) -> dict[str, int]:
+    """Answer sheets per audience, in `order`: per poll, the most answered of its questions
+    mapped to the criterion (every sheet that answered one of them, when they are required),
+    summed."""
+    per_poll: dict[tuple[str, int], int] = {}
+    for t in questions:
+        key = (t["audience"], t["poll_id"])
+        per_poll[key] = max(per_poll.get(key, 0), t["count"])
+    sheets = dict.fromkeys(order, 0)
+    for (audience, _), n in per_poll.items():
+        sheets[audience] = sheets.get(audience, 0) + n
+    return {audience: n for audience, n in sheets.items() if n}
+
+
+def _pooled(questions: list[dict]) -> float:
+    """Share of the top two levels over every answer, each weighted by its question's weight."""
+    return sum(t["weight"] * t["top_two"] for t in questions) / sum(t["weight"] * t["count"] for t in questions)
+
+
+def _sample_phrase(sheets: dict[str, int], polls: int, counted: list[str], minimum: dict) -> str:
+    """"143 份", "党员测评 30 份、群众满意度测评 300 份，合并 330 份", "12 份，样本不足 30 份" ..."""
+    named = len(sheets) > 1
+    kept = [f"{AUDIENCE_LABELS[Audience(a)] + ' ' if named else ''}{sheets[a]} 份" for a in counted]
+    total = sum(sheets[a] for a in counted)
+    text = "、".join(kept)
+    if len(kept) > 1:
+        text += f"，合并 {total} 份"
+    elif kept and polls > 1:
+        text = f"{polls} 次测评合并 {total} 份"
+    short = [f"{AUDIENCE_LABELS[Audience(a)] + ' ' if named else ''}{n} 份，样本不足 {minimum.get(a, 0)} 份"
+             + ("，未计入" if counted else "") for a, n in sheets.items() if a not in counted]
+    return "；".join(part for part in [text, *short] if part)
+
+
 def poll_points(criterion: dict, rubric: dict, tallies: list[dict]) -> Computed:
-    """points = max × clamp((satisfaction − low) / (high − low), 0, 1); questions of a poll
-    below its audience's minimum sample do not count. If none counts, the value it would
-    have is shown as provisional (样本不足) and 0 counts."""
+    """points = max × clamp((satisfaction − low) / (high − low), 0, 1).
+
+    Only polls of the item's audiences feed it. Satisfaction pools every counted answer of
+    the campaign (Σ weight × top two ÷ Σ weight × answers), so a poll weighs as many answers
+    as it has. An audience counts once its answer sheets reach its minimum sample; while none
+    does, the value it would give is shown as provisional (样本不足) and 0 counts."""
     most = Decimal(str(criterion["max_points"]))
     rule = rubric["poll"]
     minimum = rule["min_answers"]
-    answered = [t for t in tallies if t["count"]]
-    enough = [t for t in answered if t["count"] >= minimum.get(t["audience"], 0)]
-    inputs = {"questions": tallies, "min_answers": minimum}
-
-    def satisfaction(items: list[dict]) -> float:
-        weight = sum(t["weight"] for t in items)
-        return sum(t["weight"] * t["top_two"] / t["count"] for t in items) / weight
+    audiences = poll_audiences(criterion)
+    fed = [t for t in tallies if (audiences is None or t["audience"] in audiences) and t["weight"] > 0]
+    # Audiences in the rubric's order, so the sentence reads the same however rows arrive.
+    sheets = _sheets(fed, audiences or tuple(a.value for a in Audience))
+    counted = [a for a, n in sheets.items() if n >= minimum.get(a, 0)]
+    inputs = {"questions": fed, "min_answers": minimum, "audience": list(audiences) if audiences else None,
+              "sheets": sheets, "left_out": [t for t in tallies if t not in fed and t["count"]]}
 
     def worth(share: float) -> Decimal:
         return points(most * Decimal(str(_linear(share, rule["high"], rule["low"]))))
 
-    if not answered:
+    if not sheets:
         return Computed(ZERO, inputs, f"暂无测评答卷 → 0/{fmt(most)} 分")
-    n = max(t["count"] for t in (enough or answered))
-    if not enough:
-        share = satisfaction(answered)
-        need = max(minimum.get(t["audience"], 0) for t in answered)
-        inputs["satisfaction"] = round(share, 4)
-        return Computed(ZERO, inputs, f"满意率 {share * 100:.1f}%（{n} 份，样本不足 {need} 份）→ 暂计 0 分，"
-                                      f"达到样本后约 {fmt(worth(share))} 分", provisional=worth(share))
-    share = satisfaction(enough)
+    pool = [t for t in fed if t["audience"] in (counted or sheets)]
+    share = _pooled(pool)
     inputs["satisfaction"] = round(share, 4)
+    inputs["pooled"] = sum(sheets[a] for a in (counted or sheets))
+    sample = _sample_phrase(sheets, len({t["poll_id"] for t in pool if t["count"]}), counted, minimum)
+    if not counted:
+        return Computed(ZERO, inputs, f"满意率 {share * 100:.1f}%（{sample}）→ 暂计 0 分，"
+                                      f"达到样本后约 {fmt(worth(share))} 分", provisional=worth(share))
     got = worth(share)
-    return Computed(got, inputs, f"满意率 {share * 100:.1f}%（{n} 份）→ {fmt(got)}/{fmt(most)} 分")
+    return Computed(got, inputs, f"满意率 {share * 100:.1f}%（{sample}）→ {fmt(got)}/{fmt(most)} 分")
 
 
 def deduction_points(criterion: dict, most: Decimal, ticks: list | None) -> Computed:

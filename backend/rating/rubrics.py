@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from backend.core.errors import NotFound
 from backend.extensions import db
+from backend.polls.models import Audience
 from backend.rating import deductions
 from backend.rating.ledger import canonical
 from backend.rating.metrics import METRICS
@@ -86,6 +87,7 @@ def _criterion(criterion: dict, seen: set[str], where: str, body: dict) -> Decim
     most = _points(criterion.get("max_points"), where)
     if criterion.get("source") not in set(Source):
         raise RubricError(f"{where}: unknown source {criterion.get('source')!r}")
+    _poll_item(criterion, where, body)
     for n, option in enumerate(criterion.get("deductions") or [], 1):
         _deduction(option, f"{where} deduction {n}", most)
     if criterion["source"] == Source.metric:
@@ -137,6 +139,36 @@ def _choices(option: dict, where: str) -> list[dict]:
         if not isinstance(choice, dict) or not choice.get("text") or set(choice) - {"text", "points"}:
             raise RubricError(f"{where}: each choice of a one_of deduction has text and points, and nothing else")
     return choices
+
+
+def _poll_item(criterion: dict, where: str, body: dict) -> None:
+    """A poll item names the audiences whose polls feed it, each with a minimum sample."""
+    if criterion["source"] != Source.poll:
+        if "audience" in criterion:
+            raise RubricError(f"{where}: only a poll criterion has an audience")
+        return
+    known = [a.value for a in Audience]
+    audience = criterion.get("audience")
+    if not isinstance(audience, list) or not audience or len(set(audience)) != len(audience) \
+            or not set(audience) <= set(known):
+        raise RubricError(f"{where}: a poll criterion needs audience, a list of distinct {known}, "
+                          f"not {audience!r}")
+    minimum = body.get("poll", {}).get("min_answers", {})
+    for name in audience:
+        if name not in minimum:
+            raise RubricError(f"{where}: audience {name!r} has no [poll] min_answers")
+
+
+def poll_audiences(criterion: dict) -> tuple[str, ...] | None:
+    """The audiences whose polls feed a poll item; None for a version stored before items
+    named their audience (every audience fed it then)."""
+    audience = criterion.get("audience")
+    return tuple(audience) if audience is not None else None
+
+
+def poll_items(body: dict) -> dict[str, tuple[str, ...] | None]:
+    """Criterion code → the audiences feeding it, for the rubric's poll items."""
+    return {c["code"]: poll_audiences(c) for _, c in criteria_of(body) if c["source"] == Source.poll}
 
 
 @cache

@@ -20,6 +20,7 @@ from backend.notifications.service import already_told, notify
 from backend.orgs.models import Org
 from backend.orgs.permissions import org_visible_clause
 from backend.people.service import role_holders
+from backend.polls.service import CampaignFeed
 from backend.rating import deductions as deduction_ticks
 from backend.rating import engine, evidence, ledger, rubrics
 from backend.rating.models import (
@@ -410,17 +411,20 @@ def record_meeting(actor: Actor, org: Org, fields: dict) -> Meeting:
     return meeting
 
 
-def campaign_for_poll(org: Org, period_id: int | None) -> int | None:
-    """The campaign whose scores a new poll of `org` feeds: the one asked for, which must rate
-    `org` (422 `unknown_period` otherwise), or by default the newest live campaign rating it."""
-    stmt = (sa.select(RatingPeriod.id).join(Scorecard, Scorecard.period_id == RatingPeriod.id)
+def campaign_for_poll(org: Org, period_id: int | None) -> CampaignFeed | None:
+    """The campaign whose scores a new poll of `org` feeds, with its rubric's poll items: the
+    one asked for, which must rate `org` (422 `unknown_period` otherwise), or by default the
+    newest live campaign rating it."""
+    stmt = (sa.select(RatingPeriod).join(Scorecard, Scorecard.period_id == RatingPeriod.id)
             .where(Scorecard.org_id == org.id))
     if period_id is None:
-        return db.session.scalar(stmt.where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))
-                                 .order_by(RatingPeriod.id.desc()).limit(1))
-    if db.session.scalar(stmt.where(RatingPeriod.id == period_id)) is None:
-        raise Invalid("该组织不在这次创评中", code="unknown_period", fields={"period_id": ["该组织不在这次创评中"]})
-    return period_id
+        found = db.session.scalar(stmt.where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))
+                                  .order_by(RatingPeriod.id.desc()).limit(1))
+    else:
+        found = db.session.scalar(stmt.where(RatingPeriod.id == period_id))
+        if found is None:
+            raise Invalid("该组织不在这次创评中", code="unknown_period", fields={"period_id": ["该组织不在这次创评中"]})
+    return CampaignFeed(found.id, rubrics.poll_items(found.rubric.body)) if found is not None else None
 
 
 # --- what the faces read (looked up and authorised here, once) ----------------------------------

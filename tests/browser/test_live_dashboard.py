@@ -112,10 +112,12 @@ def test_secretary_board_moves_without_reload_and_resumes(phone, live_server, sc
     expect(total).not_to_have_text(before)
 
     # Poll answers short of the minimum sample: the feed says so and the provisional list appears.
-    poll = api(live_server, "POST", "/api/v1/polls", heping, **PRESETS["mass"], org_id=2, modes=["code"],
+    # A counted poll is the street's to run (seed 000: 街道党委…组织党员和群众测评).
+    jiedao = bearer(live_server, "jiedao")
+    poll = api(live_server, "POST", "/api/v1/polls", jiedao, **PRESETS["mass"], org_id=2, modes=["code"],
                opens_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat(),
                closes_at=(datetime.now(UTC) + timedelta(days=7)).isoformat())
-    codes = [c["code"] for c in api(live_server, "POST", f"/api/v1/polls/{poll['id']}/codes", heping, count=3)]
+    codes = [c["code"] for c in api(live_server, "POST", f"/api/v1/polls/{poll['id']}/codes", jiedao, count=3)]
     rated = [q["id"] for q in poll["questions"] if q["kind"] == "rating5"]
     for code in codes[:2]:
         api(live_server, "POST", f"/api/v1/polls/{poll['id']}/responses", code=code,
