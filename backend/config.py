@@ -114,6 +114,7 @@ def load_config() -> dict:
         "WISH_MAX_ACTIVE_CLAIMS": _int("WISH_MAX_ACTIVE_CLAIMS", 3),
         "WISH_CLAIM_STALE_HOURS": _int("WISH_CLAIM_STALE_HOURS", 72),
         "WISH_ESCALATE_UNCLAIMED_HOURS": _int("WISH_ESCALATE_UNCLAIMED_HOURS", 24),
+        "WISH_REVIEW_HOURS": _int("WISH_REVIEW_HOURS", 48),
         "WISH_AUTO_CONFIRM_DAYS": _int("WISH_AUTO_CONFIRM_DAYS", 7),
         "WISH_CONTACT_RETENTION_DAYS": _int("WISH_CONTACT_RETENTION_DAYS", 30),
         # Booking engine (activities and services).

@@ -22,9 +22,10 @@ bp = Blueprint("service_pages", __name__, url_prefix="/h5")
 
 def _page(item: ServiceItem, values: dict, errors: dict, status: int = 200):
     actor = current_actor()
+    bookings = service.bookings_of(actor, item)
     return render_template("service.html", tab=None, item=item, slots=service.upcoming_slots(item), values=values,
-                           errors=errors, organiser=service.runs(actor, item),
-                           bookings=service.bookings_of(actor, item)), status
+                           errors=errors, organiser=service.runs(actor, item), bookings=bookings,
+                           deliverable={r.booking_id for r, _ in bookings if service.may_complete(r)}), status
 
 
 SERVICE_FIELDS = ("org_id", "name", "category", "location", "provider_team_id", "provider_unit_id", "provider_name",

@@ -174,15 +174,18 @@ def time_left(wish: Wish, now: datetime) -> tuple[str, bool]:
 @bp.get("/tasks")
 def tasks():
     actor = require_page_actor()
-    tab = "mine" if request.args.get("tab") == "mine" else "open"
-    if tab == "mine":
+    tab = request.args.get("tab") if request.args.get("tab") in ("mine", "rejected") else "open"
+    street = can(actor, "wishes.rejections")
+    if tab == "rejected":
+        stmt = service.rejections_for(actor)
+    elif tab == "mine":
         stmt = service.board(actor, mine=True).where(Wish.status.in_([WishStatus.claimed.value,
                                                                        WishStatus.fulfilled.value]))
     else:
         stmt = service.board(actor).where(Wish.status.in_([WishStatus.open.value, WishStatus.pending_review.value]))
     wishes = db.session.scalars(stmt.limit(100)).all()
     now = utcnow()
-    return render_template("tasks.html", tab="tasks", board_tab=tab, wishes=wishes,
+    return render_template("tasks.html", tab="tasks", board_tab=tab, wishes=wishes, street=street,
                            left={w.id: time_left(w, now) for w in wishes})
 
 
@@ -196,7 +199,8 @@ def task(wish_id: int):
     commit()
     return render_template("task.html", tab="tasks", wish=wish, view=view, members=members,
                            left=time_left(wish, utcnow()), can_claim=service.may_claim(actor, wish),
-                           can_manage=can(actor, "wish.manage", wish), is_mine=wish.claimant_id == actor.person.id)
+                           can_manage=can(actor, "wish.manage", wish), is_mine=wish.claimant_id == actor.person.id,
+                           can_uphold=service.may_uphold_rejection(actor, wish))
 
 
 TASK_ACTIONS = {
@@ -208,6 +212,8 @@ TASK_ACTIONS = {
     "reject": (lambda actor, wish, form: service.reject(actor, wish, form.get("reason", "").strip()), "已不予受理"),
     "assign": (lambda actor, wish, form: service.assign_by(actor, wish, form.get("person_id", type=int) or 0),
                "已指派"),
+    "uphold_rejection": (lambda actor, wish, form: service.uphold_rejection(actor, wish, form.get("note", "").strip()),
+                         "已确认不属于微心愿，不计入办结率等考核"),
 }
 
 

@@ -206,7 +206,11 @@ def test_the_submitter_follows_confirms_and_rates_without_the_receipt(client, we
     assert (the_wish().status, the_wish().rating) == ("confirmed", 5)
     assert "已完成" in page_text(phone, "/h5/w/mine")
 
-    client.post(f"/api/v1/bookings/{booking.booking_id}/complete", headers=world.headers["sec_a"])
+    # the booked time begins (a booking is delivered from its start, never before)
+    booking.booking.slot.starts_at = datetime.now(UTC) - timedelta(minutes=1)
+    db.session.commit()
+    done = client.post(f"/api/v1/bookings/{booking.booking_id}/complete", headers=world.headers["sec_a"])
+    assert done.status_code == 200, done.get_json()
     page = page_text(phone, f"/h5/me/service-bookings/{booking.booking_id}")
     assert "已服务" in page and f'action="/h5/me/service-bookings/{booking.booking_id}/rate"' in page
     assert "data-remember-receipt" not in page

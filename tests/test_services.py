@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from backend.bookings import service as engine
+from backend.bookings.models import Booking, Slot
 from backend.extensions import db
 from backend.services.models import ServiceBooking, ServiceItem, ServiceSlot
 from tests import factories as f
@@ -37,6 +39,12 @@ def book(client, slot_id, **extra):
                        json={"contact_name": "吴阿姨", "contact_phone": "13812345678", "consent": True, **extra})
 
 
+def begin(slot_id, ago=timedelta(minutes=1)):
+    """The booked time has begun (booked ahead, delivered from the start)."""
+    db.session.execute(sa.update(Slot).where(Slot.id == slot_id).values(starts_at=datetime.now(UTC) - ago))
+    db.session.commit()
+
+
 def test_resident_books_provider_delivers_resident_rates(client, svc):
     orgs, headers, item, slot = svc
     slots = client.get(f"/api/v1/services/{item['id']}/slots").get_json()
@@ -49,6 +57,7 @@ def test_resident_books_provider_delivers_resident_rates(client, svc):
     assert early.status_code == 409 and early.get_json()["error"]["code"] == "not_delivered"
     assert client.post(f"/api/v1/bookings/{body['id']}/complete", headers=headers["secretary_b"]).status_code == 404
     assert client.post(f"/api/v1/bookings/{body['id']}/complete", headers=headers["volunteer"]).status_code == 403
+    begin(slot["id"])
     done = client.post(f"/api/v1/bookings/{body['id']}/complete", headers=headers["secretary"])
     assert done.status_code == 200 and done.get_json()["status"] == "attended"
     rated = client.post(f"/api/v1/bookings/{body['id']}/rate",
@@ -141,10 +150,70 @@ def test_a_booking_without_a_phone_number(client, svc):
 def test_a_rating_needs_a_star_on_both_faces(client, svc):
     orgs, headers, item, slot = svc
     made = book(client, slot["id"]).get_json()
-    client.post(f"/api/v1/bookings/{made['id']}/complete", headers=headers["secretary"])
+    begin(slot["id"])
+    assert client.post(f"/api/v1/bookings/{made['id']}/complete", headers=headers["secretary"]).status_code == 200
     assert client.post(f"/api/v1/bookings/{made['id']}/rate", json={"receipt": made["receipt"]}).status_code == 422
     page = client.get(f"/h5/b/r/{made['receipt']}")
     refused = client.post(f"/h5/b/r/{made['receipt']}/rate", data={"csrf_token": csrf_from(page), "rating": "0"})
     assert "请点选 1–5 颗星再提交" in client.get(refused.headers["Location"]).get_data(as_text=True)
     record = db.session.scalar(sa.select(ServiceBooking).where(ServiceBooking.booking_id == made["id"]))
     assert record.booking.rating is None
+
+
+def test_delivery_waits_for_the_booked_time_on_both_faces(client, svc):
+    """Marking a booking delivered two days before its time used to succeed, and the rating
+    that followed moved O6. Now: 409 service_not_started on the API, no 已服务 button and a
+    flash saying when on the page, and nothing changes; from the start of the time it works."""
+    orgs, headers, item, slot = svc
+    made = book(client, slot["id"]).get_json()
+    early = client.post(f"/api/v1/bookings/{made['id']}/complete", headers=headers["secretary"])
+    assert early.status_code == 409
+    error = early.get_json()["error"]
+    assert error["code"] == "service_not_started" and "开始后才能标记为已服务" in error["message"]
+    rated = client.post(f"/api/v1/bookings/{made['id']}/rate", json={"receipt": made["receipt"], "rating": 5})
+    assert rated.status_code == 409 and rated.get_json()["error"]["code"] == "not_delivered"
+    h5_login(client, "secretary")
+    page = client.get(f"/h5/services/{item['id']}")
+    text = page.get_data(as_text=True)
+    assert "开始后可标记" in text and f"/h5/services/bookings/{made['id']}/complete" not in text
+    refused = client.post(f"/h5/services/bookings/{made['id']}/complete", data={"csrf_token": csrf_from(page)})
+    shown = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "开始后才能标记为已服务" in shown
+    record = db.session.scalar(sa.select(ServiceBooking).where(ServiceBooking.booking_id == made["id"]))
+    assert record.delivered_at is None and db.session.get(Booking, made["id"]).status == "confirmed"
+
+    begin(slot["id"])
+    page = client.get(f"/h5/services/{item['id']}")
+    assert f"/h5/services/bookings/{made['id']}/complete" in page.get_data(as_text=True)
+    done = client.post(f"/h5/services/bookings/{made['id']}/complete", data={"csrf_token": csrf_from(page)})
+    assert "已标记为已服务" in client.get(done.headers["Location"]).get_data(as_text=True)
+    again = client.post(f"/api/v1/bookings/{made['id']}/complete", headers=headers["secretary"])
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "invalid_state"
+
+
+def test_a_rating_only_of_a_delivered_booking_on_both_faces(client, svc):
+    """The resident's receipt offers no rating before delivery, and a rating sent anyway is
+    refused with the reason, on the page as on the API."""
+    orgs, headers, item, slot = svc
+    made = book(client, slot["id"]).get_json()
+    page = client.get(f"/h5/b/r/{made['receipt']}")
+    assert "提交评价" not in page.get_data(as_text=True)
+    refused = client.post(f"/h5/b/r/{made['receipt']}/rate", data={"csrf_token": csrf_from(page), "rating": "5"})
+    assert "服务完成后才能评价" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert db.session.get(Booking, made["id"]).rating is None
+
+
+def test_the_slot_id_the_api_gives_is_the_one_it_books(client, svc):
+    """The service API answered with the id of its own slot row, while booking takes the
+    booking engine's slot id: once a volunteer activity had taken a slot first, the id it gave
+    booked nothing (404). Now both are the engine's slot id."""
+    orgs, headers, item, slot = svc
+    engine.create_slot(org_id=orgs["a"].id, starts_at=SOON, ends_at=SOON + timedelta(hours=1), capacity=1)
+    db.session.commit()
+    added = client.post(f"/api/v1/services/{item['id']}/slots", headers=headers["secretary"], json={
+        "starts_at": (SOON + timedelta(days=1)).isoformat(),
+        "ends_at": (SOON + timedelta(days=1, hours=1)).isoformat(), "capacity": 1}).get_json()
+    listed = client.get(f"/api/v1/services/{item['id']}/slots").get_json()
+    assert added["id"] in [s["id"] for s in listed]
+    assert book(client, added["id"]).status_code == 201
+    assert db.session.get(Slot, added["id"]).confirmed_count == 1

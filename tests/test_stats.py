@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from backend.activities import service as activity_service
 from backend.activities.models import Activity
@@ -74,11 +75,13 @@ def world(app, client):
         "org_id": orgs["a"].id, "name": "老年人理发", "category": "理发", "location": "活动室"})
     slot = services.add_slot(item, starts_at=NOW + timedelta(days=1), ends_at=NOW + timedelta(days=1, hours=2),
                              capacity=5)
-    for rating in (4, 5):
-        record = services.book(slot, contact_name="吴阿姨", contact_phone=None, consent=True).service_booking
+    records = [services.book(slot, contact_name=name, contact_phone=None, consent=True).service_booking
+               for name in ("吴阿姨", "王大爷", "未完成")]
+    slot.slot.starts_at = NOW - timedelta(hours=1)   # booked ahead; the time has now begun
+    db.session.flush()
+    for record, rating in zip(records, (4, 5), strict=False):
         services.complete(record)
         services.rate(record, rating, None)
-    services.book(slot, contact_name="未完成", contact_phone=None, consent=True)
     fulfilled_wish(orgs["a2"], p["volunteer"])
     fulfilled_wish(orgs["a1"], p["party"])
     fulfilled_wish(orgs["a1"], p["party"])
@@ -100,6 +103,23 @@ def test_community_figures(client, world):
         "service_bookings_delivered": 2, "service_ratings": 2, "mean_service_rating": 4.5,
     }
     assert {k: body[k] for k in expected} == expected
+
+
+def test_a_delivery_marked_before_its_time_counts_for_nothing(client, world):
+    """A booking marked delivered before its slot began (the rule refused nothing then) and
+    rated 1: it used to count as delivered and pull the mean rating down to 3.33."""
+    orgs, p, headers = world
+    item = services.create_item(load_actor(p["secretary"].id), {
+        "org_id": orgs["a"].id, "name": "家电维修", "category": "维修", "location": "活动室"})
+    slot = services.add_slot(item, starts_at=NOW + timedelta(days=3), ends_at=NOW + timedelta(days=3, hours=1),
+                             capacity=2)
+    record = services.book(slot, contact_name="吴阿姨", contact_phone=None, consent=True).service_booking
+    db.session.execute(sa.update(Booking).where(Booking.id == record.booking_id)
+                       .values(status="attended", checked_in_at=NOW, rating=1))
+    record.delivered_at = record.rated_at = NOW
+    db.session.commit()
+    body = client.get(f"/api/v1/orgs/{orgs['a'].id}/micro-stats", headers=headers["secretary"]).get_json()
+    assert (body["service_bookings_delivered"], body["service_ratings"], body["mean_service_rating"]) == (2, 2, 4.5)
 
 
 def test_street_adds_up_its_communities(client, world):

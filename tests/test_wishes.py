@@ -362,19 +362,20 @@ def test_wish_statistics_for_grid_community_and_street(client, w):
     _made(client, w, a1, claim_h=2, fulfil_h=10, rating=5)
     _made(client, w, a1, claim_h=4, fulfil_h=100, rating=3)        # fulfilled after its due time
     _made(client, w, a2, claim_h=6)                                  # claimed, not yet done, past due
-    _made(client, w, a2, status="rejected")                          # not counted
+    _made(client, w, a2, status="rejected")       # counted: the street has not upheld it; never claimed
     _made(client, w, b1, claim_h=1, fulfil_h=5)
     start, end = T0 - timedelta(days=1), T0 + timedelta(days=30)
     now = T0 + timedelta(days=10)
 
     community = service.wish_stats(w.orgs["a"], start, end, now)
-    assert community["submitted"] == 4 and community["counted"] == 3
-    assert community["fulfilled"] == 2 and community["confirmed"] == 2
-    assert community["fulfilment_rate"] == pytest.approx(2 / 3, abs=1e-4)
-    assert community["median_hours_to_claim"] == 4
+    assert community["submitted"] == 4 and community["counted"] == 4 and community["rejected"] == 1
+    assert community["fulfilled"] == 2 and community["confirmed"] == 2 and community["confirmed_credit"] == 2
+    assert community["fulfilment_rate"] == 0.5
+    assert community["median_hours_to_claim"] == 5   # 2, 4, 6 and the rejected one's 240 hours of waiting
     assert community["median_hours_to_fulfil"] == 55
     assert community["mean_rating"] == 4 and community["ratings"] == 2
     assert community["overdue"] == 2
+    assert (community["decided"], community["closed_on_time"]) == (4, 1)
 
     grid = service.wish_stats(a1, start, end, now)
     assert (grid["submitted"], grid["fulfilled"], grid["overdue"]) == (2, 2, 1)

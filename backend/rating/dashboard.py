@@ -8,6 +8,7 @@ import math
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
@@ -190,9 +191,10 @@ def campaign_summary(period) -> dict:
 
 
 def overdue_wishes(cards: list[Scorecard]) -> dict[int, int]:
-    """Wishes still waiting (unreviewed, unclaimed or in hand) past their due time, per org."""
+    """Wishes still waiting (unreviewed, unclaimed or in hand) past their due time, or for
+    review past the review window, per org."""
     late = db.session.execute(sa.select(Org.path, sa.func.count()).join(Wish, Wish.grid_id == Org.id).where(
-        Wish.overdue_clause(utcnow())).group_by(Org.path)).all()
+        Wish.overdue_clause(utcnow(), current_app.config["WISH_REVIEW_HOURS"])).group_by(Org.path)).all()
     return {card.org_id: sum(n for path, n in late if path.startswith(card.org.path)) for card in cards}
 
 

@@ -94,7 +94,7 @@ def _watches() -> dict[type, Watch]:
     return {
         # Wish states move by conditional UPDATEs; each move also adds one timeline row.
         WishEvent: Watch("wish", frozenset(), lambda e: db.session.get(Wish, e.wish_id).grid_id,
-                         lambda e: _wish_cause(db.session.get(Wish, e.wish_id))),
+                         lambda e: _wish_cause(db.session.get(Wish, e.wish_id), e.action)),
         # Sign-ups do not move a score; attendance and its outcome do.
         Booking: Watch("booking", frozenset({"status"}), lambda b: slot_org(b.slot_id),
                        lambda b: f"志愿活动{b.status_label}", on_insert=False),
@@ -120,7 +120,9 @@ def _watches() -> dict[type, Watch]:
     }
 
 
-def _wish_cause(wish) -> str:
+def _wish_cause(wish, action: str) -> str:
+    if action == "rejection_upheld":
+        return f"街道确认微心愿「{wish.title[:16]}」不属于微心愿"
     return f"微心愿「{wish.title[:16]}」{wish.status_label}"
 
 

@@ -76,8 +76,9 @@ def book(args, slot_id):
 
 @blp.post("/bookings/<int:booking_id>/complete")
 @blp.response(200, ServiceBookingSchema)
+@blp.alt_response(409, description="service_not_started (before the booked time begins), invalid_state")
 def complete(booking_id):
-    """The provider's staff mark the service delivered."""
+    """The provider's staff mark the service delivered, from the start of the booked time."""
     record = service.complete_by(require_actor(), booking_id)
     commit()
     return present(record)
@@ -86,6 +87,7 @@ def complete(booking_id):
 @blp.post("/bookings/<int:booking_id>/rate")
 @blp.arguments(RateSchema)
 @blp.response(200, ServiceBookingSchema)
+@blp.alt_response(409, description="not_delivered, already_rated")
 def rate(args, booking_id):
     """The resident rates the delivered service 1–5 (with the receipt)."""
     record = service.rate_by(args["receipt"], args["rating"], args.get("comment"), booking_id=booking_id)

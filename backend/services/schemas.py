@@ -21,7 +21,8 @@ class ServiceCreateSchema(Schema):
 
 
 class SlotSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    # The booking engine's slot: the id POST /slots/{id}/bookings takes.
+    id = fields.Integer(dump_only=True, attribute="slot_id")
     starts_at = fields.AwareDateTime(required=True, attribute="slot.starts_at")
     ends_at = fields.AwareDateTime(required=True, attribute="slot.ends_at")
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000),

@@ -109,14 +109,28 @@ def state_label(record: ServiceBooking) -> str:
     return STATE_LABELS[B(record.booking.status)]
 
 
-def complete(record: ServiceBooking) -> None:
-    """The provider delivered the service (staff of the offering community)."""
+def may_complete(record: ServiceBooking, now: datetime | None = None) -> bool:
+    """Whether the booking can be marked delivered now: still booked, and its time has begun
+    (the page shows 已服务 only then)."""
+    return record.booking.status == B.confirmed and (now or utcnow()) >= record.booking.slot.starts_at
+
+
+def complete(record: ServiceBooking, now: datetime | None = None) -> None:
+    """The provider delivered the service (staff of the offering community): from the start of
+    its time, never before — a delivery marked early would let its rating move the score."""
+    now = now or utcnow()
+    slot = record.booking.slot
+    if now < slot.starts_at:
+        raise Conflict(f"服务时间（{format_local(slot.starts_at, '%m月%d日 %H:%M')}）开始后才能标记为已服务",
+                       code="service_not_started")
+    # correlate_except: the live scores re-read this WHERE inside a query that joins slots too.
+    begun = sa.select(Slot.id).where(Slot.id == Booking.slot_id, Slot.starts_at <= now).correlate_except(Slot).exists()
     done = db.session.execute(
-        sa.update(Booking).where(Booking.id == record.booking_id, Booking.status == B.confirmed.value)
-        .values(status=B.attended.value, checked_in_at=utcnow()).execution_options(synchronize_session=False))
+        sa.update(Booking).where(Booking.id == record.booking_id, Booking.status == B.confirmed.value, begun)
+        .values(status=B.attended.value, checked_in_at=now).execution_options(synchronize_session=False))
     if done.rowcount != 1:
         raise Conflict("该预约当前不能标记为已服务", code="invalid_state")
-    record.delivered_at = utcnow()
+    record.delivered_at = now
     db.session.refresh(record.booking)
 
 
@@ -127,7 +141,8 @@ def rate(record: ServiceBooking, rating: int, comment: str | None) -> None:
     if record.delivered_at is None:
         raise Conflict("服务完成后才能评价", code="not_delivered")
     done = db.session.execute(
-        sa.update(Booking).where(Booking.id == record.booking_id, Booking.rating.is_(None))
+        sa.update(Booking).where(Booking.id == record.booking_id, Booking.status == B.attended.value,
+                                 Booking.rating.is_(None))
         .values(rating=rating, rating_comment=comment).execution_options(synchronize_session=False))
     if done.rowcount != 1:
         raise Conflict("已经评价过了", code="already_rated")

@@ -107,15 +107,18 @@ def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None =
         Org.id.in_(grids),
         sa.exists().where(Membership.org_id == Org.id, Membership.role == Role.grid_leader.value),
         sa.exists().where(Team.grid_id == Org.id, Team.is_active.is_(True))))
+    # A delivery marked before its time began (the rule now refuses it) is not one: neither it
+    # nor its rating counts.
+    in_time = ServiceBooking.delivered_at >= Slot.starts_at
     services = (sa.select(ServiceBooking).join(Booking, Booking.id == ServiceBooking.booking_id)
                 .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
-                .join(Slot, Slot.id == Booking.slot_id).where(Slot.org_id.in_(_subtree_ids(org))))
+                .join(Slot, Slot.id == Booking.slot_id).where(Slot.org_id.in_(_subtree_ids(org)), in_time))
     delivered = _count(services.where(ServiceBooking.delivered_at >= start, ServiceBooking.delivered_at < end))
     ratings = db.session.scalars(
         sa.select(Booking.rating).join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
         .join(Slot, Slot.id == Booking.slot_id)
         .where(Slot.org_id.in_(_subtree_ids(org)), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
-               Booking.rating.is_not(None))).all()
+               Booking.rating.is_not(None), in_time)).all()
     return {
         "org_id": org.id,
         "from": start,

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.current import current_actor, require_actor
 from backend.core.db import begin_write, commit
-from backend.core.paging import page_of, paginate
+from backend.core.paging import PageArgs, page_of, paginate
 from backend.core.periods import PeriodArgs, period
 from backend.stats.service import figures_org
 from backend.wishes import service
@@ -17,6 +17,7 @@ from backend.wishes.schemas import (
     ReceiptSchema,
     RejectSchema,
     ReopenSchema,
+    UpholdSchema,
     WishCreateSchema,
     WishListArgs,
     WishSchema,
@@ -125,6 +126,29 @@ def publish(wish_id):
 def reject(args, wish_id):
     """Turn down content that does not belong, with a reason the resident sees."""
     return _staff_action(wish_id, lambda actor, wish: service.reject(actor, wish, args["reason"]))
+
+
+@blp.post("/wishes/<int:wish_id>/uphold-rejection")
+@blp.arguments(UpholdSchema)
+@blp.response(200, WishSchema)
+@blp.alt_response(409, description="invalid_state (not rejected), already_upheld")
+def uphold_rejection(args, wish_id):
+    """A street officer agrees that a rejected wish did not belong, with a note: it then leaves
+    the wish rates (S1, S2, O3) of the community that rejected it."""
+    return _staff_action(wish_id, lambda actor, wish: service.uphold_rejection(actor, wish, args["note"]))
+
+
+@blp.get("/wishes/rejections")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(WishSchema))
+def rejections(args):
+    """Rejected wishes under the street officer that the street has not upheld, newest first."""
+    actor = require_actor()
+    page = paginate(service.rejections_for(actor), args["page"], args["per_page"])
+    begin_write()
+    page["items"] = [present(w, actor) for w in page["items"]]
+    commit()
+    return page
 
 
 def _receipt_action(wish_id: int, receipt: str, act):

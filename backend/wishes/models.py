@@ -4,7 +4,7 @@ member or volunteer, confirmed and rated by the resident."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -59,6 +59,7 @@ class Wish(db.Model):
         sa.CheckConstraint("urgency BETWEEN 1 AND 3", name="urgency"),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         sa.CheckConstraint("status NOT IN ('claimed', 'fulfilled') OR claimant_id IS NOT NULL", name="claimant"),
+        sa.CheckConstraint("rejection_upheld_at IS NULL OR status = 'rejected'", name="rejection_upheld"),
         sa.UniqueConstraint("receipt_hash", name="uq_wishes_receipt_hash"),
         sa.UniqueConstraint("submit_token", name="uq_wishes_submit_token",
                             info=conflict_info("duplicate_submission", "该心愿已提交")),
@@ -112,6 +113,10 @@ class Wish(db.Model):
     #: True when confirmed by the rule, not the resident.
     auto_confirmed: Mapped[bool] = mapped_column(default=False)
     reject_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    #: When a street officer agreed that the rejected wish did not belong (who and why: its
+    #: `rejection_upheld` timeline entry). Only then does it leave the wish rates; until then
+    #: a rejection counts against the community that made it.
+    rejection_upheld_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the wish should be done by (from urgency).
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: When the community secretary was alerted (once).
@@ -136,16 +141,22 @@ class Wish(db.Model):
     def urgency_label(self) -> str:
         return URGENCY_LABELS[self.urgency]
 
-    # Overdue, one rule in two forms: past the due time before being fulfilled.
-    def is_late(self, now: datetime) -> bool:
-        """Fulfilled after its due time, or not fulfilled and past it now (timeliness figures)."""
-        return (self.fulfilled_at or now) > self.due_at
+    # Overdue, one rule in two forms: past the due time before being fulfilled, or still
+    # waiting for review `review_hours` (WISH_REVIEW_HOURS) after submission.
+    def is_late(self, now: datetime, review_hours: int) -> bool:
+        """Fulfilled after its due time, or not fulfilled and past it now, or still unreviewed
+        past the review window (timeliness figures)."""
+        unreviewed = self.status == WishStatus.pending_review and now > self.created_at + timedelta(hours=review_hours)
+        return (self.fulfilled_at or now) > self.due_at or unreviewed
 
     @classmethod
-    def overdue_clause(cls, now: datetime):
-        """SQL: still waiting (unreviewed, unclaimed or in hand) past its due time — what is
-        escalated to the secretary and what the street's board counts."""
-        return sa.and_(cls.status.in_([s.value for s in WAITING]), cls.due_at < now)
+    def overdue_clause(cls, now: datetime, review_hours: int):
+        """SQL: still waiting (unreviewed, unclaimed or in hand) past its due time, or waiting
+        for review past the review window — what is escalated to the secretary and what the
+        street's board counts."""
+        unreviewed = sa.and_(cls.status == WishStatus.pending_review.value,
+                             cls.created_at < now - timedelta(hours=review_hours))
+        return sa.and_(cls.status.in_([s.value for s in WAITING]), sa.or_(cls.due_at < now, unreviewed))
 
 
 class WishEvent(db.Model):
@@ -156,7 +167,7 @@ class WishEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     wish_id: Mapped[int] = mapped_column(sa.ForeignKey("wishes.id", ondelete="CASCADE"), index=True)
     #: submitted, published, claimed, assigned, released, claim_expired, fulfilled, reopened,
-    #: confirmed, auto_confirmed, rejected, cancelled, escalated, contact_erased.
+    #: confirmed, auto_confirmed, rejected, rejection_upheld, cancelled, escalated, contact_erased.
     action: Mapped[str] = mapped_column(sa.String(20))
     #: The person who acted; NULL for the resident (receipt) and for rules.
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))

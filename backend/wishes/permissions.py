@@ -50,6 +50,9 @@ rule("wish.view", Wish, lambda actor, wish, **_: True)
 rule("wish.claim", Wish, lambda actor, wish, **_: bool(actor.roles_over(wish.grid) & WISH_CLAIM_ROLES))
 rule("wish.manage", Wish, lambda actor, wish, **_: actor.is_admin
      or bool(actor.roles_over(wish.grid) & WISH_MANAGE_ROLES))
+# Whether a rejected wish truly did not belong is the street's call, not the community's
+# that rejected it (the rejection would otherwise drop out of its own rates).
+rule("wish.uphold_rejection", Wish, lambda actor, wish, **_: actor.is_street_over(wish.grid))
 # Full contact details: only the current claimant and the grid's leader (PIPL: need to know).
 rule("wish.contact", Wish, lambda actor, wish, **_: wish.claimant_id == actor.person.id
      or Role.grid_leader in actor.roles_over(wish.grid))
@@ -60,3 +63,4 @@ rule("org.wishes.submit_for_resident", Org, lambda actor, org, **_: org.kind == 
 rule("org.wishes.public_page", Org, lambda actor, org, **_: org.kind == OrgKind.community.value
      and Role.secretary in actor.roles_over(org))
 capability("wishes.board", has_board)
+capability("wishes.rejections", lambda actor: actor.holds(Role.street_officer))

@@ -38,7 +38,8 @@ def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False) ->
         **{k: getattr(wish, k) for k in (
             "id", "title", "content", "category", "urgency", "urgency_label", "status", "status_label", "channel",
             "grid_id", "community_id", "fulfil_note", "rating", "rating_comment", "auto_confirmed",
-            "reject_reason", "created_at", "due_at", "fulfilled_at", "confirmed_at", "events")},
+            "reject_reason", "rejection_upheld_at", "created_at", "due_at", "fulfilled_at", "confirmed_at",
+            "events")},
         "grid_name": wish.grid.name,
         "community_name": wish.community.name,
         "claimant_label": claimant,
@@ -80,6 +81,8 @@ class WishSchema(Schema):
     rating_comment = fields.String(allow_none=True)
     auto_confirmed = fields.Boolean()
     reject_reason = fields.String(allow_none=True)
+    rejection_upheld_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "when the street agreed the rejected wish did not belong (it then leaves the wish rates)"})
     created_at = fields.AwareDateTime()
     due_at = fields.AwareDateTime()
     fulfilled_at = fields.AwareDateTime(allow_none=True)
@@ -110,6 +113,10 @@ class RejectSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=2, max=200))
 
 
+class UpholdSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=2, max=300))
+
+
 class AssignSchema(Schema):
     person_id = fields.Integer(required=True, strict=True)
 
@@ -132,14 +139,24 @@ class WishStatsSchema(Schema):
     from_ = fields.AwareDateTime(data_key="from", attribute="from")
     to = fields.AwareDateTime()
     submitted = fields.Integer(metadata={"description": "all wishes submitted in the period"})
-    counted = fields.Integer(metadata={"description": "submitted, less rejected, cancelled and unreviewed"})
+    counted = fields.Integer(metadata={"description": "submitted, less those withdrawn and the rejections the "
+                                                      "street upheld"})
+    rejected = fields.Integer(metadata={"description": "of the counted, rejected (the street has not upheld them)"})
+    rejections_upheld = fields.Integer(metadata={"description": "rejected, and the street agreed they did not belong"})
+    unreviewed_overdue = fields.Integer(metadata={"description": "of the counted, waiting for review past the review "
+                                                                 "window (WISH_REVIEW_HOURS) or the due time"})
     fulfilled = fields.Integer()
     confirmed = fields.Integer()
+    auto_confirmed = fields.Integer(metadata={"description": "of the confirmed, confirmed by the rule"})
+    confirmed_credit = fields.Float(metadata={"description": "confirmed, an automatic confirmation counting half "
+                                                             "(S1 = confirmed_credit / counted)"})
     fulfilment_rate = fields.Float(allow_none=True, metadata={"description": "fulfilled / counted"})
-    median_hours_to_claim = fields.Float(allow_none=True)
+    median_hours_to_claim = fields.Float(allow_none=True, metadata={
+        "description": "a wish unclaimed past the review window (waiting, or rejected) counts its wait so far"})
     median_hours_to_fulfil = fields.Float(allow_none=True)
     mean_rating = fields.Float(allow_none=True)
     ratings = fields.Integer()
-    overdue = fields.Integer(metadata={"description": "fulfilled after, or still open past, the due time"})
-    decided = fields.Integer(metadata={"description": "fulfilled, or still open past the due time"})
+    overdue = fields.Integer(metadata={"description": "fulfilled after, or still open past, the due time; "
+                                                      "unreviewed past the review window"})
+    decided = fields.Integer(metadata={"description": "fulfilled, rejected, or overdue: whose timeliness is decided"})
     closed_on_time = fields.Integer(metadata={"description": "fulfilled by the due time"})

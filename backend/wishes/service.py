@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from backend.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from backend.core.permissions import Actor, authorize, can
 from backend.core.privacy import mask_name, mask_phone
 from backend.core.receipts import receipt_hash
@@ -310,6 +310,28 @@ def reject(actor: Actor, wish: Wish, reason: str) -> None:
     _transition(wish, "reject", label=actor_label(actor, wish), actor=actor, note=reason, reject_reason=reason)
 
 
+def may_uphold_rejection(actor: Actor | None, wish: Wish) -> bool:
+    """Whether the person could uphold this rejection now (the page shows the button then)."""
+    return wish.status == S.rejected and wish.rejection_upheld_at is None and can(actor, "wish.uphold_rejection", wish)
+
+
+def uphold_rejection(actor: Actor, wish: Wish, note: str) -> None:
+    """A street officer agrees that a rejected wish did not belong, with a note on its timeline:
+    only then does it leave the wish rates (S1, S2, O3) of the community that rejected it.
+    Once; the community cannot do it for itself."""
+    authorize(actor, "wish.uphold_rejection", wish)
+    _require_note(note, NOTE_MESSAGE, "note")
+    if wish.status != S.rejected:
+        raise Conflict("只有未受理的心愿需要街道确认", code="invalid_state", fields={"status": [wish.status]})
+    done = db.session.execute(
+        sa.update(Wish).where(Wish.id == wish.id, Wish.status == S.rejected.value, Wish.rejection_upheld_at.is_(None))
+        .values(rejection_upheld_at=utcnow()).execution_options(synchronize_session=False))
+    db.session.refresh(wish)
+    if done.rowcount != 1:
+        raise Conflict("街道已确认过该心愿不属于微心愿", code="already_upheld")
+    _event(wish, "rejection_upheld", actor_label(actor, wish), actor, note)
+
+
 # --- resident actions (by receipt) ---------------------------------------------------------
 
 def confirm(wish: Wish, rating: int, comment: str | None = None) -> None:
@@ -491,6 +513,17 @@ def board_for(actor: Actor, *, status: str | None = None, grid_id: int | None = 
     return board(actor, status=status, grid=grid, mine=mine)
 
 
+def rejections_for(actor: Actor) -> sa.Select:
+    """Rejected wishes the street has not upheld, under the street officer's orgs (nobody
+    else's list: the rejecting community cannot excuse itself), newest first."""
+    if not can(actor, "wishes.rejections"):
+        raise Forbidden("只有街道工作人员可以确认未受理的心愿")
+    streets = sa.true() if actor.is_admin else Wish.grid.has(
+        sa.or_(*[Org.path.startswith(p) for p in actor.paths_with({Role.street_officer})]))
+    return (sa.select(Wish).where(streets, Wish.status == S.rejected.value, Wish.rejection_upheld_at.is_(None))
+            .order_by(Wish.closed_at.desc(), Wish.id.desc()))
+
+
 def assign_by(actor: Actor, wish: Wish, person_id: int) -> None:
     """A grid leader hands an open wish to the person `person_id`."""
     member = db.session.get(Person, person_id)
@@ -544,7 +577,7 @@ def escalate(now: datetime | None = None) -> int:
     late = db.session.scalars(sa.select(Wish).where(
         Wish.escalated_at.is_(None),
         sa.or_(sa.and_(Wish.status.in_([S.open.value, S.pending_review.value]), Wish.created_at < cutoff),
-               Wish.overdue_clause(now)))).all()
+               Wish.overdue_clause(now, current_app.config["WISH_REVIEW_HOURS"])))).all()
     for wish in late:
         claimed = db.session.execute(sa.update(Wish).where(Wish.id == wish.id, Wish.escalated_at.is_(None))
                                      .values(escalated_at=now).execution_options(synchronize_session=False))
@@ -612,36 +645,72 @@ def _hours(start: datetime | None, end: datetime | None) -> float | None:
     return None if start is None or end is None else (end - start).total_seconds() / 3600
 
 
+#: What a confirmation by the rule (nobody asked the resident) is worth against one the
+#: resident gave: half.
+AUTO_CONFIRMED_CREDIT = 0.5
+
+
+def _claim_hours(wish: Wish, now: datetime, review: timedelta) -> float | None:
+    """Hours from submission to the first claim. A wish nobody claimed — still waiting, or
+    rejected without the street upholding it — counts with the hours it has waited so far once
+    the review window has passed (before that it is not counted yet), so leaving a wish
+    unreviewed or unclaimed, or turning it down, never makes the median look faster."""
+    if wish.first_claimed_at is not None:
+        return _hours(wish.created_at, wish.first_claimed_at)
+    if now > wish.created_at + review:
+        return _hours(wish.created_at, now)
+    return None
+
+
+def _on_time(wish: Wish, now: datetime, review_hours: int) -> bool | None:
+    """Whether the wish was done by its due time; None while that is still open. A rejection
+    the street has not upheld is a wish not done."""
+    if wish.status == S.rejected:
+        return False
+    if wish.fulfilled_at is not None:
+        return wish.fulfilled_at <= wish.due_at
+    return False if wish.is_late(now, review_hours) else None
+
+
 def wish_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
-    """Figures for wishes submitted in [start, end) in `org`'s subtree (grid, community, street)."""
+    """Figures for wishes submitted in [start, end) in `org`'s subtree (grid, community, street).
+
+    Every wish counts except those the resident withdrew and rejections the street upheld: a
+    rejected or still unreviewed wish counts against the rates like any wish not done."""
     now = now or utcnow()
+    review_hours = current_app.config["WISH_REVIEW_HOURS"]
     rows = db.session.scalars(sa.select(Wish).where(
         Wish.grid.has(Org.path.startswith(org.path)), Wish.created_at >= start, Wish.created_at < end)).all()
-    counted = [w for w in rows if w.status not in (S.rejected, S.cancelled, S.pending_review)]
+    counted = [w for w in rows if w.status != S.cancelled and w.rejection_upheld_at is None]
     fulfilled = [w for w in counted if w.fulfilled_at is not None or w.status == S.confirmed]
     confirmed = [w for w in counted if w.status == S.confirmed]
+    auto_confirmed = sum(1 for w in confirmed if w.auto_confirmed)
     ratings = [w.rating for w in confirmed if w.rating is not None]
-    to_claim = [h for w in counted if (h := _hours(w.created_at, w.first_claimed_at)) is not None]
+    review = timedelta(hours=review_hours)
+    to_claim = [h for w in counted if (h := _claim_hours(w, now, review)) is not None]
     to_fulfil = [h for w in fulfilled if (h := _hours(w.created_at, w.fulfilled_at)) is not None]
-    overdue = [w for w in counted if w.is_late(now)]
-    # Closed, or past due while still open: the wishes whose timeliness is already decided.
-    decided = [w for w in counted if w.fulfilled_at is not None or now > w.due_at]
+    timeliness = [t for w in counted if (t := _on_time(w, now, review_hours)) is not None]
     return {
         "org_id": org.id,
         "from": start,
         "to": end,
         "submitted": len(rows),
         "counted": len(counted),
+        "rejected": sum(1 for w in counted if w.status == S.rejected),
+        "rejections_upheld": sum(1 for w in rows if w.rejection_upheld_at is not None),
+        "unreviewed_overdue": sum(1 for w in counted if w.status == S.pending_review and w.is_late(now, review_hours)),
         "fulfilled": len(fulfilled),
         "confirmed": len(confirmed),
+        "auto_confirmed": auto_confirmed,
+        "confirmed_credit": len(confirmed) - (1 - AUTO_CONFIRMED_CREDIT) * auto_confirmed,
         "fulfilment_rate": round(len(fulfilled) / len(counted), 4) if counted else None,
         "median_hours_to_claim": round(statistics.median(to_claim), 2) if to_claim else None,
         "median_hours_to_fulfil": round(statistics.median(to_fulfil), 2) if to_fulfil else None,
         "mean_rating": round(statistics.fmean(ratings), 2) if ratings else None,
         "ratings": len(ratings),
-        "overdue": len(overdue),
-        "decided": len(decided),
-        "closed_on_time": sum(1 for w in decided if w.fulfilled_at is not None and w.fulfilled_at <= w.due_at),
+        "overdue": sum(1 for w in counted if w.status != S.rejected and w.is_late(now, review_hours)),
+        "decided": len(timeliness),
+        "closed_on_time": sum(timeliness),
     }
 
 

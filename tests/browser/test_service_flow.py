@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from backend.demo import DEMO_PASSWORD
 from tests.browser.test_pages import log_in
 
 
-def test_resident_books_a_service_and_rates_it(phone, screenshot):
+def test_resident_books_a_service_and_rates_it(phone, db_url, screenshot):
     organiser = phone()
     auth = {"Authorization": "Bearer " + organiser.request.post(
         "/api/v1/auth/login", data={"username": "heping", "password": DEMO_PASSWORD}).json()["token"]}
@@ -20,11 +21,14 @@ def test_resident_books_a_service_and_rates_it(phone, screenshot):
         "org_id": heping, "name": "老年人上门理发", "category": "理发", "location": "和平社区养老驿站",
         "provider_name": "红马甲志愿服务队", "description": "每周三上午，行动不便的老人可预约上门"}).json()
     start = datetime.now(UTC) + timedelta(days=2)
+    slot_ids = []
     for offset in (0, 1):
         slot = organiser.request.post(f"/api/v1/services/{item['id']}/slots", headers=auth, data={
             "starts_at": (start + timedelta(hours=offset)).isoformat(),
             "ends_at": (start + timedelta(hours=offset + 1)).isoformat(), "capacity": 3})
         assert slot.status == 201, slot.text()
+        slot_ids.append(slot.json()["id"])
+    slot_id = slot_ids[0]   # the resident picks the first time
 
     log_in(organiser, "heping")
     organiser.goto(f"/h5/services/{item['id']}")
@@ -49,6 +53,16 @@ def test_resident_books_a_service_and_rates_it(phone, screenshot):
     organiser.goto(f"/h5/services/{item['id']}")
     row = organiser.locator(".weui-cell", has_text="吴阿姨")
     expect(row).to_contain_text("138****5678")
+    expect(row).to_contain_text("开始后可标记")   # delivered only from the booked time
+    expect(row.get_by_role("button", name="已服务")).to_have_count(0)
+    screenshot(organiser, "service-bookings-before-time")
+    # the booked time comes: move it back instead of waiting two days
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE slots SET starts_at = :at WHERE id = :id"),
+                     {"at": (datetime.now(UTC) - timedelta(minutes=5)).replace(tzinfo=None), "id": slot_id})
+    engine.dispose()
+    organiser.reload()
     row.get_by_role("button", name="已服务").click()
     expect(organiser.locator(".app-flash")).to_have_text("已标记为已服务")
 
