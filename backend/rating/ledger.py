@@ -1,7 +1,9 @@
 """台账: the campaign's append-only record. Each entry stores its canonical JSON body as text
 and hash = SHA-256(previous hash + body), so changing, removing or reordering any entry
 breaks every hash after it. The database refuses UPDATE and DELETE on the table; `verify`
-catches whatever gets past that (a dropped trigger, a restored backup)."""
+catches whatever gets past that (a dropped trigger, a restored backup), and checks the
+anchors written outside the database (`backend.rating.anchors`), which catch a rewrite
+with every hash recomputed."""
 
 from __future__ import annotations
 
