@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app wsgi demo` and `flask --app wsgi create-user`."""
+"""Operator commands: `flask --app wsgi demo`, `create-user`, `ledger-verify` and `ledger-anchor`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from backend.orgs.models import Org
 from backend.people.models import Role
 from backend.people.schemas import PersonSchema
 from backend.people.service import add_membership, create_person
+from backend.rating import anchors
 
 
 def register_cli(app: Flask) -> None:
@@ -55,3 +56,41 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         where = f" on {org.name} (#{org.id})" if org else ""
         click.echo(f"created {username} (#{person.id}) as {role}{where}")
+
+    _register_ledger_commands(app)
+
+
+def _register_ledger_commands(app: Flask) -> None:
+    """The ledger's anchors from the command line: check them, or anchor now."""
+    @app.cli.command("ledger-verify")
+    @click.option("--period", "period_id", type=int, help="One campaign (default: all).")
+    @click.option("--anchors", "anchors_path", type=click.Path(exists=True, dir_okay=False),
+                  help="A copy of the anchors kept elsewhere (default: LEDGER_ANCHOR_PATH).")
+    def ledger_verify(period_id: int | None, anchors_path: str | None):
+        """Walk each campaign's ledger and check it against every anchor; exit 1 if any fails."""
+        failed = False
+        for period in anchors.campaigns(period_id):
+            result = anchors.verified(period, anchors_path)
+            failed = failed or not result["ok"]
+            _echo_verified(period, result)
+        if failed:
+            raise SystemExit(1)
+
+    @app.cli.command("ledger-anchor")
+    def ledger_anchor():
+        """Anchor every campaign's ledger head now, as the daily job does."""
+        click.echo(anchors.anchor_ledgers())
+
+
+def _echo_verified(period, result: dict) -> None:
+    chain = "ok" if result["first_bad"] is None else \
+        f"entry {result['first_bad']['seq']} does not hold: {result['first_bad']['reason']}"
+    click.echo(f"campaign {period.id} {period.name}: {result['entries']} entries, head {result['head'][:16]}, "
+               f"chain {chain}; {len(result['anchors'])} anchors"
+               + (f", {result['anchors_unreadable']} unreadable lines" if result["anchors_unreadable"] else ""))
+    for anchor in result["anchors"]:
+        state = "matches" if anchor["ok"] else f"DOES NOT MATCH: {anchor['reason']}"
+        click.echo(f"  anchor line {anchor['line']} at {anchor['at']} seq {anchor['seq']} "
+                   f"{anchor['hash'][:16]}: {state}")
+    if result["first_bad_anchor"]:
+        click.echo(f"  first anchor that no longer matches: line {result['first_bad_anchor']['line']}")

@@ -141,6 +141,12 @@ def load_config() -> dict:
         # process) and how large one may be (a phone photo of a page is 2–5 MB).
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR", str(INSTANCE_DIR / "evidence")),
         "EVIDENCE_MAX_BYTES": _int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        # Ledger anchors (docs/rating.md#anchors): each day every campaign's ledger head is
+        # appended to this file and/or POSTed as JSON to the URL, outside the database, so a
+        # copied, restored or edited database cannot rewrite the ledger unseen. Empty path: no file.
+        "LEDGER_ANCHOR_PATH": os.environ.get("LEDGER_ANCHOR_PATH", str(INSTANCE_DIR / "ledger-anchors.jsonl")),
+        "LEDGER_ANCHOR_URL": os.environ.get("LEDGER_ANCHOR_URL", ""),
+        "LEDGER_ANCHOR_TIMEOUT": float(os.environ.get("LEDGER_ANCHOR_TIMEOUT", "10")),
         # Roster workbooks (名册导入): 5,000 rows are about 300 KB.
         "ROSTER_MAX_BYTES": _int("ROSTER_MAX_BYTES", 5 * 1024 * 1024),
         # Key of the keyed hash that recognises a person by ID number on the next import; empty:

@@ -12,8 +12,7 @@ from backend.core.errors import Forbidden, Invalid
 from backend.core.permissions import can
 from backend.core.uploads import accepts_upload
 from backend.orgs.models import Org
-from backend.rating import dashboard, engine, rubrics, service
-from backend.rating.ledger import verify
+from backend.rating import anchors, dashboard, engine, rubrics, service
 from backend.rating.models import (
     MEETING_LABELS,
     PHASE_LABELS,
@@ -130,7 +129,7 @@ def period(period_id: int):
         "rating_period.html", tab="home", period=period, cards=cards, manage=manage, standards=body["standards"],
         phases=PHASE_ORDER, current=current, pending=pending, quotas=quotas, stars_kind=body["kind"] == "stars",
         next_phase=PHASE_ORDER[current + 1] if current + 1 < len(PHASE_ORDER) else None,
-        chain=verify(period) if manage else None)
+        chain=anchors.verified(period) if manage else None)
 
 
 @bp.post("/<int:period_id>/advance")

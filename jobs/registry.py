@@ -14,7 +14,7 @@ from backend.auth.service import purge_stale
 from backend.bookings import service as bookings
 from backend.notifications import service as notifications
 from backend.polls import service as polls
-from backend.rating import evidence, live
+from backend.rating import anchors, evidence, live, watch
 from backend.rating import service as rating
 from backend.services import service as services
 from backend.wechat.service import purge_binding_codes
@@ -52,6 +52,10 @@ JOBS: list[Job] = [
     Job("services.remind_upcoming", services.remind_upcoming, "interval", {"minutes": 5}),
     Job("polls.announce_open", polls.announce_open, "interval", {"minutes": 5}),
     Job("rating.remind_appeal_deadlines", rating.remind_appeal_deadlines, "cron", {"hour": 9, "minute": 0}),
+    # Watching the watchers: every live scorecard against a full recompute (drift is ledgered,
+    # told to the admins and repaired), then each ledger's head anchored outside the database.
+    Job("rating.check_scores", watch.check_scores, "cron", {"hour": 2, "minute": 30}),
+    Job("rating.anchor_ledgers", anchors.anchor_ledgers, "cron", {"hour": 2, "minute": 50}),
     # Evidence uploads no score took up (the score was refused or never sent).
     Job("rating.sweep_evidence", evidence.sweep_unused, "cron", {"hour": 4, "minute": 10}),
 ]

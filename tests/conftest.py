@@ -79,6 +79,8 @@ def _no_network(monkeypatch):
 def _evidence_dir(tmp_path_factory):
     """Uploaded evidence files go to a temporary directory, never into instance/."""
     TEST_CONFIG["EVIDENCE_DIR"] = str(tmp_path_factory.mktemp("evidence"))
+    # Ledger anchors never go to (or are read from) instance/; each `app` gets its own file.
+    TEST_CONFIG["LEDGER_ANCHOR_PATH"] = str(tmp_path_factory.mktemp("anchors") / "ledger-anchors.jsonl")
 
 
 # --- database servers and migrated templates --------------------------------------------
@@ -155,7 +157,8 @@ def db_url(database, tmp_path):
 
 @pytest.fixture
 def app(db_url, tmp_path):
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url})
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url,
+                      "LEDGER_ANCHOR_PATH": str(tmp_path / "ledger-anchors.jsonl")})
     with app.app_context():
         yield app
         db.session.remove()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.orgs.models import Org
@@ -46,3 +50,38 @@ def login(client, username: str, password: str = PASSWORD) -> dict:
     response = client.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert response.status_code == 200, response.get_json()
     return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
+#: The migration's guard on the campaign ledger (0008), to put back after a test lifts it.
+_LEDGER_GUARD = {
+    "sqlite": ["CREATE TRIGGER campaign_ledger_no_update BEFORE UPDATE ON campaign_ledger "
+               "BEGIN SELECT RAISE(ABORT, 'campaign_ledger is append-only'); END",
+               "CREATE TRIGGER campaign_ledger_no_delete BEFORE DELETE ON campaign_ledger "
+               "BEGIN SELECT RAISE(ABORT, 'campaign_ledger is append-only'); END"],
+    "postgresql": ["CREATE TRIGGER campaign_ledger_append_only BEFORE UPDATE OR DELETE ON campaign_ledger "
+                   "FOR EACH ROW EXECUTE FUNCTION campaign_ledger_append_only()"],
+}
+_LEDGER_UNGUARD = {
+    "sqlite": ["DROP TRIGGER IF EXISTS campaign_ledger_no_update", "DROP TRIGGER IF EXISTS campaign_ledger_no_delete"],
+    "postgresql": ["DROP TRIGGER IF EXISTS campaign_ledger_append_only ON campaign_ledger"],
+}
+
+
+@contextmanager
+def ledger_unguarded() -> Iterator[sa.Connection]:
+    """A connection on which the campaign ledger takes UPDATE and DELETE — what someone with
+    the database in hand can do —, committed at the end; the guard is put back afterwards
+    (a PostgreSQL database outlives the test). The test's own session ends its transaction
+    first, so it sees the changes afterwards."""
+    db.session.commit()
+    engine = db.engine
+    dialect = engine.dialect.name
+    try:
+        with engine.begin() as conn:
+            for statement in _LEDGER_UNGUARD[dialect]:
+                conn.exec_driver_sql(statement)
+            yield conn
+    finally:
+        with engine.begin() as conn:
+            for statement in _LEDGER_UNGUARD[dialect] + _LEDGER_GUARD[dialect]:
+                conn.exec_driver_sql(statement)

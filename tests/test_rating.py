@@ -547,12 +547,7 @@ def test_ledger_refuses_changes_and_verify_finds_tampering(client, world, app):
         with pytest.raises(sa.exc.DatabaseError):
             db.session.execute(sa.text(statement))
         db.session.rollback()
-    engine_ = db.engine
-    with engine_.begin() as conn:
-        if engine_.dialect.name == "postgresql":
-            conn.exec_driver_sql("DROP TRIGGER campaign_ledger_append_only ON campaign_ledger")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER campaign_ledger_no_update")
+    with f.ledger_unguarded() as conn:
         conn.exec_driver_sql("UPDATE campaign_ledger SET body = replace(body, '\"new\":\"4.00\"', '\"new\":\"5.00\"') "
                              "WHERE seq = 3")
     bad = client.get(verify, headers=headers["officer"]).get_json()

@@ -44,6 +44,8 @@ TITLES = {
     "wish_confirm_reminder": "请确认心愿",
     "double_report_confirmed": "双报到已确认",
     "double_report_rejected": "双报到未通过",
+    "score_drift": "评分核查异常",
+    "ledger_mismatch": "台账校验未通过",
 }
 #: subject type → the path of the page where the person acts on it (paths, not endpoint
 #: lookups: the delivery job builds links outside any request).

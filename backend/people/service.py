@@ -122,3 +122,11 @@ def role_holders(org_ids: list[int], roles: list[Role]) -> list[int]:
         return []
     return list(db.session.scalars(sa.select(Membership.person_id).distinct().where(
         Membership.org_id.in_(org_ids), Membership.role.in_([r.value for r in roles])).order_by(Membership.person_id)))
+
+
+def admins() -> list[int]:
+    """The active platform admins (told when the system's own checks find something wrong)."""
+    return list(db.session.scalars(sa.select(Membership.person_id).distinct().join(
+        Person, Person.id == Membership.person_id).where(
+        Membership.role == Role.admin.value, Membership.org_id.is_(None), Person.is_active.is_(True))
+        .order_by(Membership.person_id)))

@@ -10,7 +10,7 @@ from backend.core.errors import Invalid, NotFound, Unavailable
 from backend.core.permissions import Actor
 from backend.core.uploads import accepts_upload
 from backend.extensions import db
-from backend.rating import evidence, export, ledger, rubrics, service, stream
+from backend.rating import anchors, evidence, export, ledger, rubrics, service, stream
 from backend.rating.models import RatingPeriod, Scorecard, ScoreEvent
 from backend.rating.schemas import (
     AdvanceSchema,
@@ -303,8 +303,9 @@ def get_ledger(period_id):
 @blp.get("/periods/<int:period_id>/ledger/verify")
 @blp.response(200, VerifySchema)
 def verify_ledger(period_id):
-    """Walk the chain: `ok`, or the first entry that does not hold and why."""
-    return ledger.verify(_period(period_id, "period.manage")[1])
+    """Walk the chain and check it against its anchors: `ok`, or the first entry that does not
+    hold and why, and each anchor with whether the chain still has that hash at that sequence."""
+    return anchors.verified(_period(period_id, "period.manage")[1])
 
 
 @blp.get("/periods/<int:period_id>/export.xlsx")

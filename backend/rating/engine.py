@@ -3,9 +3,11 @@ criteria, stars (or a grade) from the standards, and a score event for every cha
 
 `recompute(card, codes)` touches only the criteria named (the incremental path, run in the
 transaction that changed the data); `recompute(card)` recomputes every computed criterion
-and every manual one scored by its deduction ticks (the full path). Both end in `_apply`, so
-the two can only differ in which criteria they read, and a property test checks that after
-any sequence of events they agree.
+and every manual one scored by its deduction ticks (the full path). Both are `compute` then
+`store`, so the two can only differ in which criteria they read, and a property test checks
+that after any sequence of events they agree. Each stored value keeps the time it was
+computed as of, so the drift check (`backend.rating.watch`) can tell a figure that moved with
+time alone from one that drifted.
 """
 
 from __future__ import annotations
@@ -194,9 +196,9 @@ def lock(card: Scorecard) -> Scorecard:
     return card
 
 
-def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "重新核算",
-              now: datetime | None = None) -> list[ScoreEvent]:
-    """Recompute the poll and metric criteria in `codes` (all of them when None)."""
+def compute(card: Scorecard, codes: set[str] | None = None, now: datetime | None = None) -> dict[str, Computed]:
+    """What the data give, as of `now`, for the poll and metric criteria in `codes` (all of
+    them, and the manual ones scored by deduction ticks, when None); nothing is stored."""
     rubric = card.period.rubric.body
     by_code = items_of(rubric)
     ctx = Context(org=card.org, year=card.period.year, now=now or utcnow())
@@ -213,11 +215,23 @@ def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "�
             results[row.code] = poll_points(by_code[row.code], rubric, tallies.get(row.code, []))
         elif codes is None and (row.inputs or {}).get("by") == "deductions":
             results[row.code] = deduction_points(by_code[row.code], row.max_points, row.deductions)
-    return _apply(card, results, cause)
+    return results
 
 
-def _apply(card: Scorecard, results: dict[str, Computed], cause: str) -> list[ScoreEvent]:
-    """Store computed criteria; one score event per criterion whose points moved — or whose
+def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "重新核算",
+              now: datetime | None = None) -> list[ScoreEvent]:
+    """Recompute the poll and metric criteria in `codes` (all of them when None)."""
+    now = now or utcnow()
+    return store(card, compute(card, codes, now), cause, now)
+
+
+def same(row: CriterionScore, computed: Computed) -> bool:
+    """Whether a stored criterion counts what was computed (points, and a short poll's provisional value)."""
+    return (row.points, row.provisional) == (computed.points, computed.provisional)
+
+
+def store(card: Scorecard, results: dict[str, Computed], cause: str, at: datetime) -> list[ScoreEvent]:
+    """Store computed criteria (computed as of `at`); one score event per criterion whose points moved — or whose
     provisional value or answer count moved (a poll still short of its sample: old = new, the
     dashboard shows the answers coming in) — each with the standard total, total and stars just after it."""
     rubric = card.period.rubric.body
@@ -231,6 +245,7 @@ def _apply(card: Scorecard, results: dict[str, Computed], cause: str) -> list[Sc
         old, was = row.points, (row.provisional, row.explanation)
         row.points, row.provisional = computed.points, computed.provisional
         row.inputs, row.explanation = _jsonable(computed.inputs), computed.explanation[:300]
+        row.computed_at = at
         short = computed.provisional is not None or was[0] is not None
         if old != computed.points or (short and was != (row.provisional, row.explanation)):
             row.updated_at = utcnow()

@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from backend.extensions import db
-from backend.rating import ledger
+from backend.rating import anchors, ledger
 from backend.rating.models import Problem, RatingPeriod
 from backend.rating.quotas import STAR_NAMES
 from backend.rating.rubrics import items_of
@@ -53,12 +53,13 @@ def workbook(period: RatingPeriod) -> bytes:
     _sheet(book, "问题清单", ["组织", "标准", "问题", "整改措施", "责任人", "完成时限", "状态"],
            [[org_names.get(p.org_id), names.get(p.standard_code or "", ""), p.problem, p.measure, p.owner,
              p.deadline, p.status_label] for p in problems])
-    chain = ledger.verify(period)
+    chain = anchors.verified(period)
     sheet = _sheet(book, "台账", ["序号", "类型", "组织", "时间", "内容", "哈希"],
                    [[e.seq, e.kind, org_names.get(e.org_id), ledger.as_dict(e)["at"], e.body, e.hash]
                     for e in db.session.scalars(ledger.entries(period))])
     sheet.append([])
-    sheet.append(["台账末条哈希", period.ledger_head, "校验", "通过" if chain["ok"] else "未通过"])
+    sheet.append(["台账末条哈希", period.ledger_head, "校验", "通过" if chain["ok"] else "未通过",
+                  "外部存证", f"{len(chain['anchors'])} 份"])
     out = BytesIO()
     book.save(out)
     return out.getvalue()

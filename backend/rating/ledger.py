@@ -1,12 +1,15 @@
 """台账: the campaign's append-only record. Each entry stores its canonical JSON body as text
 and hash = SHA-256(previous hash + body), so changing, removing or reordering any entry
 breaks every hash after it. The database refuses UPDATE and DELETE on the table; `verify`
-catches whatever gets past that (a dropped trigger, a restored backup)."""
+catches whatever gets past that (a dropped trigger, a restored backup), and checks the
+anchors written outside the database (`backend.rating.anchors`), which catch a rewrite
+with every hash recomputed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -46,19 +49,49 @@ def entries(period: RatingPeriod) -> sa.Select:
     return sa.select(CampaignEntry).where(CampaignEntry.period_id == period.id).order_by(CampaignEntry.seq)
 
 
-def verify(period: RatingPeriod) -> dict:
-    """Walk the chain from the start; name the first entry that does not hold."""
-    expected_prev, count = GENESIS, 0
+def verify(period: RatingPeriod, anchors: list[dict] = ()) -> dict:
+    """Walk the chain from the start; name the first entry that does not hold, and check
+    every anchor (a head written outside the database: `seq`, `hash`) against the chain,
+    naming the first one it no longer matches."""
+    expected_prev, count, first_bad, hashes = GENESIS, 0, None, {}
     for entry in db.session.scalars(entries(period)):
         count += 1
-        problem = _problem(entry, expected_prev, count)
+        hashes.setdefault(entry.seq, entry.hash)
+        problem = None if first_bad else _problem(entry, expected_prev, count)
         if problem:
-            return {"ok": False, "entries": count, "first_bad": {"seq": entry.seq, "id": entry.id, "reason": problem}}
+            first_bad = {"seq": entry.seq, "id": entry.id, "reason": problem}
         expected_prev = entry.hash
-    if count != period.ledger_seq or expected_prev != period.ledger_head:
-        return {"ok": False, "entries": count,
-                "first_bad": {"seq": count + 1, "id": None, "reason": "台账末尾的记录缺失"}}
-    return {"ok": True, "entries": count, "head": expected_prev}
+    if first_bad is None and (count != period.ledger_seq or expected_prev != period.ledger_head):
+        first_bad = {"seq": count + 1, "id": None, "reason": "台账末尾的记录缺失"}
+    checked = [_anchor_check(anchor, hashes) for anchor in anchors]
+    bad_anchor = next((a for a in checked if not a["ok"]), None)
+    return {"ok": first_bad is None and bad_anchor is None, "entries": count, "head": expected_prev,
+            "first_bad": first_bad, "anchors": checked, "first_bad_anchor": bad_anchor}
+
+
+def _anchor_check(anchor: dict, hashes: dict[int, str]) -> dict:
+    seq = anchor["seq"]
+    if seq not in hashes:
+        reason = f"台账中已没有第 {seq} 条记录（记录被删除）"
+    elif hashes[seq] != anchor["hash"]:
+        reason = f"第 {seq} 条记录的哈希与存证不符（台账被改写）"
+    else:
+        reason = None
+    return {**anchor, "ok": reason is None, "reason": reason}
+
+
+def recorded_scores(period: RatingPeriod) -> dict[tuple[int, str], Decimal]:
+    """The newest points the ledger holds per org and criterion: manual scores and the
+    changes of accepted appeals. An entry that cannot be read is left to `verify`."""
+    found = {}
+    for entry in db.session.scalars(entries(period).where(CampaignEntry.kind.in_(("manual_score", "appeal_decided")))):
+        try:
+            data = json.loads(entry.body)["data"]
+            changes = [data] if entry.kind == "manual_score" else data.get("changes") or []
+            found.update({(entry.org_id, c["criterion"]): Decimal(str(c["new"])) for c in changes})
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            continue
+    return found
 
 
 def _problem(entry: CampaignEntry, expected_prev: str, position: int) -> str | None:

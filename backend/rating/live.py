@@ -6,7 +6,8 @@ activity of community 3, a poll answer ...); just before the commit the criteria
 those topics are recomputed on every live scorecard whose org contains that org. Watching
 the rows rather than each service function means no code path (API, page, job) can change
 a figure without its score following. Time passing (a quarter ending, a wish falling
-overdue) changes figures with no write at all: the scheduler's `refresh_live` catches those.
+overdue) changes figures with no write at all: the scheduler's `refresh_live` catches those,
+through the drift check of `backend.rating.watch`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from backend.people.models import Membership
 from backend.polls import service as polls
 from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollQuestion, PollResponse
 from backend.polls.service import respondent_counts
+from backend.rating import watch
 from backend.rating.engine import lock, recompute
 from backend.rating.metrics import METRICS
 from backend.rating.models import LIVE_PHASES, Meeting, RatingPeriod, Scorecard, Source
@@ -239,10 +241,10 @@ def apply(items: list[Touch], now: datetime | None = None) -> int:
 
 
 def refresh_live(now: datetime | None = None) -> int:
-    """Full recompute of every live scorecard (time-driven changes); the number of events."""
-    cards = db.session.scalars(sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
-                               .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))).all()
-    return sum(len(recompute(lock(card), cause="定时核算", now=now)) for card in cards)
+    """Full recompute of every live scorecard (time-driven changes); the number of events.
+    It goes through the drift check (`watch.audit`): a full recompute that wrote over the
+    live values quietly would erase, within the hour, the very drift the check exists to find."""
+    return watch.audit_live(cause="定时核算", now=now)[0]
 
 
 def install() -> None:

@@ -143,6 +143,9 @@ class CriterionScore(db.Model):
     evidence_url: Mapped[str | None] = mapped_column(sa.String(500))
     evidence_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rating_evidence.id", ondelete="SET NULL"))
     deductions: Mapped[list | None] = mapped_column(sa.JSON)
+    #: Poll and metric criteria: the time the stored value was computed as of. The drift
+    #: check recomputes it as of then, so a figure that moved with time alone is not drift.
+    computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

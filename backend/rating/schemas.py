@@ -249,11 +249,25 @@ class CampaignEntrySchema(Schema):
     hash = fields.String()
 
 
+class AnchorCheckSchema(Schema):
+    line = fields.Integer()
+    at = fields.String()
+    period_id = fields.Integer()
+    seq = fields.Integer()
+    hash = fields.String()
+    ok = fields.Boolean()
+    reason = fields.String(allow_none=True)
+
+
 class VerifySchema(Schema):
     ok = fields.Boolean()
     entries = fields.Integer()
     head = fields.String()
     first_bad = fields.Dict(allow_none=True)
+    #: Each anchor of the campaign (a head written outside the database) and whether it still matches.
+    anchors = fields.List(fields.Nested(AnchorCheckSchema))
+    first_bad_anchor = fields.Nested(AnchorCheckSchema, allow_none=True)
+    anchors_unreadable = fields.Integer()
 
 
 class MeetingCreateSchema(Schema):

@@ -22,7 +22,7 @@ from backend.orgs.permissions import org_visible_clause
 from backend.people.service import role_holders
 from backend.polls.service import CampaignFeed
 from backend.rating import deductions as deduction_ticks
-from backend.rating import engine, evidence, ledger, rubrics
+from backend.rating import engine, evidence, ledger, rubrics, watch
 from backend.rating.models import (
     LIVE_PHASES,
     PHASE_LABELS,
@@ -94,8 +94,10 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None) -> Rating
         raise Conflict(f"当前阶段只能进入“{PHASE_LABELS[target]}”", code="invalid_phase")
     if current == Phase.audit:
         # Leaving audit publishes the results: the figures freeze and the appeal clock starts.
+        # Through the drift check, like every full recompute: publication never papers over drift.
+        recorded = ledger.recorded_scores(period)
         for card in period.scorecards:
-            engine.recompute(engine.lock(card), cause="结果发布前核算")
+            watch.audit(card, cause="结果发布前核算", recorded=recorded)
         period.published_on = today()
         period.appeal_deadline = add_working_days(
             period.published_on, period.rubric.body["rules"].get("appeal_working_days", 15),

@@ -1,0 +1,206 @@
+"""Watching the watchers: the live scores are a running result of the data, kept by the
+trigger in `live`; this module checks them against a full recompute and never writes over
+them quietly.
+
+A scorecard has drifted when a stored value is not what the data give:
+
+- a poll or metric criterion that differs from a recompute as of the time it was computed
+  (its `computed_at`), so a figure that moved with time alone — a quarter ended, a wish fell
+  overdue — is not drift;
+- a manual criterion that differs from the newest score the ledger holds for it;
+- standard totals, total, stars or grade that are not what the criteria add up to;
+- (the nightly check) poll tallies that are not the count of the stored answers.
+
+Nothing in the product writes such a value, so drift means a bug or a hand in the database.
+It is appended to the ledger (what, old, new) and told to the admins, then repaired: the
+score is what the data and the ledger say, and a value edited by hand must not stand on
+the dashboard or reach publication and the quotas while someone finds out why. The repair
+is a score event like any other (cause 核查修正), so the board shows it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from flask import current_app
+
+from backend.extensions import db, utcnow
+from backend.notifications.service import notify
+from backend.people.service import admins
+from backend.polls import service as polls
+from backend.polls.models import Poll
+from backend.rating import engine, ledger
+from backend.rating.engine import Computed
+from backend.rating.models import LIVE_PHASES, CriterionScore, RatingPeriod, Scorecard, ScoreEvent, Source
+from backend.rating.rubrics import items_of
+
+REPAIR_CAUSE = "核查修正"
+
+
+@dataclass(frozen=True)
+class Drift:
+    #: "S1", "S5.provisional", "total", "standards.G", "stars", "grade", "poll_tallies.7".
+    what: str
+    old: object
+    new: object
+    #: The criterion the drift is in, when it is in one.
+    code: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"what": self.what, "old": self.old, "new": self.new}
+
+
+def live_cards() -> list[Scorecard]:
+    """Every scorecard of a campaign whose scores still follow the data."""
+    return list(db.session.scalars(sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
+                                   .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]))
+                                   .order_by(Scorecard.id)))
+
+
+def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough: bool = False,
+          recorded: dict[tuple[int, str], Decimal] | None = None) -> tuple[list[Drift], list[ScoreEvent]]:
+    """Recompute `card` in full as of `now`, recording (ledger, admins) and repairing any
+    drift first; `thorough` also counts the campaign's poll tallies again from the answers.
+    `recorded` is the ledger's manual scores (`ledger.recorded_scores`), when already read.
+    Returns the drift found and the score events written."""
+    now = now or utcnow()
+    card = engine.lock(card)
+    found = _tally_drift(card) if thorough else []
+    current = engine.compute(card, now=now)
+    if recorded is None:
+        recorded = ledger.recorded_scores(card.period)
+    found += _computed_drift(card, current) + _manual_drift(card, recorded)
+    found += _total_drift(card, found)
+    events: list[ScoreEvent] = []
+    if found:
+        _report(card, found)
+        events += _repair_manual(card, found)
+    drifted = {d.code for d in found if d.code in current}
+    events += engine.store(card, {c: v for c, v in current.items() if c in drifted}, REPAIR_CAUSE, now)
+    events += engine.store(card, {c: v for c, v in current.items() if c not in drifted}, cause, now)
+    return found, events
+
+
+def audit_live(*, cause: str, now: datetime | None = None, thorough: bool = False) -> tuple[int, int]:
+    """`audit` every live scorecard; (score events written, scorecards found drifted)."""
+    now = now or utcnow()
+    recorded: dict[int, dict] = {}
+    events = drifted = 0
+    for card in live_cards():
+        if card.period_id not in recorded:
+            recorded[card.period_id] = ledger.recorded_scores(card.period)
+        found, written = audit(card, cause=cause, now=now, thorough=thorough, recorded=recorded[card.period_id])
+        events, drifted = events + len(written), drifted + bool(found)
+    return events, drifted
+
+
+def check_scores(now: datetime | None = None) -> int:
+    """The nightly check: every live scorecard recomputed in full, poll tallies counted again
+    from the answers; the number of scorecards found drifted (there should be none)."""
+    return audit_live(cause="夜间核查", now=now, thorough=True)[1]
+
+
+def _computed_drift(card: Scorecard, current: dict[str, Computed]) -> list[Drift]:
+    """Poll and metric criteria that differ now are recomputed as of the time they were
+    computed: only a difference that remains is drift."""
+    suspects: dict[datetime, list[CriterionScore]] = {}
+    for row in card.criteria:
+        computed = current.get(row.code)
+        # A value stored before computed_at was kept cannot be recomputed as of then; its
+        # next recompute stamps it and brings it under the check.
+        if computed is not None and row.computed_at is not None and not engine.same(row, computed):
+            suspects.setdefault(row.computed_at, []).append(row)
+    found = []
+    for at, rows in suspects.items():
+        then = engine.compute(card, {row.code for row in rows}, at)
+        found += [_criterion_drift(row, then[row.code]) for row in rows if not engine.same(row, then[row.code])]
+    return found
+
+
+def _criterion_drift(row: CriterionScore, expected: Computed) -> Drift:
+    if row.points != expected.points:
+        return Drift(row.code, row.points, expected.points, row.code)
+    return Drift(f"{row.code}.provisional", row.provisional, expected.provisional, row.code)
+
+
+def _manual_drift(card: Scorecard, recorded: dict[tuple[int, str], Decimal]) -> list[Drift]:
+    found = []
+    for row in card.criteria:
+        expected = recorded.get((card.org_id, row.code), engine.ZERO)
+        if row.source == Source.manual and row.points != expected:
+            found.append(Drift(row.code, row.points, expected, row.code))
+    return found
+
+
+def _number(value) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _total_drift(card: Scorecard, found: list[Drift]) -> list[Drift]:
+    """Totals, stars and grade against what the criteria add up to — with the points
+    `found` to have drifted as they should be."""
+    rubric = card.period.rubric.body
+    expected = {d.code: d.new for d in found if d.code and d.what == d.code}
+    standards = {s["code"]: engine.ZERO for s in rubric["standards"]}
+    for row in card.criteria:
+        standards[row.standard_code] += expected.get(row.code, row.points)
+    total = sum(standards.values(), engine.ZERO)
+    stored = card.standards or {}
+    found = [Drift(f"standards.{code}", stored.get(code), value) for code, value in standards.items()
+             if _number(stored.get(code)) != value]
+    if card.total != total:
+        found.append(Drift("total", card.total, total))
+    if card.stars != engine.stars_for(rubric, standards):
+        found.append(Drift("stars", card.stars, engine.stars_for(rubric, standards)))
+    if card.grade != engine.grade_for(rubric, total):
+        found.append(Drift("grade", card.grade, engine.grade_for(rubric, total)))
+    return found
+
+
+def _tally_drift(card: Scorecard) -> list[Drift]:
+    """Running poll tallies against a count of the stored answers; rebuilt where they differ,
+    so the recompute that follows reads the true counts."""
+    found = []
+    for poll in db.session.scalars(sa.select(Poll).where(Poll.period_id == card.period_id,
+                                                         Poll.org_id == card.org_id).order_by(Poll.id)):
+        stored, counted = polls.stored_tallies(poll), polls.recompute_tallies(poll)
+        if stored == counted:
+            continue
+        keys = sorted(k for k in set(stored) | set(counted) if stored.get(k, 0) != counted.get(k, 0))[:20]
+        found.append(Drift(f"poll_tallies.{poll.id}", {"/".join(map(str, k)): stored.get(k, 0) for k in keys},
+                           {"/".join(map(str, k)): counted.get(k, 0) for k in keys}))
+        polls.rebuild_tallies(poll)
+    return found
+
+
+def _report(card: Scorecard, found: list[Drift]) -> None:
+    """A ledger entry saying what drifted, and a word to every admin."""
+    period = card.period
+    ledger.append(period, "score_drift", org_id=card.org_id, drift=[d.as_dict() for d in found], repaired=True)
+    current_app.logger.warning("scorecard %s of campaign %s drifted: %s", card.id, period.id,
+                               "; ".join(f"{d.what} {d.old} → {d.new}" for d in found))
+    message = (f"{period.name}：{card.org.name}的评分有 {len(found)} 处与重新核算不符，"
+               "已记入台账并按数据修正，请查明原因")
+    for person_id in admins():
+        notify(person_id, "score_drift", "period", period.id, message)
+
+
+def _repair_manual(card: Scorecard, found: list[Drift]) -> list[ScoreEvent]:
+    """Manual criteria back to the points the ledger holds."""
+    rows = {row.code: row for row in card.criteria if row.source == Source.manual}
+    items = items_of(card.period.rubric.body)
+    events = []
+    for drift in found:
+        row = rows.get(drift.code)
+        if row is None:
+            continue
+        event = engine.set_manual(card, row, drift.new, REPAIR_CAUSE)
+        row.explanation = engine.manual_explanation(row, items[row.code])
+        events += [event] if event else []
+    return events
