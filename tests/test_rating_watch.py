@@ -57,7 +57,7 @@ def campaign(client, world) -> dict:
                            json=body).status_code == 200
     assert client.post(f"/api/v1/wishes/{wish['id']}/confirm",
                        json={"receipt": wish["receipt"], "rating": 5}).status_code == 200
-    poll = client.post("/api/v1/polls", headers=headers["sec_a"], json={
+    poll = client.post("/api/v1/polls", headers=headers["officer"], json={
         "org_id": orgs["a"].id, "title": "群众满意度测评", "audience": "mass", "modes": ["device"],
         "opens_at": (date.today() - timedelta(days=1)).isoformat() + "T00:00:00+08:00",
         "closes_at": (date.today() + timedelta(days=7)).isoformat() + "T00:00:00+08:00",

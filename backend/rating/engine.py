@@ -160,6 +160,19 @@ def given_points(criterion: dict, most: Decimal, got: Decimal, ticks: list | Non
                     else f"评定 {fmt(got)}/{fmt(most)} 分")
 
 
+def manual_explanation(row: CriterionScore, criterion: dict) -> str:
+    """What a manual criterion's stored points say (after a repair puts them back): the ticks'
+    account when the points are what the ticks give, else the points as judged."""
+    most = fmt(row.max_points)
+    if row.entered_by_id is None and not row.deductions:
+        return f"待评分（满分 {most} 分）"
+    if row.deductions:
+        ticked = deduction_points(criterion, row.max_points, row.deductions)
+        if ticked.points == row.points:
+            return ticked.explanation
+    return f"评定 {fmt(row.points)}/{most} 分"
+
+
 def standards_of(card: Scorecard) -> dict[str, Decimal]:
     totals = {s["code"]: ZERO for s in card.period.rubric.body["standards"]}
     for row in card.criteria:
