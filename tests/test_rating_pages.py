@@ -169,7 +169,7 @@ def test_self_report_problems_and_meetings_pages(app, client, world):
     part = secretary.post(url, data={"csrf_token": token, "evaluation": "五项标准总体达标"})
     assert part.status_code == 422 and "五项标准总体达标" in part.get_data(as_text=True)
     full = {"evaluation": "五项标准总体达标", "problems": "服务智慧化不足", "measures": "上线预约",
-            "next_steps": "扩大志愿队"}
+            "next_steps": "扩大志愿队", "claimed": "3"}
     assert secretary.post(url, data={"csrf_token": token, **full}).status_code == 302
     assert "已提交" in secretary.get(page_of(period, orgs["a"])).get_data(as_text=True)
 
@@ -195,11 +195,11 @@ def test_self_report_problems_and_meetings_pages(app, client, world):
     token = csrf_from(secretary.get(meetings_url))
     future = secretary.post(meetings_url, data={"csrf_token": token, "kind": "joint", "topic": "联席会议",
                                                 "held_on": (date.today() + timedelta(days=1)).isoformat(),
-                                                "attendance": "10"})
+                                                "attendance": "10", "no_evidence_reason": "纪要待归档"})
     assert future.status_code == 422 and "会议日期不能晚于今天" in future.get_data(as_text=True)
     assert secretary.post(meetings_url, data={"csrf_token": token, "kind": "joint", "topic": "联席会议",
-                                              "held_on": date.today().isoformat(), "attendance": "10"}
-                          ).status_code == 302
+                                              "held_on": date.today().isoformat(), "attendance": "10",
+                                              "no_evidence_reason": "纪要待归档"}).status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Meeting)) == 1
     assert criterion(client, world, period, orgs["a"], "R2")[1]["points"] > 0
     assert logged_in(app, "leader").get(meetings_url).status_code == 403
