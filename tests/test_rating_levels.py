@@ -85,7 +85,7 @@ def test_the_street_records_a_quota_exception_and_finalisation_keeps_it(app, cli
 
     overview = logged_in(app, "officer").get(f"/h5/rating/{period.id}").get_data(as_text=True)
     assert "五星名额 0 个：3 个组织 × 15% = 0.45，向下取整为 0（不足 1 个）" in overview
-    assert "本次没有五星名额" in overview and reason in overview
+    assert "本次不设五星" in overview and reason in overview
 
     period = db.session.get(RatingPeriod, period.id)
     period.phase = "appeal"
