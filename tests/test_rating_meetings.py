@@ -155,6 +155,7 @@ def test_a_record_is_corrected_by_a_new_record_and_never_edited(client, world):
     assert moved.status_code == 201 and moved.get_json()["status"] == "pending"
     if held.year == today.year:
         assert points(client, world, period, orgs["a"], "R2") < counted
+        assert events(client, world, period, orgs["a"])[-1]["cause"].startswith("更正党建联席会议")
 
     # The database itself refuses an edit of what a record says, and reviving a replaced one.
     for statement in (f"UPDATE meetings SET attendance = 99 WHERE id = {second['id']}",

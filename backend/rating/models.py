@@ -318,7 +318,7 @@ class Meeting(db.Model):
         what = f"{self.kind_label}（{self.held_on:%m月%d日}）"
         if self.status == MeetingStatus.struck.value:
             return f"街道删除{what}"
-        if self.status == MeetingStatus.corrected.value:
+        if self.status == MeetingStatus.corrected.value or self.replaces_id is not None:
             return f"更正{what}"
         if self.confirmed_by_id is not None and self.confirmed_by_id != self.created_by_id:
             return f"街道确认{what}"
