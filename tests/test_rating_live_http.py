@@ -174,7 +174,7 @@ def test_export_workbook_matches_the_api(client, world):
     exported = client.get(f"/api/v1/periods/{pid}/export.xlsx", headers=headers["officer"])
     assert exported.status_code == 200
     book = load_workbook(io.BytesIO(exported.data))
-    assert book.sheetnames == ["汇总", "评分明细", "问题清单", "组织生活记录", "台账"]
+    assert book.sheetnames == ["汇总", "评分明细", "组织生活记录", "问题清单", "台账"]
 
     rubric = client.get("/api/v1/rubrics/wuhua-2019", headers=headers["officer"]).get_json()
     standards = {s["code"]: s["title"] for s in rubric["standards"]}

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from openpyxl import load_workbook
 
 from backend.extensions import db
 from backend.rating import service
@@ -189,6 +190,11 @@ def test_the_street_strikes_a_record_with_a_reason(client, world):
     listed = client.get(f"/api/v1/periods/{period['id']}/meetings", headers=headers["officer"]).get_json()
     assert [(m["id"], m["strike_reason"]) for m in listed] == [(record["id"], "实地核查：当日未召开，纪要系补写")]
     assert client.get(f"/api/v1/periods/{period['id']}/meetings", headers=headers["sec_a"]).status_code == 403
+    book = load_workbook(io.BytesIO(client.get(f"/api/v1/periods/{period['id']}/export.xlsx",
+                                               headers=headers["officer"]).data))
+    rows = list(book["组织生活记录"].iter_rows(values_only=True))
+    assert rows[1][0] == orgs["a"].name and rows[1][6:] == ("街道已删除", "纸质纪要存档", None,
+                                                             "实地核查：当日未召开，纪要系补写")
 
 
 def test_a_campaign_started_later_ledgers_the_years_records_so_far(client, world):

@@ -311,11 +311,11 @@ def verify_ledger(period_id):
 
 
 @blp.get("/periods/<int:period_id>/export.xlsx")
-@blp.response(200, description="Excel workbook: 汇总, 评分明细, 问题清单, 台账")
+@blp.response(200, description="Excel workbook: 汇总, 评分明细, 组织生活记录, 问题清单, 台账")
 def export_xlsx(period_id):
     """The campaign as a workbook, for the street."""
-    period = _period(period_id, "period.manage")[1]
-    return Response(export.workbook(period),
+    actor, period = _period(period_id, "period.manage")
+    return Response(export.workbook(period, service.campaign_meetings(actor, period, limit=None)),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=period-{period.id}.xlsx"})
 

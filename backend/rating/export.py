@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from io import BytesIO
 
@@ -11,9 +10,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from backend.extensions import db
-from backend.orgs.models import Org
 from backend.rating import ledger
-from backend.rating.models import Meeting, Problem, RatingPeriod, Scorecard
+from backend.rating.models import Problem, RatingPeriod
 from backend.rating.quotas import STAR_NAMES
 from backend.rating.rubrics import items_of
 
@@ -32,7 +30,8 @@ def _sheet(book: Workbook, title: str, header: list[str], rows: list[list], firs
     return sheet
 
 
-def workbook(period: RatingPeriod) -> bytes:
+def workbook(period: RatingPeriod, meetings: list) -> bytes:
+    """The campaign's workbook; `meetings` are its records of the year (`service.campaign_meetings`)."""
     rubric = period.rubric.body
     standards = [s["code"] for s in rubric["standards"]]
     names = {s["code"]: s["title"] for s in rubric["standards"]}
@@ -53,13 +52,13 @@ def workbook(period: RatingPeriod) -> bytes:
            [[c.org.name, names[row.standard_code], row.code, titles[row.code], row.source, row.points,
              row.max_points, row.explanation, row.note, row.evidence_url, row.computed_points,
              row.override_points, row.override_note] for c in cards for row in c.criteria])
+    _meetings_sheet(book, cards, meetings)
     problems = db.session.scalars(sa.select(Problem).where(Problem.period_id == period.id)
                                   .order_by(Problem.org_id, Problem.id)).all()
     org_names = {c.org_id: c.org.name for c in cards}
     _sheet(book, "问题清单", ["组织", "标准", "问题", "整改措施", "责任人", "完成时限", "状态"],
            [[org_names.get(p.org_id), names.get(p.standard_code or "", ""), p.problem, p.measure, p.owner,
              p.deadline, p.status_label] for p in problems])
-    _meetings_sheet(book, period, cards)
     chain = ledger.verify(period)
     sheet = _sheet(book, "台账", ["序号", "类型", "组织", "时间", "内容", "哈希"],
                    [[e.seq, e.kind, org_names.get(e.org_id), ledger.as_dict(e)["at"], e.body, e.hash]
@@ -75,14 +74,12 @@ def _level(stars: int | None, grade: str | None) -> str | None:
     return STAR_NAMES[stars] if stars is not None else grade
 
 
-def _meetings_sheet(book: Workbook, period: RatingPeriod, cards: list[Scorecard]) -> None:
+def _meetings_sheet(book: Workbook, cards: list, meetings: list) -> None:
     """The year's meeting records of each rated org (and the orgs below it): what R2 and O2
     counted, what waits for the street, what it struck and why."""
     rows = []
     for card in cards:
-        found = db.session.scalars(sa.select(Meeting).join(Org, Org.id == Meeting.org_id).where(
-            Org.path.startswith(card.org.path), Meeting.held_on >= date(period.year, 1, 1),
-            Meeting.held_on < date(period.year + 1, 1, 1)).order_by(Meeting.held_on, Meeting.id)).all()
+        found = sorted((m for m in meetings if m.org.path.startswith(card.org.path)), key=lambda m: (m.held_on, m.id))
         rows += [[card.org.name, m.org.name, m.kind_label, m.held_on, m.topic, m.attendance, m.status_label,
                   m.evidence.sha256 if m.evidence else m.no_evidence_reason, m.correction_note, m.strike_reason]
                  for m in found]

@@ -772,9 +772,9 @@ def _campaign_meetings(period: RatingPeriod):
             .where(sa.or_(*[Org.path.startswith(path) for path in paths]), *_in_year(period.year)))
 
 
-def campaign_meetings(actor: Actor, period: RatingPeriod, limit: int = 300) -> list[Meeting]:
+def campaign_meetings(actor: Actor, period: RatingPeriod, limit: int | None = 300) -> list[Meeting]:
     """The meeting records of the campaign's orgs in its year, those waiting for the street
-    first: what the street checks and strikes."""
+    first (at most `limit`; None: all): what the street checks and strikes."""
     authorize(actor, "period.manage", period)
     return db.session.scalars(_campaign_meetings(period).order_by(
         Meeting.status != MeetingStatus.pending.value, Meeting.held_on.desc(), Meeting.id.desc())
