@@ -14,6 +14,7 @@ from backend.core.uploads import accepts_upload
 from backend.orgs.models import Org
 from backend.rating import anchors, dashboard, engine, rubrics, service
 from backend.rating.models import (
+    BACKDATE_DAYS,
     MEETING_LABELS,
     PHASE_LABELS,
     PHASE_ORDER,
@@ -23,16 +24,22 @@ from backend.rating.models import (
     Scorecard,
     Source,
 )
-from backend.rating.quotas import STAR_NAMES, places
+from backend.rating.quotas import STAR_NAMES, place_note, places
 from backend.rating.schemas import (
     AppealCreateSchema,
     AppealDecisionSchema,
     ManualScoreSchema,
+    MeetingCorrectionSchema,
     MeetingCreateSchema,
+    OverrideSchema,
     PeriodCreateSchema,
     ProblemCreateSchema,
     ProblemUpdateSchema,
+    QuotaExceptionSchema,
+    ReasonSchema,
+    ReviewOpinionSchema,
     SelfReportSchema,
+    StrikeSchema,
 )
 from h5.views import act_and_return, communities_of, form_data, require_page_actor, submit_form
 
@@ -124,10 +131,14 @@ def period(period_id: int):
     body = period.rubric.body
     current = PHASE_ORDER.index(Phase(period.phase))
     pending = service.pending_appeals(period) if manage else 0
-    quotas = [(q["stars"], places(q["max_share"], len(period.scorecards))) for q in body["rules"].get("quotas", [])]
+    orgs = len(period.scorecards)
+    quotas = [(q["stars"], places(q["max_share"], orgs), place_note(q["stars"], q["max_share"], orgs))
+              for q in body["rules"].get("quotas", [])]
     return render_template(
         "rating_period.html", tab="home", period=period, cards=cards, manage=manage, standards=body["standards"],
         phases=PHASE_ORDER, current=current, pending=pending, quotas=quotas, stars_kind=body["kind"] == "stars",
+        meetings_waiting=service.pending_meetings(period) if manage else 0,
+        opinions=service.review_opinions(period) if manage else 0,
         next_phase=PHASE_ORDER[current + 1] if current + 1 < len(PHASE_ORDER) else None,
         chain=anchors.verified(period) if manage else None)
 
@@ -161,7 +172,8 @@ def scorecard(period_id: int, org_id: int):
         can_edit=service.may_edit(actor, card),
         manual_done=sum(1 for c in manual if c.entered_by_id is not None), manual_total=len(manual),
         secretary=can(actor, "scorecard.self_evaluate", card), pending_appeals=pending, problems=problems,
-        manage=can(actor, "period.manage", period))
+        manage=can(actor, "period.manage", period), may_override=service.may_override(actor, card),
+        may_opine=period.phase == Phase.review and can(actor, "scorecard.review", card))
 
 
 def _criterion_page(actor, card: Scorecard, code: str, values: dict, errors: dict, status: int = 200):
@@ -266,7 +278,7 @@ def criterion_save(period_id: int, org_id: int, code: str):
 
 def _self_report_page(actor, card: Scorecard, values: dict, errors: dict, status: int = 200):
     return render_template("rating_self_report.html", tab="home", card=card, values=values, errors=errors,
-                           labels=SELF_REPORT_LABELS,
+                           labels=SELF_REPORT_LABELS, levels=_levels(card),
                            editable=card.period.phase == Phase.self_evaluation
                            and can(actor, "scorecard.self_evaluate", card)), status
 
@@ -275,16 +287,18 @@ def _self_report_page(actor, card: Scorecard, values: dict, errors: dict, status
 def self_report(period_id: int, org_id: int):
     actor = require_page_actor()
     card = service.scorecard_for(actor, period_id, org_id)
-    return _self_report_page(actor, card, dict(card.self_report or {}), {})
+    values = {**(card.self_report or {}), "claimed": _level_value(card.claimed_stars, card.claimed_grade)}
+    return _self_report_page(actor, card, values, {})
 
 
 @bp.post("/<int:period_id>/orgs/<int:org_id>/self-report")
 def self_report_save(period_id: int, org_id: int):
     actor = require_page_actor()
     card = service.scorecard_for(actor, period_id, org_id)
-    values = {k: request.form.get(k, "").strip() for k in SELF_REPORT_LABELS}
+    values = {k: request.form.get(k, "").strip() for k in (*SELF_REPORT_LABELS, "claimed")}
     return submit_form(
-        lambda: service.save_self_report(actor, card, SelfReportSchema().load(form_data(values))),
+        lambda: service.save_self_report(actor, card, SelfReportSchema().load(
+            _with_level(card, form_data({k: values[k] for k in SELF_REPORT_LABELS}), values["claimed"], "claimed"))),
         lambda errors, status: _self_report_page(actor, card, values, errors, status),
         "自我评价报告已保存", lambda _: url_for("rating_pages.scorecard", period_id=period_id, org_id=org_id))
 
@@ -384,8 +398,25 @@ def appeal_decide(appeal_id: int):
 
 def _meetings_page(actor, org: Org, values: dict, errors: dict, status: int = 200):
     return render_template("rating_meetings.html", tab="home", org=org, kinds=MEETING_LABELS,
-                           meetings=service.meetings_of(org, limit=100),
-                           values=values, errors=errors, today=service.today()), status
+                           meetings=service.meetings_of(org, limit=100), values=values, errors=errors,
+                           today=service.today(), street=can(actor, "org.confirm_meetings", org),
+                           backdate_days=BACKDATE_DAYS, max_mb=_max_mb()), status
+
+
+def _max_mb() -> int:
+    return current_app.config["EVIDENCE_MAX_BYTES"] // (1024 * 1024)
+
+
+def _upload(name: str):
+    upload = request.files.get(name)
+    return upload if upload is not None and upload.filename else None
+
+
+def _refile(errors: dict, upload) -> dict:
+    """A browser cannot put a chosen file back into a refused form: ask for it again."""
+    if upload is not None and "evidence_file" not in errors:
+        return {**errors, "evidence_file": ["请重新选择文件"]}
+    return errors
 
 
 @bp.get("/orgs/<int:org_id>/meetings")
@@ -395,12 +426,220 @@ def meetings(org_id: int):
     return _meetings_page(actor, org, {"held_on": service.today().isoformat(), "kind": "joint"}, {})
 
 
+MEETING_FIELDS = ("kind", "held_on", "topic", "attendance", "no_evidence_reason")
+
+
 @bp.post("/orgs/<int:org_id>/meetings")
+@accepts_upload("EVIDENCE_MAX_BYTES")
 def meeting_add(org_id: int):
     actor = require_page_actor()
     org = service.meeting_org(actor, org_id)
-    values = {k: request.form.get(k, "").strip() for k in ("kind", "held_on", "topic", "attendance")}
+    values = {k: request.form.get(k, "").strip() for k in MEETING_FIELDS}
+    upload = _upload("evidence_file")
     return submit_form(
-        lambda: service.record_meeting(actor, org, MeetingCreateSchema().load(form_data(values, ints=("attendance",)))),
-        lambda errors, status: _meetings_page(actor, org, values, errors, status),
-        "会议已记录，相关评分已更新", lambda _: url_for("rating_pages.meetings", org_id=org_id))
+        lambda: service.record_meeting_with_file(
+            actor, org, MeetingCreateSchema().load(form_data(values, ints=("attendance",))), upload,
+            field_name="evidence_file"),
+        lambda errors, status: _meetings_page(actor, org, values, _refile(errors, upload), status),
+        "会议已记录", lambda m: url_for("rating_pages.meetings", org_id=org_id, _anchor=f"m-{m.id}"))
+
+
+def _correction_page(actor, meeting, values: dict, errors: dict, status: int = 200):
+    return render_template("rating_meeting_correct.html", tab="home", meeting=meeting, kinds=MEETING_LABELS,
+                           values=values, errors=errors, today=service.today(), backdate_days=BACKDATE_DAYS,
+                           max_mb=_max_mb()), status
+
+
+@bp.get("/meetings/<int:meeting_id>/correct")
+def meeting_correction(meeting_id: int):
+    actor = require_page_actor()
+    meeting = service.meeting_for(actor, meeting_id)
+    values = {"kind": meeting.kind, "held_on": meeting.held_on.isoformat(), "topic": meeting.topic,
+              "attendance": str(meeting.attendance)}
+    return _correction_page(actor, meeting, values, {})
+
+
+@bp.post("/meetings/<int:meeting_id>/correct")
+@accepts_upload("EVIDENCE_MAX_BYTES")
+def meeting_correct(meeting_id: int):
+    actor = require_page_actor()
+    meeting = service.meeting_for(actor, meeting_id)
+    values = {k: request.form.get(k, "").strip() for k in (*MEETING_FIELDS, "note")}
+    upload = _upload("evidence_file")
+
+    def correct():
+        args = MeetingCorrectionSchema().load(form_data(values, ints=("attendance",)))
+        note = args.pop("note")
+        return service.correct_meeting_with_file(actor, meeting, args, note, upload, field_name="evidence_file")
+
+    return submit_form(correct, lambda errors, status: _correction_page(actor, meeting, values,
+                                                                        _refile(errors, upload), status),
+                       "已更正：原记录不再计入，更正记录已记入台账",
+                       lambda m: url_for("rating_pages.meetings", org_id=m.org_id, _anchor=f"m-{m.id}"))
+
+
+def _back_to_meetings(meeting) -> str:
+    """Where a street decision returns: the campaign list it came from, or the org's records."""
+    back = request.form.get("back", "")
+    return back if back.startswith("/h5/rating/") else url_for("rating_pages.meetings", org_id=meeting.org_id)
+
+
+@bp.post("/meetings/<int:meeting_id>/confirm")
+def meeting_confirm(meeting_id: int):
+    actor = require_page_actor()
+    meeting = service.meeting_for(actor, meeting_id, "meeting.decide")
+    return act_and_return(lambda: service.confirm_meeting(actor, meeting), "已确认，该记录计入评分",
+                          _back_to_meetings(meeting))
+
+
+@bp.post("/meetings/<int:meeting_id>/strike")
+def meeting_strike(meeting_id: int):
+    actor = require_page_actor()
+    meeting = service.meeting_for(actor, meeting_id, "meeting.decide")
+    reason = request.form.get("reason", "").strip()
+    return act_and_return(
+        lambda: service.strike_meeting(actor, meeting, StrikeSchema().load(form_data({"reason": reason}))["reason"]),
+        "已删除，该记录不再计入评分", _back_to_meetings(meeting))
+
+
+@bp.get("/<int:period_id>/meetings")
+def campaign_meetings(period_id: int):
+    actor = require_page_actor()
+    period = service.period_for(actor, period_id, "period.manage")
+    return render_template("rating_campaign_meetings.html", tab="home", period=period,
+                           meetings=service.campaign_meetings(actor, period), backdate_days=BACKDATE_DAYS)
+
+
+# --- the street's override, quota exceptions, the preliminary opinion ---------------------------------
+
+def _levels(card: Scorecard) -> list[tuple[str, str]]:
+    """The levels a rubric names, best first: stars 5 … 0, or its grades."""
+    body = card.period.rubric.body
+    if body["kind"] == "stars":
+        return [(str(n), f"{STAR_NAMES[n]}{'党组织' if n else ''}") for n in range(5, -1, -1)]
+    return [(g["name"], g["name"]) for g in body["rules"]["grades"]]
+
+
+def _level_value(stars: int | None, grade: str | None) -> str:
+    return str(stars) if stars is not None else grade or ""
+
+
+def _with_level(card: Scorecard, data: dict, chosen: str, prefix: str) -> dict:
+    """The level chosen in a form as the schema's `<prefix>_stars` or `<prefix>_grade`."""
+    key = "stars" if prefix == "review" else f"{prefix}_stars"
+    if card.period.rubric.body["kind"] == "stars":
+        if chosen:
+            data[key] = int(chosen) if chosen.isdigit() else chosen
+    elif chosen:
+        data[key.replace("stars", "grade")] = chosen
+    return data
+
+
+def _override_page(actor, card: Scorecard, code: str, values: dict, errors: dict, status: int = 200):
+    if not service.may_override(actor, card):
+        raise Forbidden("只有街道在初审和审核阶段可以核定评分")
+    row = service.criterion(card, code)
+    return render_template("rating_override.html", tab="home", card=card, row=row,
+                           item=service.rubric_item(card, code), sources=SOURCE_LABELS, values=values,
+                           errors=errors, max_mb=_max_mb()), status
+
+
+@bp.get("/<int:period_id>/orgs/<int:org_id>/criteria/<code>/override")
+def override(period_id: int, org_id: int, code: str):
+    actor = require_page_actor()
+    card = service.scorecard_for(actor, period_id, org_id)
+    row = service.criterion(card, code)
+    values = {"points": _points(row.override_points) if row.overridden else "", "note": row.override_note or "",
+              "evidence_url": row.override_evidence_url or ""}
+    return _override_page(actor, card, code, values, {})
+
+
+@bp.post("/<int:period_id>/orgs/<int:org_id>/criteria/<code>/override")
+@accepts_upload("EVIDENCE_MAX_BYTES")
+def override_save(period_id: int, org_id: int, code: str):
+    actor = require_page_actor()
+    card = service.scorecard_for(actor, period_id, org_id)
+    service.criterion(card, code)
+    values = {k: request.form.get(k, "").strip() for k in ("points", "note", "evidence_url")}
+    values["drop_evidence"] = bool(request.form.get("drop_evidence"))
+    upload = _upload("evidence_file")
+    return submit_form(
+        lambda: service.override_with_file(actor, card, code, OverrideSchema().load(
+            form_data({k: values[k] for k in ("points", "note", "evidence_url")})), upload,
+                                           keep_evidence=not values["drop_evidence"], field_name="evidence_file"),
+        lambda errors, status: _override_page(actor, card, code, values, _refile(errors, upload), status),
+        f"{code} 已核定，总分已更新",
+        lambda _: url_for("rating_pages.scorecard", period_id=period_id, org_id=org_id, _anchor=f"c-{code}"))
+
+
+@bp.post("/<int:period_id>/orgs/<int:org_id>/criteria/<code>/override/remove")
+def override_remove(period_id: int, org_id: int, code: str):
+    actor = require_page_actor()
+    card = service.scorecard_for(actor, period_id, org_id)
+    note = request.form.get("remove_note", "").strip()
+    return act_and_return(
+        lambda: service.remove_override(actor, card, code, **ReasonSchema().load(form_data({"note": note}))),
+        f"{code} 已撤销核定，恢复按计算值计分",
+        url_for("rating_pages.scorecard", period_id=period_id, org_id=org_id, _anchor=f"c-{code}"))
+
+
+def _exception_page(actor, card: Scorecard, values: dict, errors: dict, status: int = 200):
+    if not can(actor, "period.manage", card.period):
+        raise Forbidden("只有组织创评的街道可以记录名额例外")
+    body = card.period.rubric.body
+    orgs = len(card.period.scorecards)
+    notes = [place_note(q["stars"], q["max_share"], orgs) for q in body["rules"].get("quotas", [])]
+    return render_template("rating_quota_exception.html", tab="home", card=card, values=values, errors=errors,
+                           notes=notes), status
+
+
+@bp.get("/<int:period_id>/orgs/<int:org_id>/quota-exception")
+def quota_exception(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = service.scorecard_for(actor, period_id, org_id)
+    return _exception_page(actor, card, {"reason": card.quota_exception or ""}, {})
+
+
+@bp.post("/<int:period_id>/orgs/<int:org_id>/quota-exception")
+def quota_exception_save(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = service.scorecard_for(actor, period_id, org_id)
+    values = {"reason": request.form.get("reason", "").strip()}
+    withdraw = request.form.get("withdraw") == "1"
+
+    def save():
+        reason = QuotaExceptionSchema().load(form_data(values))["reason"]
+        if withdraw:
+            return service.remove_quota_exception(actor, card, reason)
+        return service.set_quota_exception(actor, card, reason)
+
+    return submit_form(save, lambda errors, status: _exception_page(actor, card, values, errors, status),
+                       "名额例外已撤销" if withdraw else "名额例外已记录，定级时该组织不受名额限制",
+                       lambda _: url_for("rating_pages.period", period_id=period_id))
+
+
+def _opinion_page(actor, card: Scorecard, values: dict, errors: dict, status: int = 200):
+    if card.period.phase != Phase.review or not can(actor, "scorecard.review", card):
+        raise Forbidden("初评意见由街道在初审阶段填写")
+    return render_template("rating_review_opinion.html", tab="home", card=card, values=values, errors=errors,
+                           levels=_levels(card)), status
+
+
+@bp.get("/<int:period_id>/orgs/<int:org_id>/review-opinion")
+def review_opinion(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = service.scorecard_for(actor, period_id, org_id)
+    return _opinion_page(actor, card, {"level": _level_value(card.review_stars, card.review_grade),
+                                       "opinion": card.review_opinion or ""}, {})
+
+
+@bp.post("/<int:period_id>/orgs/<int:org_id>/review-opinion")
+def review_opinion_save(period_id: int, org_id: int):
+    actor = require_page_actor()
+    card = service.scorecard_for(actor, period_id, org_id)
+    values = {k: request.form.get(k, "").strip() for k in ("level", "opinion")}
+    return submit_form(
+        lambda: service.save_review_opinion(actor, card, **ReviewOpinionSchema().load(
+            _with_level(card, form_data({"opinion": values["opinion"]}), values["level"], "review"))),
+        lambda errors, status: _opinion_page(actor, card, values, errors, status),
+        "初评意见已保存", lambda _: url_for("rating_pages.scorecard", period_id=period_id, org_id=org_id))

@@ -251,7 +251,7 @@ def test_self_report_is_the_secretarys_in_self_evaluation(client, world):
     period = start(client, world)
     url = f"{card_url(period, orgs['a'])}/self-report"
     report = {"evaluation": "对照五化标准逐项自评", "problems": "联席会召开不够经常", "measures": "每季度固定召开",
-              "next_steps": "争创五星"}
+              "next_steps": "争创五星", "claimed_stars": 4}
     assert client.put(url, headers=headers["officer"], json=report).status_code == 403
     saved = client.put(url, headers=headers["sec_a"], json=report)
     assert saved.status_code == 200 and saved.get_json()["self_report"]["measures"] == "每季度固定召开"
@@ -289,7 +289,8 @@ def test_a_meeting_moves_r2_and_a_poll_answer_moves_s5(client, world):
     period = start(client, world)
     url = card_url(period, orgs["a"])
     met = client.post(f"/api/v1/orgs/{orgs['a'].id}/meetings", headers=headers["sec_a"], json={
-        "kind": "joint", "held_on": date.today().isoformat(), "topic": "共建项目推进", "attendance": 12})
+        "kind": "joint", "held_on": date.today().isoformat(), "topic": "共建项目推进", "attendance": 12,
+        "no_evidence_reason": "纪要正在整理"})
     assert met.status_code == 201, met.get_json()
     r2 = next(c for c in client.get(url, headers=headers["sec_a"]).get_json()["criteria"] if c["code"] == "R2")
     assert r2["points"] > 0 and r2["inputs"]["joint_meeting_quarter_share"]["quarters_met"] == 1

@@ -178,23 +178,26 @@ def test_export_workbook_matches_the_api(client, world):
     exported = client.get(f"/api/v1/periods/{pid}/export.xlsx", headers=headers["officer"])
     assert exported.status_code == 200
     book = load_workbook(io.BytesIO(exported.data))
-    assert book.sheetnames == ["汇总", "评分明细", "问题清单", "台账"]
+    assert book.sheetnames == ["汇总", "评分明细", "组织生活记录", "问题清单", "台账"]
 
     rubric = client.get("/api/v1/rubrics/wuhua-2019", headers=headers["officer"]).get_json()
     standards = {s["code"]: s["title"] for s in rubric["standards"]}
     summary = list(book["汇总"].iter_rows(values_only=True))
-    assert list(summary[0]) == ["组织", "总分", *standards.values(), "星级", "受名额限制", "考核加分"]
+    assert list(summary[0]) == ["组织", "总分", *standards.values(), "星级", "受名额限制", "考核加分", "自我定级",
+                                "初评档次", "初评意见", "名额例外"]
     rows = client.get(f"/api/v1/periods/{pid}/scorecards", headers=headers["officer"]).get_json()
     assert len(summary) == 1 + len(rows)
     # Same order as the API: best total first.
     for line, row in zip(summary[1:], rows, strict=True):
-        name, total, *values, stars, capped, bonus = line
+        name, total, *values, stars, capped, bonus, claimed, proposed, opinion, exception = line
         assert (name, total) == (row["org_name"], row["total"])
         assert values == [row["standards"][code] for code in standards]
         assert stars == STAR_NAMES[row["stars"]] and not capped and bonus == row["bonus"]
+        assert claimed is proposed is opinion is exception is None
 
     detail = list(book["评分明细"].iter_rows(values_only=True))
-    assert list(detail[0]) == ["组织", "标准", "项目", "内容", "来源", "得分", "满分", "说明", "备注", "佐证"]
+    assert list(detail[0]) == ["组织", "标准", "项目", "内容", "来源", "得分", "满分", "说明", "备注", "佐证",
+                               "计算得分", "街道核定", "核定理由"]
     cards = {orgs[k].name: client.get(url, headers=headers["officer"]).get_json() for k, url in (("a", a), ("b", b))}
     by_key = {(line[0], line[2]): line for line in detail[1:]}
     assert len(by_key) == len(detail) - 1 == sum(len(card["criteria"]) for card in cards.values())

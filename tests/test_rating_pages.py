@@ -226,7 +226,7 @@ def test_self_report_problems_and_meetings_pages(app, client, world):
     part = secretary.post(url, data={"csrf_token": token, "evaluation": "五项标准总体达标"})
     assert part.status_code == 422 and "五项标准总体达标" in part.get_data(as_text=True)
     full = {"evaluation": "五项标准总体达标", "problems": "服务智慧化不足", "measures": "上线预约",
-            "next_steps": "扩大志愿队"}
+            "next_steps": "扩大志愿队", "claimed": "3"}
     assert secretary.post(url, data={"csrf_token": token, **full}).status_code == 302
     assert "已提交" in secretary.get(page_of(period, orgs["a"])).get_data(as_text=True)
 
@@ -252,11 +252,11 @@ def test_self_report_problems_and_meetings_pages(app, client, world):
     token = csrf_from(secretary.get(meetings_url))
     future = secretary.post(meetings_url, data={"csrf_token": token, "kind": "joint", "topic": "联席会议",
                                                 "held_on": (date.today() + timedelta(days=1)).isoformat(),
-                                                "attendance": "10"})
+                                                "attendance": "10", "no_evidence_reason": "纪要待归档"})
     assert future.status_code == 422 and "会议日期不能晚于今天" in future.get_data(as_text=True)
     assert secretary.post(meetings_url, data={"csrf_token": token, "kind": "joint", "topic": "联席会议",
-                                              "held_on": date.today().isoformat(), "attendance": "10"}
-                          ).status_code == 302
+                                              "held_on": date.today().isoformat(), "attendance": "10",
+                                              "no_evidence_reason": "纪要待归档"}).status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Meeting)) == 1
     assert criterion(client, world, period, orgs["a"], "R2")[1]["points"] > 0
     assert logged_in(app, "leader").get(meetings_url).status_code == 403
@@ -270,7 +270,8 @@ def test_a_party_group_meeting_recorded_by_page_moves_o2(app, client, world):
     form = secretary.get(meetings_url)
     assert "党小组会每月1至2次" in form.get_data(as_text=True)
     assert secretary.post(meetings_url, data={"csrf_token": csrf_from(form), "kind": "group", "topic": "楼栋党小组学习",
-                                              "held_on": date.today().isoformat(), "attendance": "6"}
+                                              "held_on": date.today().isoformat(), "attendance": "6",
+                                              "no_evidence_reason": "会议记录本在党群服务中心"}
                           ).status_code == 302
     o2 = criterion(client, world, period, orgs["a"], "O2")[1]
     assert o2["inputs"]["required_meetings_share"]["kinds"]["group"]["met"] == 1 and o2["points"] > 0

@@ -123,7 +123,8 @@ def test_injected_drift_is_ledgered_told_to_admins_and_repaired(app, client, wor
     truth = {c.code: (c.points, c.provisional) for c in card.criteria}
     # A hand in the database: a metric score, a manual score and the total, all raised.
     for code, points in (("S1", 1), ("R2", 5), ("G1", 5)):
-        db.session.execute(sa.text("UPDATE criterion_scores SET points = :points WHERE scorecard_id = :card "
+        db.session.execute(sa.text("UPDATE criterion_scores SET points = :points, computed_points = :points "
+                                   "WHERE scorecard_id = :card "
                                    "AND code = :code"), {"card": card.id, "code": code, "points": points})
     db.session.execute(sa.text("UPDATE scorecards SET total = 99 WHERE id = :card"), {"card": card.id})
     db.session.commit()
@@ -174,14 +175,45 @@ def test_publication_goes_through_the_drift_check(app, client, world):
     orgs, _, headers = world
     period = start(client, world, to="audit")
     card = card_of(orgs["b"])
-    db.session.execute(sa.text("UPDATE criterion_scores SET points = max_points WHERE scorecard_id = :card "
-                               "AND code = 'T1'"), {"card": card.id})
+    db.session.execute(sa.text("UPDATE criterion_scores SET points = max_points, computed_points = max_points "
+                               "WHERE scorecard_id = :card AND code = 'T1'"), {"card": card.id})
     db.session.commit()
     published = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"])
     assert published.status_code == 200 and published.get_json()["phase"] == "appeal"
     [entry] = drift_entries()
     assert entry["org_id"] == orgs["b"].id and entry["data"]["drift"][0]["what"] == "T1"
     assert row(card_of(orgs["b"]), "T1").points == 0
+
+
+def test_an_override_stands_through_the_checks_and_a_hand_on_it_is_repaired(app, client, world, admin):
+    """The street's override counts instead of the computed value: the hourly and nightly
+    checks leave it (it is the ledger's, not drift); an override or a counted value edited in
+    the database goes back to what the ledger and the override say."""
+    orgs, _, headers = world
+    period = start(client, world, to="review")
+    url = card_url(period, orgs["a"])
+    set_it = client.put(f"{url}/criteria/S1/override", headers=headers["officer"], json={
+        "points": "2", "note": "入户核实后核定", "evidence_url": "https://example.org/s1.pdf"})
+    assert set_it.status_code == 200, set_it.get_json()
+    s1 = row(card_of(orgs["a"]), "S1")
+    assert s1.points == D("2") and s1.override_points == D("2")
+    live.refresh_live()
+    assert watch.check_scores() == 0 and drift_entries() == []
+    assert row(card_of(orgs["a"]), "S1").points == D("2")
+
+    card = card_of(orgs["a"])
+    db.session.execute(sa.text("UPDATE criterion_scores SET override_points = 3, points = 3 "
+                               "WHERE scorecard_id = :card AND code = 'S1'"), {"card": card.id})
+    db.session.execute(sa.text("UPDATE criterion_scores SET points = max_points "
+                               "WHERE scorecard_id = :card AND code = 'G1'"), {"card": card.id})
+    db.session.commit()
+    assert watch.check_scores() == 1
+    [entry] = drift_entries()
+    found = {d["what"]: (d["old"], d["new"]) for d in entry["data"]["drift"]}
+    assert found["S1.override"] == ("3.00", "2.00") and found["G1.counted"][1] == "0.00"
+    repaired = card_of(orgs["a"])
+    assert row(repaired, "S1").points == D("2") and row(repaired, "G1").points == 0
+    assert repaired.total == sum(c.points for c in repaired.criteria)
 
 
 # --- anchors -------------------------------------------------------------------------------------

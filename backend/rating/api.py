@@ -21,18 +21,24 @@ from backend.rating.schemas import (
     EventArgs,
     EvidenceSchema,
     ManualScoreSchema,
+    MeetingCorrectionSchema,
     MeetingCreateSchema,
     MeetingSchema,
+    OverrideSchema,
     PeriodCreateSchema,
     PeriodSchema,
     ProblemCreateSchema,
     ProblemSchema,
     ProblemUpdateSchema,
+    QuotaExceptionSchema,
+    ReasonSchema,
+    ReviewOpinionSchema,
     RubricSchema,
     ScorecardRowSchema,
     ScorecardSchema,
     ScoreEventSchema,
     SelfReportSchema,
+    StrikeSchema,
     VerifySchema,
 )
 
@@ -309,11 +315,11 @@ def verify_ledger(period_id):
 
 
 @blp.get("/periods/<int:period_id>/export.xlsx")
-@blp.response(200, description="Excel workbook: 汇总, 评分明细, 问题清单, 台账")
+@blp.response(200, description="Excel workbook: 汇总, 评分明细, 组织生活记录, 问题清单, 台账")
 def export_xlsx(period_id):
     """The campaign as a workbook, for the street."""
-    period = _period(period_id, "period.manage")[1]
-    return Response(export.workbook(period),
+    actor, period = _period(period_id, "period.manage")
+    return Response(export.workbook(period, service.campaign_meetings(actor, period, limit=None)),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=period-{period.id}.xlsx"})
 
@@ -329,8 +335,125 @@ def meetings(org_id):
 @blp.arguments(MeetingCreateSchema)
 @blp.response(201, MeetingSchema)
 def record_meeting(args, org_id):
-    """A meeting held (counted by the organisational-life criteria)."""
+    """A meeting held, with `evidence_id` (minutes or a photo) or `no_evidence_reason` (422
+    `evidence_required` with neither); 422 `meeting_in_future`. Dated more than 30 days back
+    by the community it is `pending` and does not count until a street officer confirms it.
+    Written into the ledger of every campaign of its year that rates the org."""
     actor = require_actor()
     meeting = service.record_meeting(actor, service.meeting_org(actor, org_id), args)
     commit()
     return meeting
+
+
+@blp.post("/orgs/<int:org_id>/meetings/evidence")
+@blp.response(201, EvidenceSchema)
+@accepts_upload("EVIDENCE_MAX_BYTES")
+def upload_meeting_evidence(org_id):
+    """Minutes or a photo of a meeting (JPG, PNG, WebP or PDF) as multipart field `file`; its
+    `id` then goes with the record as `evidence_id`."""
+    actor = require_actor()
+    stored = service.add_meeting_evidence(actor, service.meeting_org(actor, org_id), request.files.get("file"))
+    commit()
+    return stored
+
+
+@blp.post("/meetings/<int:meeting_id>/corrections")
+@blp.arguments(MeetingCorrectionSchema)
+@blp.response(201, MeetingSchema)
+def correct_meeting(args, meeting_id):
+    """A record is never edited: a correction is a new record replacing it (which stops
+    counting), with `note` saying what was wrong; both are in the ledger. A changed date or
+    kind is judged like a new record. 409 `meeting_closed` for a struck or corrected record,
+    `already_corrected` when another correction won."""
+    actor = require_actor()
+    note = args.pop("note")
+    corrected = service.correct_meeting(actor, service.meeting_for(actor, meeting_id), args, note)
+    commit()
+    return corrected
+
+
+@blp.post("/meetings/<int:meeting_id>/confirm")
+@blp.response(200, MeetingSchema)
+def confirm_meeting(meeting_id):
+    """The street lets a record dated more than 30 days back count (409 `not_pending`)."""
+    actor = require_actor()
+    meeting = service.confirm_meeting(actor, service.meeting_for(actor, meeting_id, "meeting.decide"))
+    commit()
+    return meeting
+
+
+@blp.post("/meetings/<int:meeting_id>/strike")
+@blp.arguments(StrikeSchema)
+@blp.response(200, MeetingSchema)
+def strike_meeting(args, meeting_id):
+    """The street strikes a record out with a `reason`: it stops counting; ledgered."""
+    actor = require_actor()
+    meeting = service.strike_meeting(actor, service.meeting_for(actor, meeting_id, "meeting.decide"), args["reason"])
+    commit()
+    return meeting
+
+
+@blp.get("/periods/<int:period_id>/meetings")
+@blp.response(200, MeetingSchema(many=True))
+def campaign_meetings(period_id):
+    """The meeting records of the campaign's orgs in its year, those waiting for the street first."""
+    actor, period = _period(period_id, "period.manage")
+    return service.campaign_meetings(actor, period)
+
+
+@blp.put("/periods/<int:period_id>/scorecards/<int:org_id>/criteria/<code>/override")
+@blp.arguments(OverrideSchema)
+@blp.response(200, ScorecardSchema)
+def override_criterion(args, period_id, org_id, code):
+    """街道核定: the street sets any criterion (poll and metric ones too) in review or audit,
+    with a `note` and evidence (`evidence_id`, `evidence_url` or both; 422
+    `evidence_required`). It counts until removed; the computed value stays beside it."""
+    actor, card = _card(period_id, org_id)
+    service.override_criterion(actor, card, code, **args)
+    commit()
+    return card
+
+
+@blp.delete("/periods/<int:period_id>/scorecards/<int:org_id>/criteria/<code>/override")
+@blp.arguments(ReasonSchema)
+@blp.response(200, ScorecardSchema)
+def remove_override(args, period_id, org_id, code):
+    """The street removes its override (`note` says why): the computed value counts again."""
+    actor, card = _card(period_id, org_id)
+    service.remove_override(actor, card, code, note=args["note"])
+    commit()
+    return card
+
+
+@blp.put("/periods/<int:period_id>/scorecards/<int:org_id>/quota-exception")
+@blp.arguments(QuotaExceptionSchema)
+@blp.response(200, ScorecardSchema)
+def set_quota_exception(args, period_id, org_id):
+    """The street lets this org keep the stars it earns beyond the quota, with the `reason`
+    (the quotas hold 原则上); it takes no place from the others."""
+    actor, card = _card(period_id, org_id)
+    service.set_quota_exception(actor, card, args["reason"])
+    commit()
+    return card
+
+
+@blp.delete("/periods/<int:period_id>/scorecards/<int:org_id>/quota-exception")
+@blp.arguments(QuotaExceptionSchema)
+@blp.response(200, ScorecardSchema)
+def remove_quota_exception(args, period_id, org_id):
+    """The street withdraws the exception, with the `reason`."""
+    actor, card = _card(period_id, org_id)
+    service.remove_quota_exception(actor, card, args["reason"])
+    commit()
+    return card
+
+
+@blp.put("/periods/<int:period_id>/scorecards/<int:org_id>/review-opinion")
+@blp.arguments(ReviewOpinionSchema)
+@blp.response(200, ScorecardSchema)
+def review_opinion(args, period_id, org_id):
+    """初评意见: the level the street proposes (`stars`, or `grade`) and its `opinion`, in review."""
+    actor, card = _card(period_id, org_id)
+    service.save_review_opinion(actor, card, **args)
+    commit()
+    return card

@@ -163,8 +163,8 @@ def campaign_summary(period) -> dict:
     quotas = {q["stars"]: places(q["max_share"], len(cards)) for q in rules.get("quotas", [])}
     final = period.phase == Phase.final
     outcomes = {} if final or body["kind"] != "stars" else {o.org_id: o for o in apply_quotas(
-        [Candidate(c.org_id, c.org.name, c.total, c.stars or 0, {k: Decimal(v) for k, v in c.standards.items()})
-         for c in cards], list(quotas.items()))}
+        [Candidate(c.org_id, c.org.name, c.total, c.stars or 0, {k: Decimal(v) for k, v in c.standards.items()},
+                   exempt=c.quota_exception is not None) for c in cards], list(quotas.items()))}
     distribution = []
     if body["kind"] == "stars":
         held = [(c.final_stars if final else c.stars) or 0 for c in cards]

@@ -198,7 +198,7 @@ def create_criteria(card: Scorecard) -> None:
     for standard, criterion in criteria_of(card.period.rubric.body):
         card.criteria.append(CriterionScore(
             code=criterion["code"], standard_code=standard["code"], source=criterion["source"],
-            max_points=points(criterion["max_points"]), points=ZERO, inputs={},
+            max_points=points(criterion["max_points"]), points=ZERO, computed_points=ZERO, inputs={},
             explanation=f"待评分（满分 {fmt(points(criterion['max_points']))} 分）"))
 
 
@@ -239,8 +239,9 @@ def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "�
 
 
 def same(row: CriterionScore, computed: Computed) -> bool:
-    """Whether a stored criterion counts what was computed (points, and a short poll's provisional value)."""
-    return (row.points, row.provisional) == (computed.points, computed.provisional)
+    """Whether a stored criterion holds what was computed (its computed points — an override
+    beside them is the street's, not the data's — and a short poll's provisional value)."""
+    return (row.computed_points, row.provisional) == (computed.points, computed.provisional)
 
 
 def store(card: Scorecard, results: dict[str, Computed], cause: str, at: datetime) -> list[ScoreEvent]:
@@ -256,11 +257,13 @@ def store(card: Scorecard, results: dict[str, Computed], cause: str, at: datetim
         if computed is None:
             continue
         old, was = row.points, (row.provisional, row.explanation)
-        row.points, row.provisional = computed.points, computed.provisional
+        row.computed_points, row.provisional = computed.points, computed.provisional
+        row.points = counted(row)
         row.inputs, row.explanation = _jsonable(computed.inputs), computed.explanation[:300]
         row.computed_at = at
-        short = computed.provisional is not None or was[0] is not None
-        if old != computed.points or (short and was != (row.provisional, row.explanation)):
+        # Under the street's override a poll's sample coming in moves nothing that counts.
+        short = not row.overridden and (computed.provisional is not None or was[0] is not None)
+        if old != row.points or (short and was != (row.provisional, row.explanation)):
             row.updated_at = utcnow()
             events.append(_event(card, row, old, standards, stars, cause))
             standards = standards_of(card)
@@ -291,14 +294,34 @@ def _store_totals(card: Scorecard, standards: dict[str, Decimal]) -> None:
     card.updated_at = utcnow()
 
 
+def counted(row: CriterionScore) -> Decimal:
+    """What a criterion counts: the street's override while there is one, else what its
+    source gives. Every path that stores points goes through here, so the incremental and
+    the full recompute cannot disagree about an override."""
+    return row.override_points if row.override_points is not None else row.computed_points
+
+
 def set_manual(card: Scorecard, row: CriterionScore, new_points: Decimal, cause: str) -> ScoreEvent | None:
-    """A manual criterion's new points, with its event; the caller has checked who and when."""
+    """A manual criterion's new points, with its event; the caller has checked who and when.
+    Under an override the entry is kept as the computed value and the override still counts."""
+    row.computed_points = new_points
+    return _recount(card, row, cause)
+
+
+def set_override(card: Scorecard, row: CriterionScore, value: Decimal | None, cause: str) -> ScoreEvent | None:
+    """The street's value for any criterion (None removes it and the computed value counts
+    again), with its event; the caller has checked who and when."""
+    row.override_points = value
+    return _recount(card, row, cause)
+
+
+def _recount(card: Scorecard, row: CriterionScore, cause: str) -> ScoreEvent | None:
     standards = standards_of(card)
     stars = stars_for(card.period.rubric.body, standards)
     old = row.points
-    row.points = new_points
+    row.points = counted(row)
     row.updated_at = utcnow()
-    event = _event(card, row, old, standards, stars, cause) if old != new_points else None
+    event = _event(card, row, old, standards, stars, cause) if old != row.points else None
     _store_totals(card, standards_of(card))
     return event
 

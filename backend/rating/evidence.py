@@ -1,5 +1,5 @@
-"""Evidence files (佐证材料) behind a manual score: a photo of the minutes, a scanned
-document. Stored once by content (SHA-256) under EVIDENCE_DIR, the hash written into the
+"""Evidence files (佐证材料) behind a score or a meeting record: a photo of the minutes, a
+scanned document. Stored once by content (SHA-256) under EVIDENCE_DIR, the hash written into the
 campaign ledger with the score, so a file swapped on disk no longer matches the record.
 The type is read from the file's first bytes, never from what the phone claims."""
 
@@ -50,8 +50,14 @@ def path_of(evidence: Evidence) -> Path:
 
 
 def receive(actor: Actor, card: Scorecard, upload: FileStorage, field_name: str = "file") -> Evidence:
-    """Check an upload and record it; the bytes wait on the row until `keep` writes them, so
-    a score refused after this point leaves no file behind."""
+    """Check an upload for a score and record it; the bytes wait on the row until `keep`
+    writes them, so a score refused after this point leaves no file behind."""
+    return receive_for(actor, card.period_id, card.org_id, upload, field_name)
+
+
+def receive_for(actor: Actor, period_id: int | None, org_id: int, upload: FileStorage,
+                field_name: str = "file") -> Evidence:
+    """`receive` for a campaign's org, or for an org's meeting records (no campaign)."""
     limit = current_app.config["EVIDENCE_MAX_BYTES"]
     data = upload.stream.read(limit + 1)
     if not data:
@@ -64,7 +70,7 @@ def receive(actor: Actor, card: Scorecard, upload: FileStorage, field_name: str 
         message = f"只能上传{ACCEPTED}"
         raise Invalid(message, code="evidence_type", fields={field_name: [message]})
     content_type, ext = kind
-    evidence = Evidence(period_id=card.period_id, org_id=card.org_id, sha256=hashlib.sha256(data).hexdigest(),
+    evidence = Evidence(period_id=period_id, org_id=org_id, sha256=hashlib.sha256(data).hexdigest(),
                         extension=ext, content_type=content_type, size=len(data),
                         filename=_clean_name(upload.filename, ext), uploaded_by_id=actor.person.id)
     evidence.data = data

@@ -30,7 +30,8 @@ def _sheet(book: Workbook, title: str, header: list[str], rows: list[list], firs
     return sheet
 
 
-def workbook(period: RatingPeriod) -> bytes:
+def workbook(period: RatingPeriod, meetings: list) -> bytes:
+    """The campaign's workbook; `meetings` are its records of the year (`service.campaign_meetings`)."""
     rubric = period.rubric.body
     standards = [s["code"] for s in rubric["standards"]]
     names = {s["code"]: s["title"] for s in rubric["standards"]}
@@ -41,12 +42,17 @@ def workbook(period: RatingPeriod) -> bytes:
     level = (lambda c: STAR_NAMES[c.final_stars if c.final_stars is not None else c.stars]) if stars \
         else (lambda c: c.grade)
     _sheet(book, "汇总", ["组织", "总分", *[names[s] for s in standards], "星级" if stars else "等级",
-                          "受名额限制", "考核加分"],
+                          "受名额限制", "考核加分", "自我定级", "初评档次", "初评意见", "名额例外"],
            [[c.org.name, c.total, *[Decimal(c.standards.get(s, "0")) for s in standards], level(c),
-             "是" if c.capped else "", c.bonus] for c in cards], first=True)
-    _sheet(book, "评分明细", ["组织", "标准", "项目", "内容", "来源", "得分", "满分", "说明", "备注", "佐证"],
+             "是" if c.capped else "", c.bonus, _level(c.claimed_stars, c.claimed_grade),
+             _level(c.review_stars, c.review_grade), c.review_opinion, c.quota_exception] for c in cards], first=True)
+    # A criterion the street overrode shows both values: what counts and what the source gives.
+    _sheet(book, "评分明细", ["组织", "标准", "项目", "内容", "来源", "得分", "满分", "说明", "备注", "佐证",
+                              "计算得分", "街道核定", "核定理由"],
            [[c.org.name, names[row.standard_code], row.code, titles[row.code], row.source, row.points,
-             row.max_points, row.explanation, row.note, row.evidence_url] for c in cards for row in c.criteria])
+             row.max_points, row.explanation, row.note, row.evidence_url, row.computed_points,
+             row.override_points, row.override_note] for c in cards for row in c.criteria])
+    _meetings_sheet(book, cards, meetings)
     problems = db.session.scalars(sa.select(Problem).where(Problem.period_id == period.id)
                                   .order_by(Problem.org_id, Problem.id)).all()
     org_names = {c.org_id: c.org.name for c in cards}
@@ -63,3 +69,20 @@ def workbook(period: RatingPeriod) -> bytes:
     out = BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _level(stars: int | None, grade: str | None) -> str | None:
+    return STAR_NAMES[stars] if stars is not None else grade
+
+
+def _meetings_sheet(book: Workbook, cards: list, meetings: list) -> None:
+    """The year's meeting records of each rated org (and the orgs below it): what R2 and O2
+    counted, what waits for the street, what it struck and why."""
+    rows = []
+    for card in cards:
+        found = sorted((m for m in meetings if m.org.path.startswith(card.org.path)), key=lambda m: (m.held_on, m.id))
+        rows += [[card.org.name, m.org.name, m.kind_label, m.held_on, m.topic, m.attendance, m.status_label,
+                  m.evidence.sha256 if m.evidence else m.no_evidence_reason, m.correction_note, m.strike_reason]
+                 for m in found]
+    _sheet(book, "组织生活记录", ["参评组织", "记录单位", "类型", "日期", "议题", "人数", "状态",
+                               "佐证（SHA-256）或无佐证原因", "更正说明", "删除理由"], rows)

@@ -94,6 +94,24 @@ def recorded_scores(period: RatingPeriod) -> dict[tuple[int, str], Decimal]:
     return found
 
 
+def recorded_overrides(period: RatingPeriod) -> dict[tuple[int, str], Decimal | None]:
+    """The street's override per org and criterion as the ledger holds it last (None once
+    removed, or replaced by an appeal decision). An entry that cannot be read is left to `verify`."""
+    found: dict[tuple[int, str], Decimal | None] = {}
+    kinds = ("criterion_override", "criterion_override_removed", "appeal_decided")
+    for entry in db.session.scalars(entries(period).where(CampaignEntry.kind.in_(kinds))):
+        try:
+            data = json.loads(entry.body)["data"]
+            if entry.kind == "appeal_decided":
+                found.update({(entry.org_id, c["criterion"]): None for c in data.get("changes") or []})
+            else:
+                value = Decimal(str(data["new"])) if entry.kind == "criterion_override" else None
+                found[(entry.org_id, data["criterion"])] = value
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            continue
+    return found
+
+
 def _problem(entry: CampaignEntry, expected_prev: str, position: int) -> str | None:
     if entry.seq != position:
         return "序号不连续（记录被删除或插入）"

@@ -114,8 +114,8 @@ def _watches() -> dict[type, Watch]:
         Membership: Watch("membership", frozenset({"role", "org_id"}), lambda m: m.org_id,
                           lambda m: "组织成员变化"),
         Org: Watch("org", frozenset({"parent_id"}), lambda o: o.parent_id, lambda o: f"新建组织「{o.name}」"),
-        Meeting: Watch("meeting", frozenset({"kind", "held_on"}), lambda m: m.org_id,
-                       lambda m: f"记录{m.kind_label}（{m.held_on:%m月%d日}）"),
+        # A record starts or stops counting when the street confirms, strikes or a correction replaces it.
+        Meeting: Watch("meeting", frozenset({"status"}), lambda m: m.org_id, lambda m: m.change_label),
         # An answer sheet moves the criteria its questions map to (reviews: see _bulk_watches).
         PollResponse: Watch("poll", frozenset(), lambda r: db.session.get(Poll, r.poll_id).org_id, _answer_cause,
                             criteria=lambda r: _poll_criteria(r.poll_id)),

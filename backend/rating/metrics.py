@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
-from backend.rating.models import Meeting
+from backend.rating.models import Meeting, MeetingStatus
 from backend.stats.service import micro_stats
 from backend.wishes.service import wish_stats
 
@@ -60,7 +60,8 @@ def _micro_stats(ctx: Context) -> dict:
 def _meetings(ctx: Context) -> list[tuple[str, date]]:
     return [tuple(row) for row in db.session.execute(
         sa.select(Meeting.kind, Meeting.held_on).join(Org, Org.id == Meeting.org_id)
-        .where(Org.path.startswith(ctx.org.path), Meeting.held_on >= date(ctx.year, 1, 1),
+        .where(Org.path.startswith(ctx.org.path), Meeting.status == MeetingStatus.counted.value,
+               Meeting.held_on >= date(ctx.year, 1, 1),
                Meeting.held_on < date(ctx.year + 1, 1, 1)))]
 
 

@@ -92,7 +92,11 @@ class RatingPeriod(db.Model):
 
 class Scorecard(db.Model):
     __tablename__ = "scorecards"
-    __table_args__ = (sa.UniqueConstraint("period_id", "org_id", name="uq_scorecards_period_id_org_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("period_id", "org_id", name="uq_scorecards_period_id_org_id"),
+        sa.CheckConstraint("claimed_stars BETWEEN 0 AND 5", name="claimed_stars"),
+        sa.CheckConstraint("review_stars BETWEEN 0 AND 5", name="review_stars"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_id: Mapped[int] = mapped_column(sa.ForeignKey("rating_periods.id", ondelete="CASCADE"))
@@ -110,6 +114,17 @@ class Scorecard(db.Model):
     #: 自我评价报告: per standard evaluation, problems and causes, measures, next steps.
     self_report: Mapped[dict | None] = mapped_column(sa.JSON)
     self_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: 自我定级: the level the community claims in its self-report (stars, or a grade name).
+    claimed_stars: Mapped[int | None] = mapped_column()
+    claimed_grade: Mapped[str | None] = mapped_column(sa.String(16))
+    #: 初评意见: the level the street proposes at the end of review, and why.
+    review_stars: Mapped[int | None] = mapped_column()
+    review_grade: Mapped[str | None] = mapped_column(sa.String(16))
+    review_opinion: Mapped[str | None] = mapped_column(sa.String(2000))
+    review_opinion_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The street's reason to let this org keep its stars beyond the quota (原则上 15 % / 30 %).
+    quota_exception: Mapped[str | None] = mapped_column(sa.String(1000))
+    quota_exception_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     period: Mapped[RatingPeriod] = relationship(back_populates="scorecards")
@@ -123,6 +138,7 @@ class CriterionScore(db.Model):
     __table_args__ = (
         sa.CheckConstraint(enum_check("source", Source), name="source"),
         sa.CheckConstraint("points >= 0 AND points <= max_points", name="points"),
+        sa.CheckConstraint("override_points >= 0 AND override_points <= max_points", name="override_points"),
         sa.UniqueConstraint("scorecard_id", "code", name="uq_criterion_scores_scorecard_id_code"),
     )
 
@@ -132,8 +148,11 @@ class CriterionScore(db.Model):
     standard_code: Mapped[str] = mapped_column(sa.String(16))
     source: Mapped[str] = mapped_column(sa.String(8))
     max_points: Mapped[Decimal] = mapped_column(POINTS)
-    #: What counts in the total.
+    #: What counts in the total: the street's override when there is one, else `computed_points`.
     points: Mapped[Decimal] = mapped_column(POINTS, default=Decimal("0"))
+    #: What the source gives (poll, metric, or the manual entry); it keeps following the data
+    #: under an override, so the scorecard can show both.
+    computed_points: Mapped[Decimal] = mapped_column(POINTS, default=Decimal("0"))
     #: A poll below its minimum sample: the value it would have, shown but not counted.
     provisional: Mapped[Decimal | None] = mapped_column(POINTS)
     inputs: Mapped[dict] = mapped_column(sa.JSON, default=dict)
@@ -147,19 +166,40 @@ class CriterionScore(db.Model):
     #: check recomputes it as of then, so a figure that moved with time alone is not drift.
     computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    #: 街道核定: the street's value in review or audit, which counts until the street removes
+    #: it, with its note, evidence, and the computed value it was set against.
+    override_points: Mapped[Decimal | None] = mapped_column(POINTS)
+    override_basis: Mapped[Decimal | None] = mapped_column(POINTS)
+    override_note: Mapped[str | None] = mapped_column(sa.String(1000))
+    override_evidence_url: Mapped[str | None] = mapped_column(sa.String(500))
+    override_evidence_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("rating_evidence.id", ondelete="SET NULL"))
+    override_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    override_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     scorecard: Mapped[Scorecard] = relationship(back_populates="criteria")
-    evidence: Mapped[Evidence | None] = relationship()
+    evidence: Mapped[Evidence | None] = relationship(foreign_keys=[evidence_id])
+    override_evidence: Mapped[Evidence | None] = relationship(foreign_keys=[override_evidence_id])
+
+    @property
+    def overridden(self) -> bool:
+        return self.override_points is not None
+
+    @property
+    def moved_since_override(self) -> bool:
+        """The computed value changed after the street set its override."""
+        return self.overridden and self.override_basis != self.computed_points
 
 
 class Evidence(db.Model):
-    """A file behind a manual score; the bytes live under EVIDENCE_DIR by their SHA-256."""
+    """A file behind a score or a meeting record; the bytes live under EVIDENCE_DIR by their SHA-256."""
 
     __tablename__ = "rating_evidence"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    period_id: Mapped[int] = mapped_column(sa.ForeignKey("rating_periods.id", ondelete="CASCADE"))
+    #: The campaign of a score's evidence; None for a meeting's (meetings outlive campaigns).
+    period_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rating_periods.id", ondelete="CASCADE"))
     org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="CASCADE"))
     sha256: Mapped[str] = mapped_column(sa.String(64))
     extension: Mapped[str] = mapped_column(sa.String(8))
@@ -210,14 +250,33 @@ MEETING_LABELS = {MeetingKind.joint: "党建联席会议", MeetingKind.general: 
                   MeetingKind.theme_day: "主题党日", MeetingKind.consultation: "协商议事会"}
 
 
+class MeetingStatus(enum.StrEnum):
+    counted = "counted"        # counts: dated within BACKDATE_DAYS, or confirmed by the street
+    pending = "pending"        # dated further back by the community: waits for the street
+    struck = "struck"          # struck out by the street, with its reason
+    corrected = "corrected"    # replaced by a correction (a new record naming this one)
+
+
+MEETING_STATUS_LABELS = {MeetingStatus.counted: "已计入", MeetingStatus.pending: "待街道确认",
+                         MeetingStatus.struck: "街道已删除", MeetingStatus.corrected: "已更正"}
+#: A meeting dated further back than this needs a street officer's confirmation to count.
+BACKDATE_DAYS = 30
+
+
 class Meeting(db.Model):
-    """Organisational life a secretary records; R2 and O2 are computed from it."""
+    """Organisational life a secretary records; R2 and O2 are computed from the records that
+    count. A record is never edited (the database refuses it): a correction is a new record
+    naming the one it replaces, and the street confirms or strikes records with a reason."""
 
     __tablename__ = "meetings"
     __table_args__ = (
         sa.CheckConstraint(enum_check("kind", MeetingKind), name="kind"),
+        sa.CheckConstraint(enum_check("status", MeetingStatus), name="status"),
         sa.CheckConstraint("attendance >= 0", name="attendance"),
         sa.Index("ix_meetings_org_held_on", "org_id", "held_on"),
+        # A record is corrected once: two corrections sent together cannot both replace it.
+        sa.UniqueConstraint("replaces_id", name="uq_meetings_replaces_id",
+                            info=conflict_info("already_corrected", "这条记录已经更正过")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -226,14 +285,47 @@ class Meeting(db.Model):
     held_on: Mapped[date] = mapped_column()
     topic: Mapped[str] = mapped_column(sa.String(120))
     attendance: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(sa.String(16), default=MeetingStatus.counted.value)
+    #: The minutes or a photo; without one, the recorder says why.
+    evidence_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rating_evidence.id", ondelete="SET NULL"))
+    no_evidence_reason: Mapped[str | None] = mapped_column(sa.String(300))
+    #: A correction names the record it replaces and says what was wrong.
+    replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("meetings.id", ondelete="SET NULL"))
+    correction_note: Mapped[str | None] = mapped_column(sa.String(300))
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    struck_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    struck_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    strike_reason: Mapped[str | None] = mapped_column(sa.String(300))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     org: Mapped[Org] = relationship()
+    evidence: Mapped[Evidence | None] = relationship()
 
     @property
     def kind_label(self) -> str:
         return MEETING_LABELS[MeetingKind(self.kind)]
+
+    @property
+    def status_label(self) -> str:
+        return MEETING_STATUS_LABELS[MeetingStatus(self.status)]
+
+    @property
+    def counts(self) -> bool:
+        return self.status == MeetingStatus.counted.value
+
+    @property
+    def change_label(self) -> str:
+        """What happened to the record, for the score event it causes."""
+        what = f"{self.kind_label}（{self.held_on:%m月%d日}）"
+        if self.status == MeetingStatus.struck.value:
+            return f"街道删除{what}"
+        if self.status == MeetingStatus.corrected.value or self.replaces_id is not None:
+            return f"更正{what}"
+        if self.confirmed_by_id is not None and self.confirmed_by_id != self.created_by_id:
+            return f"街道确认{what}"
+        return f"记录{what}"
 
 
 class AppealStatus(enum.StrEnum):

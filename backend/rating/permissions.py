@@ -9,7 +9,7 @@ from backend.core.permissions import Actor, capability, rule, visible_if
 from backend.core.roles import STAFF_ROLES, Role
 from backend.extensions import db
 from backend.orgs.models import Org
-from backend.rating.models import Appeal, Problem, RatingPeriod, Scorecard
+from backend.rating.models import Appeal, Meeting, Problem, RatingPeriod, Scorecard
 
 #: Roles that see a scorecard of their org (and of the orgs below).
 RATING_ROLES = frozenset({Role.secretary, Role.street_officer})
@@ -48,5 +48,11 @@ rule("scorecard.appeal", Scorecard, lambda actor, card, **_: Role.secretary in a
 rule("scorecard.problems", Scorecard, lambda actor, card, **_: actor.is_admin
      or bool(actor.roles_over(card.org) & RATING_ROLES))
 rule("appeal.decide", Appeal, lambda actor, appeal, **_: actor.is_street_over(appeal.org))
+# Meeting records: the community's secretary records and corrects them, the street above
+# confirms those dated far back and strikes any; a record the street makes counts at once.
+visible_if(Meeting, lambda actor, meeting: actor.is_organiser_over(meeting.org))
+rule("meeting.correct", Meeting, lambda actor, meeting, **_: actor.is_organiser_over(meeting.org))
+rule("meeting.decide", Meeting, lambda actor, meeting, **_: actor.is_street_over(meeting.org))
+rule("org.confirm_meetings", Org, lambda actor, org, **_: actor.is_street_over(org))
 # The rating is for secretaries, the street and admins at all.
 capability("rating.view", lambda actor: actor.holds(*RATING_ROLES))

@@ -12,6 +12,10 @@ Tie-break rule. Within a level, orgs are ranked best first by:
    with the same total the more balanced one wins;
 3. then org id, lower first: the org registered earlier wins.
 Org ids are unique, so this is a total order and the outcome does not depend on the input order.
+
+Exceptions. The quotas hold 原则上 (in principle): the street may record an exception for an
+org, with its reason. An excepted org keeps the stars it earned and takes no place: the
+places go to the others in the usual order, so an exception never costs another org its level.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ class Candidate:
     total: Decimal
     stars: int
     standards: dict[str, Decimal]
+    #: The street recorded a quota exception for this org.
+    exempt: bool = False
 
     @property
     def weakest(self) -> Decimal:
@@ -51,6 +57,18 @@ def places(share: float, orgs: int) -> int:
     return math.floor(Decimal(str(share)) * orgs)
 
 
+def place_note(level: int, share: float, orgs: int) -> str:
+    """How the places of a level come about, in words: "五星名额 0 个：3 个组织 × 15% = 0.45，
+    向下取整为 0（不足 1 个）"."""
+    ratio = Decimal(str(share))
+    exact = ratio * orgs
+    limit = places(share, orgs)
+    text = f"{STAR_NAMES[level]}名额 {limit} 个：{orgs} 个组织 × {_plain(ratio * 100)}% = {_plain(exact)}"
+    if exact == limit:
+        return text
+    return text + f"，向下取整为 {limit}" + ("（不足 1 个）" if not limit else "")
+
+
 def apply_quotas(candidates: list[Candidate], quotas: list[tuple[int, float]]) -> list[Outcome]:
     """Stars after quotas, one outcome per candidate in the order given."""
     _check(candidates, quotas)
@@ -58,7 +76,7 @@ def apply_quotas(candidates: list[Candidate], quotas: list[tuple[int, float]]) -
     reasons: dict[int, list[str]] = {c.org_id: [] for c in candidates}
     for level, share in sorted(quotas, reverse=True):
         limit = places(share, len(candidates))
-        ranked = sorted((c for c in candidates if stars[c.org_id] == level), key=_rank_key)
+        ranked = sorted((c for c in candidates if stars[c.org_id] == level and not c.exempt), key=_rank_key)
         if len(ranked) <= limit:
             continue
         cutoff = ranked[limit - 1] if limit else None

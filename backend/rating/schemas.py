@@ -103,6 +103,12 @@ class CriterionScoreSchema(Schema):
     points = fields.Float()
     max_points = fields.Float()
     source = fields.String()
+    computed_points = fields.Float(metadata={"description": "what the source gives; equals points unless "
+                                                            "the street has overridden it"})
+    override = fields.Function(lambda row: _override(row), allow_none=True,
+                             metadata={"description": "the street's override (街道核定): points, note, evidence, "
+                                                      "the computed value it was set against, and whether the "
+                                                      "computed value has moved since"})
     provisional = fields.Float(allow_none=True)
     inputs = fields.Dict()
     explanation = fields.String()
@@ -126,6 +132,13 @@ class ScorecardRowSchema(Schema):
     capped = fields.Boolean()
     bonus = fields.Integer(allow_none=True)
     self_report_at = fields.AwareDateTime(allow_none=True)
+    claimed_stars = fields.Integer(allow_none=True, metadata={"description": "自我定级 (star rubrics)"})
+    claimed_grade = fields.String(allow_none=True, metadata={"description": "自我定级 (grade rubrics)"})
+    review_stars = fields.Integer(allow_none=True, metadata={"description": "初评意见: the level the street proposes"})
+    review_grade = fields.String(allow_none=True)
+    review_opinion = fields.String(allow_none=True)
+    quota_exception = fields.String(allow_none=True, metadata={"description": "the street's reason to let this org "
+                                                                             "keep its stars beyond the quota"})
     updated_at = fields.AwareDateTime()
 
 
@@ -154,7 +167,35 @@ class ManualScoreSchema(Schema):
             raise ValidationError("请填写得分或勾选扣分项", field_name="points")
 
 
+class OverrideSchema(Schema):
+    points = fields.Decimal(required=True, places=2, validate=validate.Range(min=0))
+    note = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+    evidence_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=500))
+    evidence_id = fields.Integer(strict=True, allow_none=True,
+                                 metadata={"description": "a file from POST …/scorecards/{org_id}/evidence"})
+
+
+class ReasonSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+
+
+class QuotaExceptionSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=5, max=1000))
+
+
+class ReviewOpinionSchema(Schema):
+    stars = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=5),
+                           metadata={"description": "the level proposed (star rubrics)"})
+    grade = fields.String(allow_none=True, validate=validate.Length(max=16),
+                          metadata={"description": "the level proposed (grade rubrics)"})
+    opinion = fields.String(required=True, validate=validate.Length(min=5, max=2000))
+
+
 class SelfReportSchema(Schema):
+    claimed_stars = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=5),
+                                   metadata={"description": "自我定级, required for star rubrics"})
+    claimed_grade = fields.String(allow_none=True, validate=validate.Length(max=16),
+                                  metadata={"description": "自我定级, required for grade rubrics"})
     evaluation = fields.String(required=True, validate=validate.Length(min=2, max=5000))
     problems = fields.String(required=True, validate=validate.Length(min=2, max=5000))
     measures = fields.String(required=True, validate=validate.Length(min=2, max=5000))
@@ -275,6 +316,20 @@ class MeetingCreateSchema(Schema):
     held_on = fields.Date(required=True)
     topic = fields.String(required=True, validate=validate.Length(min=2, max=120))
     attendance = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100000))
+    evidence_id = fields.Integer(strict=True, allow_none=True,
+                                 metadata={"description": "minutes or a photo from POST /orgs/{id}/meetings/evidence"})
+    no_evidence_reason = fields.String(allow_none=True, validate=validate.Length(max=300),
+                                       metadata={"description": "why there is no evidence (one of the two is "
+                                                                "required)"})
+
+
+class MeetingCorrectionSchema(MeetingCreateSchema):
+    note = fields.String(required=True, validate=validate.Length(min=2, max=300),
+                         metadata={"description": "what was wrong with the record it replaces"})
+
+
+class StrikeSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=300))
 
 
 class MeetingSchema(Schema):
@@ -285,4 +340,24 @@ class MeetingSchema(Schema):
     held_on = fields.Date()
     topic = fields.String()
     attendance = fields.Integer()
+    status = fields.String(metadata={"description": "counted, pending (dated far back: waits for the street), "
+                                                    "struck or corrected"})
+    status_label = fields.String()
+    evidence = fields.Nested(EvidenceSchema, allow_none=True)
+    no_evidence_reason = fields.String(allow_none=True)
+    replaces_id = fields.Integer(allow_none=True)
+    correction_note = fields.String(allow_none=True)
+    confirmed_at = fields.AwareDateTime(allow_none=True)
+    struck_at = fields.AwareDateTime(allow_none=True)
+    strike_reason = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
+
+
+def _override(row) -> dict | None:
+    if not row.overridden:
+        return None
+    return {"points": float(row.override_points), "basis": float(row.override_basis),
+            "computed_changed": row.moved_since_override, "note": row.override_note,
+            "evidence_url": row.override_evidence_url,
+            "evidence": EvidenceSchema().dump(row.override_evidence) if row.override_evidence else None,
+            "by_id": row.override_by_id, "at": row.override_at.isoformat() if row.override_at else None}

@@ -4,7 +4,7 @@ entry for every decision."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from backend.polls.service import CampaignFeed
 from backend.rating import deductions as deduction_ticks
 from backend.rating import engine, evidence, ledger, rubrics, watch
 from backend.rating.models import (
+    BACKDATE_DAYS,
     LIVE_PHASES,
     PHASE_LABELS,
     PHASE_ORDER,
@@ -32,6 +33,7 @@ from backend.rating.models import (
     CriterionScore,
     Evidence,
     Meeting,
+    MeetingStatus,
     Phase,
     Problem,
     RatingPeriod,
@@ -80,6 +82,7 @@ def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_i
     ledger.append(period, "period_created", actor_id=actor.person.id, name=name, year=year,
                   rubric={"code": rubric.code, "version": rubric.version, "hash": rubric.content_hash},
                   org_ids=sorted(o.id for o in orgs))
+    _ledger_meetings_so_far(period, actor)
     return period
 
 
@@ -95,7 +98,7 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None) -> Rating
     if current == Phase.audit:
         # Leaving audit publishes the results: the figures freeze and the appeal clock starts.
         # Through the drift check, like every full recompute: publication never papers over drift.
-        recorded = ledger.recorded_scores(period)
+        recorded = watch.Recorded.of(period)
         for card in period.scorecards:
             watch.audit(card, cause="结果发布前核算", recorded=recorded)
         period.published_on = today()
@@ -240,14 +243,34 @@ def enter_score_with_file(actor: Actor, card: Scorecard, code: str, args: dict, 
 
 
 def save_self_report(actor: Actor, card: Scorecard, report: dict) -> Scorecard:
-    """The secretary's self-evaluation report, in the self-evaluation phase."""
+    """The secretary's self-evaluation report with the level the community claims (自我定级:
+    stars, or a grade), in the self-evaluation phase."""
     if Phase(card.period.phase) != Phase.self_evaluation:
         raise Conflict("只有自我评定阶段可以填写自我评价报告", code="phase_closed")
     authorize(actor, "scorecard.self_evaluate", card)
+    card.claimed_stars, card.claimed_grade = _level(card, report.get("claimed_stars"), report.get("claimed_grade"),
+                                                    "claimed_")
     card.self_report = {k: (report.get(k) or "").strip() for k in SELF_REPORT_FIELDS}
     card.self_report_at = utcnow()
-    ledger.append(card.period, "self_report", org_id=card.org_id, actor_id=actor.person.id, **card.self_report)
+    ledger.append(card.period, "self_report", org_id=card.org_id, actor_id=actor.person.id, **card.self_report,
+                  claimed_stars=card.claimed_stars, claimed_grade=card.claimed_grade,
+                  computed={"total": card.total, "stars": card.stars, "grade": card.grade})
     return card
+
+
+def _level(card: Scorecard, stars: int | None, grade: str | None, prefix: str) -> tuple[int | None, str | None]:
+    """A level named for `card`'s rubric: stars 0-5 (star rubrics) or one of its grades; a
+    refusal names the field `<prefix>stars` or `<prefix>grade`."""
+    body = card.period.rubric.body
+    if body["kind"] == "stars":
+        if stars is None or not 0 <= stars <= 5:
+            raise Invalid("请选择星级", code="level_required", fields={f"{prefix}stars": ["请选择星级"]})
+        return stars, None
+    names = [g["name"] for g in body["rules"]["grades"]]
+    if grade not in names:
+        message = f"请选择等级（{'、'.join(names)}）"
+        raise Invalid(message, code="level_required", fields={f"{prefix}grade": [message]})
+    return None, grade
 
 
 # --- appeals -----------------------------------------------------------------------------------
@@ -306,6 +329,7 @@ def decide_appeal(actor: Actor, appeal: Appeal, *, accept: bool, note: str,
         if new < 0 or new > row.max_points:
             message = f"{row.code} 得分应在 0 到 {engine.fmt(row.max_points)} 之间"
             raise Invalid(message, code="points_out_of_range", fields={"changes": [message]})
+        _clear_override(row)   # the decision on the appeal replaces the street's earlier override
         applied.append({"criterion": row.code, "old": row.points, "new": new})
         row.note = change.get("note") or note
         row.entered_by_id = actor.person.id
@@ -346,7 +370,8 @@ def finalise(period: RatingPeriod, actor: Actor) -> None:
     if rubric["kind"] == "stars":
         outcomes = {o.org_id: o for o in apply_quotas(
             [Candidate(c.org_id, c.org.name, c.total, c.stars,
-                       {k: Decimal(v) for k, v in c.standards.items()}) for c in cards],
+                       {k: Decimal(v) for k, v in c.standards.items()}, exempt=c.quota_exception is not None)
+             for c in cards],
             [(q["stars"], q["max_share"]) for q in rules["quotas"]])}
     threshold = Decimal(str(rules.get("star_threshold", 0)))
     for card in cards:
@@ -368,7 +393,8 @@ def finalise(period: RatingPeriod, actor: Actor) -> None:
             _seed_problems(period, card, titles, threshold)
         ledger.append(period, "final_result", org_id=card.org_id, actor_id=actor.person.id, total=card.total,
                       standards=card.standards, stars_earned=card.stars, stars=card.final_stars, grade=card.grade,
-                      capped=card.capped, bonus=card.bonus, title=title, consequences=weak)
+                      capped=card.capped, bonus=card.bonus, title=title, consequences=weak,
+                      quota_exception=card.quota_exception)
     period.finalised_at = utcnow()
 
 
@@ -403,13 +429,15 @@ def update_problem(actor: Actor, problem: Problem, changes: dict) -> Problem:
 
 
 def record_meeting(actor: Actor, org: Org, fields: dict) -> Meeting:
-    """A meeting held (not in the future), read by the organisational-life criteria."""
+    """A meeting held (not in the future), read by the organisational-life criteria once it
+    counts: with its evidence (`evidence_id`) or the reason there is none; dated more than
+    BACKDATE_DAYS back by the community it waits for the street. Written into the ledger of
+    every campaign of its year that rates the org."""
     authorize(actor, "org.organise", org)
-    if fields["held_on"] > today():
-        raise Invalid("会议日期不能晚于今天", code="meeting_in_future", fields={"held_on": ["会议日期不能晚于今天"]})
-    meeting = Meeting(org_id=org.id, created_by_id=actor.person.id, **fields)
+    meeting = _new_meeting(actor, org, fields)
     db.session.add(meeting)
     db.session.flush()
+    _ledger_meeting("meeting_recorded", meeting, actor)
     return meeting
 
 
@@ -544,11 +572,14 @@ def add_evidence(actor: Actor, card: Scorecard, upload, field_name: str = "file"
 
 
 def evidence_for(actor: Actor | None, evidence_id: int) -> Evidence:
-    """An evidence file, to whoever sees the scorecard it belongs to."""
+    """An evidence file, to whoever sees the scorecard (or the meeting records) it belongs to."""
     found = db.session.get(Evidence, evidence_id)
     if found is None:
         raise NotFound("佐证材料不存在")
-    scorecard_for(actor, found.period_id, found.org_id)
+    if found.period_id is None:
+        meeting_org(actor, found.org_id)   # a meeting's: to whoever keeps or checks the org's records
+    else:
+        scorecard_for(actor, found.period_id, found.org_id)
     return found
 
 
@@ -575,3 +606,353 @@ def remind_appeal_deadlines(now: datetime | None = None) -> int:
               f"{period.name}申诉期将于 {period.appeal_deadline:%m月%d日} 截止，如有异议请尽快申诉")
         told += len(secretaries)
     return told
+
+
+# --- meeting records: evidence, the street's confirmation and strikes, corrections ----------------
+
+def _new_meeting(actor: Actor, org: Org, fields: dict, replaces: Meeting | None = None) -> Meeting:
+    """A record checked and not yet added: its date, its evidence (a correction keeps the
+    replaced record's unless it brings its own), and whether it counts now."""
+    held_on = fields["held_on"]
+    if held_on > today():
+        raise Invalid("会议日期不能晚于今天", code="meeting_in_future", fields={"held_on": ["会议日期不能晚于今天"]})
+    found = _meeting_evidence(org, fields.get("evidence_id"))
+    reason = (fields.get("no_evidence_reason") or "").strip() or None
+    if found is None and reason is None and replaces is not None:
+        found, reason = replaces.evidence, replaces.no_evidence_reason
+    if found is None and reason is None:
+        message = "请上传会议纪要或照片，或说明没有佐证材料的原因"
+        raise Invalid(message, code="evidence_required", fields={"no_evidence_reason": [message]})
+    meeting = Meeting(org_id=org.id, kind=fields["kind"], held_on=held_on, topic=fields["topic"],
+                      attendance=fields["attendance"], evidence=found, no_evidence_reason=None if found else reason,
+                      created_by_id=actor.person.id, status=MeetingStatus.counted.value)
+    backdated = held_on < today() - timedelta(days=BACKDATE_DAYS)
+    if replaces is not None and replaces.counts and (replaces.kind, replaces.held_on) == (meeting.kind, held_on):
+        # Same meeting, same date: the street's earlier confirmation still holds.
+        meeting.confirmed_by_id, meeting.confirmed_at = replaces.confirmed_by_id, replaces.confirmed_at
+    elif backdated and can(actor, "org.confirm_meetings", org):
+        meeting.confirmed_by_id, meeting.confirmed_at = actor.person.id, utcnow()
+    elif backdated:
+        meeting.status = MeetingStatus.pending.value
+    return meeting
+
+
+def _meeting_evidence(org: Org, evidence_id: int | None) -> Evidence | None:
+    if evidence_id is None:
+        return None
+    found = db.session.get(Evidence, evidence_id)
+    if found is None or found.period_id is not None or found.org_id != org.id:
+        raise Invalid("佐证材料不存在", code="unknown_evidence", fields={"evidence_id": ["佐证材料不存在"]})
+    if found.attached_at is None:
+        found.attached_at = utcnow()
+    return found
+
+
+def _evidence_facts(found: Evidence | None) -> dict | None:
+    return {"id": found.id, "sha256": found.sha256, "filename": found.filename} if found else None
+
+
+def _meeting_facts(meeting: Meeting) -> dict:
+    return {"id": meeting.id, "org_id": meeting.org_id, "kind": meeting.kind, "held_on": meeting.held_on,
+            "topic": meeting.topic, "attendance": meeting.attendance, "status": meeting.status,
+            "evidence": _evidence_facts(meeting.evidence), "no_evidence_reason": meeting.no_evidence_reason,
+            "replaces_id": meeting.replaces_id}
+
+
+def _meeting_cards(org_path: str, years: set[int]) -> list[Scorecard]:
+    """Scorecards, in campaigns of `years` not yet final, of the org at `org_path` or above it."""
+    return db.session.scalars(
+        sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
+        .join(Org, Org.id == Scorecard.org_id)
+        .where(RatingPeriod.year.in_(years), RatingPeriod.phase != Phase.final.value,
+               sa.literal(org_path).startswith(Org.path)).order_by(Scorecard.id)).all()
+
+
+def _ledger_meeting(kind: str, meeting: Meeting, actor: Actor, years: set[int] | None = None, **data) -> None:
+    """An entry in the ledger of every campaign whose year the record falls in and which rates
+    its org (or one above it)."""
+    org_path = db.session.scalar(sa.select(Org.path).where(Org.id == meeting.org_id))
+    for card in _meeting_cards(org_path, years or {meeting.held_on.year}):
+        ledger.append(card.period, kind, org_id=card.org_id, actor_id=actor.person.id,
+                      meeting=_meeting_facts(meeting), **data)
+
+
+def _ledger_meetings_so_far(period: RatingPeriod, actor: Actor) -> None:
+    """A new campaign starts its ledger with the records of its year already made, per org."""
+    for card in period.scorecards:
+        found = db.session.scalars(sa.select(Meeting).join(Org, Org.id == Meeting.org_id).where(
+            Org.path.startswith(card.org.path), *_in_year(period.year)).order_by(Meeting.id)).all()
+        if found:
+            ledger.append(period, "meetings_at_start", org_id=card.org_id, actor_id=actor.person.id,
+                          meetings=[_meeting_facts(m) for m in found])
+
+
+def _in_year(year: int) -> tuple:
+    return Meeting.held_on >= date(year, 1, 1), Meeting.held_on < date(year + 1, 1, 1)
+
+
+def _lock_meeting(meeting: Meeting) -> Meeting:
+    """Serialise decisions on one record: a confirmation, a strike and a correction sent
+    together are taken one after the other, each seeing what the last one did."""
+    db.session.execute(sa.select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
+    db.session.refresh(meeting)
+    return meeting
+
+
+def _check_open(meeting: Meeting) -> None:
+    if meeting.status not in (MeetingStatus.counted.value, MeetingStatus.pending.value):
+        raise Conflict(f"这条记录{meeting.status_label}，不能再处理", code="meeting_closed")
+
+
+def record_meeting_with_file(actor: Actor, org: Org, fields: dict, upload=None, field_name: str = "file") -> Meeting:
+    """A meeting sent in one form with its photo or PDF: the file is written only once the
+    record is accepted."""
+    authorize(actor, "org.organise", org)
+    received = evidence.receive_for(actor, None, org.id, upload, field_name) if upload is not None else None
+    meeting = record_meeting(actor, org, {**fields, "evidence_id": received.id} if received else fields)
+    if received is not None:
+        evidence.keep(received)
+    return meeting
+
+
+def add_meeting_evidence(actor: Actor, org: Org, upload, field_name: str = "file") -> Evidence:
+    """A photo or PDF of a meeting's minutes, by whoever records the org's meetings; its id
+    then goes with the record as `evidence_id`."""
+    authorize(actor, "org.organise", org)
+    if upload is None:
+        raise Invalid("请选择文件", code="evidence_empty", fields={field_name: ["请选择文件"]})
+    return evidence.keep(evidence.receive_for(actor, None, org.id, upload, field_name))
+
+
+def meeting_for(actor: Actor | None, meeting_id: int, action: str = "meeting.correct") -> Meeting:
+    """A meeting record the person may `action` (404 / 403)."""
+    return load_authorized(actor, Meeting, meeting_id, action)
+
+
+def confirm_meeting(actor: Actor, meeting: Meeting) -> Meeting:
+    """A street officer lets a record dated far back count; ledgered."""
+    authorize(actor, "meeting.decide", meeting)
+    meeting = _lock_meeting(meeting)
+    if meeting.status != MeetingStatus.pending.value:
+        raise Conflict("这条记录不需要确认", code="not_pending")
+    meeting.status = MeetingStatus.counted.value
+    meeting.confirmed_by_id, meeting.confirmed_at = actor.person.id, utcnow()
+    db.session.flush()
+    _ledger_meeting("meeting_confirmed", meeting, actor)
+    return meeting
+
+
+def strike_meeting(actor: Actor, meeting: Meeting, reason: str) -> Meeting:
+    """A street officer strikes a record out with the reason; it stops counting at once and
+    the ledger keeps it."""
+    authorize(actor, "meeting.decide", meeting)
+    meeting = _lock_meeting(meeting)
+    _check_open(meeting)
+    meeting.status = MeetingStatus.struck.value
+    meeting.struck_by_id, meeting.struck_at, meeting.strike_reason = actor.person.id, utcnow(), reason
+    db.session.flush()
+    _ledger_meeting("meeting_struck", meeting, actor, reason=reason)
+    return meeting
+
+
+def correct_meeting(actor: Actor, meeting: Meeting, fields: dict, note: str) -> Meeting:
+    """A correction: a new record naming the one it replaces, which stops counting. Nothing is
+    edited; the ledger has both. A changed date or kind is judged like a new record (dated
+    far back, it waits for the street); an unchanged one keeps its standing."""
+    authorize(actor, "meeting.correct", meeting)
+    meeting = _lock_meeting(meeting)
+    _check_open(meeting)
+    corrected = _new_meeting(actor, meeting.org, fields, replaces=meeting)
+    corrected.replaces_id, corrected.correction_note = meeting.id, note
+    meeting.status = MeetingStatus.corrected.value
+    db.session.add(corrected)
+    db.session.flush()
+    _ledger_meeting("meeting_corrected", corrected, actor, years={meeting.held_on.year, corrected.held_on.year},
+                    replaces=_meeting_facts(meeting), note=note)
+    return corrected
+
+
+def correct_meeting_with_file(actor: Actor, meeting: Meeting, fields: dict, note: str, upload=None,
+                              field_name: str = "file") -> Meeting:
+    """A correction sent in one form with a new photo or PDF."""
+    authorize(actor, "meeting.correct", meeting)
+    received = (evidence.receive_for(actor, None, meeting.org_id, upload, field_name)
+                if upload is not None else None)
+    corrected = correct_meeting(actor, meeting, {**fields, "evidence_id": received.id} if received else fields, note)
+    if received is not None:
+        evidence.keep(received)
+    return corrected
+
+
+def _campaign_meetings(period: RatingPeriod):
+    paths = [card.org.path for card in period.scorecards]
+    return (sa.select(Meeting).join(Org, Org.id == Meeting.org_id)
+            .where(sa.or_(*[Org.path.startswith(path) for path in paths]), *_in_year(period.year)))
+
+
+def campaign_meetings(actor: Actor, period: RatingPeriod, limit: int | None = 300) -> list[Meeting]:
+    """The meeting records of the campaign's orgs in its year, those waiting for the street
+    first (at most `limit`; None: all): what the street checks and strikes."""
+    authorize(actor, "period.manage", period)
+    return db.session.scalars(_campaign_meetings(period).order_by(
+        Meeting.status != MeetingStatus.pending.value, Meeting.held_on.desc(), Meeting.id.desc())
+        .limit(limit)).all()
+
+
+def pending_meetings(period: RatingPeriod) -> int:
+    """How many of the campaign's meeting records wait for a street officer's confirmation."""
+    stmt = _campaign_meetings(period).where(Meeting.status == MeetingStatus.pending.value)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+
+
+# --- the street's override of any criterion (街道核定) ------------------------------------------------
+
+OVERRIDE_PHASES = (Phase.review, Phase.audit)
+
+
+def _check_override(actor: Actor, card: Scorecard) -> None:
+    if Phase(card.period.phase) not in OVERRIDE_PHASES:
+        raise Conflict("只有街道初审和组织审核阶段可以核定评分", code="phase_closed")
+    authorize(actor, "scorecard.review", card)
+
+
+def may_override(actor: Actor, card: Scorecard) -> bool:
+    """Whether `actor` may set or remove the street's override on `card` now."""
+    try:
+        _check_override(actor, card)
+    except DomainError:
+        return False
+    return True
+
+
+def _card_evidence(card: Scorecard, evidence_id: int | None) -> Evidence | None:
+    found = db.session.get(Evidence, evidence_id) if evidence_id is not None else None
+    if evidence_id is not None and (found is None or (found.period_id, found.org_id) != (card.period_id, card.org_id)):
+        raise Invalid("佐证材料不存在", code="unknown_evidence", fields={"evidence_id": ["佐证材料不存在"]})
+    return found
+
+
+def override_criterion(actor: Actor, card: Scorecard, code: str, *, points: Decimal, note: str,
+                       evidence_url: str | None = None, evidence_id: int | None = None) -> CriterionScore:
+    """The street's value for any criterion — poll and metric ones too — in review or audit,
+    with a note and evidence (a file, a link or both). It counts until the street removes it;
+    the computed value keeps following the data beside it. Ledgered with both values."""
+    card = engine.lock(card)
+    _check_override(actor, card)
+    row = criterion(card, code)
+    found = _card_evidence(card, evidence_id)
+    if found is None and not evidence_url:
+        message = "核定须附佐证材料（文件或链接）"
+        raise Invalid(message, code="evidence_required", fields={"evidence_file": [message]})
+    value = engine.points(points)
+    if value < 0 or value > row.max_points:
+        message = f"得分应在 0 到 {engine.fmt(row.max_points)} 之间"
+        raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
+    old = row.points
+    row.override_basis, row.override_note, row.override_evidence_url = row.computed_points, note, evidence_url
+    row.override_evidence, row.override_by_id, row.override_at = found, actor.person.id, utcnow()
+    if found is not None and found.attached_at is None:
+        found.attached_at = utcnow()
+    engine.set_override(card, row, value, f"街道核定：{rubric_item(card, code)['title'][:40]}")
+    ledger.append(card.period, "criterion_override", org_id=card.org_id, actor_id=actor.person.id, criterion=code,
+                  computed=row.computed_points, old=old, new=value, note=note, evidence_url=evidence_url,
+                  evidence=_evidence_facts(found), phase=card.period.phase)
+    db.session.flush()
+    return row
+
+
+def override_with_file(actor: Actor, card: Scorecard, code: str, args: dict, upload=None, *,
+                       keep_evidence: bool = True, field_name: str = "file") -> CriterionScore:
+    """An override sent in one form with its photo or PDF: a new file replaces the override's
+    evidence, or the one already there is kept unless `keep_evidence` is False."""
+    _check_override(actor, card)
+    kept = criterion(card, code).override_evidence_id
+    received = evidence.receive(actor, card, upload, field_name) if upload is not None else None
+    if received is not None:
+        args["evidence_id"] = received.id
+    elif kept is not None and keep_evidence:
+        args["evidence_id"] = kept
+    row = override_criterion(actor, card, code, **args)
+    if received is not None:
+        evidence.keep(received)
+    return row
+
+
+def _clear_override(row: CriterionScore) -> None:
+    row.override_points = row.override_basis = row.override_note = row.override_evidence_url = None
+    row.override_evidence = None
+    row.override_by_id = row.override_at = None
+
+
+def remove_override(actor: Actor, card: Scorecard, code: str, *, note: str) -> CriterionScore:
+    """The street removes its override, saying why: the computed value counts again."""
+    card = engine.lock(card)
+    _check_override(actor, card)
+    row = criterion(card, code)
+    if not row.overridden:
+        raise Conflict("这一项没有街道核定", code="not_overridden")
+    old, was = row.points, row.override_points
+    _clear_override(row)
+    engine.set_override(card, row, None, f"街道撤销核定：{rubric_item(card, code)['title'][:40]}")
+    ledger.append(card.period, "criterion_override_removed", org_id=card.org_id, actor_id=actor.person.id,
+                  criterion=code, override=was, computed=row.computed_points, old=old, new=row.points, note=note,
+                  phase=card.period.phase)
+    db.session.flush()
+    return row
+
+
+# --- quota exceptions, the preliminary opinion (初评意见) ---------------------------------------------
+
+def _check_quota_exception(actor: Actor, card: Scorecard) -> None:
+    authorize(actor, "period.manage", card.period)
+    if card.period.phase == Phase.final.value:
+        raise Conflict("创评已定级，不能再调整名额例外", code="phase_closed")
+    if card.period.rubric.body["kind"] != "stars":
+        raise Conflict("这套评定标准不设星级名额", code="no_quota")
+
+
+def set_quota_exception(actor: Actor, card: Scorecard, reason: str) -> Scorecard:
+    """The street lets one org keep the stars it earns beyond the quota (原则上 15 % / 30 %),
+    with the reason; it takes no place from the others. Ledgered; before finalisation."""
+    _check_quota_exception(actor, card)
+    card = engine.lock(card)
+    was = card.quota_exception
+    card.quota_exception, card.quota_exception_at = reason, utcnow()
+    ledger.append(card.period, "quota_exception", org_id=card.org_id, actor_id=actor.person.id, reason=reason,
+                  replaces=was)
+    return card
+
+
+def remove_quota_exception(actor: Actor, card: Scorecard, reason: str) -> Scorecard:
+    """The street withdraws an org's quota exception, saying why; ledgered."""
+    _check_quota_exception(actor, card)
+    card = engine.lock(card)
+    if card.quota_exception is None:
+        raise Conflict("这个组织没有名额例外", code="no_exception")
+    was = card.quota_exception
+    card.quota_exception = card.quota_exception_at = None
+    ledger.append(card.period, "quota_exception_removed", org_id=card.org_id, actor_id=actor.person.id,
+                  reason=reason, was=was)
+    return card
+
+
+def save_review_opinion(actor: Actor, card: Scorecard, *, opinion: str, stars: int | None = None,
+                        grade: str | None = None) -> Scorecard:
+    """初评意见: the level the street proposes for the org at the end of review and its
+    reasons, beside what the org claimed and what the scores give; ledgered."""
+    if Phase(card.period.phase) != Phase.review:
+        raise Conflict("初评意见在街道初审阶段填写", code="phase_closed")
+    authorize(actor, "scorecard.review", card)
+    card.review_stars, card.review_grade = _level(card, stars, grade, "")
+    card.review_opinion, card.review_opinion_at = opinion, utcnow()
+    ledger.append(card.period, "review_opinion", org_id=card.org_id, actor_id=actor.person.id,
+                  stars=card.review_stars, grade=card.review_grade, opinion=opinion,
+                  claimed={"stars": card.claimed_stars, "grade": card.claimed_grade},
+                  computed={"total": card.total, "stars": card.stars, "grade": card.grade})
+    return card
+
+
+def review_opinions(period: RatingPeriod) -> int:
+    """How many of the campaign's orgs have the street's preliminary opinion."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Scorecard).where(
+        Scorecard.period_id == period.id, Scorecard.review_opinion.is_not(None)))

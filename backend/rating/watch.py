@@ -60,24 +60,36 @@ def live_cards() -> list[Scorecard]:
                                    .order_by(Scorecard.id)))
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What the campaign's ledger says each org's manual scores and the street's overrides are."""
+
+    scores: dict[tuple[int, str], Decimal]
+    overrides: dict[tuple[int, str], Decimal | None]
+
+    @classmethod
+    def of(cls, period: RatingPeriod) -> Recorded:
+        return cls(ledger.recorded_scores(period), ledger.recorded_overrides(period))
+
+
 def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough: bool = False,
-          recorded: dict[tuple[int, str], Decimal] | None = None) -> tuple[list[Drift], list[ScoreEvent]]:
+          recorded: Recorded | None = None) -> tuple[list[Drift], list[ScoreEvent]]:
     """Recompute `card` in full as of `now`, recording (ledger, admins) and repairing any
     drift first; `thorough` also counts the campaign's poll tallies again from the answers.
-    `recorded` is the ledger's manual scores (`ledger.recorded_scores`), when already read.
+    `recorded` is what the ledger holds (`Recorded.of`), when already read.
     Returns the drift found and the score events written."""
     now = now or utcnow()
     card = engine.lock(card)
     found = _tally_drift(card) if thorough else []
     current = engine.compute(card, now=now)
-    if recorded is None:
-        recorded = ledger.recorded_scores(card.period)
-    found += _computed_drift(card, current) + _manual_drift(card, recorded)
+    recorded = recorded or Recorded.of(card.period)
+    found += _computed_drift(card, current) + _manual_drift(card, recorded.scores)
+    found += _override_drift(card, recorded.overrides)
     found += _total_drift(card, found)
     events: list[ScoreEvent] = []
     if found:
         _report(card, found)
-        events += _repair_manual(card, found)
+        events += _repair_manual(card, found) + _repair_overrides(card, found)
     drifted = {d.code for d in found if d.code in current}
     events += engine.store(card, {c: v for c, v in current.items() if c in drifted}, REPAIR_CAUSE, now)
     events += engine.store(card, {c: v for c, v in current.items() if c not in drifted}, cause, now)
@@ -87,11 +99,11 @@ def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough:
 def audit_live(*, cause: str, now: datetime | None = None, thorough: bool = False) -> tuple[int, int]:
     """`audit` every live scorecard; (score events written, scorecards found drifted)."""
     now = now or utcnow()
-    recorded: dict[int, dict] = {}
+    recorded: dict[int, Recorded] = {}
     events = drifted = 0
     for card in live_cards():
         if card.period_id not in recorded:
-            recorded[card.period_id] = ledger.recorded_scores(card.period)
+            recorded[card.period_id] = Recorded.of(card.period)
         found, written = audit(card, cause=cause, now=now, thorough=thorough, recorded=recorded[card.period_id])
         events, drifted = events + len(written), drifted + bool(found)
     return events, drifted
@@ -121,8 +133,8 @@ def _computed_drift(card: Scorecard, current: dict[str, Computed]) -> list[Drift
 
 
 def _criterion_drift(row: CriterionScore, expected: Computed) -> Drift:
-    if row.points != expected.points:
-        return Drift(row.code, row.points, expected.points, row.code)
+    if row.computed_points != expected.points:
+        return Drift(row.code, row.computed_points, expected.points, row.code)
     return Drift(f"{row.code}.provisional", row.provisional, expected.provisional, row.code)
 
 
@@ -130,9 +142,15 @@ def _manual_drift(card: Scorecard, recorded: dict[tuple[int, str], Decimal]) -> 
     found = []
     for row in card.criteria:
         expected = recorded.get((card.org_id, row.code), engine.ZERO)
-        if row.source == Source.manual and row.points != expected:
-            found.append(Drift(row.code, row.points, expected, row.code))
+        if row.source == Source.manual and row.computed_points != expected:
+            found.append(Drift(row.code, row.computed_points, expected, row.code))
     return found
+
+
+def _override_drift(card: Scorecard, overrides: dict[tuple[int, str], Decimal | None]) -> list[Drift]:
+    """The street's overrides against the last override the ledger holds for each criterion."""
+    return [Drift(f"{row.code}.override", row.override_points, overrides.get((card.org_id, row.code)), row.code)
+            for row in card.criteria if row.override_points != overrides.get((card.org_id, row.code))]
 
 
 def _number(value) -> Decimal | None:
@@ -146,13 +164,19 @@ def _total_drift(card: Scorecard, found: list[Drift]) -> list[Drift]:
     """Totals, stars and grade against what the criteria add up to — with the points
     `found` to have drifted as they should be."""
     rubric = card.period.rubric.body
-    expected = {d.code: d.new for d in found if d.code and d.what == d.code}
+    computed = {d.code: d.new for d in found if d.code and d.what == d.code}
+    overrides = {d.code: d.new for d in found if d.code and d.what == f"{d.code}.override"}
     standards = {s["code"]: engine.ZERO for s in rubric["standards"]}
+    counted = []
     for row in card.criteria:
-        standards[row.standard_code] += expected.get(row.code, row.points)
+        override = overrides.get(row.code, row.override_points)
+        value = override if override is not None else computed.get(row.code, row.computed_points)
+        standards[row.standard_code] += value
+        if row.points != value and row.code not in computed and row.code not in overrides:
+            counted.append(Drift(f"{row.code}.counted", row.points, value, row.code))
     total = sum(standards.values(), engine.ZERO)
     stored = card.standards or {}
-    found = [Drift(f"standards.{code}", stored.get(code), value) for code, value in standards.items()
+    found = counted + [Drift(f"standards.{code}", stored.get(code), value) for code, value in standards.items()
              if _number(stored.get(code)) != value]
     if card.total != total:
         found.append(Drift("total", card.total, total))
@@ -192,15 +216,28 @@ def _report(card: Scorecard, found: list[Drift]) -> None:
 
 
 def _repair_manual(card: Scorecard, found: list[Drift]) -> list[ScoreEvent]:
-    """Manual criteria back to the points the ledger holds."""
+    """Manual criteria back to the points the ledger holds (or, when only what counts was
+    edited, to what their points and override give)."""
     rows = {row.code: row for row in card.criteria if row.source == Source.manual}
     items = items_of(card.period.rubric.body)
     events = []
     for drift in found:
         row = rows.get(drift.code)
-        if row is None:
+        if row is None or drift.what not in (drift.code, f"{drift.code}.counted"):
             continue
-        event = engine.set_manual(card, row, drift.new, REPAIR_CAUSE)
+        value = drift.new if drift.what == drift.code else row.computed_points
+        event = engine.set_manual(card, row, value, REPAIR_CAUSE)
         row.explanation = engine.manual_explanation(row, items[row.code])
         events += [event] if event else []
+    return events
+
+
+def _repair_overrides(card: Scorecard, found: list[Drift]) -> list[ScoreEvent]:
+    """Overrides back to what the ledger holds."""
+    rows = {row.code: row for row in card.criteria}
+    events = []
+    for drift in found:
+        if drift.code in rows and drift.what == f"{drift.code}.override":
+            event = engine.set_override(card, rows[drift.code], drift.new, REPAIR_CAUSE)
+            events += [event] if event else []
     return events

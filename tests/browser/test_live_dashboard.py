@@ -107,7 +107,7 @@ def test_secretary_board_moves_without_reload_and_resumes(phone, live_server, sc
     heping = bearer(live_server, "heping")
 
     api(live_server, "POST", "/api/v1/orgs/2/meetings", heping, kind="committee", held_on=date.today().isoformat(),
-        topic="支委会：研究困难群众帮扶", attendance=7)
+        topic="支委会：研究困难群众帮扶", attendance=7, no_evidence_reason="纪要待扫描")
     expect(first_feed_row(secretary)).to_contain_text("记录支委会")
     expect(total).not_to_have_text(before)
 
@@ -143,7 +143,7 @@ def test_secretary_board_moves_without_reload_and_resumes(phone, live_server, sc
     api(live_server, "POST", f"/api/v1/polls/{poll['id']}/responses", code=codes[2],
         answers=[{"question_id": q, "value": 4} for q in rated])
     api(live_server, "POST", "/api/v1/orgs/2/meetings", heping, kind="lecture", held_on=date.today().isoformat(),
-        topic="党课：基层治理", attendance=30)
+        topic="党课：基层治理", attendance=30, no_evidence_reason="纪要待扫描")
     relay.resume()
     expect(first_feed_row(secretary)).to_contain_text("记录党课")
     expect(secretary.locator("[data-feed]")).to_contain_text("第 3 份答卷")
@@ -165,7 +165,7 @@ def test_street_board_ranks_against_the_quotas(phone, live_server, screenshot):
     officer.evaluate("window.__sameDocument = true")
     xingfu = bearer(live_server, "xingfu")
     api(live_server, "POST", "/api/v1/orgs/6/meetings", xingfu, kind="joint", held_on=date.today().isoformat(),
-        topic="幸福社区党建联席会", attendance=9)
+        topic="幸福社区党建联席会", attendance=9, no_evidence_reason="纪要待扫描")
     expect(ranking).to_contain_text("工作 1.25")
     assert officer.evaluate("window.__sameDocument") is True
     screenshot(officer, "rating-live-street")
