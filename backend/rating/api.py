@@ -102,12 +102,14 @@ def get_period(period_id):
 @blp.post("/periods/<int:period_id>/advance")
 @blp.arguments(AdvanceSchema)
 @blp.response(200, PeriodSchema)
+@blp.alt_response(409, description="stale_phase (the body's `from` is not the phase now), invalid_phase, "
+                                   "phase_closed, appeals_pending")
 def advance(args, period_id):
     """open → self_evaluation → review → audit → appeal → final, by the street running it.
     Entering appeal publishes the results and starts the working-day clock; entering final
     needs no pending appeal and the window closed, and applies quotas and consequences."""
     actor, period = _period(period_id)
-    service.advance(actor, period, args.get("to"))
+    service.advance(actor, period, args.get("to"), from_phase=args["from_"])
     commit()
     return period
 

@@ -7,6 +7,7 @@ from io import BytesIO
 
 import sqlalchemy as sa
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from backend.extensions import db
@@ -25,9 +26,17 @@ def _sheet(book: Workbook, title: str, header: list[str], rows: list[list], firs
     for cell in sheet[1]:
         cell.font = BOLD
     for row in rows:
-        sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        sheet.append([_cell(v) for v in row])
     sheet.freeze_panes = "A2"
     return sheet
+
+
+def _cell(value):
+    """A value a worksheet can hold: control characters are refused at input, but rows written
+    before that may still carry them."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def workbook(period: RatingPeriod) -> bytes:

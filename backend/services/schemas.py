@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
 from backend.bookings.schemas import TimeRangeSchema
+from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.privacy import mask_phone
 from backend.people.schemas import Phone
@@ -21,7 +22,8 @@ class ServiceCreateSchema(Schema):
 
 
 class SlotSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    # The booking engine's slot, which POST /slots/{slot_id}/bookings takes.
+    id = fields.Integer(dump_only=True, attribute="slot_id")
     starts_at = fields.AwareDateTime(required=True, attribute="slot.starts_at")
     ends_at = fields.AwareDateTime(required=True, attribute="slot.ends_at")
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000),
