@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from backend.auth.current import require_actor
 from backend.core.db import commit
 from backend.core.errors import Invalid, NotFound, Unavailable
+from backend.core.headers import sandbox_file
 from backend.core.permissions import Actor
 from backend.core.uploads import accepts_upload
 from backend.extensions import db
@@ -169,10 +170,7 @@ def get_evidence(evidence_id):
         raise NotFound("文件已丢失，请联系管理员", code="evidence_missing")
     response = send_file(path, mimetype=found.content_type, download_name=found.filename, conditional=True,
                          max_age=0)
-    if found.content_type.startswith("image/"):
-        # Someone else's file: nothing in it may run. (Phone PDF viewers refuse a sandboxed
-        # page, and a PDF under nosniff is never read as a page of ours.)
-        response.headers["Content-Security-Policy"] = "sandbox"
+    sandbox_file(response, found.content_type, request.user_agent.string)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
