@@ -32,6 +32,8 @@ from backend.extensions import db
 from backend.people.models import Person
 from tests.conftest import TEST_CONFIG
 
+pytestmark = pytest.mark.slow
+
 MAX_EXAMPLES = 5
 TIME_CAP_SECONDS = 20
 #: Who asks: nobody, the platform admin, and a party member of 和平社区 (demo accounts).
