@@ -5,7 +5,7 @@ and H5 pages) and wires them together. Nothing imports this module but the entry
 from __future__ import annotations
 
 from flask import Flask, g, redirect, request, url_for
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend import models  # noqa: F401  (every table on the metadata)
 from backend.activities import permissions as activity_rules
@@ -18,15 +18,17 @@ from backend.calendar.api import blp as calendar_blp
 from backend.calendar.api import bp as calendar_feed_bp
 from backend.cli import register_cli
 from backend.config import ROOT, load_config
-from backend.core.db import integrity_error
+from backend.core.db import database_unavailable, integrity_error, write_best_effort
 from backend.core.errors import register_error_handlers
+from backend.core.headers import csp_nonce, security_headers
+from backend.core.input import IdConverter, refuse_bad_characters
 from backend.core.permissions import can
 from backend.core.privacy import mask_name, mask_phone
 from backend.core.timeutil import format_local
 from backend.core.uploads import widen_limit
 from backend.double_reports import permissions as double_report_rules
 from backend.double_reports.api import blp as double_reports_blp
-from backend.extensions import compress, db, migrate, write_intent
+from backend.extensions import compress, db, engine_options, migrate, write_intent
 from backend.notifications import permissions as notification_rules
 from backend.notifications import service as notification_service
 from backend.notifications.api import blp as notifications_blp
@@ -95,6 +97,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config())
     if config:
         app.config.update(config)
+    # Every <int:…> of every route, declared after this, is bounded by the database's INTEGER.
+    app.url_map.converters["int"] = IdConverter
 
     register_extensions(app)
     register_blueprints(app)
@@ -106,6 +110,7 @@ def create_app(config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Database, migrations, compression, the API, the live rating's session hooks, and WeChat
     as a notification channel."""
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))
     compress.init_app(app)
@@ -126,6 +131,7 @@ def register_hooks(app: Flask) -> None:
     """Errors, per-request state, security headers, QR purposes and template helpers."""
     register_error_handlers(app)
     app.register_error_handler(IntegrityError, integrity_error)
+    app.register_error_handler(OperationalError, database_unavailable)
 
     @app.before_request
     def _start_request():
@@ -135,7 +141,10 @@ def register_hooks(app: Flask) -> None:
             g.pop(key, None)
 
     app.before_request(widen_limit)
+    app.before_request(refuse_bad_characters)
     app.before_request(check_csrf)
+    app.after_request(write_best_effort)
+    app.after_request(security_headers)
 
     @app.teardown_request
     def _end_request(exc):
@@ -146,15 +155,9 @@ def register_hooks(app: Flask) -> None:
     def _root():
         return redirect(url_for("h5.home"))
 
-    @app.after_request
-    def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
     register_qr_purposes()
-    app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, mask_phone=mask_phone,
+    app.jinja_env.globals.update(csrf_token=csrf_token, csp_nonce=csp_nonce, current_actor=current_actor,
+                                mask_phone=mask_phone,
                                 mask_name=mask_name, can=can,
                                 unread_count=notification_service.unread_count)
     app.jinja_env.filters["local"] = format_local

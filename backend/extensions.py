@@ -61,6 +61,21 @@ migrate = Migrate(render_as_batch=True, compare_type=True, render_item=_render_i
 compress = Compress()
 
 
+def engine_options(config) -> dict:
+    """The engine's options, with how long a statement waits for another transaction's lock
+    before it fails and the request answers 503 (backend.core.db): SQLite's busy timeout,
+    PostgreSQL's lock_timeout, both DB_LOCK_TIMEOUT_SECONDS."""
+    seconds = config["DB_LOCK_TIMEOUT_SECONDS"]
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    url = config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
+        connect_args["timeout"] = seconds
+    elif url.startswith("postgresql"):
+        connect_args["options"] = f"-c lock_timeout={round(seconds * 1000)}"
+    return {**options, "connect_args": connect_args}
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -78,7 +93,6 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -10,6 +10,7 @@ from backend.activities import service as activity_service
 from backend.activities.schemas import ActivityCreateSchema
 from backend.calendar import service as calendar
 from backend.core.db import commit
+from backend.core.input import db_int
 from backend.core.permissions import can
 from backend.extensions import db
 from backend.hours import service as hours
@@ -89,7 +90,7 @@ def activity_create():
 def activities_list():
     actor = require_page_actor()
     skill = request.args.get("skill", "").strip()[:20]
-    org_id = request.args.get("org", type=int)
+    org_id = request.args.get("org", type=db_int)
     try:
         day = date.fromisoformat(request.args.get("date", ""))
     except ValueError:

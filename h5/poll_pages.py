@@ -11,6 +11,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from backend.auth.current import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden
+from backend.core.input import db_int
 from backend.core.permissions import can
 from backend.extensions import db, utcnow
 from backend.polls import service
@@ -169,9 +170,9 @@ def review(response_id: int):
 def codes(poll_id: int):
     """Make one-time codes and show them once, as a printable sheet of slips."""
     actor = require_page_actor()
-    count = max(1, min(request.form.get("count", type=int) or 20, 200))
+    count = max(1, min(request.form.get("count", type=db_int) or 20, 200))
     try:
-        poll, grid, made = service.codes_for(actor, poll_id, count, request.form.get("grid_id", type=int))
+        poll, grid, made = service.codes_for(actor, poll_id, count, request.form.get("grid_id", type=db_int))
         commit()
     except DomainError as exc:
         db.session.rollback()

@@ -147,7 +147,8 @@ def period(period_id: int):
 def advance(period_id: int):
     actor = require_page_actor()
     period = service.period_for(actor, period_id, "period.manage")
-    return act_and_return(lambda: service.advance(actor, period, request.form.get("to") or None),
+    return act_and_return(lambda: service.advance(actor, period, request.form.get("to") or None,
+                                                  from_phase=request.form.get("from") or None),
                           lambda p: f"已进入“{p.phase_label}”阶段",
                           url_for("rating_pages.period", period_id=period_id))
 

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, render_template, request, send_file
 
 from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden
+from backend.core.input import db_int
 from backend.core.uploads import accepts_upload
 from backend.extensions import db
 from backend.qrcodes import service as qr_service
@@ -34,7 +35,7 @@ def _page(actor, chosen: int | None, report=None, error: str | None = None, stat
 
 @bp.get("")
 def index():
-    return _page(require_page_actor(), request.args.get("org_id", type=int))
+    return _page(require_page_actor(), request.args.get("org_id", type=db_int))
 
 
 @bp.get("/template.xlsx")
@@ -46,7 +47,7 @@ def template():
 
 def _run(dry_run: bool):
     actor = require_page_actor()
-    org_id = request.form.get("org_id", type=int)
+    org_id = request.form.get("org_id", type=db_int)
     if org_id is None:
         return _page(actor, None, error="请选择导入到哪个组织", status=422)
     try:
@@ -83,7 +84,7 @@ def run_import():
 def binding_codes():
     """The printable sheet: one WeChat binding QR code per imported grid staff member."""
     actor = require_page_actor()
-    slips, refused = service.binding_sheet(actor, request.form.getlist("person_id", type=int))
+    slips, refused = service.binding_sheet(actor, request.form.getlist("person_id", type=db_int))
     commit()
     return render_template("roster_binding_codes.html", slips=slips, refused=len(refused),
                            svgs=[qr_service.url_svg(slip.url) for slip in slips])

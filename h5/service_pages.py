@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from backend.auth.current import current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid
+from backend.core.input import db_int
 from backend.extensions import db
 from backend.services import service
 from backend.services.models import ServiceItem
@@ -70,7 +71,7 @@ def service_add_slot(item_id: int):
     day = request.form.get("day", "").strip()
     data = {"starts_at": local_iso(day, request.form.get("start", "").strip()),
             "ends_at": local_iso(day, request.form.get("end", "").strip()),
-            "capacity": request.form.get("capacity", type=int)}
+            "capacity": request.form.get("capacity", type=db_int)}
 
     def add():
         try:
@@ -91,7 +92,7 @@ def service_page(item_id: int):
 def service_book(item_id: int):
     values = {k: request.form.get(k, "").strip() for k in ("slot_id", "contact_name", "contact_phone", "submit_token")}
     values["consent"] = request.form.get("consent") == "on"
-    service_slot = service.find_slot(request.form.get("slot_id", type=int) or 0, item_id)
+    service_slot = service.find_slot(request.form.get("slot_id", type=db_int) or 0, item_id)
     if service_slot is None:
         return _page(service.item_for(item_id), values, {"slot_id": ["请选择时间"]}, 422)
     # A time of a withdrawn service is answered by the booking rule (409 service_inactive).
@@ -129,7 +130,7 @@ def receipt(receipt: str):
 @bp.post("/b/r/<receipt>/rate")
 def rate(receipt: str):
     service.by_receipt(receipt)  # an unknown receipt is a 404 page
-    rating = request.form.get("rating", type=int)
+    rating = request.form.get("rating", type=db_int)
     comment = request.form.get("comment", "").strip()[:300] or None
     return act_and_return(lambda: service.rate_by(receipt, rating, comment), "感谢您的评价！",
                           url_for("service_pages.receipt", receipt=receipt))
@@ -155,7 +156,7 @@ def my_booking(booking_id: int):
 def my_booking_rate(booking_id: int):
     actor = require_page_actor()
     service.my_booking(actor, booking_id)  # someone else's booking is a 404 page, not a flash
-    rating = request.form.get("rating", type=int)
+    rating = request.form.get("rating", type=db_int)
     comment = request.form.get("comment", "").strip()[:300] or None
     return act_and_return(lambda: service.rate_mine(actor, booking_id, rating, comment), "感谢您的评价！",
                           url_for("service_pages.my_booking", booking_id=booking_id))

@@ -9,6 +9,7 @@ from backend.activities import service as activity_service
 from backend.calendar import service as calendar
 from backend.core.db import commit
 from backend.core.errors import Forbidden
+from backend.core.input import db_int
 from backend.core.periods import period
 from backend.core.permissions import Actor, can
 from backend.double_reports import service as reports
@@ -118,7 +119,7 @@ def double_report_create():
 @bp.get("/orgs/<int:org_id>/double-reports")
 def org_reports(org_id: int):
     actor = require_page_actor()
-    year = request.args.get("year", type=int) or reports.this_year()
+    year = request.args.get("year", type=db_int) or reports.this_year()
     org, stmt = reports.reports_to(actor, org_id, year)
     return render_template("org_reports.html", tab="orgs", org=org, year=year, reports=db.session.scalars(
         stmt.limit(300)).all(), may_decide=lambda record: reports.may_decide(actor, record))

@@ -12,6 +12,7 @@ from backend.auth import service as auth_service
 from backend.auth.current import client_ip, current_actor, start_session
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid, Unauthorized
+from backend.core.input import db_int
 from backend.core.permissions import can
 from backend.core.timeutil import local_zone
 from backend.extensions import db
@@ -72,9 +73,15 @@ def local_iso(day: str, clock: str) -> str | None:
 
 def form_data(values: dict, ints: tuple[str, ...] = ()) -> dict:
     """The filled-in fields of a form for a schema: blanks left out, `ints` as numbers when
-    they are digits (anything else goes on for the schema to refuse)."""
-    return {k: int(v) if k in ints and isinstance(v, str) and v.isdigit() else v
-            for k, v in values.items() if v not in ("", None)}
+    they are a number the database can hold (anything else goes on for the schema to refuse)."""
+    return {k: _number(v) if k in ints and isinstance(v, str) else v for k, v in values.items() if v not in ("", None)}
+
+
+def _number(text: str) -> int | str:
+    try:
+        return db_int(text)
+    except ValueError:
+        return text
 
 
 def submit_form(act, rerender, done: str, target):
@@ -186,7 +193,7 @@ def _login_page(next_url: str, username: str = "", error: str | None = None, sta
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     next_url = _safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method != "POST":   # GET, and HEAD like it
         if current_actor() is not None:
             return redirect(next_url)
         return _login_page(next_url)

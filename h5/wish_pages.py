@@ -9,8 +9,9 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from marshmallow import ValidationError
 
 from backend.auth.current import current_actor
-from backend.core.db import begin_write, commit
+from backend.core.db import commit
 from backend.core.errors import DomainError, NotFound
+from backend.core.input import db_int
 from backend.core.periods import period
 from backend.core.permissions import can
 from backend.extensions import db, utcnow
@@ -34,7 +35,7 @@ def _form_target() -> tuple[Org, str, dict]:
     code = request.values.get("qr")
     if code:
         return service.grid_of_code(code), WishChannel.qr.value, {"qr": code}
-    grid = service.proxy_grid(require_page_actor(), request.values.get("grid", type=int) or 0)
+    grid = service.proxy_grid(require_page_actor(), request.values.get("grid", type=db_int) or 0)
     return grid, WishChannel.staff_proxy.value, {"grid": grid.id}
 
 
@@ -100,7 +101,7 @@ def _receipt_post(receipt: str, act, done: str):
 
 @bp.post("/w/r/<receipt>/confirm")
 def confirm(receipt: str):
-    rating = request.form.get("rating", type=int)
+    rating = request.form.get("rating", type=db_int)
     comment = request.form.get("comment", "").strip()[:300] or None
     return _receipt_post(receipt, lambda wish: service.confirm(wish, rating, comment), "感谢您的评价！")
 
@@ -145,7 +146,7 @@ def _my_wish_post(wish_id: int, act, done: str):
 
 @bp.post("/me/wishes/<int:wish_id>/confirm")
 def my_wish_confirm(wish_id: int):
-    rating = request.form.get("rating", type=int)
+    rating = request.form.get("rating", type=db_int)
     comment = request.form.get("comment", "").strip()[:300] or None
     return _my_wish_post(wish_id, lambda actor: service.confirm_mine(actor, wish_id, rating, comment), "感谢您的评价！")
 
@@ -194,9 +195,7 @@ def task(wish_id: int):
     actor = require_page_actor()
     wish = service.get_visible(actor, wish_id)
     members = service.assign_choices(actor, wish)
-    begin_write()
     view = present(wish, actor)
-    commit()
     return render_template("task.html", tab="tasks", wish=wish, view=view, members=members,
                            left=time_left(wish, utcnow()), can_claim=service.may_claim(actor, wish),
                            can_manage=can(actor, "wish.manage", wish), is_mine=wish.claimant_id == actor.person.id,
@@ -210,7 +209,7 @@ TASK_ACTIONS = {
                "已标记办结，等待居民确认"),
     "publish": (lambda actor, wish, form: service.publish(actor, wish), "已发布到任务板"),
     "reject": (lambda actor, wish, form: service.reject(actor, wish, form.get("reason", "").strip()), "已不予受理"),
-    "assign": (lambda actor, wish, form: service.assign_by(actor, wish, form.get("person_id", type=int) or 0),
+    "assign": (lambda actor, wish, form: service.assign_by(actor, wish, form.get("person_id", type=db_int) or 0),
                "已指派"),
     "uphold_rejection": (lambda actor, wish, form: service.uphold_rejection(actor, wish, form.get("note", "").strip()),
                          "已确认不属于微心愿，不计入办结率等考核"),

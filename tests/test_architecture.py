@@ -3,7 +3,8 @@
 - pages (h5/) and the JSON API (backend/*/api.py) never import each other;
 - backend/core/ knows no domain;
 - the star rating reads the domains it scores and no domain reads the rating back;
-- only the composition root (backend/app.py) knows the pages.
+- only the composition root (backend/app.py) knows the pages;
+- schemas take their fields from backend.core.fields, which bounds them by the database.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSITION = {"backend.app", "backend.models", "backend.demo", "backend.cli"}
 
 
-def _modules(folder: str) -> dict[str, set[str]]:
-    """module name → the backend/h5 modules it imports (top-level or not)."""
+def _modules(folder: str, only_ours: bool = True) -> dict[str, set[str]]:
+    """module name → the modules it imports (top-level or not): the backend/h5 ones, or all."""
     found = {}
     for path in sorted((ROOT / folder).rglob("*.py")):
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
@@ -30,11 +31,12 @@ def _modules(folder: str) -> dict[str, set[str]]:
                 imports.update(f"{node.module}.{alias.name}" for alias in node.names)
             elif isinstance(node, ast.Import):
                 imports.update(alias.name for alias in node.names)
-        found[name] = {i for i in imports if i.split(".")[0] in ("backend", "h5")}
+        found[name] = {i for i in imports if not only_ours or i.split(".")[0] in ("backend", "h5")}
     return found
 
 
 MODULES = {**_modules("backend"), **_modules("h5")}
+MODULES_WITH_THIRD_PARTY = {**_modules("backend", only_ours=False), **_modules("h5", only_ours=False)}
 
 
 def _is_api(module: str) -> bool:
@@ -68,3 +70,15 @@ def test_no_domain_reads_the_rating_back(module):
                                           and m not in COMPOSITION))
 def test_services_do_not_import_the_api(module):
     assert not [i for i in MODULES[module] if _is_api(i)], f"{module} imports an API module"
+
+
+#: The fields module itself, the one that makes marshmallow's messages Chinese, and the JSON
+#: loader that checks a body's types against any field.
+MARSHMALLOW_SETUP = {"backend.core.fields", "backend.core.messages", "backend.core.input"}
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m not in MARSHMALLOW_SETUP))
+def test_schemas_take_their_fields_from_the_core(module):
+    """backend.core.fields bounds integers and dates by what the database holds; a schema that
+    took marshmallow's own fields would let a number or a date through that fails in a query."""
+    assert "marshmallow.fields" not in MODULES_WITH_THIRD_PARTY[module], f"{module} imports marshmallow.fields"

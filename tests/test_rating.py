@@ -145,8 +145,9 @@ def start(client, world, rubric="wuhua-2019", to="self_evaluation") -> dict:
         "org_ids": [orgs["a"].id, orgs["b"].id]})
     assert made.status_code == 201, made.get_json()
     period = made.get_json()
-    for phase in _phases_until(to):
-        moved = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"], json={"to": phase})
+    for left, phase in zip(["open", *_phases_until(to)], _phases_until(to), strict=False):
+        moved = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                            json={"from": left, "to": phase})
         assert moved.status_code == 200, moved.get_json()
     return moved.get_json() if to != "open" else period
 
@@ -208,12 +209,14 @@ def test_who_may_edit_in_which_phase(client, world, app, phase, who, status):
 
 def _advance_past_appeals(client, world, period, to):
     headers = world[2]
-    assert client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"]).status_code == 200
+    assert client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                       json={"from": "audit"}).status_code == 200
     if to == "final":
         row = db.session.get(RatingPeriod, period["id"])
         row.appeal_deadline = date.today() - timedelta(days=1)
         db.session.commit()
-        moved = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"])
+        moved = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                            json={"from": "appeal"})
         assert moved.status_code == 200, moved.get_json()
 
 
@@ -221,11 +224,11 @@ def test_phases_are_advanced_by_the_street_in_order(client, world):
     orgs, _, headers = world
     period = start(client, world, to="open")
     url = f"/api/v1/periods/{period['id']}/advance"
-    assert client.post(url, headers=headers["sec_a"]).status_code == 403
-    skipped = client.post(url, headers=headers["officer"], json={"to": "review"})
+    assert client.post(url, headers=headers["sec_a"], json={"from": "open"}).status_code == 403
+    skipped = client.post(url, headers=headers["officer"], json={"from": "open", "to": "review"})
     assert skipped.status_code == 409 and skipped.get_json()["error"]["code"] == "invalid_phase"
-    assert client.post(url, headers=headers["officer"], json={"to": "self_evaluation"}).get_json()["phase"] \
-        == "self_evaluation"
+    assert client.post(url, headers=headers["officer"], json={"from": "open", "to": "self_evaluation"}).get_json()[
+        "phase"] == "self_evaluation"
 
 
 def test_deductions_ticked_set_the_points(client, world):
@@ -467,7 +470,8 @@ def test_appeal_window_decision_and_finalisation(client, world, app):
     orgs, _, headers = world
     period = start(client, world, to="audit")
     pid = period["id"]
-    published = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"]).get_json()
+    published = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"],
+                            json={"from": "audit"}).get_json()
     assert published["phase"] == "appeal" and published["appeal_deadline"] > published["published_on"]
     url = f"{card_url(period, orgs['a'])}/appeals"
     assert client.post(url, headers=headers["officer"], json={"reasons": "街道不能替社区申诉"}).status_code == 403
@@ -476,21 +480,21 @@ def test_appeal_window_decision_and_finalisation(client, world, app):
     assert filed.status_code == 201, filed.get_json()
     again = client.post(url, headers=headers["sec_a"], json={"reasons": "再申诉一次试试看"})
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "appeal_pending"
-    early = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"])
+    early = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"], json={"from": "appeal"})
     assert early.status_code == 409 and early.get_json()["error"]["code"] == "appeals_pending"
     decided = client.post(f"/api/v1/appeals/{filed.get_json()['id']}/decide", headers=headers["officer"], json={
         "decision": "accept", "note": "材料属实", "changes": [{"code": "R2", "points": 5}]})
     assert decided.status_code == 200 and decided.get_json()["status"] == "accepted"
     card = client.get(card_url(period, orgs["a"]), headers=headers["sec_a"]).get_json()
     assert card["standards"]["R"] >= 5
-    still_open = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"])
+    still_open = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"], json={"from": "appeal"})
     assert still_open.status_code == 409 and still_open.get_json()["error"]["code"] == "appeal_window_open"
     row = db.session.get(RatingPeriod, pid)
     row.appeal_deadline = date.today() - timedelta(days=1)
     db.session.commit()
     late = client.post(url, headers=headers["sec_a"], json={"reasons": "过了申诉期再申诉"})
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "appeal_window_closed"
-    final = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"])
+    final = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"], json={"from": "appeal"})
     assert final.status_code == 200 and final.get_json()["phase"] == "final"
     rows = client.get(f"/api/v1/periods/{pid}/scorecards", headers=headers["officer"]).get_json()
     assert all(r["final_stars"] == 0 and r["bonus"] == 0 for r in rows)

@@ -88,7 +88,8 @@ def test_evidence_refusals(app, client, world):
     assert borrowed.status_code == 422 and borrowed.get_json()["error"]["code"] == "unknown_evidence"
     assert upload(client, headers["sec_b"], period, orgs["a"], photo()).status_code == 404
 
-    client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"], json={"to": "review"})
+    client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                json={"from": "self_evaluation", "to": "review"})
     assert upload(client, headers["sec_a"], period, orgs["a"], photo()).status_code == 403
     assert upload(client, headers["officer"], period, orgs["a"], photo()).status_code == 201
 

@@ -169,7 +169,8 @@ def test_export_workbook_matches_the_api(client, world):
     added = client.post(f"{a}/problems", headers=headers["sec_a"], json=problem)
     assert added.status_code == 201, added.get_json()
     # In review the street scores too, so the workbook holds entries by both.
-    moved = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"], json={"to": "review"})
+    moved = client.post(f"/api/v1/periods/{pid}/advance", headers=headers["officer"],
+                        json={"from": "self_evaluation", "to": "review"})
     assert moved.status_code == 200, moved.get_json()
     put = client.put(f"{b}/criteria/T1", headers=headers["officer"], json={"points": 3.5, "note": "复核评分"})
     assert put.status_code == 200, put.get_json()

@@ -53,8 +53,8 @@ def campaign(base: str, orgs: dict, officer: dict) -> int:
         "org_ids": [orgs["a"], orgs["b"]]})
     assert made.status_code == 201, made.text
     period = made.json()["id"]
-    moved = requests.post(f"{base}/api/v1/periods/{period}/advance", headers=officer, json={"to": "self_evaluation"},
-                          timeout=10)
+    moved = requests.post(f"{base}/api/v1/periods/{period}/advance", headers=officer,
+                          json={"from": "open", "to": "self_evaluation"}, timeout=10)
     assert moved.status_code == 200
     return period
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
 from backend.bookings.schemas import TimeRangeSchema
+from backend.core import fields
 from backend.core.paging import PageArgs
 
 

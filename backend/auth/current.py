@@ -82,8 +82,9 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    """before_request: H5 form posts always, API writes when authenticated by cookie."""
-    if request.method in SAFE_METHODS:
+    """before_request: H5 form posts always, API writes when authenticated by cookie. A path
+    no route takes is left to answer its 404 (or 405)."""
+    if request.method in SAFE_METHODS or request.routing_exception is not None:
         return
     is_api = request.path.startswith("/api/")
     if is_api:

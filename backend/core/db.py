@@ -3,15 +3,34 @@
 Unique constraints are the safety net of every "only one" rule. A constraint says which
 409 it means through `info={"conflict": (code, message)}`; whichever statement trips it
 (flush or commit, any view), the client gets that code.
+
+A database that cannot take the request now (another transaction holds the write lock past
+DB_LOCK_TIMEOUT_SECONDS, the disk is full, the server is restarting) answers 503 with
+Retry-After. A record a read leaves behind (who saw a resident's phone number) is written
+after the read, best effort: a busy database loses the record, with a log line, not the read.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from collections.abc import Callable
 
-from backend.core.errors import Conflict, domain_error
+import sqlalchemy as sa
+from flask import Response, current_app, g, has_request_context, request
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from backend.core.errors import Conflict, Unavailable, domain_error, unexpected
 from backend.extensions import db, write_intent
+
+RETRY_AFTER_SECONDS = 5
+#: SQLite's messages for a lock held too long and a full or failing disk.
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database or disk is full", "disk i/o error")
+#: PostgreSQL's SQLSTATEs (and classes) of the same: lock_not_available, query_canceled
+#: (statement_timeout), deadlock and serialization failures, cannot_connect_now; insufficient
+#: resources (53: disk full, out of memory) and connection exceptions (08).
+_PG_BUSY = ("55P03", "57014", "40P01", "40001", "57P03")
+_PG_BUSY_CLASSES = ("53", "08")
+#: Best-effort records lost since the process started (in each log line).
+dropped_records = 0
 
 
 def conflict_info(code: str, message: str) -> dict:
@@ -67,3 +86,49 @@ def begin_write() -> None:
     """
     db.session.commit()
     write_intent.set(True)
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """Whether the database refused for a while (locked, full, restarting), not for a bug."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate in _PG_BUSY or sqlstate.startswith(_PG_BUSY_CLASSES)
+    return str(exc.orig).lower().startswith(_SQLITE_BUSY)
+
+
+def database_unavailable(exc: OperationalError):
+    """A busy database is 503 with Retry-After; any other operational error is a 500."""
+    db.session.rollback()
+    if not is_busy(exc):
+        return unexpected(exc)
+    current_app.logger.warning("database busy on %s %s: %s", request.method, request.path, exc.orig)
+    return domain_error(Unavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)}))
+
+
+def record_best_effort(add: Callable[[], None]) -> None:
+    """Have `add` (which adds rows to the session) run after this request's answer is made, in
+    a transaction of its own; outside a request it runs now, in the caller's transaction."""
+    if has_request_context():
+        g.setdefault("best_effort", []).append(add)
+    else:
+        add()
+
+
+def write_best_effort(response: Response) -> Response:
+    """after_request: write what record_best_effort queued, if the answer was a success."""
+    global dropped_records
+    pending = g.pop("best_effort", [])
+    if not pending or response.status_code >= 400:
+        return response
+    try:
+        db.session.commit()
+        write_intent.set(True)
+        for add in pending:
+            add()
+        db.session.commit()
+    except OperationalError as exc:
+        db.session.rollback()
+        dropped_records += len(pending)
+        current_app.logger.warning("best-effort record dropped on %s %s (%d since start): %s",
+                                   request.method, request.path, dropped_records, exc.orig)
+    return response

@@ -132,7 +132,8 @@ def page_error(exc: DomainError):
     return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers, as_page=True)
 
 
-def _unexpected(exc: Exception):
+def unexpected(exc: Exception):
+    """The 500 answer to a failure nobody foresaw; logged with its traceback."""
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     code, message = STATUS_DEFAULTS[500]
     return error_response(500, code, message)
@@ -141,4 +142,4 @@ def _unexpected(exc: Exception):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_error)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
+    app.register_error_handler(Exception, unexpected)

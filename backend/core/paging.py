@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 
 import sqlalchemy as sa
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
+from backend.core import fields
 from backend.extensions import db
 
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
+from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.double_reports.models import ReportStatus
 

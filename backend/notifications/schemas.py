@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, validates_schema
 
+from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.notifications import service
 

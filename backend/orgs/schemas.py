@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
+from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.orgs.models import OrgKind
 
@@ -12,8 +13,10 @@ class OrgSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in OrgKind]))
     parent_id = fields.Integer(allow_none=True, load_default=None)
     kind_label = fields.String(dump_only=True)
-    households = fields.Integer(dump_only=True, metadata={"description": "communities: 户数 (set by a roster import)"})
-    buildings = fields.String(dump_only=True, metadata={"description": "grids: the buildings covered, as written"})
+    households = fields.Integer(dump_only=True, allow_none=True,
+                                metadata={"description": "communities: 户数 (set by a roster import)"})
+    buildings = fields.String(dump_only=True, allow_none=True,
+                              metadata={"description": "grids: the buildings covered, as written"})
     created_at = fields.AwareDateTime(dump_only=True)
 
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates, validates_schema
 
+from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.privacy import phone_for_viewer
 from backend.people.models import Role
@@ -45,7 +46,8 @@ class MembershipSchema(Schema):
 class PersonSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    username = fields.String(validate=validate.Regexp(USERNAME_RE, error="用户名为 3–50 位字母、数字或 _ . -"))
+    username = fields.String(allow_none=True,
+                             validate=validate.Regexp(USERNAME_RE, error="用户名为 3–50 位字母、数字或 _ . -"))
     password = fields.String(load_only=True, validate=validate.Length(min=8, max=128, error="密码至少 8 位"))
     phone = fields.Method("dump_phone", deserialize="load_phone", allow_none=True)
     is_party_member = fields.Boolean(load_default=False)
@@ -65,13 +67,14 @@ class PersonSchema(Schema):
 
     @validates("username")
     def _username_lower(self, value, data_key, **kwargs):
-        if value != value.strip():
+        if value is not None and value != value.strip():
             raise ValidationError("用户名不能包含空格")
 
     @validates_schema
     def _login_pair(self, data, **kwargs):
-        if ("username" in data) != ("password" in data):
-            raise ValidationError("用户名和密码需同时填写", field_name="password" if "username" in data else "username")
+        if (data.get("username") is None) != (data.get("password") is None):
+            raise ValidationError("用户名和密码需同时填写",
+                                  field_name="username" if data.get("username") is None else "password")
         if data.get("is_in_service") and not data.get("is_party_member"):
             raise ValidationError("在职党员须为党员", field_name="is_in_service")
 

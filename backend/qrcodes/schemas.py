@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from flask import url_for
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
+from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.qrcodes.models import QrPurpose
 from backend.qrcodes.service import short_url

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from backend.auth.current import require_actor
 from backend.core.db import commit
 from backend.core.errors import Invalid, NotFound, Unavailable
+from backend.core.headers import sandbox_file
 from backend.core.permissions import Actor
 from backend.core.uploads import accepts_upload
 from backend.extensions import db
@@ -108,12 +109,14 @@ def get_period(period_id):
 @blp.post("/periods/<int:period_id>/advance")
 @blp.arguments(AdvanceSchema)
 @blp.response(200, PeriodSchema)
+@blp.alt_response(409, description="stale_phase (the body's `from` is not the phase now), invalid_phase, "
+                                   "phase_closed, appeals_pending")
 def advance(args, period_id):
     """open → self_evaluation → review → audit → appeal → final, by the street running it.
     Entering appeal publishes the results and starts the working-day clock; entering final
     needs no pending appeal and the window closed, and applies quotas and consequences."""
     actor, period = _period(period_id)
-    service.advance(actor, period, args.get("to"))
+    service.advance(actor, period, args.get("to"), from_phase=args["from_"])
     commit()
     return period
 
@@ -173,10 +176,7 @@ def get_evidence(evidence_id):
         raise NotFound("文件已丢失，请联系管理员", code="evidence_missing")
     response = send_file(path, mimetype=found.content_type, download_name=found.filename, conditional=True,
                          max_age=0)
-    if found.content_type.startswith("image/"):
-        # Someone else's file: nothing in it may run. (Phone PDF viewers refuse a sandboxed
-        # page, and a PDF under nosniff is never read as a page of ours.)
-        response.headers["Content-Security-Policy"] = "sandbox"
+    sandbox_file(response, found.content_type, request.user_agent.string)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 

@@ -7,6 +7,7 @@ from io import BytesIO
 
 import sqlalchemy as sa
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from backend.extensions import db
@@ -24,7 +25,7 @@ def _append(sheet, values: list) -> None:
     """One row. Text is always text: openpyxl stores a string starting with "=" as a live
     formula, so a problem list or note written as "=HYPERLINK(…)" would run in the reader's
     spreadsheet; such a cell is typed as a string instead."""
-    sheet.append([float(v) if isinstance(v, Decimal) else v for v in values])
+    sheet.append([_cell(v) for v in values])
     for cell in sheet[sheet.max_row]:
         if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
             cell.data_type = "s"
@@ -40,6 +41,14 @@ def _sheet(book: Workbook, title: str, header: list[str], rows: list[list], firs
         _append(sheet, row)
     sheet.freeze_panes = "A2"
     return sheet
+
+
+def _cell(value):
+    """A value a worksheet can hold: control characters are refused at input, but rows written
+    before that may still carry them."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def workbook(period: RatingPeriod, meetings: list) -> bytes:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
+from backend.core import fields
 from backend.rating.models import PHASE_ORDER, MeetingKind, ProblemStatus
 
 
@@ -56,6 +57,8 @@ class PeriodSchema(Schema):
 
 
 class AdvanceSchema(Schema):
+    from_ = fields.String(required=True, data_key="from", validate=validate.OneOf([p.value for p in PHASE_ORDER]),
+                          metadata={"description": "the phase it leaves, as the client saw it (a stale one is 409)"})
     to = fields.String(validate=validate.OneOf([p.value for p in PHASE_ORDER]),
                        metadata={"description": "the expected next phase (guards against a double click)"})
 

@@ -86,12 +86,16 @@ def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_i
     return period
 
 
-def advance(actor: Actor, period: RatingPeriod, to: str | None = None) -> RatingPeriod:
-    """One step forward; `to`, when given, must be that next step (guards a double click)."""
+def advance(actor: Actor, period: RatingPeriod, to: str | None = None, *, from_phase: str | None = None
+            ) -> RatingPeriod:
+    """One step forward; `from_phase`, when given, must be the phase it is in and `to` that next
+    step (both guard a double click and a page opened before someone else moved it on)."""
     authorize(actor, "period.manage", period)
     current = Phase(period.phase)
     if current == Phase.final:
         raise Conflict("创评已结束", code="phase_closed")
+    if from_phase is not None and from_phase != current.value:
+        raise Conflict(f"创评已在“{PHASE_LABELS[current]}”阶段，请刷新后再试", code="stale_phase")
     target = PHASE_ORDER[PHASE_ORDER.index(current) + 1]
     if to is not None and to != target.value:
         raise Conflict(f"当前阶段只能进入“{PHASE_LABELS[target]}”", code="invalid_phase")

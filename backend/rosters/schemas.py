@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields
+from marshmallow import Schema
+
+from backend.core import fields
 
 
 class RosterImportArgs(Schema):

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
 from backend.auth.current import require_actor
+from backend.core import fields
 from backend.core.periods import PeriodArgs, period
 from backend.stats import service
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from flask import g
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
+from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.teams import service
 

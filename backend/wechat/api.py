@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import g, redirect
 from flask_smorest import Blueprint
 
+from backend.api import HTML_ERROR
 from backend.auth import service as auth_service
 from backend.auth.current import require_actor
 from backend.auth.schemas import TokenSchema
@@ -30,6 +31,7 @@ blp = Blueprint("wechat", __name__, url_prefix="/api/v1", description="微信登
 
 
 @web_blp.get("/authorize")
+@web_blp.doc(responses={"default": HTML_ERROR})
 @web_blp.arguments(AuthorizeArgs, location="query")
 @web_blp.alt_response(302, description="to WeChat's authorize page (scope snsapi_base, state kept in the session)")
 @web_blp.alt_response(404, description="WeChat sign-in is not configured (wechat_not_configured)")
@@ -41,6 +43,7 @@ def authorize(args):
 
 
 @web_blp.get("/callback")
+@web_blp.doc(responses={"default": HTML_ERROR})
 @web_blp.arguments(CallbackArgs, location="query")
 @web_blp.alt_response(302, description="signed in (a snapshot user stays a guest): to `next`")
 @web_blp.alt_response(400, description="wechat_state_invalid, wechat_code_invalid, wechat_code_used, wechat_snapshot")

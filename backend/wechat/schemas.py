@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, validate
+
+from backend.core import fields
 
 
 class AuthorizeArgs(Schema):

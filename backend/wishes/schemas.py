@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
+from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.permissions import Actor
 from backend.people.actors import actor_of
@@ -31,7 +32,7 @@ class WishCreateSchema(Schema):
 
 def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False) -> dict:
     """The wish as this viewer may see it (WishSchema's fields). Full contact details shown to
-    staff are recorded by the service, so the caller commits."""
+    staff are recorded by the service once the answer is made."""
     contact = service.contact_for(actor, wish, receipt_holder=receipt_holder)
     claimant = service.actor_label(actor_of(wish.claimant_id), wish) if wish.claimant_id else None
     return {

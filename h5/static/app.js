@@ -1,5 +1,21 @@
 // Care mode (长辈模式): remembered per device; the inline script in base.html applies it before paint.
+// Pages hold no inline handlers (their Content-Security-Policy would refuse them): what a page
+// asks of the browser is marked with data-* attributes and wired here.
 (function () {
+  // A form with data-confirm asks first. Listening in the capture phase runs this before the
+  // double-submit guard below, so a cancelled question leaves the form usable.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+  document.querySelectorAll("[data-select]").forEach(function (input) {
+    input.addEventListener("click", function () { input.select(); });
+  });
+  // iOS Safari shows :active styles only where a touch listener exists.
+  document.addEventListener("touchstart", function () {}, { passive: true });
   var KEY = "sanwei.care";
   document.querySelectorAll("[data-care-switch]").forEach(function (input) {
     input.checked = document.body.getAttribute("data-weui-mode") === "care";
@@ -126,8 +142,8 @@
       name.textContent = file ? file.name : "未选择";
     });
   });
-  // A double tap on a submit button must not send the form twice. Listening as the event
-  // bubbles lets a form's own confirm() run first: a cancelled one leaves the form usable.
+  // A double tap on a submit button must not send the form twice; a form whose question
+  // (data-confirm) was cancelled has defaultPrevented and stays usable.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (event.defaultPrevented) return;
