@@ -17,9 +17,12 @@ Sanwei uses.
   long-term one allows until `unsubscribe`), `thing` values over 20 characters refused with
   47003, as WeChat does; records what was sent.
 - `GET /open/js/jweixin.js` — a stand-in for WeChat's JS-SDK inside the browser: `wx.config`
-  is checked against the ticket (signature, appId, the page's URL) by `POST /jssdk/verify`,
-  and `<wx-open-subscribe>` renders its template and, when tapped, records the current user's
-  "允许" (`POST /jssdk/subscribe`) and fires `success` with `subscribeDetails` as WeChat does.
+  is checked against the ticket (signature, appId, the page's URL), and `<wx-open-subscribe>`
+  renders its template and, when tapped, records the current user's "允许" and fires `success`
+  with `subscribeDetails` as WeChat does. The real SDK talks to the WeChat app, not over HTTP;
+  the stand-in's two calls go to the page's own origin under `/__wechat_jssdk/` (the pages'
+  Content-Security-Policy allows no other), where the browser test answers them with
+  `jssdk_call` (`page.route`).
 - Error injection: `fail_next(n, errcode=...)` or `fail_next(n, http_status=500)`, optionally for
   one path only.
 """
@@ -48,7 +51,7 @@ TOKEN_SECONDS = 7200
 #: A replaced access token keeps working this long after a forced refresh.
 TOKEN_GRACE_SECONDS = 300
 #: What the user's browser reaches (not the server API): no error injection there.
-BROWSER_PATHS = {"/connect/oauth2/authorize", "/open/js/jweixin.js", "/jssdk/verify", "/jssdk/subscribe"}
+BROWSER_PATHS = {"/connect/oauth2/authorize", "/open/js/jweixin.js"}
 STATE_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
 
 
@@ -187,8 +190,6 @@ class FakeWechat:
             "/cgi-bin/message/subscribe/bizsend": self._biz_send,
             "/cgi-bin/ticket/getticket": self._getticket,
             "/open/js/jweixin.js": self._jssdk,
-            "/jssdk/verify": self._jssdk_verify,
-            "/jssdk/subscribe": self._jssdk_subscribe,
         }
         handler = routes.get(path)
         if handler is None:
@@ -314,39 +315,38 @@ class FakeWechat:
         return hashlib.sha1(plain.encode()).hexdigest()
 
     def _jssdk(self, request: Request, params: dict) -> Response:
-        return Response(JSSDK.replace("__BASE__", request.host_url.rstrip("/")), mimetype="application/javascript",
-                        headers={"Access-Control-Allow-Origin": "*"})
+        return Response(JSSDK, mimetype="application/javascript")
 
-    def _jssdk_verify(self, request: Request, params: dict) -> Response:
-        body = json.loads(request.get_data(as_text=True) or "{}")
-        config, url = body.get("config") or {}, body.get("url", "")
-        ticket = self.tickets.get(config.get("appId", ""))
-        good = ticket is not None and "wx-open-subscribe" in (config.get("openTagList") or []) and config.get(
-            "signature") == self.signature(ticket, str(config.get("nonceStr")), str(config.get("timestamp")), url)
-        self.configs.append((config, url, good))
-        return Response(json.dumps({"ok": good}), mimetype="application/json",
-                        headers={"Access-Control-Allow-Origin": "*"})
-
-    def _jssdk_subscribe(self, request: Request, params: dict) -> Response:
-        body = json.loads(request.get_data(as_text=True) or "{}")
-        details = {}
-        for template_id in body.get("templates", []):
-            self.subscribe(self.user.openid, template_id)
-            details[template_id] = json.dumps({"status": "accept"})
-        return Response(json.dumps({"subscribeDetails": json.dumps(details)}), mimetype="application/json",
-                        headers={"Access-Control-Allow-Origin": "*"})
+    def jssdk_call(self, call: str, body: dict) -> dict:
+        """What the JS-SDK stand-in asks: `verify` a wx.config for a page URL, or `subscribe`
+        the current user to templates (the tap on the open tag)."""
+        with self.lock:
+            if call == "verify":
+                config, url = body.get("config") or {}, body.get("url", "")
+                ticket = self.tickets.get(config.get("appId", ""))
+                good = ticket is not None and "wx-open-subscribe" in (config.get("openTagList") or []) and \
+                    config.get("signature") == self.signature(ticket, str(config.get("nonceStr")),
+                                                              str(config.get("timestamp")), url)
+                self.configs.append((config, url, good))
+                return {"ok": good}
+            details = {}
+            for template_id in body.get("templates", []):
+                self.subscribe(self.user.openid, template_id)
+                details[template_id] = json.dumps({"status": "accept"})
+            return {"subscribeDetails": json.dumps(details)}
 
 
-#: The JS-SDK stand-in. Bodies go as text/plain so the cross-origin POSTs need no preflight.
+#: The JS-SDK stand-in; its calls go to the page's own origin (see `jssdk_call`).
 JSSDK = """
 (function () {
-  var base = "__BASE__", readyFns = [], errorFns = [], state = null;
-  function post(path, body) {
-    return fetch(base + path, { method: "POST", body: JSON.stringify(body) }).then(function (r) { return r.json(); });
+  var readyFns = [], errorFns = [], state = null;
+  function post(call, body) {
+    return fetch("/__wechat_jssdk/" + call, { method: "POST", body: JSON.stringify(body) })
+      .then(function (r) { return r.json(); });
   }
   window.wx = {
     config: function (config) {
-      post("/jssdk/verify", { config: config, url: location.href.split("#")[0] }).then(function (r) {
+      post("verify", { config: config, url: location.href.split("#")[0] }).then(function (r) {
         state = r.ok ? "ready" : "error";
         var waiting = r.ok ? readyFns : errorFns;
         waiting.forEach(function (fn) { fn(r.ok ? undefined : { errMsg: "config:invalid signature" }); });
@@ -362,7 +362,7 @@ JSSDK = """
       root.innerHTML = tpl ? tpl.textContent : "";
       root.addEventListener("click", function () {
         if (state !== "ready") return self.dispatchEvent(new CustomEvent("error", { detail: { errCode: -1 } }));
-        post("/jssdk/subscribe", { templates: self.getAttribute("template").split(",") }).then(function (r) {
+        post("subscribe", { templates: self.getAttribute("template").split(",") }).then(function (r) {
           self.dispatchEvent(new CustomEvent("success", { detail: { errMsg: "subscribe:ok",
             subscribeDetails: r.subscribeDetails } }));
         });
