@@ -22,6 +22,7 @@ from backend.core.db import integrity_error
 from backend.core.errors import register_error_handlers
 from backend.core.permissions import can
 from backend.core.privacy import mask_name, mask_phone
+from backend.core.proxies import TrustedProxies
 from backend.core.timeutil import format_local
 from backend.core.uploads import widen_limit
 from backend.double_reports import permissions as double_report_rules
@@ -100,6 +101,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
     register_cli(app)
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXY_HOPS"], app.config["FORWARDED_ALLOW_IPS"])
     return app
 
 
