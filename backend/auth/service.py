@@ -33,14 +33,23 @@ def _dummy_hash() -> str:
     return _DUMMY_HASHES[method]
 
 
-def next_path(target: str | None, default: str = "/h5/") -> str:
-    """Where to go after signing in: only a path on this site, anything else goes to `default`.
+#: Longer than any page address of this site: a longer `next` is a trick, and would make a
+#: Location header a proxy refuses.
+NEXT_MAX_LENGTH = 2000
 
-    A control character is refused too: browsers drop tabs and newlines from URLs, so a slash,
-    a tab and "/evil.example" would become the off-site "//evil.example"."""
-    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
-            or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
+
+def next_path(target: str | None, default: str = "/h5/") -> str:
+    """Where to go after signing in (or any redirect a request names): only a path on this
+    site, anything else goes to `default`. Every `next` passes here.
+
+    A control character is refused: browsers drop tabs and newlines from URLs, so a slash, a
+    tab and "/evil.example" would become the off-site "//evil.example" (and a newline in a
+    header is refused by the server). So is a backslash, which browsers read as a slash."""
+    if not target or len(target) > NEXT_MAX_LENGTH or not target.startswith("/") or target.startswith("//"):
         return default
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return default
+    # One leading slash and nothing a browser drops or turns into one: no scheme, no host.
     return target
 
 
