@@ -20,6 +20,7 @@ from backend.cli import register_cli
 from backend.config import ROOT, load_config
 from backend.core.db import integrity_error
 from backend.core.errors import register_error_handlers
+from backend.core.logpaths import mark_log_path
 from backend.core.permissions import can
 from backend.core.privacy import mask_name, mask_phone
 from backend.core.proxies import TrustedProxies
@@ -129,6 +130,7 @@ def register_hooks(app: Flask) -> None:
     """Errors, per-request state, security headers, QR purposes and template helpers."""
     register_error_handlers(app)
     app.register_error_handler(IntegrityError, integrity_error)
+    app.before_request(mark_log_path)
 
     @app.before_request
     def _start_request():

@@ -61,7 +61,7 @@ def create():
     try:
         args = WishCreateSchema().load(data)
         result = service.submit(grid=grid, consent=args["consent"], actor=current_actor(), channel=channel,
-                                **{k: args.get(k) for k in (*FORM_FIELDS, "submit_token")})
+                                qr=target.get("qr"), **{k: args.get(k) for k in (*FORM_FIELDS, "submit_token")})
     except ValidationError as exc:
         return _render_form(grid, target, values, exc.messages, 422)
     except DomainError as exc:

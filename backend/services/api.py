@@ -60,8 +60,8 @@ def list_slots(item_id):
 @blp.post("/slots/<int:slot_id>/bookings")
 @blp.arguments(BookingCreateSchema)
 @blp.response(201, ServiceBookingSchema)
-@blp.alt_response(200, description="the same submit_token again: the booking it made")
-@blp.alt_response(409, description="full, signup_closed, service_inactive")
+@blp.alt_response(200, description="the same submit_token and form again: the booking it made")
+@blp.alt_response(409, description="full, signup_closed, service_inactive, submit_token_reused")
 def book(args, slot_id):
     """A resident books a place (no account; keep the receipt). Signed in (the mini-program),
     the booking is also theirs, listed under 我的预约."""

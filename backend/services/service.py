@@ -74,23 +74,27 @@ class Reservation:
 
 def book(service_slot: ServiceSlot, *, contact_name: str, contact_phone: str | None = None, consent: bool,
          submit_token: str | None = None, booked_by: Person | None = None) -> Reservation:
-    """A resident books a place; the same submit token twice (or two taps racing) returns the
-    first booking and takes no second place. `booked_by` is the signed-in person who booked
+    """A resident books a place; the same submit token twice with the same form (or two taps
+    racing) returns the first booking and takes no second place, with another form (another
+    time, another name) it is 409 `submit_token_reused`. `booked_by` is the signed-in person who booked
     (their 我的预约 lists it on any phone); without one the receipt alone follows the booking."""
     if not service_slot.service_item.is_active:
         raise Conflict("该服务已暂停预约", code="service_inactive")
 
     def build(ticket: Ticket) -> ServiceBooking:
         booking = engine.book_without_account(service_slot.slot)
-        record = ServiceBooking(booking_id=booking.id, receipt_hash=ticket.receipt_hash, submit_token=ticket.token,
+        record = ServiceBooking(booking_id=booking.id, receipt_hash=ticket.receipt_hash,
+                                submit_token=ticket.token_hash,
                                 contact_name=contact_name.strip(), contact_phone=contact_phone or None,
                                 consent_version=current_app.config["PRIVACY_NOTICE_VERSION"],
                                 booked_by_id=booked_by.id if booked_by is not None else None)
         db.session.add(record)
         return record
 
+    form = {"slot": service_slot.id, "contact_name": contact_name, "contact_phone": contact_phone,
+            "by": booked_by.id if booked_by is not None else None}
     record, ticket, created = submit_once(ServiceBooking, "booking", consent=consent, submit_token=submit_token,
-                                          build=build)
+                                          form=form, build=build)
     return Reservation(record, ticket.receipt, created)
 
 

@@ -152,11 +152,12 @@ class Submission:
 
 def submit(*, grid: Org, title: str, content: str, category: str, urgency: int = 1, consent: bool,
            contact_name: str | None = None, contact_phone: str | None = None, submit_token: str | None = None,
-           actor: Actor | None = None, channel: str = WishChannel.qr) -> Submission:
-    """A resident's (or a grid leader's, on their behalf) new wish.
+           actor: Actor | None = None, channel: str = WishChannel.qr, qr: str | None = None) -> Submission:
+    """A resident's (or a grid leader's, on their behalf) new wish, through the grid's QR code
+    `qr` or for the grid.
 
-    The same `submit_token` twice (a double tap, or two taps racing) returns the first wish,
-    not a second one.
+    The same `submit_token` twice with the same form (a double tap, or two taps racing) returns
+    the first wish, not a second one; with anything else, 409 `submit_token_reused`.
     """
     cfg = current_app.config
     if grid.kind != OrgKind.grid.value:
@@ -172,13 +173,17 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
                     status=(S.pending_review if community.wish_moderation else S.open).value,
                     contact_name=(contact_name or "").strip() or None, contact_phone=contact_phone or None,
                     consent_version=cfg["PRIVACY_NOTICE_VERSION"], consent_at=now,
-                    receipt_hash=ticket.receipt_hash, submit_token=ticket.token,
+                    receipt_hash=ticket.receipt_hash, submit_token=ticket.token_hash,
                     submitted_by_id=actor.person.id if actor else None,
                     due_at=now + timedelta(hours=cfg["WISH_DUE_HOURS"][urgency]), created_at=now)
         db.session.add(wish)
         return wish
 
-    wish, ticket, created = submit_once(Wish, "wish", consent=consent, submit_token=submit_token, build=build)
+    form = {"grid": grid.id, "qr": qr, "channel": str(channel), "by": actor.person.id if actor else None,
+            "title": title, "content": content, "category": category, "urgency": urgency,
+            "contact_name": contact_name, "contact_phone": contact_phone}
+    wish, ticket, created = submit_once(Wish, "wish", consent=consent, submit_token=submit_token, form=form,
+                                        build=build)
     if created:
         if channel == WishChannel.staff_proxy and actor is not None:
             _event(wish, "submitted", actor_label(actor, wish), actor, note="代居民提交")

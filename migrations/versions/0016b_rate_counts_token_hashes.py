@@ -1,4 +1,4 @@
-"""Rate limits as counters per (bucket, key, window); login failures move there
+"""Rate limits as counters per (bucket, key, window); login failures move there. Submit tokens are kept as keyed hashes
 
 Revision ID: 0016b
 Revises: 0015c
@@ -26,6 +26,11 @@ def upgrade():
         batch_op.drop_index('ix_login_failures_username_at')
         batch_op.drop_index('ix_login_failures_ip_at')
     op.drop_table('login_failures')
+    # Submit tokens are now stored as keyed hashes. The plain ones are let go rather than
+    # hashed here (the key comes from the app's SECRET_KEY): a token only matters for the
+    # seconds of a double tap, and a booking keeps a unique value no hash can equal.
+    op.execute("UPDATE wishes SET submit_token = NULL")
+    op.execute("UPDATE service_bookings SET submit_token = 'retired-' || id")
 
 
 def downgrade():
