@@ -78,7 +78,7 @@ def _backoff(failures: Limit, username: str) -> Limit | None:
     return Limit("login.slot", 1, min(2 ** min(extra + 1, 20), cfg["LOGIN_BACKOFF_MAX_SECONDS"]))
 
 
-#: The answers of the limits, with the wait filled in by backend.core.limits.refusal.
+#: The answers of the limits, with the wait filled in by backend.core.limits.take.
 TOO_MANY_FAILURES = "登录失败次数过多，请 {minutes} 分钟后再试"
 BACKING_OFF = "该账号近期登录失败较多，为保护账号，请 {seconds} 秒后再试"
 

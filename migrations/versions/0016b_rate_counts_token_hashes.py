@@ -1,4 +1,4 @@
-"""Rate limits as counters per (bucket, key, window); login failures move there. Submit tokens are kept as keyed hashes
+"""Rate limits as counters per (bucket, key) with the end of the key's window; login failures move there. Submit tokens are kept as keyed hashes
 
 Revision ID: 0016b
 Revises: 0015c
@@ -19,7 +19,7 @@ def upgrade():
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('ends_at', sa.DateTime(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('bucket', 'key', 'ends_at', name=op.f('pk_rate_counts'))
+    sa.PrimaryKeyConstraint('bucket', 'key', name=op.f('pk_rate_counts'))
     )
     # Recent failures are forgotten: the new limits start counting from the upgrade.
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
