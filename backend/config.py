@@ -149,6 +149,11 @@ def load_config() -> dict:
         "WISH_REVIEW_HOURS": _int("WISH_REVIEW_HOURS", 48),
         "WISH_AUTO_CONFIRM_DAYS": _int("WISH_AUTO_CONFIRM_DAYS", 7),
         "WISH_CONTACT_RETENTION_DAYS": _int("WISH_CONTACT_RETENTION_DAYS", 30),
+        # Anonymous forms: new wishes, service bookings and open-QR poll answers (per poll) one
+        # client address may send an hour; signed-in people are known and not counted.
+        "WISH_CLIENT_HOURLY_LIMIT": _int("WISH_CLIENT_HOURLY_LIMIT", 10),
+        "BOOKING_CLIENT_HOURLY_LIMIT": _int("BOOKING_CLIENT_HOURLY_LIMIT", 10),
+        "POLL_CLIENT_HOURLY_LIMIT": _int("POLL_CLIENT_HOURLY_LIMIT", 20),
         # Booking engine (activities and services).
         "NO_SHOW_LIMIT": _int("NO_SHOW_LIMIT", 3),
         "NO_SHOW_WINDOW_DAYS": _int("NO_SHOW_WINDOW_DAYS", 90),

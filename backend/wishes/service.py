@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from backend.core import limits
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from backend.core.permissions import Actor, authorize, can
 from backend.core.privacy import mask_name, mask_phone
@@ -150,14 +151,21 @@ class Submission:
     created: bool
 
 
+#: Anonymous wishes one client (address) may send per hour; the page keeps what was typed.
+TOO_MANY_WISHES = "这台设备提交的心愿太多了，请 {minutes} 分钟后再提交（已填写的内容会保留）；急事请直接联系网格员"
+
+
 def submit(*, grid: Org, title: str, content: str, category: str, urgency: int = 1, consent: bool,
            contact_name: str | None = None, contact_phone: str | None = None, submit_token: str | None = None,
-           actor: Actor | None = None, channel: str = WishChannel.qr, qr: str | None = None) -> Submission:
+           actor: Actor | None = None, channel: str = WishChannel.qr, qr: str | None = None,
+           client: str | None = None) -> Submission:
     """A resident's (or a grid leader's, on their behalf) new wish, through the grid's QR code
     `qr` or for the grid.
 
     The same `submit_token` twice with the same form (a double tap, or two taps racing) returns
-    the first wish, not a second one; with anything else, 409 `submit_token_reused`.
+    the first wish, not a second one; with anything else, 409 `submit_token_reused`. Without an
+    account, `client` (the address) may make WISH_CLIENT_HOURLY_LIMIT new wishes an hour, then
+    429 with Retry-After; a replay is not a new wish and is not counted.
     """
     cfg = current_app.config
     if grid.kind != OrgKind.grid.value:
@@ -166,6 +174,9 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
         raise Invalid("请选择类别", fields={"category": ["请选择类别"]})
 
     def build(ticket: Ticket) -> Wish:
+        if actor is None and client is not None:
+            limits.take(limits.Limit("wish.client", cfg["WISH_CLIENT_HOURLY_LIMIT"], 3600), limits.keyed(client),
+                        TOO_MANY_WISHES)
         community = db.session.scalar(sa.select(Org).where(Org.id == grid.parent_id))
         now = utcnow()
         wish = Wish(grid_id=grid.id, community_id=community.id, title=title.strip(), content=content.strip(),
