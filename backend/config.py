@@ -191,6 +191,8 @@ def load_config() -> dict:
         # Each open stream holds a server thread: at most this many per process (keep it
         # below GUNICORN_THREADS), each closed after this long (the browser reconnects).
         "STREAM_MAX_OPEN": _int("STREAM_MAX_OPEN", 24),
+        # ...and at most this many of them for one person (the rest of their pages poll).
+        "STREAM_MAX_PER_PERSON": _int("STREAM_MAX_PER_PERSON", 3),
         "STREAM_MAX_SECONDS": _int("STREAM_MAX_SECONDS", 300),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         # Notifications by SMS (residents who left a number); off unless SMS_PROVIDER is set.
