@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from backend.auth.current import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid
+from backend.core.submissions import TokenReused
 from backend.extensions import db
 from backend.services import service
 from backend.services.models import ServiceItem
@@ -107,6 +108,8 @@ def service_book(item_id: int):
         return _page(item, values, exc.messages, 422)
     except DomainError as exc:
         db.session.rollback()
+        if isinstance(exc, TokenReused):
+            values["submit_token"] = secrets.token_urlsafe(24)
         return _page(item, values, exc.fields or {"_": [exc.message]}, exc.status, exc.headers)
     commit()
     return redirect(url_for("service_pages.receipt", receipt=made.receipt, new=1 if made.created else None))

@@ -13,6 +13,7 @@ from backend.core.db import begin_write, commit
 from backend.core.errors import DomainError, NotFound
 from backend.core.periods import period
 from backend.core.permissions import can
+from backend.core.submissions import TokenReused
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.orgs.service import lineage
@@ -66,6 +67,8 @@ def create():
     except ValidationError as exc:
         return _render_form(grid, target, values, exc.messages, 422)
     except DomainError as exc:
+        if isinstance(exc, TokenReused):
+            values["submit_token"] = secrets.token_urlsafe(24)
         return _render_form(grid, target, values, exc.fields or {"_": [exc.message]}, exc.status, exc.headers)
     commit()
     return redirect(url_for("wish_pages.receipt", receipt=result.receipt, new=1 if result.created else None))

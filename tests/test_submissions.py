@@ -220,7 +220,26 @@ def test_the_page_says_so_and_keeps_what_was_typed(client, world):
     other = client.post(f"/h5/w/new?qr={code}", data={**data, "content": "另外一件事：单元门坏了"})
     assert other.status_code == 409
     page = other.get_data(as_text=True)
-    assert "请刷新页面后重新填写" in page and "另外一件事：单元门坏了" in page
+    assert "这张表单已提交过不同的内容" in page and "另外一件事：单元门坏了" in page
+    # The form comes back with a fresh token: one more tap sends what was typed as a wish of its own.
+    fresh = re.search(r'name="submit_token" value="([^"]+)"', page).group(1)
+    assert fresh != TOKEN
+    retyped = {**data, "content": "另外一件事：单元门坏了", "submit_token": fresh}
+    sent = client.post(f"/h5/w/new?qr={code}", data=retyped)
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("?new=1")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Wish)) == 2
+
+
+def test_the_booking_page_says_so_too(client, world):
+    orgs, code, item, service_slot = world
+    page = client.get(f"/h5/services/{item.id}")
+    data = {"slot_id": str(service_slot.slot_id), "contact_name": "吴阿姨", "consent": "on", "submit_token": TOKEN,
+            "csrf_token": csrf_from(page)}
+    assert client.post(f"/h5/services/{item.id}/book", data=data).status_code == 302
+    other = client.post(f"/h5/services/{item.id}/book", data={**data, "contact_name": "王先生"})
+    assert other.status_code == 409
+    text = other.get_data(as_text=True)
+    assert "这张表单已提交过不同的内容" in text and "王先生" in text and TOKEN not in text
 
 
 def test_the_forms_make_long_enough_tokens(client, world):

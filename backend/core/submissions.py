@@ -48,7 +48,10 @@ def submit_token_field() -> fields.String:
 
 
 class TokenReused(Conflict):
-    code, message = "submit_token_reused", "该表单已提交过其他内容，请刷新页面后重新填写"
+    """The token came before with another form. A page answering this gives its form a fresh
+    token, so what was typed can be sent as a record of its own."""
+
+    code, message = "submit_token_reused", "这张表单已提交过不同的内容；如需另行提交，请核对后再提交一次"
 
 
 @dataclass(frozen=True)
