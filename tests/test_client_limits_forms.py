@@ -15,6 +15,7 @@ import requests
 import sqlalchemy as sa
 
 from backend.auth.service import issue_token
+from backend.core.limits import RateCount
 from backend.extensions import db
 from backend.orgs.service import create_org
 from backend.people.service import add_membership, create_person
@@ -130,6 +131,9 @@ def test_one_client_may_send_so_many_open_qr_answers_to_a_poll(app, client, worl
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert "分钟后再试" in refused.get_json()["error"]["message"]
     assert send("10.1.2.4").status_code == 201      # the same network, another client
+    # The counter says no more of when than the minute, as the answers themselves.
+    ends = db.session.scalars(sa.select(RateCount.ends_at).where(RateCount.bucket == "poll.client")).all()
+    assert len(ends) == 2 and all((e.second, e.microsecond) == (0, 0) for e in ends)
     # Each poll counts on its own.
     other = make_poll(client, world, modes=["device"], title="2026 年和平社区停车问题征询")
     assert client.post(f"/api/v1/polls/{other['id']}/responses", json={"device": _token(), "answers": answers(other)},

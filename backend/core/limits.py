@@ -44,11 +44,14 @@ class RateCount(db.Model):
 
 @dataclass(frozen=True)
 class Limit:
-    """At most `most` per window of `seconds` for one key; `most` 0: counted, never refused."""
+    """At most `most` per window of `seconds` for one key; `most` 0: counted, never refused.
+    `coarse`: the window starts at the whole minute of its first hit, so the row tells no more
+    of when than the minute (anonymous poll answers keep only the minute of their own time)."""
 
     bucket: str
     most: int
     seconds: int
+    coarse: bool = False
 
 
 def keyed(*parts: object) -> str:
@@ -66,9 +69,10 @@ def _upsert(limit: Limit, key: str, ceiling: bool) -> int | None:
     """Count one more (a new window when the last has ended); with `ceiling`, only below the
     limit. Returns the new count, or None when the ceiling held it back."""
     now = utcnow()
+    start = now.replace(second=0, microsecond=0) if limit.coarse else now
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(RateCount).values(bucket=limit.bucket, key=key, count=1,
-                                            ends_at=now + timedelta(seconds=limit.seconds))
+                                            ends_at=start + timedelta(seconds=limit.seconds))
     ended = RateCount.ends_at <= now
     stmt = stmt.on_conflict_do_update(
         index_elements=["bucket", "key"],

@@ -342,8 +342,8 @@ def submit(poll: Poll, respondent: Respondent, answers: list[dict], *, ip: str |
         if recent >= cfg["POLL_NETWORK_HOURLY_LIMIT"]:
             raise TooManyRequests("同一网络提交过于频繁，请稍后再试", headers={"Retry-After": "600"})
     if respondent.mode == Mode.device and ip:
-        limits.take(limits.Limit("poll.client", cfg["POLL_CLIENT_HOURLY_LIMIT"], 3600), limits.keyed(poll.id, ip),
-                    TOO_MANY_ANSWERS)
+        limits.take(limits.Limit("poll.client", cfg["POLL_CLIENT_HOURLY_LIMIT"], 3600, coarse=True),
+                    limits.keyed(poll.id, ip), TOO_MANY_ANSWERS)
     try:
         with db.session.begin_nested():
             db.session.add(PollBallot(poll_id=poll.id, respondent_hash=_keyed(poll, respondent.key)))
