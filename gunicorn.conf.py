@@ -10,6 +10,10 @@ timeout = 60
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
+# The path the app names for the request (backend/core/logpaths.py), not the request line: a
+# receipt or calendar token in a URL must not end up in the log, and neither may the query
+# string (?receipt=) or the Referer (the receipt page a form was posted from).
+access_log_format = '%(h)s - - %(t)s "%(m)s %({sanwei.log_path}e)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Gunicorn 25.1+ opens a control socket for `gunicornc` by default, at one path per user
 # ($XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl) rather than per server: a

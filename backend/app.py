@@ -22,8 +22,10 @@ from backend.core.db import database_unavailable, integrity_error, write_best_ef
 from backend.core.errors import register_error_handlers
 from backend.core.headers import csp_nonce, security_headers
 from backend.core.input import IdConverter, refuse_bad_characters
+from backend.core.logpaths import mark_log_path
 from backend.core.permissions import can
 from backend.core.privacy import mask_name, mask_phone
+from backend.core.proxies import TrustedProxies
 from backend.core.timeutil import format_local
 from backend.core.uploads import widen_limit
 from backend.double_reports import permissions as double_report_rules
@@ -104,6 +106,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
     register_cli(app)
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXY_HOPS"], app.config["FORWARDED_ALLOW_IPS"])
     return app
 
 
@@ -132,6 +136,7 @@ def register_hooks(app: Flask) -> None:
     register_error_handlers(app)
     app.register_error_handler(IntegrityError, integrity_error)
     app.register_error_handler(OperationalError, database_unavailable)
+    app.before_request(mark_log_path)
 
     @app.before_request
     def _start_request():

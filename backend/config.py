@@ -10,6 +10,7 @@ import secrets
 from datetime import date
 from pathlib import Path
 
+from backend.core.proxies import parse_networks
 from backend.core.workdays import parse_days
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,14 @@ def _int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _positive(name: str, default: int) -> int:
+    """A length of time: zero would make a window without length."""
+    value = _int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be 1 or more")
+    return value
+
+
 def _list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     return default if not raw else [item.strip() for item in raw.split(",") if item.strip()]
@@ -50,6 +59,20 @@ def _pair(id_name: str, secret_name: str) -> tuple[str, str]:
     if bool(pair[0]) != bool(pair[1]):
         raise ConfigError(f"{id_name} and {secret_name} are set together or not at all")
     return pair
+
+
+def _proxies(production: bool) -> tuple[int, str]:
+    """How many proxies stand in front (their X-Forwarded-For entries name the client) and
+    which peers may say so. Production runs behind nginx; development is reached directly."""
+    hops = _int("TRUSTED_PROXY_HOPS", 1 if production else 0)
+    allowed = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    try:
+        parse_networks(allowed)
+    except ValueError as exc:
+        raise ConfigError(f"FORWARDED_ALLOW_IPS: {exc}") from exc
+    if hops < 0:
+        raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
+    return hops, allowed
 
 
 def _dev_secret_key() -> str:
@@ -87,6 +110,7 @@ def load_config() -> dict:
             raise ConfigError("SECRET_KEY must be set when SANWEI_ENV=production")
         secret = _dev_secret_key()
     public_base = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    proxy_hops, proxies = _proxies(production)
     wechat_app, wechat_mp = _pair("WECHAT_APP_ID", "WECHAT_APP_SECRET"), _pair("WECHAT_MP_APP_ID", "WECHAT_MP_SECRET")
     return {
         "SANWEI_ENV": "production" if production else "development",
@@ -98,11 +122,19 @@ def load_config() -> dict:
         "PUBLIC_BASE_URL": public_base,
         "TIMEZONE": os.environ.get("SANWEI_TIMEZONE", "Asia/Shanghai"),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        # The client's address behind the proxy (backend/core/proxies.py): per-client limits
+        # (logins, anonymous forms) count real clients, not the proxy.
+        "TRUSTED_PROXY_HOPS": proxy_hops,
+        "FORWARDED_ALLOW_IPS": proxies,
         "TOKEN_TTL_HOURS": _int("TOKEN_TTL_HOURS", 24 * 7),
         "SESSION_TTL_HOURS": _int("SESSION_TTL_HOURS", 12),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_MAX_FAILURES_PER_IP": _int("LOGIN_MAX_FAILURES_PER_IP", 30),
-        "LOGIN_FAILURE_WINDOW_MINUTES": _int("LOGIN_FAILURE_WINDOW_MINUTES", 15),
+        "LOGIN_FAILURE_WINDOW_MINUTES": _positive("LOGIN_FAILURE_WINDOW_MINUTES", 15),
+        # Failures for one account from all clients in the window before its logins are
+        # rationed to one per slot, the slot doubling up to the maximum (docs/auth-and-permissions.md).
+        "LOGIN_BACKOFF_AFTER": _int("LOGIN_BACKOFF_AFTER", 10),
+        "LOGIN_BACKOFF_MAX_SECONDS": _positive("LOGIN_BACKOFF_MAX_SECONDS", 60),
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "SESSION_COOKIE_NAME": "sanwei_session",
         "SESSION_COOKIE_HTTPONLY": True,
@@ -119,6 +151,11 @@ def load_config() -> dict:
         "WISH_REVIEW_HOURS": _int("WISH_REVIEW_HOURS", 48),
         "WISH_AUTO_CONFIRM_DAYS": _int("WISH_AUTO_CONFIRM_DAYS", 7),
         "WISH_CONTACT_RETENTION_DAYS": _int("WISH_CONTACT_RETENTION_DAYS", 30),
+        # Anonymous forms: new wishes, service bookings and open-QR poll answers (per poll) one
+        # client address may send an hour; signed-in people are known and not counted.
+        "WISH_CLIENT_HOURLY_LIMIT": _int("WISH_CLIENT_HOURLY_LIMIT", 10),
+        "BOOKING_CLIENT_HOURLY_LIMIT": _int("BOOKING_CLIENT_HOURLY_LIMIT", 10),
+        "POLL_CLIENT_HOURLY_LIMIT": _int("POLL_CLIENT_HOURLY_LIMIT", 20),
         # Booking engine (activities and services).
         "NO_SHOW_LIMIT": _int("NO_SHOW_LIMIT", 3),
         "NO_SHOW_WINDOW_DAYS": _int("NO_SHOW_WINDOW_DAYS", 90),
@@ -162,6 +199,8 @@ def load_config() -> dict:
         # Each open stream holds a server thread: at most this many per process (keep it
         # below GUNICORN_THREADS), each closed after this long (the browser reconnects).
         "STREAM_MAX_OPEN": _int("STREAM_MAX_OPEN", 24),
+        # ...and at most this many of them for one person (the rest of their pages poll).
+        "STREAM_MAX_PER_PERSON": _int("STREAM_MAX_PER_PERSON", 3),
         "STREAM_MAX_SECONDS": _int("STREAM_MAX_SECONDS", 300),
         "PRIVACY_NOTICE_VERSION": os.environ.get("PRIVACY_NOTICE_VERSION", "2026-11"),
         # Notifications by SMS (residents who left a number); off unless SMS_PROVIDER is set.

@@ -4,6 +4,7 @@ from backend.activities import models as activity_models  # noqa: F401
 from backend.auth import models as auth_models  # noqa: F401
 from backend.bookings import models as booking_models  # noqa: F401
 from backend.calendar import models as calendar_models  # noqa: F401
+from backend.core import limits as limit_models  # noqa: F401
 from backend.double_reports import models as double_report_models  # noqa: F401
 from backend.hours import models as hours_models  # noqa: F401
 from backend.notifications import models as notification_models  # noqa: F401

@@ -27,13 +27,13 @@ bp = Blueprint("poll_pages", __name__, url_prefix="/h5")
 DEVICE_COOKIE = "sw_device"
 
 
-def _answer_page(poll: Poll, values: dict, errors: dict, status: int = 200):
+def _answer_page(poll: Poll, values: dict, errors: dict, status: int = 200, headers: dict | None = None):
     response = make_response(render_template(
         "poll_answer.html", tab=None, poll=poll, values=values, errors=errors, ratings=RATING_LABELS,
         code=request.values.get("code", "").strip().upper(),
         # A refused poster code is not carried into the next try: the answer then counts without a grid.
         qr="" if "qr" in errors else request.values.get("qr", ""),
-        actor=current_actor()), status)
+        actor=current_actor()), status, headers or {})
     if poll.allow_device and not request.cookies.get(DEVICE_COOKIE):
         response.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(24), max_age=400 * 24 * 3600, httponly=True,
                             samesite="Lax", secure=request.is_secure)
@@ -73,7 +73,7 @@ def answer_submit(poll_id: int):
         db.session.rollback()
         if exc.code in ("already_answered", "poll_closed"):
             return render_template("poll_thanks.html", tab=None, poll=poll, message=exc.message), exc.status
-        return _answer_page(poll, values, exc.fields or {"_": [exc.message]}, exc.status)
+        return _answer_page(poll, values, exc.fields or {"_": [exc.message]}, exc.status, exc.headers)
     return redirect(url_for("poll_pages.thanks", poll_id=poll.id))
 
 

@@ -8,10 +8,11 @@ import secrets
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from backend.auth.current import current_actor
+from backend.auth.current import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, Invalid
 from backend.core.input import db_int
+from backend.core.submissions import TokenReused
 from backend.extensions import db
 from backend.services import service
 from backend.services.models import ServiceItem
@@ -21,12 +22,13 @@ from h5.views import act_and_return, communities_of, form_data, local_iso, requi
 bp = Blueprint("service_pages", __name__, url_prefix="/h5")
 
 
-def _page(item: ServiceItem, values: dict, errors: dict, status: int = 200):
+def _page(item: ServiceItem, values: dict, errors: dict, status: int = 200, headers: dict | None = None):
     actor = current_actor()
     bookings = service.bookings_of(actor, item)
     return render_template("service.html", tab=None, item=item, slots=service.upcoming_slots(item), values=values,
                            errors=errors, organiser=service.runs(actor, item), bookings=bookings,
-                           deliverable={r.booking_id for r, _ in bookings if service.may_complete(r)}), status
+                           deliverable={r.booking_id for r, _ in bookings if service.may_complete(r)}), \
+        status, headers or {}
 
 
 SERVICE_FIELDS = ("org_id", "name", "category", "location", "provider_team_id", "provider_unit_id", "provider_name",
@@ -102,12 +104,14 @@ def service_book(item_id: int):
     try:
         args = BookingCreateSchema().load(data)
         actor = current_actor()
-        made = service.book(service_slot, **args, booked_by=actor.person if actor else None)
+        made = service.book(service_slot, **args, booked_by=actor.person if actor else None, client=client_ip())
     except ValidationError as exc:
         return _page(item, values, exc.messages, 422)
     except DomainError as exc:
         db.session.rollback()
-        return _page(item, values, exc.fields or {"_": [exc.message]}, exc.status)
+        if isinstance(exc, TokenReused):
+            values["submit_token"] = secrets.token_urlsafe(24)
+        return _page(item, values, exc.fields or {"_": [exc.message]}, exc.status, exc.headers)
     commit()
     return redirect(url_for("service_pages.receipt", receipt=made.receipt, new=1 if made.created else None))
 

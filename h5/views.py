@@ -183,11 +183,13 @@ def home():
                            actions=_home_actions(actor))
 
 
-def _login_page(next_url: str, username: str = "", error: str | None = None, status: int = 200):
+def _login_page(next_url: str, username: str = "", error: str | None = None, status: int = 200,
+                headers: dict | None = None):
     """The password form, with the WeChat button where WeChat sign-in works."""
     wechat = wechat_web.signs_in_silently(request.user_agent.string)
     return render_template("login.html", tab="me", next_url=next_url, username=username, error=error,
-                           wechat_url=url_for("wechat_web.authorize", next=next_url) if wechat else None), status
+                           wechat_url=url_for("wechat_web.authorize", next=next_url) if wechat else None), \
+        status, headers or {}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -207,7 +209,7 @@ def login():
         commit()
         return _login_page(next_url, username, exc.message, exc.status)
     except DomainError as exc:
-        return _login_page(next_url, username, exc.message, exc.status)
+        return _login_page(next_url, username, exc.message, exc.status, exc.headers)
     start_session(person)
     commit()
     return redirect(next_url)

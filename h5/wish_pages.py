@@ -8,12 +8,13 @@ from datetime import datetime
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from backend.auth.current import current_actor
+from backend.auth.current import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, NotFound
 from backend.core.input import db_int
 from backend.core.periods import period
 from backend.core.permissions import can
+from backend.core.submissions import TokenReused
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.orgs.service import lineage
@@ -39,10 +40,10 @@ def _form_target() -> tuple[Org, str, dict]:
     return grid, WishChannel.staff_proxy.value, {"grid": grid.id}
 
 
-def _render_form(grid, target, values, errors, status=200):
+def _render_form(grid, target, values, errors, status=200, headers=None):
     return render_template("wish_form.html", tab=None, grid=grid, lineage=lineage(grid), target=target,
                            values=values, errors=errors, categories=current_app.config["WISH_CATEGORIES"],
-                           urgencies=URGENCY_LABELS, proxy="grid" in target), status
+                           urgencies=URGENCY_LABELS, proxy="grid" in target), status, headers or {}
 
 
 @bp.get("/w/new")
@@ -62,11 +63,14 @@ def create():
     try:
         args = WishCreateSchema().load(data)
         result = service.submit(grid=grid, consent=args["consent"], actor=current_actor(), channel=channel,
+                                qr=target.get("qr"), client=client_ip(),
                                 **{k: args.get(k) for k in (*FORM_FIELDS, "submit_token")})
     except ValidationError as exc:
         return _render_form(grid, target, values, exc.messages, 422)
     except DomainError as exc:
-        return _render_form(grid, target, values, exc.fields or {"_": [exc.message]}, exc.status)
+        if isinstance(exc, TokenReused):
+            values["submit_token"] = secrets.token_urlsafe(24)
+        return _render_form(grid, target, values, exc.fields or {"_": [exc.message]}, exc.status, exc.headers)
     commit()
     return redirect(url_for("wish_pages.receipt", receipt=result.receipt, new=1 if result.created else None))
 

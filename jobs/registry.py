@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from backend.activities import service as activities
 from backend.auth.service import purge_stale
 from backend.bookings import service as bookings
+from backend.core.limits import purge_ended
 from backend.notifications import service as notifications
 from backend.polls import service as polls
 from backend.rating import anchors, evidence, live, watch
@@ -30,8 +31,10 @@ class Job:
 
 
 JOBS: list[Job] = [
-    # Expired or revoked tokens and old login failures carry no meaning after 30 days.
+    # Expired or revoked tokens carry no meaning after 30 days.
     Job("auth.purge_stale", purge_stale, "cron", {"hour": 3, "minute": 30}),
+    # Rate-limit windows that have ended: the table keeps only the current ones.
+    Job("limits.purge_ended", purge_ended, "interval", {"minutes": 15}),
     Job("wechat.purge_binding_codes", purge_binding_codes, "cron", {"hour": 3, "minute": 35}),
     # Micro-wish rules (their N are settings; see the README).
     Job("wishes.release_stale_claims", wishes.release_stale_claims, "interval", {"minutes": 10}),

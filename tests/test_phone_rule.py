@@ -53,15 +53,15 @@ def _booking_page(client, item, service_slot, phone, token):
 def test_spaces_around_the_number_are_dropped_on_both_faces(client, world):
     orgs, code, item, service_slot = world
     api = client.post("/api/v1/wishes", json={**WISH, "qr": code, "contact_phone": " 13912345678 ",
-                                              "submit_token": "a" * 20})
+                                              "submit_token": "a" * 24})
     assert api.status_code == 201
-    assert _wish_page(client, code, " 13912345678 ", "b" * 20).status_code == 302
+    assert _wish_page(client, code, " 13912345678 ", "b" * 24).status_code == 302
     assert set(db.session.scalars(sa.select(Wish.contact_phone))) == {"13912345678"}
 
     booked = client.post(f"/api/v1/slots/{service_slot.slot_id}/bookings", json={
-        "contact_name": "吴阿姨", "consent": True, "contact_phone": " 13812345678 ", "submit_token": "c" * 20})
+        "contact_name": "吴阿姨", "consent": True, "contact_phone": " 13812345678 ", "submit_token": "c" * 24})
     assert booked.status_code == 201
-    assert _booking_page(client, item, service_slot, " 13812345678 ", "d" * 20).status_code == 302
+    assert _booking_page(client, item, service_slot, " 13812345678 ", "d" * 24).status_code == 302
     assert set(db.session.scalars(sa.select(ServiceBooking.contact_phone))) == {"13812345678"}
 
 
@@ -79,8 +79,8 @@ def test_a_wrong_number_is_refused_with_one_message_on_both_faces(client, world)
                          json={"name": "王阿姨", "phone": 13912345678})
     assert person.status_code == 422 and person.get_json()["error"]["fields"] == {"phone": ["请填写 11 位手机号"]}
 
-    for page in (_wish_page(client, code, "12345", "e" * 20),
-                 _booking_page(client, item, service_slot, "12345", "f" * 20)):
+    for page in (_wish_page(client, code, "12345", "e" * 24),
+                 _booking_page(client, item, service_slot, "12345", "f" * 24)):
         assert page.status_code == 422 and "请填写 11 位手机号" in page.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Wish)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceBooking)) == 0

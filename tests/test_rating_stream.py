@@ -168,6 +168,31 @@ def test_a_full_process_refuses_more_streams(db_url, people):
         first.close()
 
 
+def test_one_person_cannot_hold_every_stream(db_url, people):
+    with serve(db_url, STREAM_MAX_PER_PERSON=2) as (base, app):
+        officer, secretary = bearer(base, "officer"), bearer(base, "sec_a")
+        period = campaign(base, people, officer)
+        whole = f"{base}/api/v1/periods/{period}/stream"
+        mine = [Listener(whole, officer), Listener(f"{base}/api/v1/periods/{period}/scorecards/{people['a']}/stream",
+                                                    officer)]
+        # Another device, the same person.
+        refused = requests.get(whole, headers=bearer(base, "officer"), stream=True, timeout=10)
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_streams"
+        assert int(refused.headers["Retry-After"]) == app.config["STREAM_MAX_SECONDS"]
+        refused.close()
+        # Others still get theirs.
+        other = Listener(f"{base}/api/v1/periods/{period}/scorecards/{people['a']}/stream", secretary)
+        # A stream the person closes frees its place (at the next keep-alive).
+        mine.pop().close()
+        hub = stream.hub(app)
+        deadline = time.monotonic() + WAIT
+        while len(hub.subscriptions) > 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        again = Listener(whole, officer)
+        for listener in (*mine, other, again):
+            listener.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

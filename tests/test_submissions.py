@@ -3,6 +3,7 @@ twice in a row, or two requests racing — answers with the first record and its
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from tests import factories as f
 from tests.live import serve
 from tests.test_csrf_session import csrf_from
 
-TOKEN = "same-token-" + "x" * 16
+TOKEN = "same-token-" + "x" * 16   # 27 URL-safe characters
 WISH = {"title": "楼道灯坏了", "content": "3号楼2单元楼道灯不亮", "category": "环境改善", "consent": True}
 
 
@@ -113,6 +114,139 @@ def test_same_token_twice_on_the_pages_opens_the_same_receipt(client, world):
     assert first.status_code == again.status_code == 302
     assert again.headers["Location"] == first.headers["Location"].removesuffix("?new=1")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceBooking)) == 1
+
+
+# --- the token is a secret: long, kept only as a keyed hash, and tied to its form -----------
+
+def _rows_holding(token: str) -> int:
+    """Rows of any table with a column equal to `token`."""
+    found = 0
+    for table in db.metadata.sorted_tables:
+        texts = [c for c in table.columns if isinstance(c.type, sa.String)]
+        if texts:
+            found += db.session.scalar(sa.select(sa.func.count()).select_from(table).where(
+                sa.or_(*[c == token for c in texts])))
+    return found
+
+
+def test_the_token_is_never_stored(client, world):
+    orgs, code, item, service_slot = world
+    assert client.post("/api/v1/wishes", json={**WISH, "qr": code, "submit_token": TOKEN}).status_code == 201
+    assert client.post(f"/api/v1/slots/{service_slot.slot_id}/bookings", json={
+        "contact_name": "吴阿姨", "consent": True, "submit_token": TOKEN}).status_code == 201
+    assert _rows_holding(TOKEN) == 0
+    assert len({db.session.scalar(sa.select(Wish.submit_token)), db.session.scalar(
+        sa.select(ServiceBooking.submit_token))} - {None}) == 2   # a hash per kind of form
+
+
+@pytest.mark.parametrize("token", ["a" * 16, "a" * 21, "a" * 65, "a" * 23 + "!", "令牌" * 12, "a" * 23 + " "])
+def test_a_short_or_strange_token_is_refused(client, world, token):
+    orgs, code, item, service_slot = world
+    for url, body in (("/api/v1/wishes", {**WISH, "qr": code}),
+                      (f"/api/v1/slots/{service_slot.slot_id}/bookings", {"contact_name": "吴阿姨", "consent": True})):
+        refused = client.post(url, json={**body, "submit_token": token})
+        assert refused.status_code == 422 and "submit_token" in refused.get_json()["error"]["fields"], url
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Wish)) == 0
+
+
+@pytest.mark.parametrize("token", ["a" * 22, "0123456789abcdef" * 2, "Zx9_-" * 12])
+def test_long_enough_tokens_are_taken(client, world, token):
+    orgs, code, _, _ = world
+    assert client.post("/api/v1/wishes", json={**WISH, "qr": code, "submit_token": token}).status_code == 201
+
+
+def _another_grid_code(orgs) -> str:
+    return create_code("wish", orgs["a2"].id, orgs["a2"], None).code
+
+
+@pytest.mark.parametrize("change", [
+    {"content": "换了内容：我家水管漏水"},
+    {"contact_phone": "13912345678"},
+    {"urgency": 3},
+    {"qr": "another-grid"},
+    {"qr": "another-code-same-grid"},
+])
+def test_a_known_token_with_another_form_gets_no_receipt(client, world, change):
+    orgs, code, _, _ = world
+    first = client.post("/api/v1/wishes", json={**WISH, "qr": code, "contact_phone": "13800001111",
+                                                "submit_token": TOKEN})
+    assert first.status_code == 201
+    if change.get("qr") == "another-grid":
+        change = {"qr": _another_grid_code(orgs)}
+    elif change.get("qr") == "another-code-same-grid":
+        change = {"qr": create_code("wish", orgs["a1"].id, orgs["a1"], None).code}
+    db.session.commit()
+    replay = client.post("/api/v1/wishes", json={**WISH, "qr": code, "contact_phone": "13800001111",
+                                                 "submit_token": TOKEN, **change})
+    assert replay.status_code == 409 and replay.get_json()["error"]["code"] == "submit_token_reused"
+    text = replay.get_data(as_text=True)
+    assert first.get_json()["receipt"] not in text and "13800001111" not in text and "1111" not in text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Wish)) == 1
+
+
+@pytest.mark.parametrize("change", ["slot", "name", "phone"])
+def test_a_known_booking_token_at_another_time_or_name_gets_no_receipt(client, world, change):
+    orgs, _, item, service_slot = world
+    start = datetime.now(UTC) + timedelta(days=3)
+    other = services.add_slot(item, starts_at=start, ends_at=start + timedelta(hours=1), capacity=3)
+    db.session.commit()
+    body = {"contact_name": "吴阿姨", "contact_phone": "13800001111", "consent": True, "submit_token": TOKEN}
+    first = client.post(f"/api/v1/slots/{service_slot.slot_id}/bookings", json=body)
+    assert first.status_code == 201
+    slot_id = other.slot_id if change == "slot" else service_slot.slot_id
+    body |= {"name": {"contact_name": "王先生"}, "phone": {"contact_phone": "13912345678"}}.get(change, {})
+    replay = client.post(f"/api/v1/slots/{slot_id}/bookings", json=body)
+    assert replay.status_code == 409 and replay.get_json()["error"]["code"] == "submit_token_reused"
+    assert first.get_json()["receipt"] not in replay.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceBooking)) == 1
+
+
+def test_a_racing_replay_with_another_form_is_refused_too(world, monkeypatch):
+    orgs, _, _, _ = world
+    wishes.submit(grid=orgs["a1"], submit_token=TOKEN, **WISH)
+    db.session.commit()
+    _other_request_not_yet_committed(monkeypatch)
+    with pytest.raises(submissions.TokenReused):
+        wishes.submit(grid=orgs["a1"], submit_token=TOKEN, **{**WISH, "title": "另一件事"})
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Wish)) == 1
+
+
+def test_the_page_says_so_and_keeps_what_was_typed(client, world):
+    orgs, code, _, _ = world
+    form = client.get(f"/h5/w/new?qr={code}")
+    data = {**WISH, "consent": "on", "urgency": "1", "submit_token": TOKEN, "csrf_token": csrf_from(form)}
+    assert client.post(f"/h5/w/new?qr={code}", data=data).status_code == 302
+    other = client.post(f"/h5/w/new?qr={code}", data={**data, "content": "另外一件事：单元门坏了"})
+    assert other.status_code == 409
+    page = other.get_data(as_text=True)
+    assert "这张表单已提交过不同的内容" in page and "另外一件事：单元门坏了" in page
+    # The form comes back with a fresh token: one more tap sends what was typed as a wish of its own.
+    fresh = re.search(r'name="submit_token" value="([^"]+)"', page).group(1)
+    assert fresh != TOKEN
+    retyped = {**data, "content": "另外一件事：单元门坏了", "submit_token": fresh}
+    sent = client.post(f"/h5/w/new?qr={code}", data=retyped)
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("?new=1")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Wish)) == 2
+
+
+def test_the_booking_page_says_so_too(client, world):
+    orgs, code, item, service_slot = world
+    page = client.get(f"/h5/services/{item.id}")
+    data = {"slot_id": str(service_slot.slot_id), "contact_name": "吴阿姨", "consent": "on", "submit_token": TOKEN,
+            "csrf_token": csrf_from(page)}
+    assert client.post(f"/h5/services/{item.id}/book", data=data).status_code == 302
+    other = client.post(f"/h5/services/{item.id}/book", data={**data, "contact_name": "王先生"})
+    assert other.status_code == 409
+    text = other.get_data(as_text=True)
+    assert "这张表单已提交过不同的内容" in text and "王先生" in text and TOKEN not in text
+
+
+def test_the_forms_make_long_enough_tokens(client, world):
+    orgs, code, item, _ = world
+    for url in (f"/h5/w/new?qr={code}", f"/h5/services/{item.id}"):
+        token = re.search(r'name="submit_token" value="([^"]+)"', client.get(url).get_data(as_text=True)).group(1)
+        assert len(token) >= submissions.TOKEN_MIN_LENGTH and re.fullmatch(r"[A-Za-z0-9_-]+", token), url
 
 
 SENDERS = 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -190,7 +191,7 @@ def test_resident_without_receipt_sees_nothing(client, w):
     body = submit(client, w)
     assert client.get(f"/api/v1/wishes/{body['id']}").status_code == 401
     assert client.get(f"/api/v1/wishes/{body['id']}?receipt=wrong").status_code == 404
-    other = submit(client, w, submit_token="x" * 20)
+    other = submit(client, w, submit_token="x" * 24)
     assert client.get(f"/api/v1/wishes/{body['id']}?receipt={other['receipt']}").status_code == 404
     assert client.get(f"/api/v1/wishes/{body['id']}", headers=w.headers["resident"]).status_code == 404
     assert client.get("/api/v1/wishes", headers=w.headers["resident"]).get_json()["total"] == 0
@@ -219,7 +220,7 @@ def test_contact_details_full_only_for_claimant_and_grid_leader(client, w):
 
 def test_claim_limit_per_person(app, client, w):
     app.config["WISH_MAX_ACTIVE_CLAIMS"] = 1
-    first, second = submit(client, w)["id"], submit(client, w, submit_token="y" * 20)["id"]
+    first, second = submit(client, w)["id"], submit(client, w, submit_token="y" * 24)["id"]
     assert client.post(f"/api/v1/wishes/{first}/claim", headers=w.headers["member"]).status_code == 200
     refused = client.post(f"/api/v1/wishes/{second}/claim", headers=w.headers["member"])
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "too_many_claims"
@@ -287,8 +288,8 @@ def test_stale_claim_is_released(client, w, app):
 
 def test_unclaimed_or_overdue_wishes_alert_the_secretary_once(client, w, app):
     old = submit(client, w)["id"]
-    late = submit(client, w, submit_token="z" * 20)["id"]
-    fresh = submit(client, w, submit_token="q" * 20)["id"]
+    late = submit(client, w, submit_token="z" * 24)["id"]
+    fresh = submit(client, w, submit_token="q" * 24)["id"]
     hours = app.config["WISH_ESCALATE_UNCLAIMED_HOURS"]
     db.session.execute(sa.update(Wish).where(Wish.id == old).values(created_at=utcnow() - timedelta(hours=hours + 1)))
     db.session.execute(sa.update(Wish).where(Wish.id == late).values(
@@ -341,7 +342,7 @@ T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
 
 
 def _made(client, w, grid, *, claim_h=None, fulfil_h=None, rating=None, status=None, due_h=72):
-    body = submit(client, w, submit_token=f"stat-token-{datetime.now().timestamp()}-{grid.id}")
+    body = submit(client, w, submit_token=secrets.token_urlsafe(24))
     values = {"grid_id": grid.id, "community_id": grid.parent_id, "created_at": T0,
               "due_at": T0 + timedelta(hours=due_h)}
     if claim_h is not None:
@@ -421,7 +422,7 @@ def test_who_writes_a_wish_down_for_a_resident_on_both_faces(client, w):
     assert by_secretary.status_code == 201
     body = by_secretary.get_json()
     assert body["channel"] == "api" and body["events"][0]["actor_label"] == "居民"
-    by_member = client.post("/api/v1/wishes", json={**WISH, "grid_id": grid.id, "submit_token": "m" * 20},
+    by_member = client.post("/api/v1/wishes", json={**WISH, "grid_id": grid.id, "submit_token": "m" * 24},
                             headers=f.login(client, "grid_member"))
     assert by_member.get_json()["channel"] == "staff_proxy"
 
@@ -432,9 +433,9 @@ def test_who_writes_a_wish_down_for_a_resident_on_both_faces(client, w):
     h5_login(member, "grid_member")
     form = member.get(f"/h5/w/new?grid={grid.id}")
     assert form.status_code == 200
-    data = {**WISH, "consent": "on", "urgency": "2", "submit_token": "p" * 20, "csrf_token": csrf_from(form)}
+    data = {**WISH, "consent": "on", "urgency": "2", "submit_token": "p" * 24, "csrf_token": csrf_from(form)}
     assert member.post(f"/h5/w/new?grid={grid.id}", data=data).status_code == 302
-    made = db.session.scalar(sa.select(Wish).where(Wish.submit_token == "p" * 20))
+    made = db.session.scalar(sa.select(Wish).order_by(Wish.id.desc()).limit(1))
     assert made.channel == "staff_proxy" and made.events[0].note == "代居民提交"
 
 

@@ -98,5 +98,6 @@ def check_csrf() -> None:
 
 
 def client_ip() -> str:
-    # Behind the proxy, gunicorn's --forwarded-allow-ips makes remote_addr the real client.
+    """The client's address: behind a trusted proxy, the one it put in X-Forwarded-For
+    (backend/core/proxies.py); otherwise whoever opened the connection."""
     return request.remote_addr or "unknown"

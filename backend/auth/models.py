@@ -1,4 +1,4 @@
-"""Sign-in state that must be revocable: access tokens and recent login failures."""
+"""Sign-in state that must be revocable: access tokens."""
 
 from __future__ import annotations
 
@@ -34,21 +34,3 @@ class AuthToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     person: Mapped[Person] = relationship()
-
-
-class LoginFailure(db.Model):
-    """One failed password login; counted over a sliding window to answer 429."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = (
-        sa.Index("ix_login_failures_username_at", "username", "at"),
-        sa.Index("ix_login_failures_ip_at", "ip", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    #: The username tried, lower-cased (it may not exist).
-    username: Mapped[str] = mapped_column(sa.String(50))
-    #: Client address as seen by the app.
-    ip: Mapped[str] = mapped_column(sa.String(45))
-    #: When.
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

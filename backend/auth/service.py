@@ -1,4 +1,4 @@
-"""Password sign-in, revocable tokens, and the login rate limit."""
+"""Password sign-in, revocable tokens, and the login rate limits."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from backend.auth.models import AuthToken, LoginFailure
-from backend.core.errors import TooManyRequests, Unauthorized
+from backend.auth.models import AuthToken
+from backend.core import limits
+from backend.core.errors import Unauthorized
+from backend.core.limits import Limit
 from backend.extensions import db, utcnow
 from backend.people.models import Person
 
@@ -31,14 +33,23 @@ def _dummy_hash() -> str:
     return _DUMMY_HASHES[method]
 
 
-def next_path(target: str | None, default: str = "/h5/") -> str:
-    """Where to go after signing in: only a path on this site, anything else goes to `default`.
+#: Longer than any page address of this site: a longer `next` is a trick, and would make a
+#: Location header a proxy refuses.
+NEXT_MAX_LENGTH = 2000
 
-    A control character is refused too: browsers drop tabs and newlines from URLs, so a slash,
-    a tab and "/evil.example" would become the off-site "//evil.example"."""
-    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
-            or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
+
+def next_path(target: str | None, default: str = "/h5/") -> str:
+    """Where to go after signing in (or any redirect a request names): only a path on this
+    site, anything else goes to `default`. Every `next` passes here.
+
+    A control character is refused: browsers drop tabs and newlines from URLs, so a slash, a
+    tab and "/evil.example" would become the off-site "//evil.example" (and a newline in a
+    header is refused by the server). So is a backslash, which browsers read as a slash."""
+    if not target or len(target) > NEXT_MAX_LENGTH or not target.startswith("/") or target.startswith("//"):
         return default
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return default
+    # One leading slash and nothing a browser drops or turns into one: no scheme, no host.
     return target
 
 
@@ -46,38 +57,63 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _check_rate_limit(username: str, ip: str) -> None:
+def _limits() -> tuple[Limit, Limit, Limit]:
+    """(attempts of one client on one account, attempts of one client, failures of one account)."""
     cfg = current_app.config
-    window = timedelta(minutes=cfg["LOGIN_FAILURE_WINDOW_MINUTES"])
-    since = utcnow() - window
-    by_user = db.session.scalar(sa.select(sa.func.count()).where(
-        LoginFailure.username == username, LoginFailure.at > since))
-    by_ip = db.session.scalar(sa.select(sa.func.count()).where(
-        LoginFailure.ip == ip, LoginFailure.at > since))
-    if by_user >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= cfg["LOGIN_MAX_FAILURES_PER_IP"]:
-        raise TooManyRequests(
-            f"登录失败次数过多，请 {cfg['LOGIN_FAILURE_WINDOW_MINUTES']} 分钟后再试",
-            code="too_many_attempts",
-            headers={"Retry-After": str(int(window.total_seconds()))},
-        )
+    window = cfg["LOGIN_FAILURE_WINDOW_MINUTES"] * 60
+    return (Limit("login.client_account", cfg["LOGIN_MAX_FAILURES"], window),
+            Limit("login.client", cfg["LOGIN_MAX_FAILURES_PER_IP"], window),
+            Limit("login.account", 0, window))   # counted, never refused: it sets the back-off
+
+
+def _backoff(failures: Limit, username: str) -> Limit | None:
+    """Many failures for one account from anywhere: one password check per slot, the slot
+    doubling with each further failure up to LOGIN_BACKOFF_MAX_SECONDS. A wall would let anyone
+    lock the rightful owner out by guessing from many addresses; a slot keeps guessing slow
+    and still lets the owner in within the slot."""
+    cfg = current_app.config
+    extra = limits.count(failures, limits.keyed(username)) - cfg["LOGIN_BACKOFF_AFTER"]
+    if extra < 0:
+        return None
+    return Limit("login.slot", 1, min(2 ** min(extra + 1, 20), cfg["LOGIN_BACKOFF_MAX_SECONDS"]))
+
+
+#: The answers of the limits, with the wait filled in by backend.core.limits.take.
+TOO_MANY_FAILURES = "登录失败次数过多，请 {minutes} 分钟后再试"
+BACKING_OFF = "该账号近期登录失败较多，为保护账号，请 {seconds} 秒后再试"
+
+
+def _admit(username: str, ip: str) -> None:
+    """Count this attempt against the client's limits and the account's back-off, or 429."""
+    per_account, per_client, failures = _limits()
+    limits.take(per_account, limits.keyed(username, ip), TOO_MANY_FAILURES, code="too_many_attempts")
+    limits.take(per_client, limits.keyed(ip), TOO_MANY_FAILURES, code="too_many_attempts")
+    slot = _backoff(failures, username)
+    if slot is not None:
+        limits.take(slot, limits.keyed(username), BACKING_OFF, code="too_many_attempts")
 
 
 def authenticate(username: str, password: str, ip: str) -> Person:
     """Return the active person with this username and password.
 
-    Raises 429 `too_many_attempts` after repeated failures for the username or the address
-    (checked before the password, so a correct guess during lock-out still fails), and
-    401 `invalid_credentials` otherwise. Each failure is recorded and committed by the caller.
+    Raises 429 `too_many_attempts` (before the password is checked, so a correct guess then
+    still fails) when this client failed too often for this username or for any, or when the
+    username is in back-off after failures from many clients; 401 `invalid_credentials`
+    otherwise. The caller commits a failure: it feeds the limits.
     """
     username = username.strip().lower()
-    _check_rate_limit(username, ip)
+    _admit(username, ip)
     person = db.session.scalar(sa.select(Person).where(sa.func.lower(Person.username) == username))
     stored = person.password_hash if person and person.password_hash else _dummy_hash()
     valid = check_password_hash(stored, password) and person is not None and person.is_active
+    per_account, per_client, failures = _limits()
     if not valid:
-        db.session.add(LoginFailure(username=username, ip=ip))
+        limits.add(failures, limits.keyed(username))
         raise Unauthorized("用户名或密码错误", code="invalid_credentials")
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.username == username))
+    # A success does not count against the client, and wipes this account's failures.
+    limits.clear(per_account, limits.keyed(username, ip))
+    limits.give_back(per_client, limits.keyed(ip))
+    limits.clear(failures, limits.keyed(username))
     return person
 
 
@@ -111,9 +147,7 @@ def revoke(token: AuthToken) -> None:
 
 
 def purge_stale(older_than: timedelta = timedelta(days=30)) -> int:
-    """Delete expired or revoked tokens and old login failures; returns rows removed."""
+    """Delete tokens expired or revoked more than `older_than` ago; returns rows removed."""
     cutoff = utcnow() - older_than
-    removed = db.session.execute(sa.delete(AuthToken).where(
+    return db.session.execute(sa.delete(AuthToken).where(
         sa.or_(AuthToken.expires_at < cutoff, AuthToken.revoked_at < cutoff))).rowcount
-    removed += db.session.execute(sa.delete(LoginFailure).where(LoginFailure.at < cutoff)).rowcount
-    return removed

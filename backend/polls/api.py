@@ -79,6 +79,8 @@ def close_poll(poll_id):
 @blp.arguments(ResponseCreateSchema)
 @blp.response(201, ResponseCreatedSchema)
 @blp.alt_response(409, description="already_answered, poll_closed")
+@blp.alt_response(429, description="too_many_requests: open-QR answers beyond POLL_NETWORK_HOURLY_LIMIT from one "
+                                   "network or POLL_CLIENT_HOURLY_LIMIT from one client, per poll (Retry-After)")
 def respond(args, poll_id):
     """Answer once: with a one-time `code`, signed in, or (open-QR mass polls) from a device."""
     response = service.answer(poll_id, args["answers"], actor=current_actor(), code=args.get("code"),

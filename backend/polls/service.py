@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from backend.core import limits
 from backend.core.db import conflict_for
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from backend.core.permissions import Actor, authorize, can, load_authorized
@@ -318,10 +319,15 @@ def _move_tallies(poll_id: int, moves: Counter, sign: int) -> None:
             set_={"count": PollTally.count + sign * n}))
 
 
+#: Open-QR answers one client (address) may send to one poll per hour.
+TOO_MANY_ANSWERS = "这台设备提交的答卷太多了，请 {minutes} 分钟后再试（已选的答案会保留）"
+
+
 def submit(poll: Poll, respondent: Respondent, answers: list[dict], *, ip: str | None = None,
            now: datetime | None = None) -> PollResponse:
     """Accept one answer sheet: 409 poll_closed outside the window, 409 already_answered the
-    second time (the ballot's primary key), 429 when one network sends too many open-QR answers."""
+    second time (the ballot's primary key), 429 when one network or one client sends too many
+    open-QR answers."""
     cfg = current_app.config
     now = now or utcnow()
     if poll.state(now) != "open":
@@ -335,6 +341,9 @@ def submit(poll: Poll, respondent: Respondent, answers: list[dict], *, ip: str |
             PollResponse.submitted_at >= now - timedelta(hours=1)))
         if recent >= cfg["POLL_NETWORK_HOURLY_LIMIT"]:
             raise TooManyRequests("同一网络提交过于频繁，请稍后再试", headers={"Retry-After": "600"})
+    if respondent.mode == Mode.device and ip:
+        limits.take(limits.Limit("poll.client", cfg["POLL_CLIENT_HOURLY_LIMIT"], 3600, coarse=True),
+                    limits.keyed(poll.id, ip), TOO_MANY_ANSWERS)
     try:
         with db.session.begin_nested():
             db.session.add(PollBallot(poll_id=poll.id, respondent_hash=_keyed(poll, respondent.key)))

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.current import require_actor
 from backend.core.db import commit
-from backend.core.errors import Invalid, NotFound, Unavailable
+from backend.core.errors import Invalid, NotFound, TooManyRequests, Unavailable
 from backend.core.headers import sandbox_file
 from backend.core.permissions import Actor
 from backend.core.uploads import accepts_upload
@@ -200,7 +200,7 @@ def events(args, period_id, org_id):
     return service.events_after(_card(period_id, org_id)[1], args["after"], args["limit"])
 
 
-def _sse(period_id: int, org_id: int | None) -> Response:
+def _sse(actor: Actor, period_id: int, org_id: int | None) -> Response:
     """Resume after `Last-Event-ID` (what a browser's EventSource sends on reconnection) or
     `?after=`; with neither, only events from now on."""
     mark = request.headers.get("Last-Event-ID") or request.args.get("after")
@@ -211,7 +211,13 @@ def _sse(period_id: int, org_id: int | None) -> Response:
     else:
         raise Invalid("after 应为事件编号", code="invalid_after", fields={"after": ["应为非负整数"]})
     try:
-        body, on_close = stream.events(current_app._get_current_object(), period_id, org_id, after)
+        body, on_close = stream.events(current_app._get_current_object(), period_id, org_id, after,
+                                       actor.person.id)
+    except stream.PersonBusy:
+        # Each of this person's streams ends within STREAM_MAX_SECONDS (or when a page closes).
+        raise TooManyRequests("您打开的实时看板太多了，请关闭其他看板页面后再试（本页会改为定时刷新）",
+                              code="too_many_streams",
+                              headers={"Retry-After": str(current_app.config["STREAM_MAX_SECONDS"])}) from None
     except stream.Busy:
         raise Unavailable("实时连接已满，请稍后重试", code="streams_busy") from None
     response = Response(body, mimetype="text/event-stream",
@@ -222,19 +228,24 @@ def _sse(period_id: int, org_id: int | None) -> Response:
 
 @blp.get("/periods/<int:period_id>/scorecards/<int:org_id>/stream")
 @blp.response(200, description="text/event-stream: `event: score`, `id:` the score event id, `data:` as …/events")
+@blp.alt_response(429, description="too_many_streams: the person holds STREAM_MAX_PER_PERSON streams of this "
+                                   "process (Retry-After)")
+@blp.alt_response(503, description="streams_busy: the process serves STREAM_MAX_OPEN streams")
 def stream_scorecard(period_id, org_id):
     """Server-Sent Events, one per score change of this scorecard, within about a second of
     the change committing in any server process; a `: ping` comment every 15 s."""
-    _card(period_id, org_id)
-    return _sse(period_id, org_id)
+    actor, _ = _card(period_id, org_id)
+    return _sse(actor, period_id, org_id)
 
 
 @blp.get("/periods/<int:period_id>/stream")
 @blp.response(200, description="text/event-stream of every scorecard of the campaign")
+@blp.alt_response(429, description="too_many_streams (Retry-After)")
+@blp.alt_response(503, description="streams_busy")
 def stream_period(period_id):
     """The whole campaign's score changes, for the street's dashboard."""
-    _period(period_id, "period.manage")
-    return _sse(period_id, None)
+    actor, _ = _period(period_id, "period.manage")
+    return _sse(actor, period_id, None)
 
 
 @blp.post("/periods/<int:period_id>/scorecards/<int:org_id>/appeals")

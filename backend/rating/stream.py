@@ -45,6 +45,8 @@ def format_event(data: dict) -> str:
 class Subscription:
     period_id: int
     org_id: int | None
+    #: Who listens: one person may hold only so many of the process's streams.
+    person_id: int
     inbox: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))
     #: The client stopped reading long enough to fill the inbox: its stream is closed, and
     #: the browser reconnects with Last-Event-ID and replays what it missed.
@@ -64,9 +66,12 @@ class Hub:
         self.sent: set[int] = set()        # ids > low already dispatched
         self.gaps: dict[int, float] = {}   # missing id → when first noticed
 
-    def subscribe(self, period_id: int, org_id: int | None, most: int) -> Subscription:
-        sub = Subscription(period_id, org_id)
+    def subscribe(self, period_id: int, org_id: int | None, person_id: int, most: int,
+                  most_per_person: int) -> Subscription:
+        sub = Subscription(period_id, org_id, person_id)
         with self.lock:
+            if sum(1 for other in self.subscriptions if other.person_id == person_id) >= most_per_person:
+                raise PersonBusy()
             if len(self.subscriptions) >= most:
                 raise Busy()
             if self.thread is None or not self.thread.is_alive():
@@ -146,7 +151,13 @@ class Busy(Exception):
     """This process already serves STREAM_MAX_OPEN streams."""
 
 
-def events(app: Flask, period_id: int, org_id: int | None, after: int) -> tuple[Iterator[str], Callable[[], None]]:
+class PersonBusy(Exception):
+    """This person already holds STREAM_MAX_PER_PERSON of this process's streams: one person
+    (a script, a dozen tabs) must not take every slot from everyone else."""
+
+
+def events(app: Flask, period_id: int, org_id: int | None, after: int,
+           person_id: int) -> tuple[Iterator[str], Callable[[], None]]:
     """The stream body and what to call when the response closes.
 
     The body: what was missed since `after`, then each new event as it commits, a comment
@@ -156,7 +167,8 @@ def events(app: Flask, period_id: int, org_id: int | None, after: int) -> tuple[
     and loses nothing. Subscribing comes before the replay so nothing committed in between
     is lost; an event in both is sent once."""
     the_hub = hub(app)
-    sub = the_hub.subscribe(period_id, org_id, app.config["STREAM_MAX_OPEN"])
+    sub = the_hub.subscribe(period_id, org_id, person_id, app.config["STREAM_MAX_OPEN"],
+                            app.config["STREAM_MAX_PER_PERSON"])
     try:
         backlog = replay(period_id, org_id, after)
     except Exception:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from backend.auth.current import current_actor, require_actor
+from backend.auth.current import client_ip, current_actor, require_actor
 from backend.core.db import commit
 from backend.core.errors import NotFound
 from backend.core.paging import page_of, paginate
@@ -60,8 +60,10 @@ def list_slots(item_id):
 @blp.post("/slots/<int:slot_id>/bookings")
 @blp.arguments(BookingCreateSchema)
 @blp.response(201, ServiceBookingSchema)
-@blp.alt_response(200, description="the same submit_token again: the booking it made")
-@blp.alt_response(409, description="full, signup_closed, service_inactive")
+@blp.alt_response(200, description="the same submit_token and form again: the booking it made")
+@blp.alt_response(409, description="full, signup_closed, service_inactive, submit_token_reused")
+@blp.alt_response(429, description="too_many_requests: BOOKING_CLIENT_HOURLY_LIMIT new bookings an hour from one "
+                                   "client without an account (Retry-After)")
 def book(args, slot_id):
     """A resident books a place (no account; keep the receipt). Signed in (the mini-program),
     the booking is also theirs, listed under 我的预约."""
@@ -69,7 +71,7 @@ def book(args, slot_id):
     if service_slot is None:
         raise NotFound("找不到该时段")
     actor = current_actor()
-    made = service.book(service_slot, **args, booked_by=actor.person if actor else None)
+    made = service.book(service_slot, **args, booked_by=actor.person if actor else None, client=client_ip())
     commit()
     return present(made.service_booking, made.receipt), 201 if made.created else 200
 

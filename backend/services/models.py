@@ -71,7 +71,8 @@ class ServiceBooking(db.Model):
     booking_id: Mapped[int] = mapped_column(sa.ForeignKey("bookings.id", ondelete="CASCADE"), unique=True)
     #: sha256 of the receipt that lets the resident follow, cancel and rate.
     receipt_hash: Mapped[str] = mapped_column(sa.String(64))
-    #: The form's random token; the same token twice is the same booking.
+    #: Keyed hash (HMAC-SHA256) of the form's random token; the same token twice is the same
+    #: booking. The token itself is never stored (with it comes the receipt).
     submit_token: Mapped[str] = mapped_column(sa.String(64))
     contact_name: Mapped[str] = mapped_column(sa.String(30))
     #: Optional; shown masked to everyone but the provider's staff.

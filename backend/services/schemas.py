@@ -6,6 +6,7 @@ from backend.bookings.schemas import TimeRangeSchema
 from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.privacy import mask_phone
+from backend.core.submissions import submit_token_field
 from backend.people.schemas import Phone
 from backend.services.models import ServiceBooking
 
@@ -55,7 +56,7 @@ class BookingCreateSchema(Schema):
     contact_name = fields.String(required=True, validate=validate.Length(min=1, max=30))
     contact_phone = Phone(allow_none=True)
     consent = fields.Boolean(required=True)
-    submit_token = fields.String(validate=validate.Length(min=16, max=64))
+    submit_token = submit_token_field()
 
 
 class ServiceBookingSchema(Schema):

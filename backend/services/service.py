@@ -10,6 +10,7 @@ from flask import current_app
 
 from backend.bookings import service as engine
 from backend.bookings.models import Booking, BookingStatus, Slot
+from backend.core import limits
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can
 from backend.core.receipts import receipt_hash
@@ -72,25 +73,37 @@ class Reservation:
     created: bool
 
 
+#: Bookings without an account one client (address) may make per hour.
+TOO_MANY_BOOKINGS = "这台设备预约太频繁了，请 {minutes} 分钟后再试（已填写的内容会保留）；急需服务请联系社区"
+
+
 def book(service_slot: ServiceSlot, *, contact_name: str, contact_phone: str | None = None, consent: bool,
-         submit_token: str | None = None, booked_by: Person | None = None) -> Reservation:
-    """A resident books a place; the same submit token twice (or two taps racing) returns the
-    first booking and takes no second place. `booked_by` is the signed-in person who booked
-    (their 我的预约 lists it on any phone); without one the receipt alone follows the booking."""
+         submit_token: str | None = None, booked_by: Person | None = None, client: str | None = None) -> Reservation:
+    """A resident books a place; the same submit token twice with the same form (or two taps
+    racing) returns the first booking and takes no second place, with another form (another
+    time, another name) it is 409 `submit_token_reused`. `booked_by` is the signed-in person who booked
+    (their 我的预约 lists it on any phone); without one the receipt alone follows the booking, and
+    `client` (the address) may make BOOKING_CLIENT_HOURLY_LIMIT new bookings an hour, then 429."""
     if not service_slot.service_item.is_active:
         raise Conflict("该服务已暂停预约", code="service_inactive")
 
     def build(ticket: Ticket) -> ServiceBooking:
+        if booked_by is None and client is not None:
+            limits.take(limits.Limit("booking.client", current_app.config["BOOKING_CLIENT_HOURLY_LIMIT"], 3600),
+                        limits.keyed(client), TOO_MANY_BOOKINGS)
         booking = engine.book_without_account(service_slot.slot)
-        record = ServiceBooking(booking_id=booking.id, receipt_hash=ticket.receipt_hash, submit_token=ticket.token,
+        record = ServiceBooking(booking_id=booking.id, receipt_hash=ticket.receipt_hash,
+                                submit_token=ticket.token_hash,
                                 contact_name=contact_name.strip(), contact_phone=contact_phone or None,
                                 consent_version=current_app.config["PRIVACY_NOTICE_VERSION"],
                                 booked_by_id=booked_by.id if booked_by is not None else None)
         db.session.add(record)
         return record
 
+    form = {"slot": service_slot.id, "contact_name": contact_name, "contact_phone": contact_phone,
+            "by": booked_by.id if booked_by is not None else None}
     record, ticket, created = submit_once(ServiceBooking, "booking", consent=consent, submit_token=submit_token,
-                                          build=build)
+                                          form=form, build=build)
     return Reservation(record, ticket.receipt, created)
 
 

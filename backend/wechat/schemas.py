@@ -6,8 +6,9 @@ from backend.core import fields
 
 
 class AuthorizeArgs(Schema):
-    next = fields.String(load_default=None, validate=validate.Length(max=2000),
-                         metadata={"description": "a path on this site to open afterwards (anything else: /h5/)"})
+    next = fields.String(load_default=None,
+                         metadata={"description": "a path on this site to open afterwards (anything else, or "
+                                                  "longer than 2000 characters: /h5/)"})
 
 
 class CallbackArgs(Schema):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from backend.auth.current import current_actor, require_actor
+from backend.auth.current import client_ip, current_actor, require_actor
 from backend.core.db import begin_write, commit
 from backend.core.paging import PageArgs, page_of, paginate
 from backend.core.periods import PeriodArgs, period
@@ -31,14 +31,18 @@ blp = Blueprint("wishes", __name__, url_prefix="/api/v1", description="微心愿
 @blp.post("/wishes")
 @blp.arguments(WishCreateSchema)
 @blp.response(201, WishSchema)
-@blp.alt_response(200, description="the same submit_token again: the wish it created")
+@blp.alt_response(200, description="the same submit_token and form again: the wish it created")
+@blp.alt_response(409, description="submit_token_reused: the token came before with another form")
+@blp.alt_response(429, description="too_many_requests: WISH_CLIENT_HOURLY_LIMIT new wishes an hour from one "
+                                   "client without an account (Retry-After)")
 def submit(args):
     """Submit a wish through a grid's QR code (`qr`, no account) or, signed in, for a grid (`grid_id`)."""
     actor = current_actor()
     grid, channel = service.submission_target(actor, qr=args.get("qr"), grid_id=args.get("grid_id"))
     fields = {k: args.get(k) for k in ("title", "content", "category", "urgency", "contact_name",
                                        "contact_phone", "submit_token")}
-    result = service.submit(grid=grid, consent=args["consent"], actor=actor, channel=channel, **fields)
+    result = service.submit(grid=grid, consent=args["consent"], actor=actor, channel=channel, qr=args.get("qr"),
+                            client=client_ip(), **fields)
     commit()
     body = present(result.wish, actor, receipt_holder=True)
     return {**body, "receipt": result.receipt}, 201 if result.created else 200

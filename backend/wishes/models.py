@@ -93,7 +93,8 @@ class Wish(db.Model):
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: sha256 of the receipt secret that lets the submitter follow, confirm or cancel.
     receipt_hash: Mapped[str] = mapped_column(sa.String(64))
-    #: Random token of the submit form: a double tap sends it twice, the database keeps one wish.
+    #: Keyed hash (HMAC-SHA256) of the submit form's random token: a double tap sends it twice,
+    #: the database keeps one wish. The token itself is never stored (with it comes the receipt).
     submit_token: Mapped[str | None] = mapped_column(sa.String(64))
     #: The signed-in submitter (a grid leader on behalf of someone, or a signed-in resident).
     submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))

@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, validate, validates_schema
 from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.permissions import Actor
+from backend.core.submissions import submit_token_field
 from backend.people.actors import actor_of
 from backend.people.schemas import Phone
 from backend.wishes import service
@@ -22,7 +23,7 @@ class WishCreateSchema(Schema):
     contact_phone = Phone(allow_none=True)
     consent = fields.Boolean(required=True)
     #: Idempotency key: the same token twice creates one wish (a double tap).
-    submit_token = fields.String(validate=validate.Length(min=16, max=64))
+    submit_token = submit_token_field()
 
     @validates_schema
     def _one_target(self, data, **kwargs):

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from backend.core import limits
 from backend.core.db import record_best_effort
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from backend.core.permissions import Actor, authorize, can
@@ -151,13 +152,21 @@ class Submission:
     created: bool
 
 
+#: Anonymous wishes one client (address) may send per hour; the page keeps what was typed.
+TOO_MANY_WISHES = "这台设备提交的心愿太多了，请 {minutes} 分钟后再提交（已填写的内容会保留）；急事请直接联系网格员"
+
+
 def submit(*, grid: Org, title: str, content: str, category: str, urgency: int = 1, consent: bool,
            contact_name: str | None = None, contact_phone: str | None = None, submit_token: str | None = None,
-           actor: Actor | None = None, channel: str = WishChannel.qr) -> Submission:
-    """A resident's (or a grid leader's, on their behalf) new wish.
+           actor: Actor | None = None, channel: str = WishChannel.qr, qr: str | None = None,
+           client: str | None = None) -> Submission:
+    """A resident's (or a grid leader's, on their behalf) new wish, through the grid's QR code
+    `qr` or for the grid.
 
-    The same `submit_token` twice (a double tap, or two taps racing) returns the first wish,
-    not a second one.
+    The same `submit_token` twice with the same form (a double tap, or two taps racing) returns
+    the first wish, not a second one; with anything else, 409 `submit_token_reused`. Without an
+    account, `client` (the address) may make WISH_CLIENT_HOURLY_LIMIT new wishes an hour, then
+    429 with Retry-After; a replay is not a new wish and is not counted.
     """
     cfg = current_app.config
     if grid.kind != OrgKind.grid.value:
@@ -166,6 +175,9 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
         raise Invalid("请选择类别", fields={"category": ["请选择类别"]})
 
     def build(ticket: Ticket) -> Wish:
+        if actor is None and client is not None:
+            limits.take(limits.Limit("wish.client", cfg["WISH_CLIENT_HOURLY_LIMIT"], 3600), limits.keyed(client),
+                        TOO_MANY_WISHES)
         community = db.session.scalar(sa.select(Org).where(Org.id == grid.parent_id))
         now = utcnow()
         wish = Wish(grid_id=grid.id, community_id=community.id, title=title.strip(), content=content.strip(),
@@ -173,13 +185,17 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
                     status=(S.pending_review if community.wish_moderation else S.open).value,
                     contact_name=(contact_name or "").strip() or None, contact_phone=contact_phone or None,
                     consent_version=cfg["PRIVACY_NOTICE_VERSION"], consent_at=now,
-                    receipt_hash=ticket.receipt_hash, submit_token=ticket.token,
+                    receipt_hash=ticket.receipt_hash, submit_token=ticket.token_hash,
                     submitted_by_id=actor.person.id if actor else None,
                     due_at=now + timedelta(hours=cfg["WISH_DUE_HOURS"][urgency]), created_at=now)
         db.session.add(wish)
         return wish
 
-    wish, ticket, created = submit_once(Wish, "wish", consent=consent, submit_token=submit_token, build=build)
+    form = {"grid": grid.id, "qr": qr, "channel": str(channel), "by": actor.person.id if actor else None,
+            "title": title, "content": content, "category": category, "urgency": urgency,
+            "contact_name": contact_name, "contact_phone": contact_phone}
+    wish, ticket, created = submit_once(Wish, "wish", consent=consent, submit_token=submit_token, form=form,
+                                        build=build)
     if created:
         if channel == WishChannel.staff_proxy and actor is not None:
             _event(wish, "submitted", actor_label(actor, wish), actor, note="代居民提交")
