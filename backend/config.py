@@ -14,6 +14,10 @@ from backend.core.workdays import parse_days
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("SANWEI_INSTANCE_DIR", ROOT / "instance"))
+#: SQLite's `synchronous` levels an operator may choose. In WAL mode NORMAL loses nothing when
+#: a process dies but may lose the last commits when the machine loses power; FULL and EXTRA
+#: sync the log on every commit and do not. OFF may corrupt the file on power loss: not offered.
+SQLITE_SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
 
 class ConfigError(RuntimeError):
@@ -30,6 +34,13 @@ def _bool(name: str, default: bool) -> bool:
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw in (None, "") else int(raw)
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().upper() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _list(name: str, default: list[str]) -> list[str]:
@@ -93,6 +104,7 @@ def load_config() -> dict:
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": _database_url(),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLITE_SYNCHRONOUS": _choice("SQLITE_SYNCHRONOUS", "NORMAL", SQLITE_SYNCHRONOUS_LEVELS),
         "PUBLIC_BASE_URL": public_base,
         "TIMEZONE": os.environ.get("SANWEI_TIMEZONE", "Asia/Shanghai"),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
