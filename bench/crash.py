@@ -468,12 +468,14 @@ class Run:
         if events and events[0] == "master" and "worker" in events:
             events.remove("worker")
             events.insert(0, "worker")
+        step = self.args.seconds / (len(events) + 1)
         try:
             for i, event in enumerate(events):
                 with self.log.lock:
                     mark = self.log.acknowledged()
-                # The plan: kill i at its share of the run (later, if a restart ran over).
-                self.until(self.began + self.args.seconds * (i + 1) / (len(events) + 1))
+                # The plan: kill i at its share of the run; when a restart ran over, still half
+                # a share after the kill before, so that the kills do not come in a bunch.
+                self.until(max(self.began + step * (i + 1), time.monotonic() + step / 2))
                 with self.log.lock:
                     if not self.log.lock.wait_for(
                             lambda mark=mark: self.log.acknowledged() >= mark + ACKS_BETWEEN_KILLS, READY_TIMEOUT):
