@@ -541,7 +541,7 @@ def check(world: World, log: Log, poll_id: int, prefix: str) -> tuple[list[tuple
             Wish.submit_token.startswith(prefix))).all())
         missing = [t for t, wish_id in log.wishes.items() if stored.get(t) != wish_id]
         results.append(("every acknowledged wish stored under its token", not missing,
-                        f"{len(log.wishes):,} acknowledged, {len(stored):,} stored"
+                        f"{len(log.wishes):,} acknowledged, {len(stored):,} stored of {len(log.wish_tokens):,} sent"
                         + (f"; missing or moved: {missing[:5]}" if missing else "")))
 
         poll = db.session.get(Poll, poll_id)
