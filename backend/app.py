@@ -30,7 +30,7 @@ from backend.core.timeutil import format_local
 from backend.core.uploads import widen_limit
 from backend.double_reports import permissions as double_report_rules
 from backend.double_reports.api import blp as double_reports_blp
-from backend.extensions import compress, db, engine_options, migrate, write_intent
+from backend.extensions import compress, db, engine_options, migrate, sqlite_durability, write_intent
 from backend.notifications import permissions as notification_rules
 from backend.notifications import service as notification_service
 from backend.notifications.api import blp as notifications_blp
@@ -116,6 +116,8 @@ def register_extensions(app: Flask) -> None:
     as a notification channel."""
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
+    with app.app_context():
+        sqlite_durability(db.engine, app.config["SQLITE_SYNCHRONOUS"])
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))
     compress.init_app(app)
     api.init_app(app)

@@ -15,6 +15,10 @@ from backend.core.workdays import parse_days
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("SANWEI_INSTANCE_DIR", ROOT / "instance"))
+#: SQLite's `synchronous` levels an operator may choose. In WAL mode NORMAL loses nothing when
+#: a process dies but may lose the last commits when the machine loses power; FULL and EXTRA
+#: sync the log on every commit and do not. OFF may corrupt the file on power loss: not offered.
+SQLITE_SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
 
 class ConfigError(RuntimeError):
@@ -38,6 +42,13 @@ def _positive(name: str, default: int) -> int:
     value = _int(name, default)
     if value < 1:
         raise ConfigError(f"{name} must be 1 or more")
+    return value
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().upper() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value
 
 
@@ -119,6 +130,7 @@ def load_config() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # How long a request waits for another's write lock before answering 503.
         "DB_LOCK_TIMEOUT_SECONDS": float(os.environ.get("DB_LOCK_TIMEOUT_SECONDS", "10")),
+        "SQLITE_SYNCHRONOUS": _choice("SQLITE_SYNCHRONOUS", "NORMAL", SQLITE_SYNCHRONOUS_LEVELS),
         "PUBLIC_BASE_URL": public_base,
         "TIMEZONE": os.environ.get("SANWEI_TIMEZONE", "Asia/Shanghai"),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),

@@ -94,8 +94,19 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def sqlite_durability(engine: Engine, level: str) -> None:
+    """Every connection `engine` opens syncs at `level` (SQLITE_SYNCHRONOUS). A setting of the
+    app, so the app factory sets it on its engine rather than the listener above, which every
+    engine shares."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _synchronous(dbapi_connection, connection_record):
+        dbapi_connection.execute(f"PRAGMA synchronous={level}")
 
 
 @event.listens_for(Engine, "begin")

@@ -72,6 +72,24 @@ def test_sqlite_connection_rules(sqlite_app):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1   # NORMAL, the default
+
+
+def test_sqlite_synchronous_is_a_setting(env, tmp_path):
+    """An operator who cannot lose the last commits on power loss sets FULL; OFF, which may
+    corrupt the file, is refused with the others."""
+    env.setenv("SQLITE_SYNCHRONOUS", "full")
+    assert config.load_config()["SQLITE_SYNCHRONOUS"] == "FULL"
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'full.db'}"})
+    with app.app_context(), db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    with app.app_context():
+        db.engine.dispose()
+    for level in ("OFF", "sometimes"):
+        env.setenv("SQLITE_SYNCHRONOUS", level)
+        with pytest.raises(config.ConfigError, match="SQLITE_SYNCHRONOUS"):
+            config.load_config()
 
 
 def test_sqlite_writes_take_the_lock_up_front(sqlite_app):

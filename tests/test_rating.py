@@ -18,7 +18,7 @@ from backend.core.errors import DomainError
 from backend.extensions import db
 from backend.people.actors import load_actor
 from backend.polls import service as polls
-from backend.rating import engine, live, rubrics, service
+from backend.rating import engine, ledger, live, rubrics, service
 from backend.rating.metrics import Context
 from backend.rating.models import CampaignEntry, CriterionScore, Meeting, RatingPeriod, Scorecard, ScoreEvent
 from backend.teams.service import create_team
@@ -590,6 +590,42 @@ def test_simultaneous_score_entries_keep_one_chain_and_every_point(client, world
     entries = client.get(f"/api/v1/periods/{period['id']}/ledger", headers=headers["officer"]).get_json()
     assert [e["seq"] for e in entries] == list(range(1, 3 + len(codes)))
     assert sorted(e["data"]["criterion"] for e in entries if e["kind"] == "manual_score") == sorted(codes)
+
+
+def test_two_scorecards_scored_at_once_append_to_the_ledger_in_turn(client, world, app, monkeypatch):
+    """Two secretaries enter a score on their own scorecards at the same moment. Each entry's
+    score event refers to the campaign, so by the time the ledger locks the campaign's row to
+    append, both transactions hold a key-share lock on it (the foreign key check). A lock
+    that conflicts with key share (FOR UPDATE) would leave each waiting on the other, and
+    PostgreSQL would end one with a deadlock error (found by bench/crash.py): both must be
+    entered, one ledger entry after the other."""
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite writers take the database's write lock at BEGIN: they queue and cannot deadlock")
+    orgs, _, headers = world
+    period = start(client, world)
+    urls = {who: card_url(period, orgs[k]) for k, who in (("a", "sec_a"), ("b", "sec_b"))}
+    db.session.close()
+    both_in, append, statuses = threading.Barrier(2), ledger.append, []
+
+    def append_when_both_hold_key_share(period, kind, **data):
+        db.session.flush()   # the score event's insert: the key-share lock on the campaign
+        both_in.wait(timeout=10)
+        return append(period, kind, **data)
+
+    monkeypatch.setattr(ledger, "append", append_when_both_hold_key_share)
+
+    def enter(who):
+        statuses.append(app.test_client().put(f"{urls[who]}/criteria/G1", headers=headers[who],
+                                              json={"points": 3, "note": "同时评分"}).status_code)
+
+    threads = [threading.Thread(target=enter, args=(who,)) for who in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200, 200]
+    chain = client.get(f"/api/v1/periods/{period['id']}/ledger/verify", headers=headers["officer"]).get_json()
+    assert chain["ok"] and chain["entries"] == 4
 
 
 def test_scores_of_a_final_campaign_no_longer_follow_the_data(app, world):

@@ -30,8 +30,13 @@ def digest(prev_hash: str, body: str) -> str:
 def append(period: RatingPeriod, kind: str, *, org_id: int | None = None, actor_id: int | None = None,
            **data) -> CampaignEntry:
     """Add an entry after the newest one. The period row is locked first, so concurrent
-    appends queue up instead of forking the chain."""
-    db.session.execute(sa.select(RatingPeriod.id).where(RatingPeriod.id == period.id).with_for_update())
+    appends queue up instead of forking the chain.
+
+    The lock is FOR NO KEY UPDATE (PostgreSQL; SQLite locks the whole database), which does
+    not conflict with the key-share locks that inserting a row referring to the period takes
+    (a score event, this entry): concurrent appenders have usually taken one already, and
+    FOR UPDATE would leave each waiting on the other's, a deadlock."""
+    db.session.execute(sa.select(RatingPeriod.id).where(RatingPeriod.id == period.id).with_for_update(key_share=True))
     db.session.refresh(period, ["ledger_seq", "ledger_head"])
     at = utcnow()
     seq = period.ledger_seq + 1
