@@ -153,7 +153,7 @@ ROUTES: dict[tuple[str, str], Target | Listing | Open] = {
         "no_evidence_reason": "纪要在党群服务中心存档", "note": "人数记错"}),
     ("GET", "/api/v1/periods/<int:period_id>/meetings"): Target("/api/v1/periods/{own_period}/meetings"),
     ("PUT", "/api/v1/periods/<int:period_id>/scorecards/<int:org_id>/criteria/<code>/override"): Target(
-        CARD + "/criteria/S1/override", {"points": "1", "note": "入户核实后核定", "evidence_url": "https://example.cn/s.pdf"}),
+        CARD + "/criteria/S1/override", {"points": 1, "note": "入户核实后核定", "evidence_url": "https://example.cn/s.pdf"}),
     ("DELETE", "/api/v1/periods/<int:period_id>/scorecards/<int:org_id>/criteria/<code>/override"): Target(
         CARD + "/criteria/S1/override", {"note": "撤销核定"}),
     ("PUT", "/api/v1/periods/<int:period_id>/scorecards/<int:org_id>/quota-exception"): Target(

@@ -74,7 +74,7 @@ def test_the_checks_catch_lost_writes_and_wrong_tallies(tmp_path, monkeypatch):
     # The demo entered G1 = 5; the log says 1.23 was acknowledged last.
     log.initial[(heping, "G1")] = Decimal(5)
     log.scores[(heping, "G1")] = [(Decimal("1.23"), True)]
-    results, _ = crash.check(world, log, poll["id"], "crash-test-")
+    results, _ = crash.check(world, log, poll["id"])
     failed = {name for name, ok, _ in results if not ok}
     assert failed == {"every acknowledged wish stored under its token", "every acknowledged poll answer stored",
                       "poll tallies = recount of the stored answers",

@@ -150,7 +150,8 @@ def test_self_claimed_level_and_preliminary_opinion_beside_the_computed_one(app,
     opinion = {"stars": 2, "opinion": "联席会记录不全，测评满意度一般，建议定为二星"}
     early = client.put(f"{url}/review-opinion", headers=headers["officer"], json=opinion)
     assert early.status_code == 409 and early.get_json()["error"]["code"] == "phase_closed"
-    client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"], json={"to": "review"})
+    client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                json={"from": "self_evaluation", "to": "review"})
     assert client.put(f"{url}/review-opinion", headers=headers["sec_a"], json=opinion).status_code == 403
     no_level = client.put(f"{url}/review-opinion", headers=headers["officer"], json={"opinion": opinion["opinion"]})
     assert no_level.status_code == 422 and "stars" in no_level.get_json()["error"]["fields"]

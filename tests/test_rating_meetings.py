@@ -33,8 +33,10 @@ def campaign(client, world, year: int, to: str = "self_evaluation") -> dict:
         "org_ids": [orgs["a"].id, orgs["b"].id]})
     assert made.status_code == 201, made.get_json()
     period = made.get_json()
-    for phase in test_rating._phases_until(to):
-        moved = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"], json={"to": phase})
+    phases = test_rating._phases_until(to)
+    for left, phase in zip(["open", *phases], phases, strict=False):
+        moved = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                            json={"from": left, "to": phase})
         assert moved.status_code == 200, moved.get_json()
     return period
 

@@ -55,7 +55,8 @@ def test_the_street_overrides_a_metric_beside_its_computed_value(client, world):
     body = {"points": 0.5, "note": "实地核查：联席会纪要不全", "evidence_url": "https://example.cn/check.pdf"}
     early = client.put(url, headers=headers["officer"], json=body)
     assert early.status_code == 409 and early.get_json()["error"]["code"] == "phase_closed"
-    client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"], json={"to": "review"})
+    client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                json={"from": "self_evaluation", "to": "review"})
     computed = row(client, world, period, orgs["a"], "R2")
     assert computed["points"] == computed["computed_points"] > 0.5 and computed["override"] is None
     before = total(client, world, period, orgs["a"])
@@ -114,8 +115,9 @@ def test_an_appeal_decision_replaces_an_override(client, world):
     url = f"{card_url(period, orgs['a'])}/criteria/S1/override"
     assert client.put(url, headers=headers["officer"], json={
         "points": 1, "note": "抽查心愿办结不实", "evidence_url": "https://example.cn/s1"}).status_code == 200
-    for phase in ("audit", "appeal"):
-        client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"], json={"to": phase})
+    for left, phase in (("review", "audit"), ("audit", "appeal")):
+        client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                    json={"from": left, "to": phase})
     filed = client.post(f"{card_url(period, orgs['a'])}/appeals", headers=headers["sec_a"],
                         json={"reasons": "S1 抽查的心愿已补交回访记录"}).get_json()
     decided = client.post(f"/api/v1/appeals/{filed['id']}/decide", headers=headers["officer"], json={

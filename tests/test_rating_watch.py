@@ -178,7 +178,8 @@ def test_publication_goes_through_the_drift_check(app, client, world):
     db.session.execute(sa.text("UPDATE criterion_scores SET points = max_points, computed_points = max_points "
                                "WHERE scorecard_id = :card AND code = 'T1'"), {"card": card.id})
     db.session.commit()
-    published = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"])
+    published = client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                            json={"from": "audit"})
     assert published.status_code == 200 and published.get_json()["phase"] == "appeal"
     [entry] = drift_entries()
     assert entry["org_id"] == orgs["b"].id and entry["data"]["drift"][0]["what"] == "T1"
@@ -193,7 +194,7 @@ def test_an_override_stands_through_the_checks_and_a_hand_on_it_is_repaired(app,
     period = start(client, world, to="review")
     url = card_url(period, orgs["a"])
     set_it = client.put(f"{url}/criteria/S1/override", headers=headers["officer"], json={
-        "points": "2", "note": "入户核实后核定", "evidence_url": "https://example.org/s1.pdf"})
+        "points": 2, "note": "入户核实后核定", "evidence_url": "https://example.org/s1.pdf"})
     assert set_it.status_code == 200, set_it.get_json()
     s1 = row(card_of(orgs["a"]), "S1")
     assert s1.points == D("2") and s1.override_points == D("2")

@@ -81,7 +81,7 @@ def test_a_write_behind_a_held_lock_is_503_with_retry_after(app, client, world):
 
 def test_a_page_behind_a_held_lock_is_a_503_page(app, client, world):
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/h5/login").get_data(as_text=True)).group(1)
-    with lock_held(app, "login_failures"):
+    with lock_held(app, "rate_counts"):
         page = client.post("/h5/login", data={"username": "leader", "password": "wrong-password", "csrf_token": token})
     assert page.status_code == 503 and page.mimetype == "text/html"
     assert page.headers["Retry-After"] == "5"

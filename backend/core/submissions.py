@@ -74,8 +74,9 @@ def require_consent(consent: bool) -> None:
         raise Invalid(CONSENT_MESSAGE, code="consent_required", fields={"consent": [CONSENT_MESSAGE]})
 
 
-def _token_hash(kind: str, token: str) -> str:
-    # Domain-separated from the receipts and sessions that also use SECRET_KEY.
+def token_hash(kind: str, token: str) -> str:
+    """What is stored of a form's submit token (a keyed hash, so a copy of the database cannot
+    replay it). Domain-separated from the receipts and sessions that also use SECRET_KEY."""
     key = hmac.new(current_app.config["SECRET_KEY"].encode(), b"sanwei submit-token key", hashlib.sha256).digest()
     return hmac.new(key, f"{kind}:{token}".encode(), hashlib.sha256).hexdigest()
 
@@ -85,7 +86,7 @@ def ticket_for(kind: str, submit_token: str | None, form: dict) -> Ticket:
     of this token and this form (where it was sent and what it said)."""
     token = submit_token or secrets.token_urlsafe(24)
     fingerprint = hashlib.sha256(json.dumps(form, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-    return Ticket(_token_hash(kind, token), receipt_for(kind, token, fingerprint))
+    return Ticket(token_hash(kind, token), receipt_for(kind, token, fingerprint))
 
 
 def submitted_with(model: type[T], token_hash: str) -> T | None:
