@@ -20,6 +20,7 @@ from backend.extensions import db
 from backend.orgs.service import create_org
 from backend.people.service import add_membership, create_person
 from backend.polls import service
+from backend.polls.ballots import keyed, poll_key
 from backend.polls.models import Mode, Poll, PollBallot, PollResponse
 from tests import factories as f
 from tests.live import serve
@@ -164,6 +165,32 @@ def test_open_qr_one_answer_per_device_and_rate_limit(app, client, world):
     assert results["by_mode"] == {"account": 0, "code": 0, "device": 4}
 
 
+def test_a_new_ballot_key_still_refuses_whoever_answered_under_the_old(app, client, world):
+    """Setting POLL_BALLOT_KEY on a running poll (the key was derived from SECRET_KEY): with the
+    old value listed in POLL_BALLOT_PREVIOUS_KEYS nobody answers twice, and new ballots are made
+    with the new key alone."""
+    orgs, people, headers = world
+    poll = make_poll(client, world, audience="party_member", modes=["account", "code"])
+    code = client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["secretary"],
+                       json={"count": 1}).get_json()[0]["code"]
+    url = f"/api/v1/polls/{poll['id']}/responses"
+    assert client.post(url, headers=headers["member"], json={"answers": answers(poll)}).status_code == 201
+    assert client.post(url, json={"code": code, "answers": answers(poll)}).status_code == 201
+    app.config.update(POLL_BALLOT_KEY="key-of-this-year", POLL_BALLOT_PREVIOUS_KEYS=[app.config["SECRET_KEY"]])
+    for again in ({"headers": headers["member"], "json": {"answers": answers(poll)}},
+                  {"json": {"code": code, "answers": answers(poll)}}):
+        refused = client.post(url, **again)
+        assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "already_answered"
+    newcomer = f.person("王芳", username="newcomer", role="party_member", org=orgs["a2"])
+    assert client.post(url, headers=f.login(client, "newcomer"), json={"answers": answers(poll)}).status_code == 201
+    stored = set(db.session.scalars(sa.select(PollBallot.respondent_hash)))
+    assert keyed(poll_key("key-of-this-year", poll["id"]), f"person:{newcomer.id}") in stored
+    assert keyed(poll_key(app.config["SECRET_KEY"], poll["id"]), f"person:{newcomer.id}") not in stored
+    # What the list is for: without it, the earlier ballots no longer stop anyone.
+    app.config["POLL_BALLOT_PREVIOUS_KEYS"] = []
+    assert client.post(url, headers=headers["member"], json={"answers": answers(poll)}).status_code == 201
+
+
 def test_no_identity_is_stored_next_to_an_answer(client, world):
     orgs, people, headers = world
     poll = make_poll(client, world, modes=["account", "code", "device"])
@@ -270,7 +297,7 @@ def test_running_tallies_equal_a_full_recompute(app, world, ops):
                 sheet = [{"question_id": q[0], "value": rating}, {"question_id": q[1], "value": choice},
                          {"question_id": q[2], "value": many}] + ([{"question_id": q[3], "value": "好"}] if with_text
                                                                   else [])
-                service.submit(poll, service.Respondent(Mode.device, f"device:{n}", grids[grid]), sheet,
+                service.submit(poll, service.Respondent(Mode.device, (f"device:{n}",), grids[grid]), sheet,
                                ip=f"10.0.{grid}.{n}", now=NOW)
             else:
                 responses = db.session.scalars(sa.select(PollResponse).where(PollResponse.poll_id == poll.id)
