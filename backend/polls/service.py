@@ -209,7 +209,13 @@ def respondent_for(poll: Poll, *, actor: Actor | None, code: str | None, device:
                    qr_grid_id: int | None = None) -> Respondent:
     """Pick the strongest mode the poll accepts for what the respondent brought.
 
-    A code wins (it was handed to them); then a signed-in person; then the device."""
+    A code wins (it was handed to them); then a signed-in person; then the device. A signed-in
+    person is one respondent whatever the mode: their answer also spends the code and the phone
+    it came with, so neither answers again for someone else, nor they again by another mode.
+    A slip used without signing in spends no phone: a household shares one, each with a slip."""
+    person = (f"person:{actor.person.id}",) if actor is not None else ()
+    phone = (f"device:{device}",) if poll.allow_device and device else ()
+    bound = person + phone if person else ()
     if code:
         if not poll.allow_code:
             raise Conflict("本测评不使用测评码", code="mode_not_allowed")
@@ -217,7 +223,7 @@ def respondent_for(poll: Poll, *, actor: Actor | None, code: str | None, device:
                                                            PollCode.code == code.strip().upper()))
         if found is None:
             raise _invalid("code", "测评码不正确，请核对纸条上的 8 位码", "invalid_code")
-        return Respondent(Mode.code, (f"code:{found.code}",), found.grid_id)
+        return Respondent(Mode.code, (f"code:{found.code}",) + bound, found.grid_id)
     if actor is not None and poll.allow_account:
         if poll.audience == Audience.party_member.value:
             # A party member of the evaluated org: the role held on it or below it.
@@ -227,9 +233,9 @@ def respondent_for(poll: Poll, *, actor: Actor | None, code: str | None, device:
             in_audience = actor.is_admin or bool(actor.roles_around(poll.org))
         if not in_audience:
             raise Forbidden("您不在本次测评的对象范围内", code="not_in_audience")
-        return Respondent(Mode.account, (f"person:{actor.person.id}",), _grid_of(actor, poll.org))
-    if poll.allow_device and device:
-        return Respondent(Mode.device, (f"device:{device}",), qr_grid_id)
+        return Respondent(Mode.account, bound, _grid_of(actor, poll.org))
+    if phone:
+        return Respondent(Mode.device, phone + person, qr_grid_id)
     if poll.audience == Audience.party_member.value or not poll.allow_device:
         raise Unauthorized("请先登录或使用测评码参加" if poll.allow_code else "请先登录后参加")
     raise _invalid("device", "无法识别本机，请允许浏览器保存信息后重试")
