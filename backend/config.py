@@ -203,6 +203,12 @@ def load_config() -> dict:
         # Key of the keyed hash that recognises a person by ID number on the next import; empty:
         # derived from SECRET_KEY. Set it on its own so rotating SECRET_KEY keeps the hashes.
         "ID_NUMBER_KEY": os.environ.get("ID_NUMBER_KEY", ""),
+        # Key of the poll ballots (who has answered) and of the answers' network hashes; empty:
+        # derived from SECRET_KEY. Never stored in the database, so a copy of it cannot tell whose
+        # ballot is whose. The values it had before stay listed (comma-separated) until every
+        # poll open at the change has closed: ballots hashed with them still refuse a second answer.
+        "POLL_BALLOT_KEY": os.environ.get("POLL_BALLOT_KEY", ""),
+        "POLL_BALLOT_PREVIOUS_KEYS": _list("POLL_BALLOT_PREVIOUS_KEYS", []),
         # Score streams (SSE): how often each process looks for new score events, the
         # keep-alive comment interval, and the reconnection delay suggested to browsers.
         "STREAM_POLL_SECONDS": float(os.environ.get("STREAM_POLL_SECONDS", "0.5")),

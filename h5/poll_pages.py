@@ -156,7 +156,7 @@ def results(poll_id: int):
                            can_review=bool(flagged) and can(actor, "poll.review", flagged[0]))
 
 
-@bp.post("/poll-responses/<int:response_id>/review")
+@bp.post("/poll-responses/<int(max=9007199254740991):response_id>/review")
 def review(response_id: int):
     actor = require_page_actor()
     decision = "exclude" if request.form.get("decision") == "exclude" else "accept"

@@ -15,6 +15,7 @@ from backend.bookings import service as bookings
 from backend.core.limits import purge_ended
 from backend.notifications import service as notifications
 from backend.polls import service as polls
+from backend.polls import storage as poll_storage
 from backend.rating import anchors, evidence, live, watch
 from backend.rating import service as rating
 from backend.services import service as services
@@ -54,6 +55,9 @@ JOBS: list[Job] = [
     Job("bookings.remind_upcoming", bookings.remind_upcoming, "interval", {"minutes": 5}),
     Job("services.remind_upcoming", services.remind_upcoming, "interval", {"minutes": 5}),
     Job("polls.announce_open", polls.announce_open, "interval", {"minutes": 5}),
+    # What the storage keeps of the order answers came in is rewritten away: a copy of the
+    # database shows that order for at most the last hour's answers.
+    Job("polls.forget_write_order", poll_storage.forget_write_order, "interval", {"hours": 1}),
     Job("rating.remind_appeal_deadlines", rating.remind_appeal_deadlines, "cron", {"hour": 9, "minute": 0}),
     # Watching the watchers: every live scorecard against a full recompute (drift is ledgered,
     # told to the admins and repaired), then each ledger's head anchored outside the database.

@@ -207,7 +207,9 @@ ROUTES: dict[tuple[str, str], Target | Listing | Open] = {
     ("POST", "/api/v1/polls/<int:poll_id>/codes"): Target("/api/v1/polls/{poll}/codes", {"count": 2}),
     ("GET", "/api/v1/polls/<int:poll_id>/flagged"): Target("/api/v1/polls/{poll}/flagged"),
     ("GET", "/api/v1/polls/<int:poll_id>/results"): Target("/api/v1/polls/{poll}/results"),
-    ("POST", "/api/v1/poll-responses/<int:response_id>/review"): Target("/api/v1/poll-responses/{response}/review",
+    # Answers have random ids up to 2^53: their route takes ids beyond the INTEGER bound.
+    ("POST", "/api/v1/poll-responses/<int(max=9007199254740991):response_id>/review"): Target(
+        "/api/v1/poll-responses/{response}/review",
                                                                         {"decision": "exclude"}),
     # --- the rating: a campaign of 和平社区 alone, and 和平社区's card in the street's campaign --------
     ("GET", "/api/v1/periods/<int:period_id>"): Target("/api/v1/periods/{own_period}", allowed=("secretary",),

@@ -145,3 +145,20 @@ def test_a_qr_code_of_something_else_is_refused_alike_by_api_and_page(app, clien
     done = phone.post(f"/h5/p/{poll['id']}", data=sheet(page, poll, qr=own))
     assert done.status_code == 302
     assert db.session.scalar(sa.select(PollResponse.grid_id)) == orgs["a1"].id
+
+
+def test_a_phone_that_answered_signed_in_answers_no_more_signed_out(app, client, world):
+    """The answer of a signed-in resident spends the phone too: signing out on it and answering
+    by the open QR is refused, and nothing more is stored."""
+    poll = make_poll(client, world, modes=["account", "device"])
+    url = f"/h5/p/{poll['id']}"
+    phone = app.test_client()
+    h5_login(phone, "resident")
+    assert phone.post(url, data=sheet(phone.get(url), poll)).status_code == 302
+    phone.post("/h5/logout", data={"csrf_token": csrf_from(phone.get(url))})
+    with phone.session_transaction() as signed:
+        assert "sid" not in signed
+    page = phone.get(url)
+    again = phone.post(url, data=sheet(page, poll, rating=1))
+    assert again.status_code == 409 and "您已参加过本次测评" in again.get_data(as_text=True)
+    assert stored() == 1

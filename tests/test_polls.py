@@ -20,6 +20,7 @@ from backend.extensions import db
 from backend.orgs.service import create_org
 from backend.people.service import add_membership, create_person
 from backend.polls import service
+from backend.polls.ballots import keyed, poll_key
 from backend.polls.models import Mode, Poll, PollBallot, PollResponse
 from tests import factories as f
 from tests.live import serve
@@ -164,6 +165,60 @@ def test_open_qr_one_answer_per_device_and_rate_limit(app, client, world):
     assert results["by_mode"] == {"account": 0, "code": 0, "device": 4}
 
 
+def test_a_signed_in_person_answers_once_whatever_the_mode(client, world):
+    """By a slip, by account, from another phone: one person, one answer. The slip and the phone
+    a signed-in person answered with are spent for everyone; a slip they were refused with is not."""
+    orgs, people, headers = world
+    poll = make_poll(client, world, modes=["account", "code", "device"])
+    code, spare = [c["code"] for c in client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["secretary"],
+                                                   json={"count": 2}).get_json()]
+    url = f"/api/v1/polls/{poll['id']}/responses"
+    first = client.post(url, headers=headers["resident"],
+                        json={"code": code, "device": "resident-phone-000001", "answers": answers(poll)})
+    assert first.status_code == 201 and first.get_json()["mode"] == "code"
+    for again in ({}, {"device": "resident-other-phone-01"}, {"code": spare}):
+        refused = client.post(url, headers=headers["resident"], json={**again, "answers": answers(poll, rating=1)})
+        assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "already_answered", again
+    for spent in ({"code": code}, {"device": "resident-phone-000001"}):
+        refused = client.post(url, json={**spent, "answers": answers(poll, rating=1)})
+        assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "already_answered", spent
+    assert client.post(url, json={"code": spare, "answers": answers(poll, rating=2)}).status_code == 201
+    # Signed in, then signed out on the same phone: the phone answered with the person.
+    assert client.post(url, headers=headers["member"],
+                       json={"device": "member-phone-00000001", "answers": answers(poll)}).status_code == 201
+    signed_out = client.post(url, json={"device": "member-phone-00000001", "answers": answers(poll, rating=1)})
+    assert signed_out.status_code == 409
+    results = client.get(f"/api/v1/polls/{poll['id']}/results", headers=headers["secretary"]).get_json()
+    assert results["respondents"] == 3 and results["by_mode"] == {"account": 1, "code": 2, "device": 0}
+    assert results["questions"][0]["distribution"]["1"] == 0
+
+
+def test_a_new_ballot_key_still_refuses_whoever_answered_under_the_old(app, client, world):
+    """Setting POLL_BALLOT_KEY on a running poll (the key was derived from SECRET_KEY): with the
+    old value listed in POLL_BALLOT_PREVIOUS_KEYS nobody answers twice, and new ballots are made
+    with the new key alone."""
+    orgs, people, headers = world
+    poll = make_poll(client, world, audience="party_member", modes=["account", "code"])
+    code = client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["secretary"],
+                       json={"count": 1}).get_json()[0]["code"]
+    url = f"/api/v1/polls/{poll['id']}/responses"
+    assert client.post(url, headers=headers["member"], json={"answers": answers(poll)}).status_code == 201
+    assert client.post(url, json={"code": code, "answers": answers(poll)}).status_code == 201
+    app.config.update(POLL_BALLOT_KEY="key-of-this-year", POLL_BALLOT_PREVIOUS_KEYS=[app.config["SECRET_KEY"]])
+    for again in ({"headers": headers["member"], "json": {"answers": answers(poll)}},
+                  {"json": {"code": code, "answers": answers(poll)}}):
+        refused = client.post(url, **again)
+        assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "already_answered"
+    newcomer = f.person("王芳", username="newcomer", role="party_member", org=orgs["a2"])
+    assert client.post(url, headers=f.login(client, "newcomer"), json={"answers": answers(poll)}).status_code == 201
+    stored = set(db.session.scalars(sa.select(PollBallot.respondent_hash)))
+    assert keyed(poll_key("key-of-this-year", poll["id"]), f"person:{newcomer.id}") in stored
+    assert keyed(poll_key(app.config["SECRET_KEY"], poll["id"]), f"person:{newcomer.id}") not in stored
+    # What the list is for: without it, the earlier ballots no longer stop anyone.
+    app.config["POLL_BALLOT_PREVIOUS_KEYS"] = []
+    assert client.post(url, headers=headers["member"], json={"answers": answers(poll)}).status_code == 201
+
+
 def test_no_identity_is_stored_next_to_an_answer(client, world):
     orgs, people, headers = world
     poll = make_poll(client, world, modes=["account", "code", "device"])
@@ -270,7 +325,7 @@ def test_running_tallies_equal_a_full_recompute(app, world, ops):
                 sheet = [{"question_id": q[0], "value": rating}, {"question_id": q[1], "value": choice},
                          {"question_id": q[2], "value": many}] + ([{"question_id": q[3], "value": "好"}] if with_text
                                                                   else [])
-                service.submit(poll, service.Respondent(Mode.device, f"device:{n}", grids[grid]), sheet,
+                service.submit(poll, service.Respondent(Mode.device, (f"device:{n}",), grids[grid]), sheet,
                                ip=f"10.0.{grid}.{n}", now=NOW)
             else:
                 responses = db.session.scalars(sa.select(PollResponse).where(PollResponse.poll_id == poll.id)
@@ -324,6 +379,55 @@ def test_twenty_simultaneous_duplicate_answers_store_one(db_url):
         for t in threads:
             t.join(timeout=60)
         assert Counter(answers_seen) == Counter({(201, "account"): 1, (409, "already_answered"): 19})
+        with app.app_context():
+            poll = db.session.get(Poll, poll_id)
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(PollResponse)) == 1
+            assert service.stored_tallies(poll) == service.recompute_tallies(poll)
+            assert service.results(poll)["respondents"] == 1
+            db.session.remove()
+
+
+@pytest.mark.slow
+def test_one_person_by_account_code_and_device_at_once_counts_once(db_url):
+    """Twelve simultaneous answers from one signed-in person over real HTTP, by account, by a
+    slip and from a phone, four of each: one is counted."""
+    with serve(db_url) as (base_url, app):
+        with app.app_context():
+            street = create_org("东湖街道", "street", None)
+            community = create_org("和平社区", "community", street)
+            resident = create_person(name="吴阿姨")
+            add_membership(resident, community, "resident")
+            token = issue_token(resident)[0]
+            poll = service.create_poll(community, {
+                "title": "群众满意度测评", "audience": "mass", "modes": ["account", "code", "device"],
+                "opens_at": NOW - timedelta(hours=1), "closes_at": NOW + timedelta(days=1),
+                "questions": [{"text": "总体满意度", "kind": "rating5"}]})
+            code = service.generate_codes(poll, 1)[0].code
+            db.session.commit()
+            poll_id, question_id = poll.id, poll.questions[0].id
+            db.session.remove()
+
+        ways = [{}, {"code": code}, {"device": "resident-phone-000001"}] * 4
+        barrier = threading.Barrier(len(ways))
+        seen: list[tuple[int, str]] = []
+        lock = threading.Lock()
+
+        def send(way: dict) -> None:
+            with requests.Session() as http:
+                barrier.wait(timeout=30)
+                response = http.post(f"{base_url}/api/v1/polls/{poll_id}/responses", timeout=60,
+                                     headers={"Authorization": f"Bearer {token}"},
+                                     json={**way, "answers": [{"question_id": question_id, "value": 5}]})
+            body = response.json()
+            with lock:
+                seen.append((response.status_code, "counted" if response.status_code == 201 else body["error"]["code"]))
+
+        threads = [threading.Thread(target=send, args=(way,)) for way in ways]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert Counter(seen) == Counter({(201, "counted"): 1, (409, "already_answered"): len(ways) - 1})
         with app.app_context():
             poll = db.session.get(Poll, poll_id)
             assert db.session.scalar(sa.select(sa.func.count()).select_from(PollResponse)) == 1

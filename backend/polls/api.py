@@ -114,7 +114,7 @@ def flagged(poll_id):
     return service.flagged_of(require_actor(), poll_id)
 
 
-@blp.post("/poll-responses/<int:response_id>/review")
+@blp.post("/poll-responses/<int(max=9007199254740991):response_id>/review")
 @blp.arguments(ReviewSchema)
 @blp.response(200, FlaggedSchema)
 def review(args, response_id):

@@ -1,15 +1,18 @@
 """Satisfaction polls (党员测评 / 群众满意度测评) that can be trusted.
 
 Anonymity by construction: `poll_responses` never hold who answered. Who has answered is
-kept in `poll_ballots` as a keyed hash (HMAC with the poll's own secret) whose primary key
-is (poll, hash) — no sequence, no time, no reference to a response — so a ballot cannot be
-joined to the answer it allowed. The primary key is also what makes "one answer per
-respondent" hold under any concurrency.
+kept in `poll_ballots` as a keyed hash whose key stays in the settings (ballots.py), with
+(poll, hash) as the whole row — no id, no time, no reference to a response, and on SQLite no
+hidden rowid — so a ballot cannot be joined to the answer it allowed. Answers get random ids,
+so their ids do not count them in the order they came either; what the storage itself keeps
+of that order is rewritten away (storage.py). The primary key is also what makes "one answer
+per respondent" hold under any concurrency.
 """
 
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -54,6 +57,16 @@ MODE_LABELS = {Mode.account: "实名登录", Mode.code: "一次性测评码", Mo
 #: rating5 levels, 5 = best.
 RATING_LABELS = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "非常不满意"}
 
+#: The id of an answer: 64-bit on PostgreSQL; on SQLite exactly INTEGER, which makes it the
+#: rowid instead of leaving a hidden rowid that counts the rows in the order they came.
+RANDOM_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def random_id() -> int:
+    """A fresh answer id, at random below 2**53 (exact as a JavaScript number): a counter would
+    number the answers in the order they came."""
+    return secrets.randbelow(2**53 - 1) + 1
+
 
 class Poll(db.Model):
     __tablename__ = "polls"
@@ -81,8 +94,11 @@ class Poll(db.Model):
     allow_account: Mapped[bool] = mapped_column(default=True)
     allow_code: Mapped[bool] = mapped_column(default=False)
     allow_device: Mapped[bool] = mapped_column(default=False)
-    #: Key of the respondent hashes; never leaves the server.
-    secret: Mapped[str] = mapped_column(sa.String(64))
+    #: Key of the ballots of a poll that was open when migration 0016a took the keys out of the
+    #: database; cleared once the poll has closed and its rows are rewritten (storage.py).
+    legacy_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    #: When its answers were last rewritten in key order (storage.py); before its close, again.
+    rewritten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -132,12 +148,14 @@ class PollQuestion(db.Model):
 
 
 class PollBallot(db.Model):
-    """"This respondent has answered": a keyed hash, nothing that leads to the answer."""
+    """"This respondent has answered": a keyed hash, nothing that leads to the answer. A signed-in
+    person's answer writes one for the person and one for each code or phone it came with."""
 
     __tablename__ = "poll_ballots"
     __table_args__ = (
         sa.PrimaryKeyConstraint("poll_id", "respondent_hash", name="pk_poll_ballots",
                                 info=conflict_info("already_answered", "您已参加过本次测评")),
+        {"sqlite_with_rowid": False},
     )
 
     poll_id: Mapped[int] = mapped_column(sa.ForeignKey("polls.id", ondelete="CASCADE"))
@@ -169,7 +187,7 @@ class PollResponse(db.Model):
         sa.Index("ix_poll_responses_poll_id_network", "poll_id", "network_hash", "submitted_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(RANDOM_ID, primary_key=True, autoincrement=False, default=random_id)
     poll_id: Mapped[int] = mapped_column(sa.ForeignKey("polls.id", ondelete="CASCADE"))
     mode: Mapped[str] = mapped_column(sa.String(8))
     #: Where the respondent belongs, when known (breakdowns of ≥ POLL_MIN_GROUP only).
@@ -189,8 +207,9 @@ class PollAnswer(db.Model):
     __tablename__ = "poll_answers"
     __table_args__ = (sa.Index("ix_poll_answers_question_id", "question_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    response_id: Mapped[int] = mapped_column(sa.ForeignKey("poll_responses.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(RANDOM_ID, primary_key=True, autoincrement=False, default=random_id)
+    response_id: Mapped[int] = mapped_column(RANDOM_ID, sa.ForeignKey("poll_responses.id", ondelete="CASCADE"),
+                                             index=True)
     question_id: Mapped[int] = mapped_column(sa.ForeignKey("poll_questions.id", ondelete="CASCADE"))
     #: rating5: 1..5; choice: the option index (one row per ticked option).
     value: Mapped[int | None] = mapped_column()
@@ -200,10 +219,12 @@ class PollAnswer(db.Model):
 class PollTally(db.Model):
     """Running aggregates, moved in the transaction of each answer (and each exclusion):
     (question, grid or 0 for all, key) → count. Keys: rating level or option index as text,
-    "answered" for text questions; question 0 holds per-poll counts ("responses", "mode:…")."""
+    "answered" for text questions; question 0 holds per-poll counts ("responses", "mode:…").
+    No rowid on SQLite: it would number the keys in the order answers first brought them."""
 
     __tablename__ = "poll_tallies"
-    __table_args__ = (sa.PrimaryKeyConstraint("poll_id", "question_id", "grid_id", "key", name="pk_poll_tallies"),)
+    __table_args__ = (sa.PrimaryKeyConstraint("poll_id", "question_id", "grid_id", "key", name="pk_poll_tallies"),
+                      {"sqlite_with_rowid": False})
 
     poll_id: Mapped[int] = mapped_column(sa.ForeignKey("polls.id", ondelete="CASCADE"))
     question_id: Mapped[int] = mapped_column()

@@ -3,8 +3,6 @@ running tallies moved in the same transaction as each answer."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import secrets
 from collections import Counter
@@ -27,6 +25,7 @@ from backend.notifications.service import already_told, notify
 from backend.orgs.models import Org, OrgKind
 from backend.orgs.permissions import org_visible_clause
 from backend.people.models import Membership, Role
+from backend.polls import ballots
 from backend.polls.models import (
     AUDIENCE_LABELS,
     Audience,
@@ -147,7 +146,7 @@ def create_poll(org: Org, args: dict, created_by_id: int | None = None, *, runs_
                 description=args.get("description"),
                 audience=args["audience"], opens_at=args["opens_at"], closes_at=args["closes_at"],
                 allow_account=Mode.account.value in modes, allow_code=Mode.code.value in modes,
-                allow_device=Mode.device.value in modes, secret=secrets.token_hex(32), created_by_id=created_by_id,
+                allow_device=Mode.device.value in modes, created_by_id=created_by_id,
                 questions=questions)
     try:
         with db.session.begin_nested():
@@ -194,13 +193,10 @@ def generate_codes(poll: Poll, count: int, grid: Org | None = None) -> list[Poll
 @dataclass
 class Respondent:
     mode: Mode
-    #: What must answer only once, before hashing: "person:12", "code:ABCD2345", "device:…".
-    key: str
+    #: What answers only once, before hashing ("person:12", "code:ABCD2345", "device:…"): all the
+    #: answer came with, whatever its mode; a second answer by any of them is refused.
+    keys: tuple[str, ...]
     grid_id: int | None = None
-
-
-def _keyed(poll: Poll, value: str) -> str:
-    return hmac.new(poll.secret.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
 def _grid_of(actor: Actor, org: Org) -> int | None:
@@ -214,7 +210,13 @@ def respondent_for(poll: Poll, *, actor: Actor | None, code: str | None, device:
                    qr_grid_id: int | None = None) -> Respondent:
     """Pick the strongest mode the poll accepts for what the respondent brought.
 
-    A code wins (it was handed to them); then a signed-in person; then the device."""
+    A code wins (it was handed to them); then a signed-in person; then the device. A signed-in
+    person is one respondent whatever the mode: their answer also spends the code and the phone
+    it came with, so neither answers again for someone else, nor they again by another mode.
+    A slip used without signing in spends no phone: a household shares one, each with a slip."""
+    person = (f"person:{actor.person.id}",) if actor is not None else ()
+    phone = (f"device:{device}",) if poll.allow_device and device else ()
+    bound = person + phone if person else ()
     if code:
         if not poll.allow_code:
             raise Conflict("本测评不使用测评码", code="mode_not_allowed")
@@ -222,7 +224,7 @@ def respondent_for(poll: Poll, *, actor: Actor | None, code: str | None, device:
                                                            PollCode.code == code.strip().upper()))
         if found is None:
             raise _invalid("code", "测评码不正确，请核对纸条上的 8 位码", "invalid_code")
-        return Respondent(Mode.code, f"code:{found.code}", found.grid_id)
+        return Respondent(Mode.code, (f"code:{found.code}",) + bound, found.grid_id)
     if actor is not None and poll.allow_account:
         if poll.audience == Audience.party_member.value:
             # A party member of the evaluated org: the role held on it or below it.
@@ -232,9 +234,9 @@ def respondent_for(poll: Poll, *, actor: Actor | None, code: str | None, device:
             in_audience = actor.is_admin or bool(actor.roles_around(poll.org))
         if not in_audience:
             raise Forbidden("您不在本次测评的对象范围内", code="not_in_audience")
-        return Respondent(Mode.account, f"person:{actor.person.id}", _grid_of(actor, poll.org))
-    if poll.allow_device and device:
-        return Respondent(Mode.device, f"device:{device}", qr_grid_id)
+        return Respondent(Mode.account, bound, _grid_of(actor, poll.org))
+    if phone:
+        return Respondent(Mode.device, phone + person, qr_grid_id)
     if poll.audience == Audience.party_member.value or not poll.allow_device:
         raise Unauthorized("请先登录或使用测评码参加" if poll.allow_code else "请先登录后参加")
     raise _invalid("device", "无法识别本机，请允许浏览器保存信息后重试")
@@ -293,7 +295,9 @@ def _network(poll: Poll, ip: str | None) -> str | None:
     except ValueError:
         return None
     prefix = 24 if address.version == 4 else 48
-    return _keyed(poll, "net:" + str(ipaddress.ip_network(f"{address}/{prefix}", strict=False)))
+    # Keyed like the ballots: with a key in the database every /24 could be tried in seconds.
+    return ballots.keyed(ballots.current_key(poll), "net:" + str(ipaddress.ip_network(f"{address}/{prefix}",
+                                                                                     strict=False)))
 
 
 def _tally_keys(answer_rows: list[PollAnswer], grid_id: int | None, mode: str) -> Counter:
@@ -344,11 +348,7 @@ def submit(poll: Poll, respondent: Respondent, answers: list[dict], *, ip: str |
     if respondent.mode == Mode.device and ip:
         limits.take(limits.Limit("poll.client", cfg["POLL_CLIENT_HOURLY_LIMIT"], 3600, coarse=True),
                     limits.keyed(poll.id, ip), TOO_MANY_ANSWERS)
-    try:
-        with db.session.begin_nested():
-            db.session.add(PollBallot(poll_id=poll.id, respondent_hash=_keyed(poll, respondent.key)))
-    except IntegrityError as exc:
-        raise conflict_for(exc) from exc
+    _cast_ballots(poll, respondent.keys)
     response = PollResponse(poll_id=poll.id, mode=respondent.mode.value, grid_id=respondent.grid_id,
                             network_hash=network, submitted_at=now.replace(second=0, microsecond=0),
                             status=R.ok.value, answers=rows)
@@ -357,6 +357,26 @@ def submit(poll: Poll, respondent: Respondent, answers: list[dict], *, ip: str |
     _move_tallies(poll.id, _tally_keys(rows, respondent.grid_id, respondent.mode.value), +1)
     _flag_burst(poll, network, now)
     return response
+
+
+def _cast_ballots(poll: Poll, keys: tuple[str, ...]) -> None:
+    """One ballot per key, or 409 already_answered if any of them answered before: under an
+    earlier key (looked up; no process hashes with those any more), or under the current one
+    (the primary key, which holds under any concurrency)."""
+    earlier = [ballots.keyed(key, value) for key in ballots.earlier_keys(poll) for value in keys]
+    if earlier and db.session.scalar(sa.select(sa.exists().where(
+            PollBallot.poll_id == poll.id, PollBallot.respondent_hash.in_(earlier)))):
+        code, message = PollBallot.__table__.primary_key.info["conflict"]
+        raise Conflict(message, code=code)
+    current = ballots.current_key(poll)
+    # In one order for everyone: two answers sharing two keys then wait on the same one first
+    # instead of each holding one the other needs (a deadlock on PostgreSQL).
+    rows = [{"poll_id": poll.id, "respondent_hash": h} for h in sorted({ballots.keyed(current, v) for v in keys})]
+    try:
+        with db.session.begin_nested():
+            db.session.execute(sa.insert(PollBallot), rows)
+    except IntegrityError as exc:
+        raise conflict_for(exc) from exc
 
 
 def _flag_burst(poll: Poll, network: str | None, now: datetime) -> None:
@@ -458,7 +478,8 @@ def results(poll: Poll, *, with_texts: bool = False) -> dict:
             item["texts"] = list(db.session.scalars(
                 sa.select(PollAnswer.text).join(PollResponse, PollResponse.id == PollAnswer.response_id)
                 .where(PollAnswer.question_id == q.id, PollResponse.status != R.excluded.value)
-                .order_by(PollAnswer.id.desc()).limit(50)))
+                # Newest first to the minute; within a minute in no particular order (ids are random).
+                .order_by(PollResponse.submitted_at.desc(), PollAnswer.id).limit(50)))
         questions.append(item)
     return {
         "poll_id": poll.id,
