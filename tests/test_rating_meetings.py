@@ -281,7 +281,8 @@ def test_meetings_page_takes_a_file_and_the_street_confirms_and_strikes(app, cli
     other = meeting(client, headers["sec_a"], orgs["a"], today).get_json()
     correct_url = f"/h5/rating/meetings/{other['id']}/correct"
     form_page = secretary.get(correct_url)
-    assert "辖区单位党建联席会议" in form_page.get_data(as_text=True)
+    form_html = form_page.get_data(as_text=True)
+    assert "辖区单位党建联席会议" in form_html and 'name="note"' in form_html and "不换则沿用原记录" in form_html
     fixed = secretary.post(correct_url, data={"csrf_token": csrf_from(form_page), "kind": "joint",
                                               "held_on": today.isoformat(), "topic": "辖区单位党建联席会（第二次）",
                                               "attendance": "12", "note": "议题写错"})
