@@ -102,7 +102,7 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None, *, from_p
     if current == Phase.audit:
         # Leaving audit publishes the results: the figures freeze and the appeal clock starts.
         # Through the drift check, like every full recompute: publication never papers over drift.
-        recorded = watch.Recorded.of(period)
+        recorded = watch.RecordedCache()
         for card in period.scorecards:
             watch.audit(card, cause="结果发布前核算", recorded=recorded)
         period.published_on = today()
