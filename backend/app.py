@@ -47,7 +47,7 @@ from backend.qrcodes.api import blp as qrcodes_blp
 from backend.qrcodes.models import QrPurpose
 from backend.qrcodes.public import bp as qr_public_bp
 from backend.qrcodes.service import PurposeHandler, register_purpose
-from backend.rating import live
+from backend.rating import live, stream
 from backend.rating import permissions as rating_rules
 from backend.rating.api import blp as rating_blp
 from backend.rosters import permissions as roster_rules
@@ -122,6 +122,7 @@ def register_extensions(app: Flask) -> None:
     compress.init_app(app)
     api.init_app(app)
     live.install()
+    stream.install()
     wechat_subscriptions.install()
 
 

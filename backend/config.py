@@ -212,6 +212,9 @@ def load_config() -> dict:
         # Score streams (SSE): how often each process looks for new score events, the
         # keep-alive comment interval, and the reconnection delay suggested to browsers.
         "STREAM_POLL_SECONDS": float(os.environ.get("STREAM_POLL_SECONDS", "0.5")),
+        # On PostgreSQL a commit that wrote score events wakes every process (LISTEN/NOTIFY):
+        # the poll is then only the fallback, this often.
+        "STREAM_NOTIFY_POLL_SECONDS": float(os.environ.get("STREAM_NOTIFY_POLL_SECONDS", "5")),
         "STREAM_HEARTBEAT_SECONDS": float(os.environ.get("STREAM_HEARTBEAT_SECONDS", "15")),
         "STREAM_RETRY_MS": _int("STREAM_RETRY_MS", 2000),
         # Each open stream holds a server thread: at most this many per process (keep it

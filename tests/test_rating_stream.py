@@ -12,13 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
 from backend.extensions import db
+from backend.polls.presets import PRESETS
 from backend.rating import stream
 from tests import factories as f
 from tests.live import serve
@@ -191,6 +192,66 @@ def test_one_person_cannot_hold_every_stream(db_url, people):
         again = Listener(whole, officer)
         for listener in (*mine, other, again):
             listener.close()
+
+
+def mass_poll(base: str, org: int, officer: dict, codes: int) -> tuple[int, list[int], list[str]]:
+    """A counted mass poll of `org`, open now: (poll id, rated question ids, one-time codes)."""
+    made = requests.post(f"{base}/api/v1/polls", headers=officer, timeout=10, json={
+        **PRESETS["mass"], "org_id": org, "modes": ["code"],
+        "opens_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()})
+    assert made.status_code == 201, made.text
+    poll = made.json()
+    issued = requests.post(f"{base}/api/v1/polls/{poll['id']}/codes", headers=officer, json={"count": codes},
+                           timeout=10)
+    assert issued.status_code == 201, issued.text
+    rated = [q["id"] for q in poll["questions"] if q["kind"] == "rating5"]
+    return poll["id"], rated, [c["code"] for c in issued.json()]
+
+
+def answer(base: str, poll: int, rated: list[int], code: str) -> None:
+    done = requests.post(f"{base}/api/v1/polls/{poll}/responses", timeout=10,
+                         json={"code": code, "answers": [{"question_id": q, "value": 5} for q in rated]})
+    assert done.status_code == 201, done.text
+
+
+def test_an_answer_wakes_the_stream_at_its_commit_not_at_the_next_poll(db_url, people):
+    """The poll is an hour apart here: the event can only arrive through the wake that the
+    answer's commit gives the hub of its process."""
+    with serve(db_url, STREAM_POLL_SECONDS=3600, STREAM_NOTIFY_POLL_SECONDS=3600) as (base, _app):
+        officer, secretary = bearer(base, "officer"), bearer(base, "sec_a")
+        period = campaign(base, people, officer)
+        poll, rated, codes = mass_poll(base, people["a"], officer, 2)
+        listener = Listener(f"{base}/api/v1/periods/{period}/scorecards/{people['a']}/stream", secretary)
+        assert listener.received.get(timeout=WAIT) == {"comment": "connected"}
+        for code in codes:
+            answer(base, poll, rated, code)
+            event = json.loads(listener.next_event()["data"])
+            assert event["criterion"] in ("S5", "R5", "O5") and "份答卷" in event["cause"]
+        listener.close()
+
+
+def test_a_score_written_by_another_process_wakes_the_listener_through_notify(db_url, people):
+    """Two apps, two engines: the writer's commit wakes only its own process's hub, so the
+    reader's stream hears of it through PostgreSQL's NOTIFY alone (its poll is an hour apart)."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite has no NOTIFY: another process's events arrive with the poll")
+    with serve(db_url, STREAM_POLL_SECONDS=3600, STREAM_NOTIFY_POLL_SECONDS=3600) as (reader, app), \
+            serve(db_url) as (writer, _):
+        officer, secretary = bearer(writer, "officer"), bearer(writer, "sec_a")
+        period = campaign(writer, people, officer)
+        listener = Listener(f"{reader}/api/v1/periods/{period}/scorecards/{people['a']}/stream", secretary)
+        assert listener.received.get(timeout=WAIT) == {"comment": "connected"}
+        hub = stream.hub(app)
+        deadline = time.monotonic() + WAIT
+        while not hub.listening and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hub.listening
+        time.sleep(0.2)   # the wake the listener gives on connecting has been read
+        score(writer, period, people["a"], "G1", 4, secretary)
+        event = json.loads(listener.next_event()["data"])
+        assert (event["criterion"], event["new"]) == ("G1", 4)
+        listener.close()
 
 
 def _free_port() -> int:

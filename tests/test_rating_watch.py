@@ -6,7 +6,9 @@ ledger, even with every hash recomputed, is named by the first anchor it no long
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +19,10 @@ from werkzeug.wrappers import Request, Response
 
 from backend.extensions import db, utcnow
 from backend.notifications.models import Notification
-from backend.rating import anchors, ledger, live, watch
+from backend.orgs.service import create_orgs
+from backend.people.actors import load_actor
+from backend.rating import anchors, engine, ledger, live, watch
+from backend.rating import service as rating
 from backend.rating.models import CampaignEntry, CriterionScore, Meeting, RatingPeriod, Scorecard, ScoreEvent
 from jobs.__main__ import run_job
 from jobs.registry import JOBS
@@ -342,3 +347,55 @@ def test_url_anchor_to_a_fake_server_that_fails_then_answers(app, client, world,
     run(app, "rating.anchor_ledgers")
     assert "tried again tomorrow" in caplog.text and "job rating.anchor_ledgers failed" not in caplog.text
     assert len(anchor_lines(app)) == 3
+
+
+# --- jobs in small units ---------------------------------------------------------------------------
+
+def test_the_hourly_refresh_lets_web_writes_through_between_its_units(app, db_url, monkeypatch):
+    """Each scorecard is made slow (0.07 s under its lock) over 60 scorecards: a refresh that
+    held SQLite's write lock for its whole run (4.2 s or more) would make a writer with a
+    2 s busy timeout fail with "database is locked"; in units, every write goes through."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL locks rows, not the database: unrelated writes never wait for the job")
+    street = f.org("东湖街道", "street")
+    communities = create_orgs([(f"社区{i:02d}", "community", street) for i in range(60)])
+    officer = f.person("周海", username="officer", role="street_officer", org=street)
+    actor = load_actor(officer.id)
+    period = rating.create_period(actor, name="分批核算", year=date.today().year, rubric_code="wuhua-2019",
+                                  org_ids=[c.id for c in communities])
+    rating.advance(actor, period, "self_evaluation")
+    street_id = street.id
+    db.session.commit()
+    compute = engine.compute
+
+    def slow(*args, **kwargs):
+        time.sleep(0.07)
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "compute", slow)
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def job():
+        try:
+            with app.app_context():
+                live.refresh_live()
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - the test thread reports it
+            failures.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    writer = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=2, isolation_level=None)
+    writes = 0
+    try:
+        while not done.is_set():
+            writer.execute("UPDATE orgs SET households = ? WHERE id = ?", (writes, street_id))
+            writes += 1
+            time.sleep(0.05)
+    finally:
+        writer.close()
+        thread.join(timeout=120)
+    assert not failures and writes >= 5

@@ -193,13 +193,13 @@ def grade_for(rubric: dict, total: Decimal) -> str | None:
     return next(g["name"] for g in rubric["rules"]["grades"] if total >= Decimal(str(g["min"])))
 
 
-def create_criteria(card: Scorecard) -> None:
-    """Empty rows for every criterion of the rubric: manual ones wait for an entry."""
-    for standard, criterion in criteria_of(card.period.rubric.body):
-        card.criteria.append(CriterionScore(
-            code=criterion["code"], standard_code=standard["code"], source=criterion["source"],
-            max_points=points(criterion["max_points"]), points=ZERO, computed_points=ZERO, inputs={},
-            explanation=f"待评分（满分 {fmt(points(criterion['max_points']))} 分）"))
+def empty_criteria(rubric: dict) -> list[dict]:
+    """Empty rows (columns but the scorecard's) for every criterion of the rubric: manual ones
+    wait for an entry. Rows, not objects: a campaign inserts a district's in one statement."""
+    return [{"code": criterion["code"], "standard_code": standard["code"], "source": criterion["source"],
+             "max_points": points(criterion["max_points"]), "points": ZERO, "computed_points": ZERO, "inputs": {},
+             "explanation": f"待评分（满分 {fmt(points(criterion['max_points']))} 分）"}
+            for standard, criterion in criteria_of(rubric)]
 
 
 def lock(card: Scorecard) -> Scorecard:

@@ -36,18 +36,47 @@ def append(period: RatingPeriod, kind: str, *, org_id: int | None = None, actor_
     not conflict with the key-share locks that inserting a row referring to the period takes
     (a score event, this entry): concurrent appenders have usually taken one already, and
     FOR UPDATE would leave each waiting on the other's, a deadlock."""
-    db.session.execute(sa.select(RatingPeriod.id).where(RatingPeriod.id == period.id).with_for_update(key_share=True))
-    db.session.refresh(period, ["ledger_seq", "ledger_head"])
+    _lock(period)
     at = utcnow()
     seq = period.ledger_seq + 1
-    body = canonical({"period_id": period.id, "seq": seq, "kind": kind, "org_id": org_id, "actor_id": actor_id,
-                      "at": at.isoformat(), "data": data})
+    body = _body(period, seq, kind, org_id, actor_id, at, data)
     entry = CampaignEntry(period_id=period.id, seq=seq, kind=kind, org_id=org_id, body=body,
                           prev_hash=period.ledger_head, hash=digest(period.ledger_head, body), created_at=at)
     db.session.add(entry)
     period.ledger_seq, period.ledger_head = seq, entry.hash
     db.session.flush()
     return entry
+
+
+def append_many(period: RatingPeriod, items: list[tuple[str, int | None, int | None, dict]]) -> int:
+    """Entries (kind, org id, actor id, data) after the newest one, in the order given: the
+    same chain as that many `append`s, in one lock, one insert and one head update, for a step
+    that writes an entry per org (a campaign of thousands). The number of entries."""
+    if not items:
+        return 0
+    _lock(period)
+    at = utcnow()
+    seq, head, rows = period.ledger_seq, period.ledger_head, []
+    for kind, org_id, actor_id, data in items:
+        seq += 1
+        body = _body(period, seq, kind, org_id, actor_id, at, data)
+        rows.append({"period_id": period.id, "seq": seq, "kind": kind, "org_id": org_id, "body": body,
+                     "prev_hash": head, "hash": digest(head, body), "created_at": at})
+        head = rows[-1]["hash"]
+    db.session.execute(sa.insert(CampaignEntry), rows)
+    period.ledger_seq, period.ledger_head = seq, head
+    db.session.flush()
+    return len(rows)
+
+
+def _lock(period: RatingPeriod) -> None:
+    db.session.execute(sa.select(RatingPeriod.id).where(RatingPeriod.id == period.id).with_for_update(key_share=True))
+    db.session.refresh(period, ["ledger_seq", "ledger_head"])
+
+
+def _body(period: RatingPeriod, seq: int, kind: str, org_id: int | None, actor_id: int | None, at, data: dict) -> str:
+    return canonical({"period_id": period.id, "seq": seq, "kind": kind, "org_id": org_id, "actor_id": actor_id,
+                      "at": at.isoformat(), "data": data})
 
 
 def entries(period: RatingPeriod) -> sa.Select:

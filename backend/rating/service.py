@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from backend.core.errors import Conflict, DomainError, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can, load_authorized
@@ -73,16 +74,22 @@ def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_i
     authorize(actor, "period.manage", period)
     db.session.add(period)
     db.session.flush()
-    for org in sorted(orgs, key=lambda o: o.id):
-        card = Scorecard(period=period, org=org, standards={})
-        db.session.add(card)
-        engine.create_criteria(card)
-        db.session.flush()
-        engine.recompute(card, cause="创评开始")
+    # Scorecards and their criteria in one statement each, whatever the number of orgs; then
+    # each scorecard's first figures, flushed together at the end.
+    db.session.execute(sa.insert(Scorecard), [{"period_id": period.id, "org_id": o.id, "standards": {}}
+                                              for o in sorted(orgs, key=lambda o: o.id)])
+    card_ids = db.session.scalars(sa.select(Scorecard.id).where(Scorecard.period_id == period.id)).all()
+    empty = engine.empty_criteria(rubric.body)
+    db.session.execute(sa.insert(CriterionScore), [{**row, "scorecard_id": i} for i in card_ids for row in empty])
+    cards = db.session.scalars(sa.select(Scorecard).where(Scorecard.period_id == period.id).order_by(Scorecard.id)
+                               .options(selectinload(Scorecard.org), selectinload(Scorecard.criteria))).all()
+    with db.session.no_autoflush:
+        for card in cards:
+            engine.recompute(card, cause="创评开始")
     ledger.append(period, "period_created", actor_id=actor.person.id, name=name, year=year,
                   rubric={"code": rubric.code, "version": rubric.version, "hash": rubric.content_hash},
                   org_ids=sorted(o.id for o in orgs))
-    _ledger_meetings_so_far(period, actor)
+    _ledger_meetings_so_far(period, cards, actor)
     return period
 
 
@@ -102,7 +109,7 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None, *, from_p
     if current == Phase.audit:
         # Leaving audit publishes the results: the figures freeze and the appeal clock starts.
         # Through the drift check, like every full recompute: publication never papers over drift.
-        recorded = watch.Recorded.of(period)
+        recorded = watch.RecordedCache()
         for card in period.scorecards:
             watch.audit(card, cause="结果发布前核算", recorded=recorded)
         period.published_on = today()
@@ -366,10 +373,12 @@ def consequences(rules: dict, stars: int) -> list[str]:
 
 
 def finalise(period: RatingPeriod, actor: Actor) -> None:
-    """Quotas, bonuses and consequences; a ledger entry per cap and per final result."""
+    """Quotas, bonuses and consequences; a ledger entry per cap and per final result (written
+    together, as are the problem lists: a district's thousands of orgs cost a few statements)."""
     rubric = period.rubric.body
     rules = rubric["rules"]
-    cards = list(period.scorecards)
+    cards = list(db.session.scalars(sa.select(Scorecard).where(Scorecard.period_id == period.id)
+                                    .options(selectinload(Scorecard.org)).order_by(Scorecard.id)))
     titles = {s["code"]: s["title"] for s in rubric["standards"]}
     if rubric["kind"] == "stars":
         outcomes = {o.org_id: o for o in apply_quotas(
@@ -378,14 +387,15 @@ def finalise(period: RatingPeriod, actor: Actor) -> None:
              for c in cards],
             [(q["stars"], q["max_share"]) for q in rules["quotas"]])}
     threshold = Decimal(str(rules.get("star_threshold", 0)))
+    entries, problems = [], []
     for card in cards:
         if rubric["kind"] == "stars":
             outcome = outcomes[card.org_id]
             card.final_stars, card.capped = outcome.stars, outcome.capped
             card.bonus = rules["bonus"][str(outcome.stars)]
             if outcome.capped:
-                ledger.append(period, "quota_cap", org_id=card.org_id, actor_id=actor.person.id,
-                              stars_earned=outcome.stars_earned, stars=outcome.stars, reason=outcome.reason)
+                entries.append(("quota_cap", card.org_id, actor.person.id, {
+                    "stars_earned": outcome.stars_earned, "stars": outcome.stars, "reason": outcome.reason}))
             weak = consequences(rules, outcome.stars)
             needs_list = outcome.stars <= rules.get("problem_list_at_most", -1)
             title = f"{STAR_NAMES[outcome.stars]}党组织" if outcome.stars else "无星级党组织"
@@ -394,21 +404,22 @@ def finalise(period: RatingPeriod, actor: Actor) -> None:
             needs_list = card.grade in ("一般", "软弱涣散")
             title = card.grade
         if needs_list:
-            _seed_problems(period, card, titles, threshold)
-        ledger.append(period, "final_result", org_id=card.org_id, actor_id=actor.person.id, total=card.total,
-                      standards=card.standards, stars_earned=card.stars, stars=card.final_stars, grade=card.grade,
-                      capped=card.capped, bonus=card.bonus, title=title, consequences=weak,
-                      quota_exception=card.quota_exception)
+            problems += _first_problems(period, card, titles, threshold)
+        entries.append(("final_result", card.org_id, actor.person.id, {
+            "total": card.total, "standards": card.standards, "stars_earned": card.stars, "stars": card.final_stars,
+            "grade": card.grade, "capped": card.capped, "bonus": card.bonus, "title": title, "consequences": weak,
+            "quota_exception": card.quota_exception}))
+    if problems:
+        db.session.execute(sa.insert(Problem), problems)
+    ledger.append_many(period, entries)
     period.finalised_at = utcnow()
 
 
-def _seed_problems(period: RatingPeriod, card: Scorecard, titles: dict, threshold: Decimal) -> None:
-    """Start the problem list with each standard short of its star; the secretary completes it."""
-    for code, value in card.standards.items():
-        if not threshold or Decimal(value) < threshold:
-            db.session.add(Problem(period_id=period.id, org_id=card.org_id, standard_code=code,
-                                   problem=f"{titles[code]}得分 {engine.fmt(Decimal(value))} 分，"
-                                           f"未达到 {engine.fmt(threshold)} 分"))
+def _first_problems(period: RatingPeriod, card: Scorecard, titles: dict, threshold: Decimal) -> list[dict]:
+    """The start of a problem list: each standard short of its star; the secretary completes it."""
+    return [{"period_id": period.id, "org_id": card.org_id, "standard_code": code,
+             "problem": f"{titles[code]}得分 {engine.fmt(Decimal(value))} 分，未达到 {engine.fmt(threshold)} 分"}
+            for code, value in card.standards.items() if not threshold or Decimal(value) < threshold]
 
 
 # --- problem lists and meetings ----------------------------------------------------------------
@@ -681,14 +692,19 @@ def _ledger_meeting(kind: str, meeting: Meeting, actor: Actor, years: set[int] |
                       meeting=_meeting_facts(meeting), **data)
 
 
-def _ledger_meetings_so_far(period: RatingPeriod, actor: Actor) -> None:
-    """A new campaign starts its ledger with the records of its year already made, per org."""
-    for card in period.scorecards:
-        found = db.session.scalars(sa.select(Meeting).join(Org, Org.id == Meeting.org_id).where(
-            Org.path.startswith(card.org.path), *_in_year(period.year)).order_by(Meeting.id)).all()
-        if found:
-            ledger.append(period, "meetings_at_start", org_id=card.org_id, actor_id=actor.person.id,
-                          meetings=[_meeting_facts(m) for m in found])
+def _ledger_meetings_so_far(period: RatingPeriod, cards: list[Scorecard], actor: Actor) -> None:
+    """A new campaign starts its ledger with the records of its year already made, per org:
+    one read of the street's records, each handed to every rated org at or above its own."""
+    found = db.session.execute(sa.select(Meeting, Org.path).join(Org, Org.id == Meeting.org_id).where(
+        Org.path.startswith(period.run_by.path), *_in_year(period.year))
+        .options(selectinload(Meeting.evidence)).order_by(Meeting.id)).all()
+    per_org: dict[int, list[Meeting]] = {}
+    for meeting, path in found:
+        for org_id in (int(part) for part in path.strip("/").split("/")):
+            per_org.setdefault(org_id, []).append(meeting)
+    ledger.append_many(period, [("meetings_at_start", card.org_id, actor.person.id,
+                                 {"meetings": [_meeting_facts(m) for m in per_org[card.org_id]]})
+                                for card in cards if card.org_id in per_org])
 
 
 def _in_year(year: int) -> tuple:

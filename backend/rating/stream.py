@@ -2,11 +2,19 @@
 answer, every process reads the new score events, so a dashboard served by one process sees
 what another wrote.
 
-One poller thread per process (the hub) reads new events every STREAM_POLL_SECONDS and
-hands them to the open streams of that process, so a hundred open dashboards cost one query
-per interval, not a hundred. PostgreSQL may commit a lower id after a higher one: the hub
-reads from the lowest id it has not accounted for and remembers what it has already sent,
-so a late commit is still delivered; a gap still open after GAP_SECONDS is a rolled-back id.
+One reader thread per process (the hub) reads new events and hands them to the open streams
+of that process, so a hundred open dashboards cost one query per wake, not a hundred. The
+hub reads when woken and at the latest every STREAM_POLL_SECONDS:
+
+- in this process, a commit that wrote score events wakes it right after the commit;
+- on PostgreSQL, that transaction also sends NOTIFY (delivered on commit), and a listener
+  connection in each process wakes its hub, so a write in another process arrives as fast;
+  while the listener is connected the poll is only the fallback (STREAM_NOTIFY_POLL_SECONDS);
+- on SQLite there is no NOTIFY: another process's writes arrive with the poll.
+
+PostgreSQL may commit a lower id after a higher one: the hub reads from the lowest id it has
+not accounted for and remembers what it has already sent, so a late commit is still
+delivered; a gap still open after GAP_SECONDS is a rolled-back id.
 """
 
 from __future__ import annotations
@@ -18,8 +26,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import psycopg
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from backend.extensions import db, write_intent
 from backend.rating.models import ScoreEvent
@@ -29,6 +40,13 @@ from backend.rating.schemas import ScoreEventSchema
 GAP_SECONDS = 10.0
 #: Events replayed on (re)connection at most; a client further behind reloads the page.
 REPLAY_LIMIT = 500
+#: The PostgreSQL channel a commit with score events notifies.
+CHANNEL = "sanwei_score_events"
+#: How long the listener waits on its connection before looking whether the hub still runs,
+#: and waits before connecting again after losing it.
+LISTEN_SECONDS = 1.0
+#: Session flag: this transaction wrote score events (wake the hub once it commits).
+_WROTE = "score_events_written"
 
 _schema = ScoreEventSchema()
 
@@ -65,6 +83,10 @@ class Hub:
         self.low = 0                       # every id ≤ low is accounted for
         self.sent: set[int] = set()        # ids > low already dispatched
         self.gaps: dict[int, float] = {}   # missing id → when first noticed
+        #: Set by a commit that wrote score events (this process) or by NOTIFY (any process).
+        self.wake = threading.Event()
+        #: Whether the NOTIFY listener is connected: the poll is then only the fallback.
+        self.listening = False
 
     def subscribe(self, period_id: int, org_id: int | None, person_id: int, most: int,
                   most_per_person: int) -> Subscription:
@@ -77,11 +99,16 @@ class Hub:
             if self.thread is None or not self.thread.is_alive():
                 with self.app.app_context():
                     self.low = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(ScoreEvent.id), 0)))
+                    url = db.engine.url
                     db.session.remove()
                 self.sent, self.gaps = set(), {}
                 self.thread = threading.Thread(target=self._run, name="score-hub", daemon=True)
                 self.subscriptions.add(sub)
                 self.thread.start()
+                if url.get_backend_name() == "postgresql":
+                    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+                    threading.Thread(target=self._listen, args=(self.thread, conninfo), name="score-hub-listen",
+                                     daemon=True).start()
             else:
                 self.subscriptions.add(sub)
         return sub
@@ -92,17 +119,38 @@ class Hub:
 
     def _run(self) -> None:
         write_intent.set(False)   # reads only: on SQLite a deferred transaction, not the write lock
-        interval = self.app.config["STREAM_POLL_SECONDS"]
         while True:
             with self.lock:
                 if not self.subscriptions:
                     self.thread = None
                     return
+            # Cleared before reading: a wake during the read makes the next wait return at once.
+            self.wake.clear()
             try:
                 self.poll()
             except Exception:  # a database hiccup must not end every open stream
                 self.app.logger.exception("score hub poll failed")
-            time.sleep(interval)
+            self.wake.wait(self.app.config["STREAM_NOTIFY_POLL_SECONDS" if self.listening else "STREAM_POLL_SECONDS"])
+
+    def _listen(self, hub_thread: threading.Thread, conninfo: str) -> None:
+        """PostgreSQL: LISTEN on a connection of its own and wake the hub on each notification,
+        for as long as `hub_thread` runs; a lost connection is opened again (the poll covers
+        the time in between, at its short interval)."""
+        while hub_thread.is_alive():
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening = True
+                    self.wake.set()   # anything committed while not listening is read now
+                    while hub_thread.is_alive():
+                        for _ in conn.notifies(timeout=LISTEN_SECONDS):
+                            self.wake.set()
+            except psycopg.Error:
+                self.app.logger.warning("score hub lost its NOTIFY listener; polling until it is back")
+                time.sleep(LISTEN_SECONDS)
+            finally:
+                self.listening = False
+                self.wake.set()
 
     def poll(self) -> None:
         with self.app.app_context():
@@ -138,6 +186,39 @@ _HUBS = threading.Lock()
 def hub(app: Flask) -> Hub:
     with _HUBS:
         return app.extensions.setdefault("score_hub", Hub(app))
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    """A flush that inserted score events: note it, and on PostgreSQL notify in the same
+    transaction (delivered when it commits, dropped if it rolls back; one per transaction)."""
+    if session.info.get(_WROTE) or not any(isinstance(obj, ScoreEvent) for obj in session.new):
+        return
+    session.info[_WROTE] = True
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+
+
+def _after_commit(session: Session) -> None:
+    """Wake this app's hub, if it runs: nothing here can fail the request that committed."""
+    if session.info.pop(_WROTE, False) and has_app_context():
+        found = current_app.extensions.get("score_hub")
+        if found is not None:
+            found.wake.set()
+
+
+def _forget(session: Session, *args) -> None:
+    session.info.pop(_WROTE, None)
+
+
+def install() -> None:
+    """Hook the session once per process."""
+    if getattr(install, "done", False):
+        return
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_rollback", _forget)
+    install.done = True
 
 
 def replay(period_id: int, org_id: int | None, after: int) -> list[dict]:

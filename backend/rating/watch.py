@@ -20,6 +20,8 @@ is a score event like any other (cause 核查修正), so the board shows it too.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -53,6 +55,15 @@ class Drift:
         return {"what": self.what, "old": self.old, "new": self.new}
 
 
+#: A job over every live scorecard commits after as many as it gets through in this long, so
+#: it never holds SQLite's write lock (or a PostgreSQL scorecard lock) for its whole run.
+UNIT_SECONDS = 0.05
+#: On SQLite, the pause after each unit. A writer waiting for the lock looks again at most
+#: every 100 ms (SQLite's busy handler) and nobody queues it: a job that took the lock again
+#: at once would starve it. A pause this long is always seen.
+SQLITE_PAUSE_SECONDS = 0.1
+
+
 def live_cards() -> list[Scorecard]:
     """Every scorecard of a campaign whose scores still follow the data."""
     return list(db.session.scalars(sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
@@ -72,17 +83,36 @@ class Recorded:
         return cls(ledger.recorded_scores(period), ledger.recorded_overrides(period))
 
 
+class RecordedCache:
+    """`Recorded.of` read once per campaign and again only when its ledger has grown since:
+    between two units of a job, a manual score or an override may have been entered."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, tuple[int, Recorded]] = {}
+
+    def __call__(self, period: RatingPeriod) -> Recorded:
+        seq, recorded = self.found.get(period.id, (None, None))
+        if seq != period.ledger_seq or recorded is None:
+            recorded = Recorded.of(period)
+            self.found[period.id] = (period.ledger_seq, recorded)
+        return recorded
+
+
 def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough: bool = False,
-          recorded: Recorded | None = None) -> tuple[list[Drift], list[ScoreEvent]]:
+          recorded: Callable[[RatingPeriod], Recorded] = Recorded.of) -> tuple[list[Drift], list[ScoreEvent]]:
     """Recompute `card` in full as of `now`, recording (ledger, admins) and repairing any
     drift first; `thorough` also counts the campaign's poll tallies again from the answers.
-    `recorded` is what the ledger holds (`Recorded.of`), when already read.
+    `recorded` reads what the ledger holds (a `RecordedCache` over many scorecards), once the
+    scorecard is locked, so no entry committed before the lock is missed.
     Returns the drift found and the score events written."""
-    now = now or utcnow()
-    card = engine.lock(card)
+    return _audit_locked(engine.lock(card), cause=cause, now=now or utcnow(), thorough=thorough, recorded=recorded)
+
+
+def _audit_locked(card: Scorecard, *, cause: str, now: datetime, thorough: bool,
+                  recorded: Callable[[RatingPeriod], Recorded]) -> tuple[list[Drift], list[ScoreEvent]]:
     found = _tally_drift(card) if thorough else []
     current = engine.compute(card, now=now)
-    recorded = recorded or Recorded.of(card.period)
+    recorded = recorded(card.period)
     found += _computed_drift(card, current) + _manual_drift(card, recorded.scores)
     found += _override_drift(card, recorded.overrides)
     found += _total_drift(card, found)
@@ -97,16 +127,34 @@ def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough:
 
 
 def audit_live(*, cause: str, now: datetime | None = None, thorough: bool = False) -> tuple[int, int]:
-    """`audit` every live scorecard; (score events written, scorecards found drifted)."""
+    """`audit` every live scorecard; (score events written, scorecards found drifted).
+
+    A job, not a request: it commits in units of about UNIT_SECONDS (each scorecard whole,
+    under its lock), so web writes go through between units however many scorecards there
+    are; a failure loses only the unit it happened in."""
     now = now or utcnow()
-    recorded: dict[int, Recorded] = {}
+    ids = [card.id for card in live_cards()]
+    db.session.commit()
+    pause = SQLITE_PAUSE_SECONDS if db.engine.dialect.name == "sqlite" else 0
+    recorded = RecordedCache()
     events = drifted = 0
-    for card in live_cards():
-        if card.period_id not in recorded:
-            recorded[card.period_id] = Recorded.of(card.period)
-        found, written = audit(card, cause=cause, now=now, thorough=thorough, recorded=recorded[card.period_id])
+    unit_started = time.monotonic()
+    for card_id in ids:
+        card = db.session.get(Scorecard, card_id)
+        # Under the scorecard's lock, its campaign may have been published since the list was read.
+        if card is None or _phase(engine.lock(card)) not in LIVE_PHASES:
+            continue
+        found, written = _audit_locked(card, cause=cause, now=now, thorough=thorough, recorded=recorded)
         events, drifted = events + len(written), drifted + bool(found)
+        if time.monotonic() - unit_started >= UNIT_SECONDS:
+            db.session.commit()
+            time.sleep(pause)
+            unit_started = time.monotonic()
     return events, drifted
+
+
+def _phase(card: Scorecard) -> str:
+    return db.session.scalar(sa.select(RatingPeriod.phase).where(RatingPeriod.id == card.period_id))
 
 
 def check_scores(now: datetime | None = None) -> int:
