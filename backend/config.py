@@ -213,8 +213,10 @@ def load_config() -> dict:
         # keep-alive comment interval, and the reconnection delay suggested to browsers.
         "STREAM_POLL_SECONDS": float(os.environ.get("STREAM_POLL_SECONDS", "0.5")),
         # On PostgreSQL a commit that wrote score events wakes every process (LISTEN/NOTIFY):
-        # the poll is then only the fallback, this often.
+        # the poll is then only the fallback, this often. On SQLite each process asks the file
+        # whether another connection committed this often instead (PRAGMA data_version).
         "STREAM_NOTIFY_POLL_SECONDS": float(os.environ.get("STREAM_NOTIFY_POLL_SECONDS", "5")),
+        "STREAM_SQLITE_WATCH_SECONDS": float(os.environ.get("STREAM_SQLITE_WATCH_SECONDS", "0.02")),
         "STREAM_HEARTBEAT_SECONDS": float(os.environ.get("STREAM_HEARTBEAT_SECONDS", "15")),
         "STREAM_RETRY_MS": _int("STREAM_RETRY_MS", 2000),
         # Each open stream holds a server thread: at most this many per process (keep it

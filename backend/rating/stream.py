@@ -10,7 +10,9 @@ hub reads when woken and at the latest every STREAM_POLL_SECONDS:
 - on PostgreSQL, that transaction also sends NOTIFY (delivered on commit), and a listener
   connection in each process wakes its hub, so a write in another process arrives as fast;
   while the listener is connected the poll is only the fallback (STREAM_NOTIFY_POLL_SECONDS);
-- on SQLite there is no NOTIFY: another process's writes arrive with the poll.
+- on SQLite there is no NOTIFY: a watcher asks SQLite every STREAM_SQLITE_WATCH_SECONDS
+  whether another connection committed (`PRAGMA data_version`, which reads no table and
+  takes no lock), and wakes the hub when one did.
 
 PostgreSQL may commit a lower id after a higher one: the hub reads from the lowest id it has
 not accounted for and remembers what it has already sent, so a late commit is still
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,10 +108,7 @@ class Hub:
                 self.thread = threading.Thread(target=self._run, name="score-hub", daemon=True)
                 self.subscriptions.add(sub)
                 self.thread.start()
-                if url.get_backend_name() == "postgresql":
-                    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-                    threading.Thread(target=self._listen, args=(self.thread, conninfo), name="score-hub-listen",
-                                     daemon=True).start()
+                self._start_watch(url)
             else:
                 self.subscriptions.add(sub)
         return sub
@@ -131,6 +131,43 @@ class Hub:
             except Exception:  # a database hiccup must not end every open stream
                 self.app.logger.exception("score hub poll failed")
             self.wake.wait(self.app.config["STREAM_NOTIFY_POLL_SECONDS" if self.listening else "STREAM_POLL_SECONDS"])
+
+    def _start_watch(self, url: sa.URL) -> None:
+        """The thread that wakes the hub when another process commits: NOTIFY on PostgreSQL,
+        the data version of an SQLite file (an in-memory database has no other process)."""
+        if url.get_backend_name() == "postgresql":
+            target, arg = self._listen, url.set(drivername="postgresql").render_as_string(hide_password=False)
+        elif url.database and url.database != ":memory:":
+            target, arg = self._watch_sqlite, url.database
+        else:
+            return
+        threading.Thread(target=target, args=(self.thread, arg), name="score-hub-watch", daemon=True).start()
+
+    def _watch_sqlite(self, hub_thread: threading.Thread, path: str) -> None:
+        """SQLite: `PRAGMA data_version` changes when another connection commits; it costs a
+        look at the WAL index, so asking every few milliseconds is cheaper than one read of
+        the events table. A commit of anything (not only score events) wakes the hub, whose
+        read then finds nothing new, which is cheap too."""
+        interval = self.app.config["STREAM_SQLITE_WATCH_SECONDS"]
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, check_same_thread=False)
+        except sqlite3.Error:
+            self.app.logger.warning("score hub cannot watch %s; polling", path)
+            return
+        try:
+            seen = conn.execute("PRAGMA data_version").fetchone()[0]
+            self.listening = True
+            while hub_thread.is_alive():
+                time.sleep(interval)
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != seen:
+                    seen = version
+                    self.wake.set()
+        except sqlite3.Error:
+            self.app.logger.warning("score hub stopped watching %s; polling", path)
+        finally:
+            self.listening = False
+            conn.close()
 
     def _listen(self, hub_thread: threading.Thread, conninfo: str) -> None:
         """PostgreSQL: LISTEN on a connection of its own and wake the hub on each notification,
