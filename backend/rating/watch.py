@@ -58,10 +58,11 @@ class Drift:
 #: A job over every live scorecard commits after as many as it gets through in this long, so
 #: it never holds SQLite's write lock (or a PostgreSQL scorecard lock) for its whole run.
 UNIT_SECONDS = 0.05
-#: On SQLite, the pause after each unit. A writer waiting for the lock looks again at most
-#: every 100 ms (SQLite's busy handler) and nobody queues it: a job that took the lock again
-#: at once would starve it. A pause this long is always seen.
-SQLITE_PAUSE_SECONDS = 0.1
+#: On SQLite, the pause after each unit. Nobody queues a writer waiting for the lock: a job
+#: that took the lock again at once would starve it. SQLite's busy handler looks again 1, 2,
+#: 5, 10, 15, 20, 25, 25, 25, 50 and 50 ms apart, then every 100 ms: a writer that began
+#: waiting during a unit of up to about 180 ms looks at most 50 ms apart, so sees this pause.
+SQLITE_PAUSE_SECONDS = 0.05
 
 
 def live_cards() -> list[Scorecard]:
