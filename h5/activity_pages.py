@@ -24,7 +24,7 @@ bp = Blueprint("activity_pages", __name__, url_prefix="/h5")
 def _scan_done(outcome) -> str:
     result, booking = outcome
     if result == "checked_in":
-        return "签到成功，感谢参与！离开时请再扫码签退"
+        return "签到成功，感谢参与！"
     return f"签退成功：签退时间 {format_local(booking.checked_out_at, '%H:%M')}，服务时长已记入"
 
 
