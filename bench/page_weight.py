@@ -95,6 +95,8 @@ def main() -> int:
         assert login.status_code == 302, login.status_code
         results.append(measure(client, "secretary home (logged in)", "/h5/", min_size))
         for name, path in [("activities", "/h5/activities"), ("new activity form", "/h5/activities/new"),
+                           ("activity page", "/h5/activities/1"), ("my hours", "/h5/me/hours"),
+                           ("service page", "/h5/services/1"),
                            ("teams", "/h5/teams"), ("team page", "/h5/teams/1"),
                            ("leaderboard", "/h5/orgs/2/leaderboard"), ("my bookings", "/h5/me/bookings"),
                            ("rating scorecard", "/h5/rating/1/orgs/2"),

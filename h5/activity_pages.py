@@ -8,27 +8,53 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from backend.activities import service as activity_service
 from backend.activities.schemas import ActivityCreateSchema
+from backend.bookings import service as bookings
 from backend.calendar import service as calendar
 from backend.core.db import commit
 from backend.core.input import db_int
 from backend.core.permissions import can
-from backend.extensions import db
+from backend.core.timeutil import format_local
+from backend.extensions import db, utcnow
 from backend.hours import service as hours
 from backend.orgs.service import units_near
 from h5.views import act_and_return, communities_of, form_data, local_iso, require_page_actor, submit_form
 
 bp = Blueprint("activity_pages", __name__, url_prefix="/h5")
 
-SCAN_DONE = {"checked_in": "签到成功，感谢参与！", "checked_out": "签退成功，服务时长已记入"}
+def _scan_done(outcome) -> str:
+    result, booking = outcome
+    if result == "checked_in":
+        return "签到成功，感谢参与！"
+    return f"签退成功：签退时间 {format_local(booking.checked_out_at, '%H:%M')}，服务时长已记入"
+
+
+def _venue(activity_id: int, code: str):
+    """The activity of a scanned venue code with the volunteer's booking; signed out, a login
+    for volunteers (inside WeChat, WeChat sign-in)."""
+    actor = require_page_actor()
+    activity = activity_service.scanned(actor, activity_id, code)
+    return actor, activity, activity_service.my_booking(activity, actor.person.id)
 
 
 @bp.get("/a/<int:activity_id>/checkin")
 def checkin(activity_id: int):
     code = request.args.get("qr", "")
-    actor = require_page_actor()
-    activity = activity_service.scanned(actor, activity_id, code)
-    return render_template("activity_checkin.html", tab="me", activity=activity, qr=code,
-                           booking=activity_service.my_booking(activity, actor.person.id))
+    actor, activity, booking = _venue(activity_id, code)
+    return render_template("activity_checkin.html", tab="me", activity=activity, qr=code, booking=booking,
+                           now=utcnow(), opens_at=activity_service.checkin_opens_at(activity.slot),
+                           can_sign_up=can(actor, "activity.sign_up", activity))
+
+
+@bp.get("/a/<int:activity_id>/checkout")
+def checkout_confirm(activity_id: int):
+    """签退 asks first, showing the time it will record and what it credits."""
+    code = request.args.get("qr", "")
+    _actor, activity, booking = _venue(activity_id, code)
+    back = url_for("activity_pages.checkin", activity_id=activity_id, qr=code)
+    if booking is None or booking.status != "attended" or booking.checked_out_at is not None:
+        return redirect(back)
+    return render_template("activity_checkout.html", tab="me", activity=activity, qr=code, booking=booking,
+                           now=utcnow(), preview=activity_service.checkout_preview(activity, booking), back=back)
 
 
 @bp.post("/a/<int:activity_id>/checkin")
@@ -36,7 +62,8 @@ def checkin_scan(activity_id: int):
     code = request.form.get("qr", "")
     actor = require_page_actor()
     activity_service.scanned(actor, activity_id, code)
-    return act_and_return(lambda: activity_service.scan_by(actor, activity_id, code)[0], SCAN_DONE.get,
+    action = request.form.get("action") if request.form.get("action") in ("check_in", "check_out") else None
+    return act_and_return(lambda: activity_service.scan_by(actor, activity_id, code, action), _scan_done,
                           url_for("activity_pages.checkin", activity_id=activity_id, qr=code))
 
 
@@ -44,9 +71,8 @@ def checkin_scan(activity_id: int):
 def my_hours():
     actor = require_page_actor()
     totals = hours.balance("person", actor.person.id)
-    entries = db.session.scalars(hours.entries("person", actor.person.id).limit(50)).all()
     return render_template("my_hours.html", tab="me", hours=totals["minutes"] / 60, points=totals["points"],
-                           entries=entries)
+                           rows=activity_service.hours_by_activity(actor.person.id))
 
 
 # --- activities: list, detail, sign up, cancel, my bookings ------------------------------------
@@ -105,19 +131,26 @@ def activities_list():
 def activity_detail(activity_id: int):
     actor = require_page_actor()
     activity = activity_service.activity_for(actor, activity_id)
-    return render_template("activity.html", tab="home", activity=activity,
-                           booking=activity_service.my_booking(activity, actor.person.id),
-                           can_sign_up=can(actor, "activity.sign_up", activity),
-                           can_organise=can(actor, "org.organise", activity.org))
+    booking = activity_service.my_booking(activity, actor.person.id)
+    can_organise = can(actor, "org.organise", activity.org)
+    return render_template("activity.html", tab="home", activity=activity, booking=booking,
+                           can_sign_up=can(actor, "activity.sign_up", activity), can_organise=can_organise,
+                           may_cancel=bool(booking) and bookings.may_cancel(booking),
+                           cancel_closes_at=bookings.cancel_closes_at(activity.slot),
+                           attendance=activity_service.attendance(actor, activity_id) if can_organise else [])
 
 
 @bp.post("/activities/<int:activity_id>/signup")
 def activity_sign_up(activity_id: int):
     actor = require_page_actor()
     activity_service.activity_for(actor, activity_id, "activity.sign_up")
+    code = request.form.get("qr", "")
+    # Signed up from the venue code, the volunteer goes back to check in.
+    back = url_for("activity_pages.checkin", activity_id=activity_id, qr=code) if code else \
+        url_for("activity_pages.activity_detail", activity_id=activity_id)
     return act_and_return(lambda: activity_service.sign_up_by(actor, activity_id),
                           lambda b: "报名成功" if b.status == "confirmed" else "名额已满，已为您候补，有空位时会通知您",
-                          url_for("activity_pages.activity_detail", activity_id=activity_id))
+                          back)
 
 
 @bp.post("/signups/<int:booking_id>/cancel")
@@ -126,6 +159,18 @@ def booking_cancel(booking_id: int):
     activity = activity_service.booking_for(actor, booking_id)[1]
     return act_and_return(lambda: activity_service.cancel_by(actor, booking_id), "已取消报名",
                           url_for("activity_pages.activity_detail", activity_id=activity.id))
+
+
+@bp.post("/signups/<int:booking_id>/checkout-undo")
+def checkout_undo(booking_id: int):
+    """The organiser undoes a volunteer's mistaken check-out from the activity page."""
+    actor = require_page_actor()
+    activity = activity_service.booking_for(actor, booking_id)[1]
+    activity_service.attendance(actor, activity.id)  # not an organiser: an error page, not a flash
+    reason = request.form.get("reason", "").strip()[:200] or None
+    return act_and_return(lambda: activity_service.undo_check_out(actor, booking_id, reason),
+                          "已撤销签退，志愿者可重新签退；未签退的按活动结束时间记入",
+                          url_for("activity_pages.activity_detail", activity_id=activity.id) + "#attendance")
 
 
 @bp.post("/activities/<int:activity_id>/qrcode")

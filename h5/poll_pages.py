@@ -42,7 +42,17 @@ def _answer_page(poll: Poll, values: dict, errors: dict, status: int = 200, head
 
 @bp.get("/p/<int:poll_id>")
 def answer(poll_id: int):
-    return _answer_page(service.get_poll(poll_id), {}, {})
+    poll = service.get_poll(poll_id)
+    # A slip's code in the address is someone of the household with a slip of their own.
+    if poll.state() == "open" and not request.args.get("code") and service.has_answered(poll, actor=current_actor(),
+                                                       device=request.cookies.get(DEVICE_COOKIE)):
+        return _thanks_page(poll, "您已参加过本次测评")
+    return _answer_page(poll, {}, {})
+
+
+def _thanks_page(poll: Poll, message: str | None, status: int = 200):
+    """Thank-you (or why not again), with the way home and to the community's public page."""
+    return render_template("poll_thanks.html", tab=None, poll=poll, message=message), status
 
 
 def _sheet(poll: Poll) -> tuple[list[dict], dict]:
@@ -72,14 +82,14 @@ def answer_submit(poll_id: int):
     except DomainError as exc:
         db.session.rollback()
         if exc.code in ("already_answered", "poll_closed"):
-            return render_template("poll_thanks.html", tab=None, poll=poll, message=exc.message), exc.status
+            return _thanks_page(poll, exc.message, exc.status)
         return _answer_page(poll, values, exc.fields or {"_": [exc.message]}, exc.status, exc.headers)
     return redirect(url_for("poll_pages.thanks", poll_id=poll.id))
 
 
 @bp.get("/p/<int:poll_id>/thanks")
 def thanks(poll_id: int):
-    return render_template("poll_thanks.html", tab=None, poll=service.get_poll(poll_id), message=None)
+    return _thanks_page(service.get_poll(poll_id), None)
 
 
 # --- staff ------------------------------------------------------------------------------------

@@ -90,6 +90,16 @@ def service_page(item_id: int):
     return _page(service.item_for(item_id), {"submit_token": secrets.token_urlsafe(24)}, {})
 
 
+@bp.get("/services/<int:item_id>/book")
+def service_book_page(item_id: int):
+    """Where the booking form was sent before it was sent to the page's own address: a
+    bookmark or a reload of it lands on the service page, never a 405."""
+    return redirect(url_for("service_pages.service_page", item_id=item_id))
+
+
+# The form posts to the page's own address, so a refused booking is shown at an address a
+# reload (or care mode, or sharing) can GET again.
+@bp.post("/services/<int:item_id>")
 @bp.post("/services/<int:item_id>/book")
 def service_book(item_id: int):
     values = {k: request.form.get(k, "").strip() for k in ("slot_id", "contact_name", "contact_phone", "submit_token")}

@@ -183,11 +183,19 @@ def home():
                            actions=_home_actions(actor))
 
 
+#: Login pages for a journey that is not staff work: (path the person was going to, title, what it says).
+_LOGIN_FOR = (("/h5/a/", "志愿者登录", "报名本活动的党员、志愿者用账号登录，登录后回到签到页。"
+               "还没有账号请找社区工作人员开通"),)
+
+
 def _login_page(next_url: str, username: str = "", error: str | None = None, status: int = 200,
                 headers: dict | None = None):
-    """The password form, with the WeChat button where WeChat sign-in works."""
+    """The password form, with the WeChat button where WeChat sign-in works, titled for who
+    comes to it (a volunteer from the venue code sees 志愿者登录)."""
     wechat = wechat_web.signs_in_silently(request.user_agent.string)
+    audience = next(((title, desc) for path, title, desc in _LOGIN_FOR if next_url.startswith(path)), None)
     return render_template("login.html", tab="me", next_url=next_url, username=username, error=error,
+                           audience=audience,
                            wechat_url=url_for("wechat_web.authorize", next=next_url) if wechat else None), \
         status, headers or {}
 

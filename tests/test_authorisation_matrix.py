@@ -188,6 +188,7 @@ ROUTES: dict[tuple[str, str], Target | Listing | Open] = {
     ("POST", "/api/v1/activities/<int:activity_id>/checkin"): Target("/api/v1/activities/{activity}/checkin",
                                                                      {"qr": "{checkin_code}"}),
     ("DELETE", "/api/v1/signups/<int:booking_id>"): Target("/api/v1/signups/{signup}"),
+    ("POST", "/api/v1/signups/<int:booking_id>/checkout-undo"): Target("/api/v1/signups/{signup}/checkout-undo", {}),
     ("POST", "/api/v1/services/<int:item_id>/slots"): Target("/api/v1/services/{service}/slots", {
         "starts_at": (NOW + timedelta(days=5)).isoformat(), "ends_at": (NOW + timedelta(days=5, hours=1)).isoformat(),
         "capacity": 3}),

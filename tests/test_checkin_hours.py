@@ -18,6 +18,7 @@ from backend.extensions import db
 from backend.hours import service as hours
 from backend.hours.models import HoursEntry
 from backend.people.actors import load_actor
+from backend.people.models import Person
 from backend.qrcodes.service import create_code
 from backend.wishes import service as wishes
 from tests import factories as f
@@ -143,6 +144,7 @@ operation = st.one_of(
     st.tuples(st.just("cancel"), st.integers(0, 2), st.integers(0, 1)),
     st.tuples(st.just("auto"), st.integers(0, 300)),
     st.tuples(st.just("wish_points"), st.integers(0, 2), st.integers(1, 20)),
+    st.tuples(st.just("undo"), st.integers(0, 2), st.integers(0, 1)),
 )
 _wish_ids = itertools.count(1)
 
@@ -151,6 +153,7 @@ _wish_ids = itertools.count(1)
 @given(ops=st.lists(operation, max_size=25))
 def test_balances_sum_to_zero_after_any_sequence(app, setup, ops):
     orgs, first, volunteer, member, _ = setup
+    secretary = db.session.scalar(sa.select(Person).where(Person.name == "李红梅"))
     extra = f.person("高志伟", role="party_member", org=orgs["a"])
     slot = bookings.create_slot(org_id=orgs["a"].id, starts_at=START + timedelta(hours=1),
                                 ends_at=START + timedelta(hours=2), capacity=1)
@@ -170,6 +173,10 @@ def test_balances_sum_to_zero_after_any_sequence(app, setup, ops):
                     bookings.Booking.slot_id == acts[op[2]].slot_id, bookings.Booking.status.in_(bookings.ACTIVE)))
                 if booking is not None:
                     bookings.cancel(booking, START - timedelta(days=1))
+            elif op[0] == "undo":
+                booking = activities.my_booking(acts[op[2]], people[op[1]].id)
+                if booking is not None:
+                    activities.undo_check_out(load_actor(secretary.id), booking.id)
             elif op[0] == "auto":
                 activities.auto_check_out(START + timedelta(minutes=op[1]))
             else:
@@ -189,5 +196,5 @@ def test_balances_sum_to_zero_after_any_sequence(app, setup, ops):
     for person in people:
         minutes = sum(e.amount for e in db.session.scalars(hours.entries("person", person.id)) if e.unit == "minutes")
         assert hours.balance("person", person.id)["minutes"] == minutes
-        assert 0 <= minutes <= 60 * 3  # never more than the slots' lengths
+        assert 0 <= minutes <= 60 * 3  # never more than the slots' lengths, undos netted
     db.session.rollback()

@@ -84,3 +84,20 @@ def test_a_wrong_number_is_refused_with_one_message_on_both_faces(client, world)
         assert page.status_code == 422 and "请填写 11 位手机号" in page.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Wish)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceBooking)) == 0
+
+
+def test_a_refused_booking_is_shown_at_the_page_own_address(client, world):
+    """The form posts to the service page's own address: the refusal is rendered there, and a
+    reload or a visit of the old /book address is a page, not 405."""
+    orgs, code, item, service_slot = world
+    form = client.get(f"/h5/services/{item.id}")
+    body = form.get_data(as_text=True)
+    assert f'action="/h5/services/{item.id}" novalidate' in body
+    refused = client.post(f"/h5/services/{item.id}", data={
+        "slot_id": str(service_slot.slot_id), "contact_name": "吴阿姨", "contact_phone": "12345",
+        "submit_token": "e" * 24, "csrf_token": csrf_from(form)})
+    assert refused.status_code == 422 and "吴阿姨" in refused.get_data(as_text=True)
+    assert client.get(f"/h5/services/{item.id}").status_code == 200
+    old = client.get(f"/h5/services/{item.id}/book")
+    assert old.status_code == 302 and old.headers["Location"] == f"/h5/services/{item.id}"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceBooking)) == 0

@@ -155,10 +155,43 @@ def test_a_phone_that_answered_signed_in_answers_no_more_signed_out(app, client,
     phone = app.test_client()
     h5_login(phone, "resident")
     assert phone.post(url, data=sheet(phone.get(url), poll)).status_code == 302
-    phone.post("/h5/logout", data={"csrf_token": csrf_from(phone.get(url))})
+    phone.post("/h5/logout", data={"csrf_token": csrf_from(phone.get("/h5/me"))})
     with phone.session_transaction() as signed:
         assert "sid" not in signed
-    page = phone.get(url)
-    again = phone.post(url, data=sheet(page, poll, rating=1))
+    # the phone is told at once; a sheet sent anyway is refused
+    assert "您已参加过本次测评" in phone.get(url).get_data(as_text=True)
+    again = phone.post(url, data=sheet(phone.get("/h5/login"), poll, rating=1))
     assert again.status_code == 409 and "您已参加过本次测评" in again.get_data(as_text=True)
     assert stored() == 1
+
+
+def test_a_repeat_scan_is_told_before_anything_is_typed(app, client, world):
+    poll = make_poll(client, world, modes=["device", "code"])
+    url = f"/h5/p/{poll['id']}"
+    phone = app.test_client()
+    page = phone.get(url)
+    assert "您已参加过本次测评" not in page.get_data(as_text=True)
+    assert phone.post(url, data=sheet(page, poll)).status_code == 302
+    again = phone.get(url)
+    body = again.get_data(as_text=True)
+    assert again.status_code == 200 and "您已参加过本次测评" in body and 'name="csrf_token"' not in body
+    # a member of the household with a slip of their own still gets the form on this phone
+    assert 'name="code"' in phone.get(url, query_string={"code": "ABCDEFGH"}).get_data(as_text=True)
+    assert "您已参加过本次测评" not in app.test_client().get(url).get_data(as_text=True)
+
+
+def test_the_answer_page_reads_well_for_older_eyes(app, client, world):
+    poll = make_poll(client, world, modes=["device"])
+    body = app.test_client().get(f"/h5/p/{poll['id']}").get_data(as_text=True)
+    assert body.count("★ 越多越满意") == 1                      # the hint is said once
+    assert body.count('class="app-question__text"') == len(poll["questions"])
+    multiple = next(q for q in poll["questions"] if q.get("multiple"))
+    legend = body.split(multiple["text"], 1)[1].split("</legend>", 1)[0]
+    assert "可多选" in legend and body.count("可多选") == 1
+
+
+def test_the_thank_you_page_leads_home_and_to_the_community_page(app, client, world):
+    orgs, _, _ = world
+    poll = make_poll(client, world, modes=["device"])
+    body = app.test_client().get(f"/h5/p/{poll['id']}/thanks").get_data(as_text=True)
+    assert 'href="/h5/"' in body and f'href="/h5/c/{orgs["a"].id}/wishes"' in body

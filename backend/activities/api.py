@@ -11,6 +11,8 @@ from backend.activities.schemas import (
     CancelResultSchema,
     CheckinResultSchema,
     CheckinSchema,
+    CheckoutUndoArgs,
+    CheckoutUndoSchema,
     HoursSchema,
 )
 from backend.auth.current import require_actor
@@ -62,10 +64,12 @@ def sign_up(activity_id):
 @blp.post("/activities/<int:activity_id>/checkin")
 @blp.arguments(CheckinSchema)
 @blp.response(200, CheckinResultSchema)
-@blp.alt_response(409, description="checkin_closed, not_signed_up, already_checked_out")
+@blp.alt_response(409, description="checkin_closed, not_signed_up, already_checked_in, not_checked_in, "
+                                   "checkout_before_start, already_checked_out")
 def checkin(args, activity_id):
-    """Scan the venue QR: first scan checks in, the next checks out and credits the hours."""
-    result, booking = activity_service.scan_by(require_actor(), activity_id, args["qr"])
+    """Scan the venue QR: first scan checks in, the next checks out and credits the hours
+    (`action` says which is meant). Checking out before the activity starts is refused."""
+    result, booking = activity_service.scan_by(require_actor(), activity_id, args["qr"], args.get("action"))
     commit()
     return {"result": result, "booking": booking}
 
@@ -89,3 +93,15 @@ def cancel(booking_id):
     booking, promoted = activity_service.cancel_by(require_actor(), booking_id)
     commit()
     return {"booking": booking, "promoted": promoted}
+
+
+@blp.post("/signups/<int:booking_id>/checkout-undo")
+@blp.arguments(CheckoutUndoArgs)
+@blp.response(201, CheckoutUndoSchema)
+@blp.alt_response(409, description="not_checked_out")
+def undo_checkout(args, booking_id):
+    """The organiser undoes a mistaken check-out: the attendance reopens and the credit is
+    reversed in the hours book (an entry of its own, with who undid it)."""
+    undo = activity_service.undo_check_out(require_actor(), booking_id, args["reason"])
+    commit()
+    return undo

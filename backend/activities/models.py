@@ -37,3 +37,21 @@ class Activity(db.Model):
     slot: Mapped[Slot] = relationship()
     team: Mapped[Team | None] = relationship()
     partner_unit: Mapped[Org | None] = relationship(foreign_keys=[partner_unit_id])
+
+
+class CheckoutUndo(db.Model):
+    """An organiser undoing a mistaken check-out: the attendance reopens, and the credit it
+    earned is reversed in the hours book under this row's id, so each undo is in the book once."""
+
+    __tablename__ = "checkout_undos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    #: The check-out time that was undone.
+    checked_out_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Minutes and points the reversed credit had (0 when it credited nothing).
+    minutes: Mapped[int] = mapped_column(default=0)
+    points: Mapped[int] = mapped_column(default=0)
+    undone_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -69,6 +69,23 @@ class BookingSchema(Schema):
 
 class CheckinSchema(Schema):
     qr = fields.String(required=True, validate=validate.Length(max=64))
+    action = fields.String(validate=validate.OneOf(["check_in", "check_out"]), metadata={
+        "description": "what the volunteer meant; without it the first scan checks in and the next checks out"})
+
+
+class CheckoutUndoArgs(Schema):
+    reason = fields.String(validate=validate.Length(max=200), load_default=None)
+
+
+class CheckoutUndoSchema(Schema):
+    id = fields.Integer()
+    booking_id = fields.Integer()
+    checked_out_at = fields.AwareDateTime(metadata={"description": "the check-out time undone"})
+    minutes = fields.Integer(metadata={"description": "minutes taken back from the volunteer"})
+    points = fields.Integer(metadata={"description": "points taken back from the volunteer"})
+    undone_by_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
 
 
 class CheckinResultSchema(Schema):

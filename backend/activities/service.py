@@ -7,12 +7,13 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from backend.activities.models import Activity
+from backend.activities.models import Activity, CheckoutUndo
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus, Slot
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.core.periods import day_range
 from backend.core.permissions import Actor, authorize, can, load_authorized
+from backend.core.timeutil import format_local
 from backend.extensions import db, utcnow
 from backend.hours import service as hours
 from backend.notifications.service import notify
@@ -79,15 +80,24 @@ def credited_minutes(slot: Slot, checked_in_at: datetime, checked_out_at: dateti
     return max(int((end - start).total_seconds() // 60), 0)
 
 
+def credit_source(booking: Booking) -> tuple[str, int]:
+    """What the booking's check-out credit is keyed by in the hours book: the booking itself,
+    or after an undo the latest undo, so a check-out after each undo is credited once again."""
+    undo_id = db.session.scalar(sa.select(CheckoutUndo.id).where(CheckoutUndo.booking_id == booking.id)
+                                .order_by(CheckoutUndo.id.desc()).limit(1))
+    return ("booking_redo", undo_id) if undo_id is not None else ("booking", booking.id)
+
+
 def _credit(activity: Activity, booking: Booking) -> None:
     minutes = credited_minutes(activity.slot, booking.checked_in_at, booking.checked_out_at)
-    if minutes <= 0 or hours.already_posted("booking", booking.id):
+    source_type, source_id = credit_source(booking)
+    if minutes <= 0 or hours.already_posted(source_type, source_id):
         return
     actor = load_actor(booking.person_id)
     roles = {r.value for r in actor.roles_around(activity.org)} if actor else set()
-    hours.post(person_id=booking.person_id, org_id=activity.org_id, source_type="booking", source_id=booking.id,
-                memo=f"{activity.title} {minutes / 60:.1f} 小时", minutes=minutes,
-                points=hours.points_for(minutes, roles))
+    hours.post(person_id=booking.person_id, org_id=activity.org_id, source_type=source_type, source_id=source_id,
+               memo=f"{activity.title} {minutes / 60:.1f} 小时", minutes=minutes,
+               points=hours.points_for(minutes, roles))
 
 
 def check_out(activity: Activity, booking: Booking, at: datetime) -> bool:
@@ -102,28 +112,62 @@ def check_out(activity: Activity, booking: Booking, at: datetime) -> bool:
     return done
 
 
-def scan(activity: Activity, person: Person, now: datetime | None = None) -> tuple[str, Booking]:
-    """The venue QR: the first scan checks in, the next checks out. Returns (what happened, booking)."""
+def checkin_opens_at(slot: Slot) -> datetime:
+    """Check-in opens CHECKIN_OPENS_MINUTES before the start (and closes at the end)."""
+    return slot.starts_at - timedelta(minutes=current_app.config["CHECKIN_OPENS_MINUTES"])
+
+
+def _check_window(slot: Slot, now: datetime) -> None:
+    if now < checkin_opens_at(slot):
+        raise Conflict(f"签到 {format_local(checkin_opens_at(slot), '%m月%d日 %H:%M')} 开始（活动开始前 "
+                       f"{current_app.config['CHECKIN_OPENS_MINUTES']} 分钟）", code="checkin_closed")
+    if now > slot.ends_at:
+        raise Conflict("活动已结束，不能再签到或签退", code="checkin_closed")
+
+
+def _check_out_now(activity: Activity, booking: Booking, now: datetime) -> str:
+    if booking.checked_out_at is None and now < activity.slot.starts_at:
+        raise Conflict(f"活动 {format_local(activity.slot.starts_at, '%H:%M')} 才开始，开始后才能签退",
+                       code="checkout_before_start")
+    if booking.checked_out_at is None and check_out(activity, booking, now):
+        return "checked_out"
+    raise Conflict("您已签退", code="already_checked_out")
+
+
+def scan(activity: Activity, person: Person, now: datetime | None = None,
+         action: str | None = None) -> tuple[str, Booking]:
+    """The venue QR: the first scan checks in, the next checks out. `action` (check_in or
+    check_out) says which one the volunteer meant, so a second tap on 签到 never checks out.
+    Returns (what happened, booking)."""
     now = now or utcnow()
     slot = activity.slot
-    opens = slot.starts_at - timedelta(minutes=current_app.config["CHECKIN_OPENS_MINUTES"])
-    if not opens <= now <= slot.ends_at:
-        raise Conflict(f"签到时间为活动开始前 {current_app.config['CHECKIN_OPENS_MINUTES']} 分钟至活动结束",
-                       code="checkin_closed")
+    _check_window(slot, now)
     booking = db.session.scalar(sa.select(Booking).where(
         Booking.slot_id == slot.id, Booking.person_id == person.id,
         Booking.status.in_([B.confirmed.value, B.attended.value])))
     if booking is None:
         raise Conflict("您没有报名该活动（或仍在候补）", code="not_signed_up")
     if booking.status == B.confirmed:
+        if action == "check_out":
+            raise Conflict("您还没有签到", code="not_checked_in")
         db.session.execute(
             sa.update(Booking).where(Booking.id == booking.id, Booking.status == B.confirmed.value)
             .values(status=B.attended.value, checked_in_at=now).execution_options(synchronize_session=False))
         db.session.refresh(booking)
         return "checked_in", booking
-    if booking.checked_out_at is None and check_out(activity, booking, now):
-        return "checked_out", booking
-    raise Conflict("您已签退", code="already_checked_out")
+    if action == "check_in":
+        raise Conflict(f"您已于 {format_local(booking.checked_in_at, '%H:%M')} 签到，无需重复签到",
+                       code="already_checked_in")
+    return _check_out_now(activity, booking, now), booking
+
+
+def checkout_preview(activity: Activity, booking: Booking, now: datetime | None = None) -> dict:
+    """What checking out now would record: the time, and the minutes and points it credits."""
+    now = now or utcnow()
+    minutes = credited_minutes(activity.slot, booking.checked_in_at, now)
+    actor = load_actor(booking.person_id)
+    roles = {r.value for r in actor.roles_around(activity.org)} if actor else set()
+    return {"at": now, "minutes": minutes, "points": hours.points_for(minutes, roles) if minutes > 0 else 0}
 
 
 def auto_check_out(now: datetime | None = None) -> int:
@@ -153,9 +197,9 @@ def scanned(actor: Actor | None, activity_id: int, code: str) -> Activity:
     return activity
 
 
-def scan_by(actor: Actor, activity_id: int, code: str) -> tuple[str, Booking]:
+def scan_by(actor: Actor, activity_id: int, code: str, action: str | None = None) -> tuple[str, Booking]:
     """A volunteer scans the venue code: check in, or check out and credit the hours."""
-    return scan(scanned(actor, activity_id, code), actor.person)
+    return scan(scanned(actor, activity_id, code), actor.person, action=action)
 
 
 def my_booking(activity: Activity, person_id: int) -> Booking | None:
@@ -222,3 +266,67 @@ def hours_of(actor: Actor | None, person_id: int) -> tuple[Person, dict]:
     person = db.session.get(Person, person_id)
     authorize(actor, "person.view", person)
     return person, hours.balance("person", person.id)
+
+
+def undo_check_out(actor: Actor | None, booking_id: int, reason: str | None = None) -> CheckoutUndo:
+    """The organiser undoes a mistaken check-out: the attendance reopens (the volunteer checks
+    out again, or is checked out at the end), the credit it earned is reversed in the hours
+    book, and the undo is kept with who and when. 409 `not_checked_out` when there is none."""
+    booking = db.session.get(Booking, booking_id)
+    activity = booking and db.session.scalar(sa.select(Activity).where(Activity.slot_id == booking.slot_id))
+    if activity is None:
+        raise NotFound("找不到该报名")
+    authorize(actor, "org.organise", activity.org)
+    was = booking.checked_out_at
+    reopened = was is not None and db.session.execute(
+        sa.update(Booking).where(Booking.id == booking.id, Booking.status == B.attended.value,
+                                 Booking.checked_out_at.is_not(None))
+        .values(checked_out_at=None).execution_options(synchronize_session=False)).rowcount == 1
+    if not reopened:
+        raise Conflict("该志愿者还没有签退，无需撤销", code="not_checked_out")
+    taken = hours.credited(*credit_source(booking))
+    undo = CheckoutUndo(booking_id=booking.id, checked_out_at=was, minutes=taken["minutes"], points=taken["points"],
+                        undone_by_id=actor.person.id, reason=reason)
+    db.session.add(undo)
+    db.session.flush()
+    hours.post(person_id=booking.person_id, org_id=activity.org_id, source_type="booking_undo", source_id=undo.id,
+               memo=f"{activity.title} 撤销签退", minutes=-taken["minutes"], points=-taken["points"])
+    db.session.refresh(booking)
+    notify(booking.person_id, "checkout_undone", "booking", booking.id,
+           f"组织方撤销了您在“{activity.title}”{format_local(was, '%H:%M')} 的签退，请离开时重新扫码签退；"
+           f"未签退的按活动结束时间记入")
+    return undo
+
+
+def attendance(actor: Actor | None, activity_id: int) -> list[tuple[Booking, Person]]:
+    """Who signed up and checked in or out, for the activity's organisers."""
+    activity = db.session.get(Activity, activity_id)
+    authorize(actor, "org.organise", activity.org if activity else None)
+    return db.session.execute(
+        sa.select(Booking, Person).join(Person, Person.id == Booking.person_id)
+        .where(Booking.slot_id == activity.slot_id, Booking.status.in_([B.confirmed.value, B.attended.value]))
+        .order_by(Booking.checked_in_at.is_(None), Booking.checked_in_at, Booking.id)).all()
+
+
+#: Hours-book sources that belong to a booking through an undo's id.
+_UNDO_SOURCES = ("booking_undo", "booking_redo")
+
+
+def hours_by_activity(person_id: int, limit: int = 50) -> list[dict]:
+    """The person's hours book as one row per activity (hours and points together, undos netted),
+    dated by the activity; a wish's points are a row of their own, dated when credited."""
+    entries = db.session.scalars(hours.entries("person", person_id).limit(1000)).all()
+    undo_ids = {e.source_id for e in entries if e.source_type in _UNDO_SOURCES}
+    undone = dict(db.session.execute(sa.select(CheckoutUndo.id, CheckoutUndo.booking_id)
+                                     .where(CheckoutUndo.id.in_(undo_ids))).all()) if undo_ids else {}
+    rows: dict[tuple[str, int], dict] = {}
+    for e in entries:
+        key = ("booking", undone[e.source_id]) if e.source_type in _UNDO_SOURCES else (e.source_type, e.source_id)
+        row = rows.setdefault(key, {"title": e.memo, "at": e.created_at, "minutes": 0, "points": 0})
+        row[e.unit] += e.amount
+    booked = [source_id for kind, source_id in rows if kind == "booking"]
+    for booking_id, title, starts_at in db.session.execute(
+            sa.select(Booking.id, Activity.title, Slot.starts_at).join(Activity, Activity.slot_id == Booking.slot_id)
+            .join(Slot, Slot.id == Booking.slot_id).where(Booking.id.in_(booked))):
+        rows[("booking", booking_id)].update(title=title, at=starts_at)
+    return sorted(rows.values(), key=lambda r: r["at"], reverse=True)[:limit]

@@ -138,11 +138,24 @@ def _promote(slot: Slot, now: datetime) -> Booking | None:
     return first
 
 
+def cancel_closes_at(slot: Slot) -> datetime:
+    """The last moment a confirmed place can be cancelled (the slot's cut-off before its start)."""
+    return slot.starts_at - timedelta(minutes=slot.cancel_cutoff_minutes)
+
+
+def may_cancel(booking: Booking, now: datetime | None = None) -> bool:
+    """Whether `cancel` would take this booking now: waitlisted always, confirmed until the cut-off.
+    Pages offer 取消 only where this holds."""
+    if booking.status == B.waitlisted:
+        return True
+    return booking.status == B.confirmed and (now or utcnow()) <= cancel_closes_at(booking.slot)
+
+
 def cancel(booking: Booking, now: datetime | None = None) -> Booking | None:
     """Cancel; a confirmed place goes to the first waitlisted person, who is returned."""
     now = now or utcnow()
     slot = booking.slot
-    if booking.status == B.confirmed and now > slot.starts_at - timedelta(minutes=slot.cancel_cutoff_minutes):
+    if booking.status == B.confirmed and not may_cancel(booking, now):
         raise Conflict(f"开始前 {slot.cancel_cutoff_minutes} 分钟内不能取消", code="cancel_closed")
     was = booking.status
     done = db.session.execute(

@@ -51,6 +51,16 @@ def already_posted(source_type: str, source_id: int) -> bool:
         HoursEntry.source_type == source_type, HoursEntry.source_id == source_id))) or False
 
 
+def credited(source_type: str, source_id: int) -> dict[str, int]:
+    """{"minutes": n, "points": n} a source credited to its person: what reversing it takes back."""
+    rows = db.session.execute(sa.select(HoursEntry.unit, sa.func.sum(HoursEntry.amount)).where(
+        HoursEntry.source_type == source_type, HoursEntry.source_id == source_id,
+        HoursEntry.account_kind == AccountKind.person.value).group_by(HoursEntry.unit))
+    totals = {u.value: 0 for u in Unit}
+    totals.update({unit: int(total) for unit, total in rows})
+    return totals
+
+
 def balance(kind: str, account_id: int) -> dict[str, int]:
     """{"minutes": n, "points": n} for one account: the sum of its entries."""
     rows = db.session.execute(sa.select(HoursEntry.unit, sa.func.sum(HoursEntry.amount)).where(

@@ -31,6 +31,7 @@ TITLES = {
     "booking_reminder": "活动提醒",
     "booking_reminder_soon": "活动即将开始",
     "booking_cancelled": "报名被取消",
+    "checkout_undone": "签退已撤销",
     "period_phase": "星级创评",
     "appeal_filed": "收到申诉",
     "appeal_decided": "申诉结果",

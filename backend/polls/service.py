@@ -614,6 +614,20 @@ def qr_grid(poll: Poll, qr: str | None) -> int | None:
     return code.org_id if code.org.kind == OrgKind.grid.value else None
 
 
+def has_answered(poll: Poll, *, actor: Actor | None, device: str | None) -> bool:
+    """Whether this signed-in person or this phone has answered the poll already, so a repeat
+    scan is told before anything is typed. The same ballots `_cast_ballots` checks; a code slip
+    is known only once it is typed."""
+    values = ([f"person:{actor.person.id}"] if actor is not None else []) + \
+        ([f"device:{device}"] if poll.allow_device and device else [])
+    if not values:
+        return False
+    hashes = [ballots.keyed(key, value) for key in (ballots.current_key(poll), *ballots.earlier_keys(poll))
+              for value in values]
+    return bool(db.session.scalar(sa.select(sa.exists().where(
+        PollBallot.poll_id == poll.id, PollBallot.respondent_hash.in_(hashes)))))
+
+
 def answer(poll_id: int, answers: list[dict], *, actor: Actor | None, code: str | None = None,
            device: str | None = None, qr: str | None = None, ip: str | None = None) -> PollResponse:
     """One answer sheet, from whoever brought what: a one-time code, an account, or a device

@@ -8,6 +8,17 @@
     var question = event.target.getAttribute("data-confirm");
     if (question && !window.confirm(question)) event.preventDefault();
   }, true);
+  // A rating form (data-stars) sent without a star says so on the page, in the words the
+  // server would use, instead of the browser's bubble (the form is novalidate).
+  document.addEventListener("submit", function (event) {
+    var form = event.target, message = form.getAttribute("data-stars");
+    if (!message || form.querySelector(".app-stars input:checked")) return;
+    event.preventDefault();
+    var alert = form.querySelector("[data-stars-error]");
+    alert.textContent = message;
+    alert.hidden = false;
+    form.querySelector(".app-stars input").focus();
+  }, true);
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });

@@ -53,8 +53,10 @@ def test_volunteer_signs_up_checks_in_and_sees_hours(phone, live_server, db_url,
         conn.execute(sa.text("UPDATE bookings SET checked_in_at = :at WHERE checked_out_at IS NULL"),
                      {"at": (now - timedelta(minutes=61)).replace(tzinfo=None)})
     engine.dispose()
-    volunteer.get_by_role("button", name="签退").click()
-    expect(volunteer.locator(".app-flash")).to_have_text("签退成功，服务时长已记入")
+    volunteer.get_by_role("link", name="签退").click()
+    expect(volunteer.get_by_test_id("checkout-credit")).to_contain_text("1.0 小时")
+    volunteer.get_by_role("button", name="确认签退").click()
+    expect(volunteer.locator(".app-flash")).to_contain_text("签退成功：签退时间")
     screenshot(volunteer, "activity-checked-out")
 
     volunteer.get_by_role("link", name="我的服务时长和积分").click()
