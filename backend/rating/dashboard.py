@@ -1,10 +1,12 @@
-"""What a live dashboard shows of a scorecard: stars, standards against the star line,
-provisional poll values, the recent score events in words, the total over time, and what
-would win the next star — all read from the rubric and the stored scores."""
+"""What a live dashboard shows of a scorecard: stars, standards against the star line, the
+poll criteria with their answers and rate, the recent score events in words (a burst of
+answers as one row), the total over time, and what would win the next star — all read from
+the rubric and the stored scores."""
 
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -21,18 +23,60 @@ from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas, places
 from backend.rating.rubrics import items_of
 from backend.wishes.models import Wish
 
+#: Rows of the feed.
 FEED_SIZE = 20
+#: Score events read to make those rows: a burst of answers is many events and one row.
+FEED_EVENTS = 300
+#: Answers (or events of one cause) closer together than this are one burst: one feed row.
+BURST_SECONDS = 120
 TREND_POINTS = 60
 
+_ANSWER = re.compile(r"^(?P<poll>.+)第 (?P<n>\d+) 份答卷$")
 
-def event_line(event: ScoreEvent, names: dict[str, str]) -> dict:
-    delta = event.new - event.old
-    return {"id": event.id, "at": event.created_at.isoformat(), "criterion": event.criterion,
-            "title": names.get(event.criterion, event.criterion),
-            # old = new: a poll short of its sample moved only its provisional value.
-            "delta": f"{'+' if delta >= 0 else '−'}{fmt(abs(delta))} 分" if delta else "样本不足，暂计 0 分",
-            "cause": event.cause, "total": float(event.total),
-            "stars_before": event.stars_before, "stars_after": event.stars_after}
+
+def answer_cause(poll_label: str, n: int) -> str:
+    """What a poll answer says on its score events ("群众满意度测评第 12 份答卷"); the feed
+    reads a burst of them back as one row."""
+    return f"{poll_label}第 {n} 份答卷"
+
+
+def _burst_key(event: ScoreEvent) -> str:
+    found = _ANSWER.match(event.cause)
+    return found["poll"] if found else event.cause
+
+
+def feed(events: list[ScoreEvent], names: dict[str, str], short: set[str]) -> list[dict]:
+    """Score events, newest first, as feed rows in words. One change (an answer moving three
+    criteria) is one row, and so is a burst of answers to one poll: each answer is news, but
+    twenty identical rows bury the one that moved a star. `short` names the criteria still
+    short of their sample."""
+    groups: list[list[ScoreEvent]] = []
+    for event in events:
+        if groups and _burst_key(groups[-1][-1]) == _burst_key(event) \
+                and (groups[-1][-1].created_at - event.created_at).total_seconds() <= BURST_SECONDS:
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+    return [_feed_row(group, names, short) for group in groups[:FEED_SIZE]]
+
+
+def _feed_row(group: list[ScoreEvent], names: dict[str, str], short: set[str]) -> dict:
+    newest, oldest = group[0], group[-1]
+    codes = list(dict.fromkeys(e.criterion for e in reversed(group)))
+    delta = sum((e.new - e.old for e in group), Decimal(0))
+    answers = sorted({int(found["n"]) for e in group if (found := _ANSWER.match(e.cause))})
+    cause = newest.cause
+    if len(answers) > 1:
+        cause = f"{_ANSWER.match(newest.cause)['poll']}第 {answers[0]}–{answers[-1]} 份答卷（{len(answers)} 份）"
+    if delta:
+        said = f"{'+' if delta > 0 else '−'}{fmt(abs(delta))} 分"
+    else:
+        # old = new: a poll's answers came in; short of its sample they count 0 for now.
+        said = "样本不足，暂计 0 分" if all(code in short for code in codes) else "分数不变"
+    return {"id": newest.id, "at": newest.created_at.isoformat(), "criteria": codes,
+            "title": "、".join(names.get(code, code) for code in codes), "delta": said, "cause": cause,
+            "events": len(group), "total": float(newest.total),
+            "stars_before": oldest.stars_before, "stars_after": newest.stars_after}
 
 
 def summary(card: Scorecard) -> dict:
@@ -43,17 +87,18 @@ def summary(card: Scorecard) -> dict:
     stars = card.final_stars if card.final_stars is not None else card.stars
     recent = db.session.scalars(sa.select(ScoreEvent).where(
         ScoreEvent.period_id == period.id, ScoreEvent.org_id == card.org_id)
-        .order_by(ScoreEvent.id.desc()).limit(FEED_SIZE)).all()
+        .order_by(ScoreEvent.id.desc()).limit(FEED_EVENTS)).all()
+    short = {c.code for c in card.criteria if c.provisional is not None and not c.overridden}
     return {
         "org": card.org.name, "period": period.name, "phase": period.phase, "phase_label": period.phase_label,
         "appeal_deadline": period.appeal_deadline.isoformat() if period.appeal_deadline else None,
         "total": float(card.total), "stars": stars, "grade": card.grade, "kind": body["kind"],
         "title": standing(card),
         "threshold": threshold, "standards": standard_rows(card),
-        "provisional": [{"code": c.code, "title": names[c.code], "explanation": c.explanation}
-                        for c in card.criteria if c.provisional is not None],
+        "polls": [{"code": c.code, "title": names[c.code], "explanation": c.explanation, "points": float(c.points),
+                   "short": c.code in short} for c in card.criteria if c.source == Source.poll],
         "next_star": next_star(card) if period.phase != Phase.final else None,
-        "feed": [event_line(e, names) for e in recent],
+        "feed": feed(recent, names, short),
         "trend": trend(card),
         "last_event_id": recent[0].id if recent else 0,
     }
