@@ -91,3 +91,48 @@ def test_answers_past_the_sample_still_move_the_board(app, client, world):
                        r'<p class="weui-cell__desc">(.*?)</p>', board)
     assert s5_row and s5_row[2] == "满意率 100.0%（32 份）→ 5/5 分"
     assert s5_row[1] == f"/h5/rating/{period['id']}/orgs/{orgs['a'].id}/criteria/S5"
+
+
+def test_poll_criterion_page_shows_answers_rate_sample_and_formula_to_whoever_sees_the_card(app, client, world):
+    orgs, _, headers = world
+    period = start(client, world)
+    poll = client.post("/api/v1/polls", headers=headers["officer"], json={
+        **PRESETS["mass"], "org_id": orgs["a"].id, "modes": ["code"],
+        "opens_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()}).get_json()
+    codes = [c["code"] for c in client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["officer"],
+                                            json={"count": 3}).get_json()]
+    for code, value in zip(codes, (5, 5, 3), strict=True):
+        _answer(client, poll, code, value)
+    page_url = f"/h5/rating/{period['id']}/orgs/{orgs['a'].id}/criteria/S5"
+
+    secretary = app.test_client()
+    h5_login(secretary, "sec_a")
+    page = secretary.get(page_url)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "群众满意度" in text and "66.7%" in text and "3 份答卷中" in text
+    assert "群众满意度测评" in text and "最低 30 份" in text and "还差 27 份" in text
+    assert "得分 = 5 × (满意率 − 60.0%) ÷ (95.0% − 60.0%)" in text
+    assert "5 × (66.7% − 60.0%) ÷ 35.0% = 0.95 分（样本达到后计入）" in text
+    assert "样本不足，暂计 0 分" in text and "不显示任何一份答卷" in text
+    # The scorecard links to it.
+    card = secretary.get(f"/h5/rating/{period['id']}/orgs/{orgs['a'].id}").get_data(as_text=True)
+    assert f'href="{page_url}" data-detail' in card
+
+    officer = app.test_client()
+    h5_login(officer, "officer")
+    assert officer.get(page_url).status_code == 200
+
+    # Another community's secretary and grid staff: not found, said in Chinese.
+    for username in ("sec_b", "leader"):
+        other = app.test_client()
+        h5_login(other, username)
+        refused = other.get(page_url)
+        assert refused.status_code == 404 and "群众满意度" not in refused.get_data(as_text=True)
+        assert re.search(r'<h2 class="weui-msg__title">[^<a-zA-Z]*[\u4e00-\u9fff]', refused.get_data(as_text=True))
+    # Signed out: the login page.
+    assert app.test_client().get(page_url).status_code == 302
+    # A manual criterion still opens the scoring form for the secretary, an unknown code is 404.
+    assert "保存评分" in secretary.get(page_url.replace("S5", "G1")).get_data(as_text=True)
+    assert secretary.get(page_url.replace("S5", "Z9")).status_code == 404

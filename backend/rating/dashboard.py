@@ -14,7 +14,7 @@ from flask import current_app
 
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
-from backend.polls.models import Poll
+from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollQuestion
 from backend.polls.service import respondent_counts
 from backend.rating.engine import fmt
 from backend.rating.metrics import METRICS, phrase
@@ -251,3 +251,46 @@ def _star_edge(card: Scorecard, body: dict) -> list[str]:
     titles_ = {s["code"]: s["title"] for s in body["standards"]}
     close = sorted((line - Decimal(v), code) for code, v in card.standards.items() if line - NEAR <= Decimal(v) < line)
     return [f"{titles_[code]}还差 {fmt(gap)} 分得星" for gap, code in close]
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def poll_detail(card: Scorecard, row) -> dict:
+    """How a poll criterion's points are made, for its page: the answer sheets per audience
+    against the minimum sample, each mapped question's answers and rate, the pooled rate and
+    the formula with its numbers. Counts and rates only: answers are anonymous, and no
+    single answer is ever shown."""
+    rule = card.period.rubric.body["poll"]
+    inputs = row.inputs or {}
+    minimum = rule["min_answers"]
+    sheets = inputs.get("sheets", {})
+    audiences = inputs.get("audience") or list(minimum)
+    samples = [{"audience": AUDIENCE_LABELS[Audience(a)], "sheets": sheets.get(a, 0), "minimum": minimum.get(a, 0),
+                "counted": sheets.get(a, 0) >= minimum.get(a, 0) and sheets.get(a, 0) > 0} for a in audiences]
+    fed = inputs.get("questions", [])
+    asked = {q.id: q for q in db.session.scalars(sa.select(PollQuestion).where(
+        PollQuestion.id.in_([t["question_id"] for t in fed])))} if fed else {}
+    questions = [{"text": asked[t["question_id"]].text if t["question_id"] in asked else "",
+                  "poll": asked[t["question_id"]].poll.title if t["question_id"] in asked else "",
+                  "audience": AUDIENCE_LABELS[Audience(t["audience"])], "answers": t["count"],
+                  "rate": _pct(t["top_two"] / t["count"]) if t["count"] else None,
+                  "weight": t["weight"]} for t in fed]
+    share = inputs.get("satisfaction")
+    most = row.max_points
+    low, high = rule["low"], rule["high"]
+    formula = f"得分 = {fmt(most)} × (满意率 − {_pct(low)}) ÷ ({_pct(high)} − {_pct(low)})"
+    worked = None
+    if share is not None:
+        value = row.provisional if row.provisional is not None else row.computed_points
+        if share >= high:
+            worked = f"满意率 {_pct(share)} 不低于 {_pct(high)}：满分 {fmt(value)} 分"
+        elif share <= low:
+            worked = f"满意率 {_pct(share)} 不高于 {_pct(low)}：0 分"
+        else:
+            worked = f"{fmt(most)} × ({_pct(share)} − {_pct(low)}) ÷ {_pct(high - low)} = {fmt(value)} 分"
+    return {"samples": samples, "questions": questions, "rate": _pct(share) if share is not None else None,
+            "pooled": inputs.get("pooled", 0), "formula": formula, "worked": worked, "low": _pct(low),
+            "high": _pct(high), "short": row.provisional is not None,
+            "weighted": any(t["weight"] != 1 for t in fed)}
