@@ -60,6 +60,11 @@ def feed(events: list[ScoreEvent], names: dict[str, str], short: set[str]) -> li
     return [_feed_row(group, names, short) for group in groups[:FEED_SIZE]]
 
 
+def _titles(titles: list[str]) -> str:
+    """Up to three criteria by name; more (a campaign starting, a full recompute) as a count."""
+    return "、".join(titles) if len(titles) <= 3 else f"{'、'.join(titles[:2])}等 {len(titles)} 项"
+
+
 def _feed_row(group: list[ScoreEvent], names: dict[str, str], short: set[str]) -> dict:
     newest, oldest = group[0], group[-1]
     codes = list(dict.fromkeys(e.criterion for e in reversed(group)))
@@ -74,7 +79,7 @@ def _feed_row(group: list[ScoreEvent], names: dict[str, str], short: set[str]) -
         # old = new: a poll's answers came in; short of its sample they count 0 for now.
         said = "样本不足，暂计 0 分" if all(code in short for code in codes) else "分数不变"
     return {"id": newest.id, "at": newest.created_at.isoformat(), "criteria": codes,
-            "title": "、".join(names.get(code, code) for code in codes), "delta": said, "cause": cause,
+            "title": _titles([names.get(code, code) for code in codes]), "delta": said, "cause": cause,
             "events": len(group), "total": float(newest.total),
             "stars_before": oldest.stars_before, "stars_after": newest.stars_after}
 
