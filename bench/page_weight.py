@@ -101,6 +101,7 @@ def main() -> int:
                            ("leaderboard", "/h5/orgs/2/leaderboard"), ("my bookings", "/h5/me/bookings"),
                            ("rating scorecard", "/h5/rating/1/orgs/2"),
                            ("manual criterion form", "/h5/rating/1/orgs/2/criteria/G4"),
+                           ("poll criterion page", "/h5/rating/1/orgs/2/criteria/S5"),
                            ("meetings record", "/h5/rating/orgs/2/meetings"),
                            ("live scorecard board", "/h5/rating/1/orgs/2/live")]:
             results.append(measure(client, name, path, min_size))

@@ -229,6 +229,11 @@ def criterion(period_id: int, org_id: int, code: str):
     actor = require_page_actor()
     card = service.scorecard_for(actor, period_id, org_id)
     row = service.criterion(card, code)
+    if row.source == Source.poll:
+        # Whoever sees the scorecard may see how a poll item is scored; nobody enters it.
+        standard = next(s for s in card.period.rubric.body["standards"] if s["code"] == row.standard_code)
+        return render_template("rating_criterion_poll.html", tab="home", card=card, row=row, standard=standard,
+                               item=service.rubric_item(card, code), d=dashboard.poll_detail(card, row))
     # Points scored by the ticks are shown by the ticks; only points someone entered fill the box.
     entered = row.entered_by_id is not None and (row.inputs or {}).get("by") != "deductions"
     values = {"points": _points(row.points) if entered else "", "note": row.note or "",

@@ -16,6 +16,7 @@ from backend.core.input import db_int
 from backend.core.permissions import can
 from backend.core.timeutil import local_zone
 from backend.extensions import db
+from backend.notifications import service as notification_service
 from backend.orgs import service as org_service
 from backend.orgs.models import Org, OrgKind
 from backend.orgs.service import lineage
@@ -24,6 +25,7 @@ from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrCode
 from backend.wechat import service as wechat_service
 from backend.wechat import web as wechat_web
+from backend.wishes import service as wish_service
 
 bp = Blueprint("h5", __name__, url_prefix="/h5")
 
@@ -128,7 +130,6 @@ def _to_login(_exc):
 #: The role home: (permission, title, description, endpoint), in the order shown. The
 #: permission is asked of backend.core.permissions, never re-derived from roles here.
 _HOME_ACTIONS = (
-    ("wishes.board", "心愿任务", "认领、办理居民的微心愿", "wish_pages.tasks"),
     ("orgs.browse", "组织与成员", "查看所辖组织、网格和成员", "h5.orgs"),
     ("rosters.import", "名册导入", "用 Excel 导入网格、党员、志愿者和驻区单位", "roster_pages.index"),
     ("qrcodes.manage", "二维码管理", "生成、打印和停用楼栋二维码", "h5.qrcodes"),
@@ -171,7 +172,19 @@ def _home_actions(actor) -> list[dict]:
              {"title": "我的服务时长和积分", "desc": "志愿服务时长、积分和明细",
               "href": url_for("activity_pages.my_hours")},
              {"title": "我的信息", "desc": "身份、所属组织和长辈模式", "href": url_for("h5.me")}]
-    return general[:1] + per_org + general[1:] + per_community + mine
+    return per_org + general + per_community + mine
+
+
+def _home_tiles(actor) -> list[dict]:
+    """The figures a task-board holder acts on first, each a tap away from its list: 待认领,
+    我认领的, 消息. Counted by aggregate queries, never by loading the rows."""
+    if not can(actor, "wishes.board"):
+        return []   # the tab bar's badge already says how many messages wait
+    counts = wish_service.board_counts(actor)
+    return [{"label": "待认领", "count": counts.waiting, "href": url_for("wish_pages.tasks"), "key": "waiting"},
+            {"label": "我认领的", "count": counts.mine, "href": url_for("wish_pages.tasks", tab="mine"), "key": "mine"},
+            {"label": "消息", "count": notification_service.unread_count(actor),
+             "href": url_for("notification_pages.messages"), "key": "messages"}]
 
 
 @bp.get("/")
@@ -180,7 +193,7 @@ def home():
     if actor is None:
         return render_template("home_public.html", tab="home")
     return render_template("home.html", tab="home", actor=actor, memberships=actor.person.memberships,
-                           actions=_home_actions(actor))
+                           tiles=_home_tiles(actor), actions=_home_actions(actor))
 
 
 #: Login pages for a journey that is not staff work: (path the person was going to, title, what it says).

@@ -24,7 +24,7 @@ def test_home_entries_follow_the_rules_once_per_org(app, client):
     leader = app.test_client()
     h5_login(leader, "leader")
     home = leader.get("/h5/").get_data(as_text=True)
-    assert "代居民提交心愿（第一网格）" in home and "心愿任务" in home and "星级创评" not in home
+    assert "代居民提交心愿（第一网格）" in home and "待认领" in home and "星级创评" not in home
 
     resident = app.test_client()
     h5_login(resident, "resident")

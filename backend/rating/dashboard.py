@@ -1,10 +1,12 @@
-"""What a live dashboard shows of a scorecard: stars, standards against the star line,
-provisional poll values, the recent score events in words, the total over time, and what
-would win the next star — all read from the rubric and the stored scores."""
+"""What a live dashboard shows of a scorecard: stars, standards against the star line, the
+poll criteria with their answers and rate, the recent score events in words (a burst of
+answers as one row), the total over time, and what would win the next star — all read from
+the rubric and the stored scores."""
 
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -12,7 +14,7 @@ from flask import current_app
 
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
-from backend.polls.models import Poll
+from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollQuestion
 from backend.polls.service import respondent_counts
 from backend.rating.engine import fmt
 from backend.rating.metrics import METRICS, phrase
@@ -21,18 +23,65 @@ from backend.rating.quotas import STAR_NAMES, Candidate, apply_quotas, places
 from backend.rating.rubrics import items_of
 from backend.wishes.models import Wish
 
+#: Rows of the feed.
 FEED_SIZE = 20
+#: Score events read to make those rows: a burst of answers is many events and one row.
+FEED_EVENTS = 300
+#: Answers (or events of one cause) closer together than this are one burst: one feed row.
+BURST_SECONDS = 120
 TREND_POINTS = 60
 
+_ANSWER = re.compile(r"^(?P<poll>.+)第 (?P<n>\d+) 份答卷$")
 
-def event_line(event: ScoreEvent, names: dict[str, str]) -> dict:
-    delta = event.new - event.old
-    return {"id": event.id, "at": event.created_at.isoformat(), "criterion": event.criterion,
-            "title": names.get(event.criterion, event.criterion),
-            # old = new: a poll short of its sample moved only its provisional value.
-            "delta": f"{'+' if delta >= 0 else '−'}{fmt(abs(delta))} 分" if delta else "样本不足，暂计 0 分",
-            "cause": event.cause, "total": float(event.total),
-            "stars_before": event.stars_before, "stars_after": event.stars_after}
+
+def answer_cause(poll_label: str, n: int) -> str:
+    """What a poll answer says on its score events ("群众满意度测评第 12 份答卷"); the feed
+    reads a burst of them back as one row."""
+    return f"{poll_label}第 {n} 份答卷"
+
+
+def _burst_key(event: ScoreEvent) -> str:
+    found = _ANSWER.match(event.cause)
+    return found["poll"] if found else event.cause
+
+
+def feed(events: list[ScoreEvent], names: dict[str, str], short: set[str]) -> list[dict]:
+    """Score events, newest first, as feed rows in words. One change (an answer moving three
+    criteria) is one row, and so is a burst of answers to one poll: each answer is news, but
+    twenty identical rows bury the one that moved a star. `short` names the criteria still
+    short of their sample."""
+    groups: list[list[ScoreEvent]] = []
+    for event in events:
+        if groups and _burst_key(groups[-1][-1]) == _burst_key(event) \
+                and (groups[-1][-1].created_at - event.created_at).total_seconds() <= BURST_SECONDS:
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+    return [_feed_row(group, names, short) for group in groups[:FEED_SIZE]]
+
+
+def _titles(titles: list[str]) -> str:
+    """Up to three criteria by name; more (a campaign starting, a full recompute) as a count."""
+    return "、".join(titles) if len(titles) <= 3 else f"{'、'.join(titles[:2])}等 {len(titles)} 项"
+
+
+def _feed_row(group: list[ScoreEvent], names: dict[str, str], short: set[str]) -> dict:
+    newest, oldest = group[0], group[-1]
+    codes = list(dict.fromkeys(e.criterion for e in reversed(group)))
+    delta = sum((e.new - e.old for e in group), Decimal(0))
+    answers = sorted({int(found["n"]) for e in group if (found := _ANSWER.match(e.cause))})
+    cause = newest.cause
+    if len(answers) > 1:
+        cause = f"{_ANSWER.match(newest.cause)['poll']}第 {answers[0]}–{answers[-1]} 份答卷（{len(answers)} 份）"
+    if delta:
+        said = f"{'+' if delta > 0 else '−'}{fmt(abs(delta))} 分"
+    else:
+        # old = new: a poll's answers came in; short of its sample they count 0 for now.
+        said = "样本不足，暂计 0 分" if all(code in short for code in codes) else "分数不变"
+    return {"id": newest.id, "at": newest.created_at.isoformat(), "criteria": codes,
+            "title": _titles([names.get(code, code) for code in codes]), "delta": said, "cause": cause,
+            "events": len(group), "total": float(newest.total),
+            "stars_before": oldest.stars_before, "stars_after": newest.stars_after}
 
 
 def summary(card: Scorecard) -> dict:
@@ -43,17 +92,18 @@ def summary(card: Scorecard) -> dict:
     stars = card.final_stars if card.final_stars is not None else card.stars
     recent = db.session.scalars(sa.select(ScoreEvent).where(
         ScoreEvent.period_id == period.id, ScoreEvent.org_id == card.org_id)
-        .order_by(ScoreEvent.id.desc()).limit(FEED_SIZE)).all()
+        .order_by(ScoreEvent.id.desc()).limit(FEED_EVENTS)).all()
+    short = {c.code for c in card.criteria if c.provisional is not None and not c.overridden}
     return {
         "org": card.org.name, "period": period.name, "phase": period.phase, "phase_label": period.phase_label,
         "appeal_deadline": period.appeal_deadline.isoformat() if period.appeal_deadline else None,
         "total": float(card.total), "stars": stars, "grade": card.grade, "kind": body["kind"],
         "title": standing(card),
         "threshold": threshold, "standards": standard_rows(card),
-        "provisional": [{"code": c.code, "title": names[c.code], "explanation": c.explanation}
-                        for c in card.criteria if c.provisional is not None],
+        "polls": [{"code": c.code, "title": names[c.code], "explanation": c.explanation, "points": float(c.points),
+                   "short": c.code in short} for c in card.criteria if c.source == Source.poll],
         "next_star": next_star(card) if period.phase != Phase.final else None,
-        "feed": [event_line(e, names) for e in recent],
+        "feed": feed(recent, names, short),
         "trend": trend(card),
         "last_event_id": recent[0].id if recent else 0,
     }
@@ -206,3 +256,46 @@ def _star_edge(card: Scorecard, body: dict) -> list[str]:
     titles_ = {s["code"]: s["title"] for s in body["standards"]}
     close = sorted((line - Decimal(v), code) for code, v in card.standards.items() if line - NEAR <= Decimal(v) < line)
     return [f"{titles_[code]}还差 {fmt(gap)} 分得星" for gap, code in close]
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def poll_detail(card: Scorecard, row) -> dict:
+    """How a poll criterion's points are made, for its page: the answer sheets per audience
+    against the minimum sample, each mapped question's answers and rate, the pooled rate and
+    the formula with its numbers. Counts and rates only: answers are anonymous, and no
+    single answer is ever shown."""
+    rule = card.period.rubric.body["poll"]
+    inputs = row.inputs or {}
+    minimum = rule["min_answers"]
+    sheets = inputs.get("sheets", {})
+    audiences = inputs.get("audience") or list(minimum)
+    samples = [{"audience": AUDIENCE_LABELS[Audience(a)], "sheets": sheets.get(a, 0), "minimum": minimum.get(a, 0),
+                "counted": sheets.get(a, 0) >= minimum.get(a, 0) and sheets.get(a, 0) > 0} for a in audiences]
+    fed = inputs.get("questions", [])
+    asked = {q.id: q for q in db.session.scalars(sa.select(PollQuestion).where(
+        PollQuestion.id.in_([t["question_id"] for t in fed])))} if fed else {}
+    questions = [{"text": asked[t["question_id"]].text if t["question_id"] in asked else "",
+                  "poll": asked[t["question_id"]].poll.title if t["question_id"] in asked else "",
+                  "audience": AUDIENCE_LABELS[Audience(t["audience"])], "answers": t["count"],
+                  "rate": _pct(t["top_two"] / t["count"]) if t["count"] else None,
+                  "weight": t["weight"]} for t in fed]
+    share = inputs.get("satisfaction")
+    most = row.max_points
+    low, high = rule["low"], rule["high"]
+    formula = f"得分 = {fmt(most)} × (满意率 − {_pct(low)}) ÷ ({_pct(high)} − {_pct(low)})"
+    worked = None
+    if share is not None:
+        value = row.provisional if row.provisional is not None else row.computed_points
+        if share >= high:
+            worked = f"满意率 {_pct(share)} 不低于 {_pct(high)}：满分 {fmt(value)} 分"
+        elif share <= low:
+            worked = f"满意率 {_pct(share)} 不高于 {_pct(low)}：0 分"
+        else:
+            worked = f"{fmt(most)} × ({_pct(share)} − {_pct(low)}) ÷ {_pct(high - low)} = {fmt(value)} 分"
+    return {"samples": samples, "questions": questions, "rate": _pct(share) if share is not None else None,
+            "pooled": inputs.get("pooled", 0), "formula": formula, "worked": worked, "low": _pct(low),
+            "high": _pct(high), "short": row.provisional is not None,
+            "weighted": any(t["weight"] != 1 for t in fed)}

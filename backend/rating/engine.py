@@ -245,9 +245,9 @@ def same(row: CriterionScore, computed: Computed) -> bool:
 
 
 def store(card: Scorecard, results: dict[str, Computed], cause: str, at: datetime) -> list[ScoreEvent]:
-    """Store computed criteria (computed as of `at`); one score event per criterion whose points moved — or whose
-    provisional value or answer count moved (a poll still short of its sample: old = new, the
-    dashboard shows the answers coming in) — each with the standard total, total and stars just after it."""
+    """Store computed criteria (computed as of `at`); one score event per criterion whose points moved — or, for a
+    poll, whose answer count, rate or provisional value moved (old = new: the dashboard shows
+    the answers coming in) — each with the standard total, total and stars just after it."""
     rubric = card.period.rubric.body
     standards = standards_of(card)
     stars = stars_for(rubric, standards)
@@ -261,9 +261,11 @@ def store(card: Scorecard, results: dict[str, Computed], cause: str, at: datetim
         row.points = counted(row)
         row.inputs, row.explanation = _jsonable(computed.inputs), computed.explanation[:300]
         row.computed_at = at
-        # Under the street's override a poll's sample coming in moves nothing that counts.
-        short = not row.overridden and (computed.provisional is not None or was[0] is not None)
-        if old != row.points or (short and was != (row.provisional, row.explanation)):
+        # A poll's answers are news even when its points stay (short of the sample, or already
+        # at the top of its scale): the dashboard shows the count and the rate moving. Under
+        # the street's override a poll's sample coming in moves nothing that counts.
+        sampled = not row.overridden and row.source == Source.poll
+        if old != row.points or (sampled and was != (row.provisional, row.explanation)):
             row.updated_at = utcnow()
             events.append(_event(card, row, old, standards, stars, cause))
             standards = standards_of(card)

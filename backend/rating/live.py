@@ -30,6 +30,7 @@ from backend.polls import service as polls
 from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollQuestion, PollResponse
 from backend.polls.service import respondent_counts
 from backend.rating import watch
+from backend.rating.dashboard import answer_cause
 from backend.rating.engine import lock, recompute
 from backend.rating.metrics import METRICS
 from backend.rating.models import LIVE_PHASES, Meeting, RatingPeriod, Scorecard, Source
@@ -88,7 +89,7 @@ def _poll_criteria(poll_id: int) -> tuple[str, ...]:
 def _answer_cause(response: PollResponse) -> Callable[[], str]:
     """"党员测评第 12 份答卷", counted at commit, once the answer is in the tallies."""
     poll = db.session.get(Poll, response.poll_id)
-    return lambda: f"{poll.audience_label}第 {respondent_counts([poll.id])[poll.id]} 份答卷"
+    return lambda: answer_cause(poll.audience_label, respondent_counts([poll.id])[poll.id])
 
 
 def _watches() -> dict[type, Watch]:

@@ -32,16 +32,20 @@ class WishCreateSchema(Schema):
 
 
 def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False) -> dict:
-    """The wish as this viewer may see it (WishSchema's fields). Full contact details shown to
-    staff are recorded by the service once the answer is made."""
+    """The wish as this viewer may see it (WishSchema's fields): others' names masked, the
+    viewer's own in full. Full contact details shown to staff are recorded by the service once
+    the answer is made."""
     contact = service.contact_for(actor, wish, receipt_holder=receipt_holder)
-    claimant = service.actor_label(actor_of(wish.claimant_id), wish) if wish.claimant_id else None
+    claimant = service.label_for(actor, wish.claimant_id, service.actor_label(actor_of(wish.claimant_id), wish)) \
+        if wish.claimant_id else None
+    events = [{"action": e.action, "actor_label": service.label_for(actor, e.actor_id, e.actor_label),
+               "note": e.note, "at": e.at} for e in wish.events]
     return {
         **{k: getattr(wish, k) for k in (
             "id", "title", "content", "category", "urgency", "urgency_label", "status", "status_label", "channel",
             "grid_id", "community_id", "fulfil_note", "rating", "rating_comment", "auto_confirmed",
-            "reject_reason", "rejection_upheld_at", "created_at", "due_at", "fulfilled_at", "confirmed_at",
-            "events")},
+            "reject_reason", "rejection_upheld_at", "created_at", "due_at", "fulfilled_at", "confirmed_at")},
+        "events": events,
         "grid_name": wish.grid.name,
         "community_name": wish.community.name,
         "claimant_label": claimant,

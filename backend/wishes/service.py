@@ -101,6 +101,16 @@ def actor_label(actor: Actor | None, wish: Wish) -> str:
     return "管理员" if actor.is_admin else mask_name(actor.person.name)
 
 
+def label_for(viewer: Actor | None, person_id: int | None, label: str) -> str:
+    """A timeline or claimant label as `viewer` reads it: their own name in full (masking it
+    from its owner hides nothing and reads as a stranger), everyone else's as stored."""
+    if viewer is None or person_id != viewer.person.id:
+        return label
+    name = viewer.person.name
+    masked = mask_name(name)
+    return label.removesuffix(masked) + name if label.endswith(masked) else label
+
+
 def _event(wish: Wish, action: str, label: str, actor: Actor | None = None, note: str | None = None) -> None:
     db.session.add(WishEvent(wish_id=wish.id, action=action, actor_label=label,
                              actor_id=actor.person.id if actor else None, note=note))
@@ -474,6 +484,27 @@ def board(actor: Actor, *, status: str | None = None, grid: Org | None = None, m
     if grid is not None:
         stmt = stmt.where(Wish.grid.has(Org.path.startswith(grid.path)))
     return stmt.order_by(Wish.urgency.desc(), Wish.created_at, Wish.id)
+
+
+@dataclass(frozen=True)
+class BoardCounts:
+    """The figures on a board holder's home: what waits for someone, what the person holds."""
+
+    #: Waiting for review or for someone to claim it (the board's 待认领 tab).
+    waiting: int
+    #: Claimed by the person and not yet confirmed (the 我认领的 tab).
+    mine: int
+
+
+def board_counts(actor: Actor) -> BoardCounts:
+    """The 待认领 and 我认领的 counts of the task board, in one aggregate query over the wishes
+    the person sees (the same rows the board's tabs list)."""
+    mine = sa.and_(Wish.claimant_id == actor.person.id,
+                   Wish.status.in_([S.claimed.value, S.fulfilled.value]))
+    waiting, held = db.session.execute(
+        sa.select(sa.func.count().filter(Wish.status.in_([S.open.value, S.pending_review.value])),
+                  sa.func.count().filter(mine)).where(wish_visible_clause(actor))).one()
+    return BoardCounts(waiting=waiting, mine=held)
 
 
 def assignable_members(wish: Wish) -> list[Person]:

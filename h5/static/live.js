@@ -60,14 +60,28 @@
     announce(e);
     redraw();
   }
+  // The state in words and colour, big enough to read at arm's length: a board that stopped
+  // moving must not look like a quiet one.
+  function show(state, text) {
+    status.dataset.state = state;
+    status.textContent = text;
+  }
   function poll() {
-    status.textContent = "定时刷新（每 5 秒）";
+    show("polling", "定时刷新（每 5 秒）");
     setInterval(function () {
-      if (!root.dataset.events) { redraw(); return; }
-      fetch(root.dataset.events + "?after=" + last, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : []; })
-        .then(function (events) { events.forEach(onEvent); })
-        .catch(function () { /* offline for now: the next round asks again */ });
+      var url = root.dataset.events ? root.dataset.events + "?after=" + last : root.dataset.part;
+      fetch(url, { credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) throw new Error(String(r.status));
+          if (r.redirected) { location.reload(); return null; }
+          show("polling", "定时刷新（每 5 秒）");
+          return root.dataset.events ? r.json() : r.text();
+        })
+        .then(function (got) {
+          if (typeof got === "string") { board.innerHTML = got; decorate(); }
+          else if (got) got.forEach(onEvent);
+        })
+        .catch(function () { show("broken", "连接中断，正在重试…"); });
     }, 5000);
   }
 
@@ -76,14 +90,14 @@
   if (!window.EventSource) { poll(); return; }
   var failures = 0;
   var source = new EventSource(root.dataset.stream);
-  source.addEventListener("open", function () { failures = 0; status.textContent = "实时更新"; });
+  source.addEventListener("open", function () { failures = 0; show("live", "实时更新"); });
   source.addEventListener("score", function (message) { onEvent(JSON.parse(message.data)); });
   source.addEventListener("error", function () {
     // The browser reconnects by itself and sends Last-Event-ID, so nothing is lost. An HTTP
     // error (a full server, a proxy's 502) ends the stream for good, and repeated failures
     // suggest a network that buffers streams: either way polling takes over.
     failures += 1;
-    status.textContent = "连接中断，正在重连…";
+    show("broken", "连接中断，正在重连…");
     if (failures >= 5 || source.readyState === EventSource.CLOSED) { source.close(); poll(); }
   });
 })();
