@@ -256,15 +256,16 @@ def store(card: Scorecard, results: dict[str, Computed], cause: str, at: datetim
         computed = results.get(row.code)
         if computed is None:
             continue
-        old, was = row.points, (row.provisional, row.explanation)
+        old, was, first = row.points, (row.provisional, row.explanation), row.computed_at is None
         row.computed_points, row.provisional = computed.points, computed.provisional
         row.points = counted(row)
         row.inputs, row.explanation = _jsonable(computed.inputs), computed.explanation[:300]
         row.computed_at = at
         # A poll's answers are news even when its points stay (short of the sample, or already
         # at the top of its scale): the dashboard shows the count and the rate moving. Under
-        # the street's override a poll's sample coming in moves nothing that counts.
-        sampled = not row.overridden and row.source == Source.poll
+        # the street's override a poll's sample coming in moves nothing that counts; a
+        # campaign's first figures are no answers coming in.
+        sampled = not first and not row.overridden and row.source == Source.poll
         if old != row.points or (sampled and was != (row.provisional, row.explanation)):
             row.updated_at = utcnow()
             events.append(_event(card, row, old, standards, stars, cause))
