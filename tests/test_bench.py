@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -9,6 +15,8 @@ from backend.app import create_app
 from backend.extensions import db
 from tests import factories as f
 from tests.conftest import TEST_CONFIG
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -43,3 +51,22 @@ def test_no_statement_count_unless_asked(client):
     response = client.get("/api/v1/me", headers=f.login(client, "zhang"))
     assert response.status_code == 200
     assert "X-Statements" not in response.headers
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install -y wrk)")
+def test_harness_prints_a_ratio(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--seconds", "1", "--rounds", "1", "--databases", "sqlite",
+         "--paths", "scorecard", "--no-scripts", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| GET scorecard JSON |"))
+    bare, sanwei, ratio = (cell.split()[0].replace(",", "") for cell in row.split("|")[2:5])
+    assert float(ratio) > 0
+    assert float(ratio) == pytest.approx(float(sanwei) / float(bare), rel=0.05, abs=0.002)
+    [written] = tmp_path.glob("*.json")
+    result = json.loads(written.read_text())["results"][0]
+    assert result["database"] == "sqlite"
+    assert result["paths"][0]["statements"] > 0 and result["paths"][0]["errors"] == 0
+    assert (tmp_path / written.name.replace(".json", ".md")).exists()
