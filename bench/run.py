@@ -145,9 +145,11 @@ def prepare(url: str) -> dict:
 
 @contextlib.contextmanager
 def database(kind: str, tmp: Path):
-    """A fresh, empty database of `kind`: its URL, and for PostgreSQL a way to make more."""
+    """A fresh, empty database of `kind`: its URL, for PostgreSQL a way to make more, and the
+    pid of the server whose process tree does the database's work (none for SQLite, which
+    works inside gunicorn's processes)."""
     if kind == "sqlite":
-        yield f"sqlite:///{tmp}/bench.db", None
+        yield f"sqlite:///{tmp}/bench.db", None, None
         return
     server = PostgresServer()
     reason = server.unavailable_reason()
@@ -161,7 +163,8 @@ def database(kind: str, tmp: Path):
                 conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
             engine.dispose()
             return f"{base}/{name}"
-        yield make("sanwei_bench"), make
+        postmaster = int((server.datadir / "postmaster.pid").read_text().split()[0])
+        yield make("sanwei_bench"), make, postmaster
     finally:
         server.stop()
 
@@ -353,16 +356,19 @@ def sample(base: str, path: Target, bare: bool, first: int) -> tuple[list[int], 
 
 
 def wrk(server: Server, path: Target, bare: bool, tmp: Path, seconds: float, connections: int,
-        offset: int) -> dict:
-    """One load run; the wrk summary and the server's CPU time over it."""
+        offset: int, database_pid: int | None) -> dict:
+    """One load run; the wrk summary, and the CPU time over it of gunicorn and of the database
+    server (its backends are its children: their time is counted as they end)."""
     threads = 2
     script = data_file(path, bare, tmp)
     before = cpu_seconds(server.proc.pid)
+    database_before = cpu_seconds(database_pid) if database_pid else 0.0
     done = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
                            "--timeout", "30s", "-s", str(ROOT / "bench" / "wrk.lua"), server.base,
                            "--", str(script), str(offset), str(threads)],
                           capture_output=True, text=True, timeout=seconds + 120)
     spent = cpu_seconds(server.proc.pid) - before
+    database_spent = cpu_seconds(database_pid) - database_before if database_pid else 0.0
     if done.returncode != 0 or not done.stdout.strip():
         raise Unavailable(f"wrk failed on {path.name}: {done.stderr.strip() or done.stdout.strip()}")
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -370,14 +376,16 @@ def wrk(server: Server, path: Target, bare: bool, tmp: Path, seconds: float, con
     return {"rps": requests_done / (summary["duration_us"] / 1e6), "p50_ms": summary["p50_us"] / 1000,
             "p99_ms": summary["p99_us"] / 1000, "requests": requests_done,
             "errors": summary["non2xx"] + summary["socket_errors"] + summary["timeouts"],
-            "cpu_ms_per_request": spent * 1000 / max(1, requests_done), "error_sample": summary["non2xx_sample"]}
+            "cpu_ms_per_request": spent * 1000 / max(1, requests_done),
+            "database_cpu_ms_per_request": database_spent * 1000 / max(1, requests_done),
+            "error_sample": summary["non2xx_sample"]}
 
 
 # --- one database ---------------------------------------------------------------------------
 
 def bench_database(kind: str, args, tmp: Path, env: dict[str, str]) -> dict:
     """Prepare the database, serve both apps, warm up, then the rounds; the figures."""
-    with database(kind, tmp) as (url, make):
+    with database(kind, tmp) as (url, make, database_pid):
         print(f"\n[{kind}] preparing the database …", flush=True)
         world = prepare(url)
         product = Server("Sanwei", "wsgi:app", {**env, "DATABASE_URL": url}, tmp / f"{kind}-sanwei.log",
@@ -405,7 +413,7 @@ def bench_database(kind: str, args, tmp: Path, env: dict[str, str]) -> dict:
                     order = [("bare", bare), ("sanwei", product)]
                     for side, server in order if r % 2 == 0 else reversed(order):
                         figures = wrk(server, path, side == "bare", tmp, args.seconds, args.connections,
-                                      offsets[path.name] if side == "sanwei" else 0)
+                                      offsets[path.name] if side == "sanwei" else 0, database_pid)
                         if side == "sanwei" and path.unique:
                             offsets[path.name] += figures["requests"] + IN_FLIGHT
                         runs[path.name].append({"side": side, "round": r + 1, **figures})
@@ -436,7 +444,9 @@ def summarise(path: Target, runs: list[dict], statements: float | None, warm: di
             "sanwei_range": [min(r["rps"] for r in sanwei), max(r["rps"] for r in sanwei)],
             "ratio": statistics.median(ratios), "p50_ms": med(sanwei, "p50_ms"), "p99_ms": med(sanwei, "p99_ms"),
             "bare_p50_ms": med(bare, "p50_ms"), "bare_p99_ms": med(bare, "p99_ms"),
-            "cpu_ms": med(sanwei, "cpu_ms_per_request"), "bare_cpu_ms": med(bare, "cpu_ms_per_request"),
+            "cpu_ms": med(sanwei, "cpu_ms_per_request"),
+            "database_cpu_ms": med(sanwei, "database_cpu_ms_per_request"),
+            "bare_cpu_ms": med(bare, "cpu_ms_per_request"),
             "statements": statements, "errors": sum(r["errors"] for r in sanwei),
             "bare_errors": sum(r["errors"] for r in bare),
             "error_sample": next((r["error_sample"] for r in runs if r["error_sample"]), ""),
@@ -528,18 +538,22 @@ def number(value: float | None, digits: int = 1) -> str:
 def table(result: dict, args) -> list[str]:
     lines = [f"### {'SQLite (WAL)' if result['database'] == 'sqlite' else 'PostgreSQL'}", "",
              f"{args.rounds} rounds × {args.seconds:g} s per path and side, wrk 2 threads × {args.connections} "
-             "connections; medians over the rounds, req/s range in brackets; CPU = the gunicorn process tree's "
-             "user + system time per request.", "",
+             "connections; medians over the rounds, req/s range in brackets. Server CPU: user + system time "
+             "per request of the gunicorn process tree" + (" + the PostgreSQL server's (its backends)"
+                                                           if result["database"] == "postgresql" else "")
+             + ", the bare baseline's in brackets. Statements: the product's X-Statements header.", "",
              "| path | bare req/s | Sanwei req/s | ratio | p50 ms | p99 ms | server CPU ms/request (bare) "
              "| statements/request | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in result["paths"]:
+        cpu = number(row["cpu_ms"], 2) + (f" + {number(row['database_cpu_ms'], 2)} PG"
+                                          if result["database"] == "postgresql" else "")
         errors = str(row["errors"]) + (f" ({row['error_sample']})" if row["errors"] else "")
         lines.append(
             f"| {row['label']} | {number(row['bare_rps'], 0)} [{number(row['bare_range'][0], 0)}–"
             f"{number(row['bare_range'][1], 0)}] | {number(row['sanwei_rps'])} [{number(row['sanwei_range'][0])}–"
             f"{number(row['sanwei_range'][1])}] | {row['ratio']:.3f} | {number(row['p50_ms'])} | "
-            f"{number(row['p99_ms'])} | {number(row['cpu_ms'], 2)} ({number(row['bare_cpu_ms'], 2)}) | "
+            f"{number(row['p99_ms'])} | {cpu} ({number(row['bare_cpu_ms'], 2)}) | "
             f"{number(row['statements'], 0)} | {errors} |")
     for name, figures in result["scripts"].items():
         lines += ["", f"#### bench/{name}.py", ""]
