@@ -500,8 +500,10 @@ def page_weight(timeout: float) -> str:
     """bench/page_weight.py's own table (it has no --json)."""
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "page_weight.py")], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
-    return done.stdout.strip() + (f"\n(exit status {done.returncode}: over budget or a check failed)"
-                                  if done.returncode else "")
+    if done.returncode == 0:
+        return done.stdout.strip()
+    why = "\n".join(done.stderr.strip().splitlines()[-3:])
+    return f"{done.stdout.strip()}\n(exit status {done.returncode}: over budget or a check failed)\n{why}"
 
 
 # --- the machine and the report -------------------------------------------------------------
@@ -528,7 +530,12 @@ def machine() -> dict:
             "gunicorn": command_output(sys.executable, "-m", "gunicorn", "--version"),
             "wrk": command_output("wrk", "--version").splitlines()[0] if command_output("wrk", "-v") else "unknown",
             "commit": commit + (" (with uncommitted changes)" if dirty else ""),
-            "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+            "load_average": load_average()}
+
+
+def load_average() -> str:
+    """1, 5 and 15 minutes: how busy the machine was besides the bench."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -587,8 +594,10 @@ def weight_table(output: str) -> list[str]:
             wire = line.split()[2]
             rows.append(f"| {page[0]} | `{page[1]}` | {wire} | {line.split('  ')[-1].strip()} |")
             page = None
-    others = [line for line in output.splitlines() if line.startswith(("repeat visit", "sent uncompressed", "(exit"))]
-    return ["| page | path | bytes on wire, first visit | |", "|---|---|---:|---|", *rows, "", *others]
+    verdicts = output.split("\n(exit", 1)
+    others = [line for line in verdicts[0].splitlines() if line.startswith(("repeat visit", "sent uncompressed"))]
+    failed = ["```", "(exit" + verdicts[1], "```"] if len(verdicts) > 1 else []
+    return ["| page | path | bytes on wire, first visit | |", "|---|---|---:|---|", *rows, "", *others, *failed]
 
 
 def report(results: list[dict], weights: str | None, facts: dict, args, started: datetime) -> str:
@@ -652,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             print("bench: interrupted, servers stopped", file=sys.stderr)
             return 130
     weights = page_weight(args.script_timeout) if args.scripts else None
+    facts["load_average"] = f"{facts['load_average']} at the start, {load_average()} at the end"
     text = report(results, weights, facts, args, started)
     print("\n" + text)
     args.out.mkdir(parents=True, exist_ok=True)
