@@ -638,10 +638,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     # Ctrl-C and kill alike stop the servers (the finally clauses) before the harness exits.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    signal.signal(signal.SIGTERM, interrupted)
     started = datetime.now(UTC)
     facts = machine()
     results = []
