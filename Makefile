@@ -1,4 +1,4 @@
-# The two set-up commands of the README: `make run` and `make test`. Both work on a fresh machine.
+# The commands of the README: `make run`, `make test` and `make bench`. They work on a fresh machine.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +11,7 @@ FLASK  := $(BIN)/flask --app wsgi
 PYTEST_WORKERS ?= 4
 PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses=4
 
-.PHONY: run test test-fast install install-dev assets migrate demo lint clean
+.PHONY: run test bench test-fast install install-dev assets migrate demo lint clean wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,17 @@ lint: install-dev
 
 test: install-dev lint
 	$(PYTEST)
+
+# The product against a bare Flask baseline under the same gunicorn settings, on SQLite and
+# PostgreSQL (bench/README.md). BENCH_SECONDS=2 BENCH_ROUNDS=1 for a quick look.
+bench: install-dev wrk
+	$(BIN)/python bench/run.py
+
+# wrk loads the servers of `make bench`: Debian's package, installed when missing if we may.
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make bench needs wrk: sudo apt-get install -y wrk"; exit 1; fi; \
+	  apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }
 
 # The edit loop: no browser, no PostgreSQL, nothing slow. `make test` before pushing.
 test-fast: install-dev

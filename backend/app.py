@@ -26,6 +26,7 @@ from backend.core.logpaths import mark_log_path
 from backend.core.permissions import can
 from backend.core.privacy import mask_name, mask_phone
 from backend.core.proxies import TrustedProxies
+from backend.core.statements import install as count_statements
 from backend.core.timeutil import format_local
 from backend.core.uploads import widen_limit
 from backend.double_reports import permissions as double_report_rules
@@ -118,6 +119,8 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         sqlite_durability(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+        if app.config["STATEMENT_COUNT_HEADER"]:
+            count_statements(app, db.engine)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))
     compress.init_app(app)
     api.init_app(app)

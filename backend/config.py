@@ -130,6 +130,8 @@ def load_config() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # How long a request waits for another's write lock before answering 503.
         "DB_LOCK_TIMEOUT_SECONDS": float(os.environ.get("DB_LOCK_TIMEOUT_SECONDS", "10")),
+        # X-Statements on every response (bench/run.py); off, nothing is counted.
+        "STATEMENT_COUNT_HEADER": _bool("STATEMENT_COUNT_HEADER", False),
         "SQLITE_SYNCHRONOUS": _choice("SQLITE_SYNCHRONOUS", "NORMAL", SQLITE_SYNCHRONOUS_LEVELS),
         "PUBLIC_BASE_URL": public_base,
         "TIMEZONE": os.environ.get("SANWEI_TIMEZONE", "Asia/Shanghai"),
