@@ -94,6 +94,7 @@ def commit() -> None:
     if in_request:
         write_intent.set(False)
         _expire_collections(session)
+        g.kept_loaded = True
 
 
 def _expire_collections(session: Session) -> None:
@@ -105,9 +106,10 @@ def _expire_collections(session: Session) -> None:
 
 
 def forget_loaded(exc: BaseException | None = None) -> None:
-    """teardown_request: nothing loaded by a request outlives it unexpired, should its session
-    live on (an app context that spans requests, as in tests)."""
-    if db.session.registry.has():
+    """teardown_request: what a request's commit kept loaded is expired once the answer is
+    made, should the session live on (an app context that spans requests, as in tests): after
+    the request it is as if the commit had expired it, as any other commit does."""
+    if g.pop("kept_loaded", False) and db.session.registry.has():
         db.session.expire_all()
 
 
