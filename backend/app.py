@@ -18,7 +18,7 @@ from backend.calendar.api import blp as calendar_blp
 from backend.calendar.api import bp as calendar_feed_bp
 from backend.cli import register_cli
 from backend.config import ROOT, load_config
-from backend.core.db import database_unavailable, integrity_error, write_best_effort
+from backend.core.db import database_unavailable, forget_loaded, integrity_error, write_best_effort
 from backend.core.errors import register_error_handlers
 from backend.core.headers import csp_nonce, security_headers
 from backend.core.input import IdConverter, refuse_bad_characters
@@ -156,6 +156,8 @@ def register_hooks(app: Flask) -> None:
     app.before_request(check_csrf)
     app.after_request(write_best_effort)
     app.after_request(security_headers)
+
+    app.teardown_request(forget_loaded)
 
     @app.teardown_request
     def _end_request(exc):

@@ -127,7 +127,8 @@ def load_config() -> dict:
         "SANWEI_ENV": "production" if production else "development",
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": _database_url(),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # More engine options (backend.extensions.engine_options adds the per-database ones).
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         # How long a request waits for another's write lock before answering 503.
         "DB_LOCK_TIMEOUT_SECONDS": float(os.environ.get("DB_LOCK_TIMEOUT_SECONDS", "10")),
         # X-Statements on every response (bench/run.py); off, nothing is counted.

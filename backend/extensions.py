@@ -64,11 +64,16 @@ compress = Compress()
 def engine_options(config) -> dict:
     """The engine's options, with how long a statement waits for another transaction's lock
     before it fails and the request answers 503 (backend.core.db): SQLite's busy timeout,
-    PostgreSQL's lock_timeout, both DB_LOCK_TIMEOUT_SECONDS."""
+    PostgreSQL's lock_timeout, both DB_LOCK_TIMEOUT_SECONDS.
+
+    A pooled PostgreSQL connection is pinged before use: the server may have restarted since.
+    A SQLite connection is a file handle that cannot go stale, so the ping would only add a
+    statement to every request."""
     seconds = config["DB_LOCK_TIMEOUT_SECONDS"]
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     connect_args = dict(options.get("connect_args") or {})
     url = config["SQLALCHEMY_DATABASE_URI"]
+    options.setdefault("pool_pre_ping", not url.startswith("sqlite"))
     if url.startswith("sqlite"):
         connect_args["timeout"] = seconds
     elif url.startswith("postgresql"):

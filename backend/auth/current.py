@@ -15,7 +15,7 @@ from flask import g, request, session
 from backend.auth import service as auth_service
 from backend.core.errors import DomainError, Unauthorized
 from backend.core.permissions import Actor
-from backend.people.actors import load_actor
+from backend.people.actors import actor_from
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -42,7 +42,7 @@ def _resolve() -> None:
             return
         g.auth_token, g.auth_via = token, "session"
     if g.auth_token is not None:
-        g.actor = load_actor(g.auth_token.person_id)
+        g.actor = actor_from(g.auth_token.person)
 
 
 def current_actor() -> Actor | None:

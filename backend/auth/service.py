@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.auth.models import AuthToken
@@ -15,7 +16,7 @@ from backend.core import limits
 from backend.core.errors import Unauthorized
 from backend.core.limits import Limit
 from backend.extensions import db, utcnow
-from backend.people.models import Person
+from backend.people.models import Membership, Person
 
 #: Checked against when the username is unknown, so both cases cost the same time.
 _DUMMY_HASHES: dict[str, str] = {}
@@ -129,15 +130,24 @@ def issue_token(person: Person, kind: str = "bearer") -> tuple[str, AuthToken]:
 
 
 def find_token(secret: str, kind: str) -> AuthToken | None:
-    """The live (unexpired, unrevoked) token for `secret`, or None."""
+    """The live (unexpired, unrevoked) token for `secret`, or None, with its person, their
+    memberships and those memberships' orgs loaded by the same statement: every signed-in
+    request starts here, and one round trip tells who is asking and what they may do. Read
+    afresh on every request, so a revoked token or a changed role counts at once."""
     if not secret:
         return None
-    return db.session.scalar(sa.select(AuthToken).where(
-        AuthToken.token_hash == _token_hash(secret),
-        AuthToken.kind == kind,
-        AuthToken.revoked_at.is_(None),
-        AuthToken.expires_at > utcnow(),
-    ))
+    return db.session.scalars(
+        sa.select(AuthToken)
+        .join(AuthToken.person)
+        .outerjoin(Person.memberships)
+        .outerjoin(Membership.org)
+        .options(contains_eager(AuthToken.person).contains_eager(Person.memberships).contains_eager(Membership.org))
+        .where(AuthToken.token_hash == _token_hash(secret),
+               AuthToken.kind == kind,
+               AuthToken.revoked_at.is_(None),
+               AuthToken.expires_at > utcnow())
+        .order_by(Membership.id)
+    ).unique().one_or_none()
 
 
 def revoke(token: AuthToken) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import Response, current_app, g, has_request_context, request
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from backend.core.errors import Conflict, Unavailable, domain_error, unexpected
 from backend.extensions import db, write_intent
@@ -69,12 +70,47 @@ def integrity_error(exc: IntegrityError):
 
 
 def commit() -> None:
-    """Commit the unit of work; a constraint violation becomes its 409 and nothing is kept."""
+    """Commit the unit of work; a constraint violation becomes its 409 and nothing is kept.
+
+    A request's commit is its last write: the answer is then made from the objects as the
+    request left them, not read back (which on SQLite would take the write lock a second
+    time), and whatever is still to be loaded is read in a read transaction. The services
+    refresh what a conditional UPDATE changed behind the session's back, so the objects are
+    what was written. Outside a request (jobs, commands) a commit expires everything, as
+    usual, so the next unit of work reads afresh.
+
+    Loaded collections are still expired: a row added by its foreign key (an event by its
+    wish_id) is not in a collection loaded before it, and the answer must show it."""
+    session = db.session()
+    in_request = has_request_context()
+    session.expire_on_commit = not in_request
     try:
-        db.session.commit()
+        session.commit()
     except IntegrityError as exc:
-        db.session.rollback()
+        session.rollback()
         raise conflict_for(exc) from exc
+    finally:
+        session.expire_on_commit = True
+    if in_request:
+        write_intent.set(False)
+        _expire_collections(session)
+        g.kept_loaded = True
+
+
+def _expire_collections(session: Session) -> None:
+    for obj in list(session.identity_map.values()):
+        state = sa.inspect(obj)
+        loaded = [rel.key for rel in state.mapper.relationships if rel.uselist and rel.key in state.dict]
+        if loaded:
+            session.expire(obj, loaded)
+
+
+def forget_loaded(exc: BaseException | None = None) -> None:
+    """teardown_request: what a request's commit kept loaded is expired once the answer is
+    made, should the session live on (an app context that spans requests, as in tests): after
+    the request it is as if the commit had expired it, as any other commit does."""
+    if g.pop("kept_loaded", False) and db.session.registry.has():
+        db.session.expire_all()
 
 
 def begin_write() -> None:

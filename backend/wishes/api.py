@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from backend.auth.current import client_ip, current_actor, require_actor
-from backend.core.db import begin_write, commit
+from backend.core.db import commit
 from backend.core.paging import PageArgs, page_of, paginate
 from backend.core.periods import PeriodArgs, period
 from backend.stats.service import figures_org
@@ -23,6 +23,7 @@ from backend.wishes.schemas import (
     WishSchema,
     WishStatsSchema,
     present,
+    present_list,
 )
 
 blp = Blueprint("wishes", __name__, url_prefix="/api/v1", description="微心愿")
@@ -56,7 +57,7 @@ def list_wishes(args):
     actor = require_actor()
     page = paginate(service.board_for(actor, status=args.get("status"), grid_id=args.get("grid_id"),
                                       mine=args["mine"]), args["page"], args["per_page"])
-    page["items"] = [present(w, actor) for w in page["items"]]
+    page["items"] = present_list(page["items"], actor)
     return page
 
 
@@ -142,9 +143,7 @@ def rejections(args):
     """Rejected wishes under the street officer that the street has not upheld, newest first."""
     actor = require_actor()
     page = paginate(service.rejections_for(actor), args["page"], args["per_page"])
-    begin_write()
-    page["items"] = [present(w, actor) for w in page["items"]]
-    commit()
+    page["items"] = present_list(page["items"], actor)
     return page
 
 

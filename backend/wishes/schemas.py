@@ -6,7 +6,7 @@ from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.permissions import Actor
 from backend.core.submissions import submit_token_field
-from backend.people.actors import actor_of
+from backend.people.actors import actor_of, actors_of
 from backend.people.schemas import Phone
 from backend.wishes import service
 from backend.wishes.models import Wish, WishStatus
@@ -31,11 +31,11 @@ class WishCreateSchema(Schema):
             raise ValidationError("请通过二维码（qr）或网格（grid_id）之一提交", field_name="qr")
 
 
-def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False) -> dict:
+def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False, listed: bool = False) -> dict:
     """The wish as this viewer may see it (WishSchema's fields): others' names masked, the
     viewer's own in full. Full contact details shown to staff are recorded by the service once
-    the answer is made."""
-    contact = service.contact_for(actor, wish, receipt_holder=receipt_holder)
+    the answer is made; a list (`listed`) shows them masked, so reading a list records nothing."""
+    contact = service.contact_for(actor, wish, receipt_holder=receipt_holder, listed=listed)
     claimant = service.label_for(actor, wish.claimant_id, service.actor_label(actor_of(wish.claimant_id), wish)) \
         if wish.claimant_id else None
     events = [{"action": e.action, "actor_label": service.label_for(actor, e.actor_id, e.actor_label),
@@ -54,6 +54,12 @@ def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False) ->
         "contact_phone": contact.phone,
         "contact_masked": contact.masked,
     }
+
+
+def present_list(wishes: list[Wish], actor: Actor | None) -> list[dict]:
+    """Wishes of a list as this viewer may see them, their claimants' labels read together."""
+    actors_of({wish.claimant_id for wish in wishes})
+    return [present(wish, actor, listed=True) for wish in wishes]
 
 
 class EventSchema(Schema):
