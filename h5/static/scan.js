@@ -28,7 +28,7 @@
       .then(function (c) {
         wx.config({ debug: false, appId: c.appId, timestamp: c.timestamp, nonceStr: c.nonceStr,
                     signature: c.signature, jsApiList: c.jsApiList, openTagList: c.openTagList });
-        wx.ready(function () { ready = true; });
+        wx.ready(function () { ready = true; box.dataset.ready = "1"; });
       })
       .catch(function () { hint.hidden = false; });
   };

@@ -9,10 +9,12 @@ from __future__ import annotations
 import io
 import random
 import re
+from datetime import UTC, datetime, timedelta
 
 from PIL import Image
 from playwright.sync_api import expect
 
+from backend.demo import DEMO_PASSWORD
 from tests.browser.test_pages import font_size, log_in
 from tests.browser.test_wish_flow import wish_code_url
 
@@ -141,3 +143,49 @@ def test_care_mode_on_a_qr_landing_page(phone, screenshot):
     resident.goto("/h5/")
     expect(resident.locator("#care-switch")).to_be_checked()
     screenshot(resident, "resident-home-care")
+
+
+def test_care_switch_on_every_qr_landing_page(phone, screenshot):
+    """Wish form, service page, poll and check-in: each QR code's page has the switch, and the
+    choice made on one holds on the others (it is kept on the phone)."""
+    secretary = phone()
+    token = secretary.request.post("/api/v1/auth/login",
+                                   data={"username": "heping", "password": DEMO_PASSWORD}).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    log_in(secretary, "heping")
+    secretary.goto("/h5/polls/new")
+    secretary.get_by_role("button", name="创建测评").click()
+    secretary.get_by_role("button", name="打印测评二维码").click()
+    poll_url = secretary.locator(".poster__url").inner_text()
+    heping = next(c["id"] for c in secretary.request.get("/api/v1/orgs?kind=community", headers=bearer).json()["items"]
+                  if c["name"] == "和平社区")
+    now = datetime.now(UTC)
+    activity = secretary.request.post("/api/v1/activities", headers=bearer, data={
+        "org_id": heping, "title": "楼道清扫", "location": "和平社区3号楼", "capacity": 5,
+        "starts_at": (now + timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(hours=3)).isoformat()})
+    assert activity.status == 201, activity.text()
+    secretary.goto(f"/h5/activities/{activity.json()['id']}")
+    secretary.get_by_role("button", name="打印签到二维码").click()
+    venue_url = secretary.locator(".poster__url").inner_text()
+    wish_url = wish_code_url(secretary, "第一网格")
+
+    resident = phone()
+    resident.goto(wish_url)
+    resident.locator("label[for=care-switch]").click()
+    expect(resident.locator("body")).to_have_attribute("data-weui-mode", "care")
+    resident.goto(f"/h5/c/{heping}/services")
+    resident.get_by_role("link", name=re.compile("老年人义务理发")).click()
+    expect(resident.locator("#care-switch")).to_be_checked()
+    screenshot(resident, "service-page-care")
+    resident.goto(poll_url)
+    expect(resident.locator("#care-switch")).to_be_checked()
+    expect(resident.locator("body")).to_have_attribute("data-weui-mode", "care")
+    screenshot(resident, "poll-answer-care")
+
+    volunteer = phone()
+    log_in(volunteer, "heping_dy4")
+    volunteer.goto(venue_url)
+    expect(volunteer.locator("#care-switch")).not_to_be_checked()
+    volunteer.locator("label[for=care-switch]").click()
+    expect(volunteer.locator("body")).to_have_attribute("data-weui-mode", "care")
+    screenshot(volunteer, "activity-checkin-care")
