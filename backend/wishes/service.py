@@ -8,6 +8,7 @@ database; the transition table below is the whole state machine.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -191,7 +192,7 @@ def receive_photos(uploads, field_name: str = "photos") -> list[filestore.Receiv
                               types=filestore.IMAGES, code="photo") for u in uploads]
 
 
-def _attach_photos(wish: Wish, photos: list[filestore.Received]) -> None:
+def _attach_photos(wish: Wish, photos: Sequence[filestore.Received]) -> None:
     for photo in photos:
         db.session.add(WishPhoto(wish_id=wish.id, sha256=photo.sha256, extension=photo.extension,
                                  content_type=photo.content_type, size=len(photo.data)))
@@ -200,7 +201,7 @@ def _attach_photos(wish: Wish, photos: list[filestore.Received]) -> None:
 
 def submit(*, grid: Org, title: str, content: str, category: str, urgency: int = 1, consent: bool,
            contact_name: str | None = None, contact_phone: str | None = None, location: str | None = None,
-           photos: list[filestore.Received] = (), submit_token: str | None = None,
+           photos: Sequence[filestore.Received] = (), submit_token: str | None = None,
            actor: Actor | None = None, channel: str = WishChannel.qr, qr: str | None = None,
            client: str | None = None) -> Submission:
     """A resident's (or a grid leader's, on their behalf) new wish, through the grid's QR code
