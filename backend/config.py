@@ -25,6 +25,10 @@ class ConfigError(RuntimeError):
     """A setting is missing or unsafe for the chosen mode."""
 
 
+#: Photos one wish may carry.
+WISH_MAX_PHOTOS = 3
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:
@@ -122,6 +126,7 @@ def load_config() -> dict:
         secret = _dev_secret_key()
     public_base = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     proxy_hops, proxies = _proxies(production)
+    wish_photo_bytes = _int("WISH_PHOTO_MAX_BYTES", 5 * 1024 * 1024)
     wechat_app, wechat_mp = _pair("WECHAT_APP_ID", "WECHAT_APP_SECRET"), _pair("WECHAT_MP_APP_ID", "WECHAT_MP_SECRET")
     return {
         "SANWEI_ENV": "production" if production else "development",
@@ -166,6 +171,11 @@ def load_config() -> dict:
         "WISH_REVIEW_HOURS": _int("WISH_REVIEW_HOURS", 48),
         "WISH_AUTO_CONFIRM_DAYS": _int("WISH_AUTO_CONFIRM_DAYS", 7),
         "WISH_CONTACT_RETENTION_DAYS": _int("WISH_CONTACT_RETENTION_DAYS", 30),
+        # Photos with a wish: how many, and how large each may arrive (the form shrinks them on
+        # the phone to well under 1 MB; a phone that cannot sends its camera's 2–5 MB file).
+        "WISH_MAX_PHOTOS": WISH_MAX_PHOTOS,
+        "WISH_PHOTO_MAX_BYTES": wish_photo_bytes,
+        "WISH_PHOTOS_MAX_BYTES": WISH_MAX_PHOTOS * wish_photo_bytes,
         # Anonymous forms: new wishes, service bookings and open-QR poll answers (per poll) one
         # client address may send an hour; signed-in people are known and not counted.
         "WISH_CLIENT_HOURLY_LIMIT": _int("WISH_CLIENT_HOURLY_LIMIT", 10),

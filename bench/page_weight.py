@@ -22,6 +22,7 @@ import zlib
 from pathlib import Path
 
 import brotli
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,6 +31,8 @@ from flask_migrate import upgrade  # noqa: E402
 from backend.app import create_app  # noqa: E402
 from backend.demo import DEMO_PASSWORD, load_demo  # noqa: E402
 from backend.extensions import db  # noqa: E402
+from backend.orgs.models import Org  # noqa: E402
+from backend.qrcodes.models import QrCode  # noqa: E402
 
 BUDGET = 60 * 1024
 ASSET = re.compile(r'<(?:link[^>]+href|script[^>]+src)="(/[^"?#]+\.(?:css|js)(?:\?[^"]*)?)"')
@@ -85,10 +88,16 @@ def main() -> int:
             upgrade()
             load_demo()
             db.session.commit()
+            wish_code = db.session.scalar(sa.select(QrCode.code).where(QrCode.purpose == "wish").limit(1))
+            community = db.session.scalar(sa.select(Org.id).where(Org.kind == "community").limit(1))
         client = app.test_client()
         min_size = app.config["COMPRESS_MIN_SIZE"]
         results = [measure(client, "anonymous home", "/h5/", min_size),
-                   measure(client, "login page", "/h5/login", min_size)]
+                   measure(client, "login page", "/h5/login", min_size),
+                   measure(client, "wish form (QR landing)", f"/h5/w/new?qr={wish_code}", min_size),
+                   measure(client, "my wishes (anonymous)", "/h5/w/mine", min_size),
+                   measure(client, "community services", f"/h5/c/{community}/services", min_size),
+                   measure(client, "community wishes", f"/h5/c/{community}/wishes", min_size)]
         page = client.get("/h5/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         login = client.post("/h5/login", data={"username": "heping", "password": DEMO_PASSWORD, "csrf_token": token})

@@ -14,6 +14,7 @@ from backend.core.errors import DomainError, Invalid
 from backend.core.input import db_int
 from backend.core.submissions import TokenReused
 from backend.extensions import db
+from backend.orgs.service import public_community
 from backend.services import service
 from backend.services.models import ServiceItem
 from backend.services.schemas import BookingCreateSchema, ServiceCreateSchema, SlotCreateSchema
@@ -42,6 +43,14 @@ def services_list():
     items = db.session.scalars(service.listing(actor)).all()
     can_create = bool(service.offering_communities(actor, communities_of(actor)))
     return render_template("services.html", tab="home", items=items, can_create=can_create)
+
+
+@bp.get("/c/<int:org_id>/services")
+def community_services(org_id: int):
+    """A community's services for residents: the home page and the public wish page link here."""
+    community = public_community(org_id)
+    return render_template("community_services.html", tab=None, community=community,
+                           items=service.community_services(community))
 
 
 def _service_form(actor, values: dict, errors: dict, status: int = 200):

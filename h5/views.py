@@ -191,7 +191,11 @@ def _home_tiles(actor) -> list[dict]:
 def home():
     actor = current_actor()
     if actor is None:
-        return render_template("home_public.html", tab="home")
+        # Inside WeChat (when the 公众号 is configured) 扫一扫 opens WeChat's scanner; elsewhere
+        # the page says to use the phone's camera.
+        ua = request.user_agent.string
+        return render_template("home_public.html", tab="home", communities=org_service.public_communities(),
+                               wechat_scan=wechat_service.web_enabled() and wechat_service.in_wechat(ua))
     return render_template("home.html", tab="home", actor=actor, memberships=actor.person.memberships,
                            tiles=_home_tiles(actor), actions=_home_actions(actor))
 

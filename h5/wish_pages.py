@@ -5,19 +5,21 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
 from marshmallow import ValidationError
 
 from backend.auth.current import client_ip, current_actor
 from backend.core.db import commit
 from backend.core.errors import DomainError, NotFound
+from backend.core.headers import sandbox_file
 from backend.core.input import db_int
 from backend.core.periods import period
 from backend.core.permissions import can
 from backend.core.submissions import TokenReused
+from backend.core.uploads import accepts_upload
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
-from backend.orgs.service import lineage
+from backend.orgs.service import lineage, public_community
 from backend.services import service as services
 from backend.wishes import service
 from backend.wishes.models import URGENCY_LABELS, Wish, WishChannel, WishStatus
@@ -26,7 +28,11 @@ from h5.views import act_and_return, require_page_actor
 
 bp = Blueprint("wish_pages", __name__, url_prefix="/h5")
 
-FORM_FIELDS = ("title", "content", "category", "urgency", "contact_name", "contact_phone")
+FORM_FIELDS = ("title", "content", "category", "urgency", "contact_name", "contact_phone", "location")
+#: What an empty required field says on the form (the API's 此项必填 is for programs).
+MISSING = {"title": ["请填写标题，如：楼道灯坏了"], "content": ["请写下需要什么帮助"]}
+#: Said beside the photo picker when the form comes back: the browser cannot keep chosen files.
+PICK_AGAIN = "请重新选择照片"
 
 
 # --- resident: submit -----------------------------------------------------------------------
@@ -43,7 +49,10 @@ def _form_target() -> tuple[Org, str, dict]:
 def _render_form(grid, target, values, errors, status=200, headers=None):
     return render_template("wish_form.html", tab=None, grid=grid, lineage=lineage(grid), target=target,
                            values=values, errors=errors, categories=current_app.config["WISH_CATEGORIES"],
-                           urgencies=URGENCY_LABELS, proxy="grid" in target), status, headers or {}
+                           urgencies=URGENCY_LABELS, proxy="grid" in target,
+                           max_photos=current_app.config["WISH_MAX_PHOTOS"],
+                           photo_mb=current_app.config["WISH_PHOTO_MAX_BYTES"] // (1024 * 1024)), \
+        status, headers or {}
 
 
 @bp.get("/w/new")
@@ -53,6 +62,7 @@ def new():
 
 
 @bp.post("/w/new")
+@accepts_upload("WISH_PHOTOS_MAX_BYTES")
 def create():
     grid, channel, target = _form_target()
     values = {k: request.form.get(k, "").strip() for k in (*FORM_FIELDS, "submit_token")}
@@ -60,19 +70,40 @@ def create():
     data = {k: v for k, v in values.items() if v not in ("", None)}
     data["consent"] = values["consent"]
     data |= {"qr": target["qr"]} if "qr" in target else {"grid_id": grid.id}
+    uploads = [u for u in request.files.getlist("photos") if u.filename]
+    # Every error at once: the schema's, the service's own checks (category, consent) and the photos'.
+    errors = service.form_problems(category=values["category"] or None, consent=values["consent"])
     try:
         args = WishCreateSchema().load(data)
-        result = service.submit(grid=grid, consent=args["consent"], actor=current_actor(), channel=channel,
-                                qr=target.get("qr"), client=client_ip(),
-                                **{k: args.get(k) for k in (*FORM_FIELDS, "submit_token")})
     except ValidationError as exc:
-        return _render_form(grid, target, values, exc.messages, 422)
+        # The service's own words (请选择类别) say more than the schema's 此项必填.
+        errors = {**{k: MISSING[k] if k in MISSING and not values[k] else v for k, v in exc.messages.items()},
+                  **errors}
+    try:
+        photos = service.receive_photos(uploads)
     except DomainError as exc:
+        errors = {**errors, **(exc.fields or {})}
+    if errors:
+        return _form_refused(grid, target, values, errors, uploads, 422)
+    try:
+        result = service.submit(grid=grid, consent=args["consent"], actor=current_actor(), channel=channel,
+                                qr=target.get("qr"), client=client_ip(), photos=photos,
+                                **{k: args.get(k) for k in (*FORM_FIELDS, "submit_token")})
+    except DomainError as exc:
+        db.session.rollback()
         if isinstance(exc, TokenReused):
             values["submit_token"] = secrets.token_urlsafe(24)
-        return _render_form(grid, target, values, exc.fields or {"_": [exc.message]}, exc.status, exc.headers)
+        return _form_refused(grid, target, values, exc.fields or {"_": [exc.message]}, uploads, exc.status,
+                             exc.headers)
     commit()
     return redirect(url_for("wish_pages.receipt", receipt=result.receipt, new=1 if result.created else None))
+
+
+def _form_refused(grid, target, values, errors, uploads, status, headers=None):
+    """The form again with its errors; chosen photos must be chosen again (a page cannot keep them)."""
+    if uploads and "photos" not in errors:
+        errors = {**errors, "photos": [PICK_AGAIN]}
+    return _render_form(grid, target, values, errors, status, headers)
 
 
 @bp.get("/privacy")
@@ -126,10 +157,12 @@ def mine():
     """我的心愿: receipts kept on this phone; signed in, also the person's own wishes and service
     bookings from the server (app.js leaves out the phone's copies of those)."""
     actor = current_actor()
+    states = {"next_step": service.next_step, "awaits_you": service.awaits_submitter}
     if actor is None:
-        return render_template("wish_mine.html", tab="wishes", actor=None)
+        return render_template("wish_mine.html", tab="wishes", actor=None, **states)
     return render_template("wish_mine.html", tab="wishes", actor=actor, wishes=service.my_wishes(actor),
-                           bookings=services.my_service_bookings(actor), booking_state=services.state_label)
+                           bookings=services.my_service_bookings(actor), booking_state=services.state_label,
+                           **states)
 
 
 # --- the submitter, signed in: the same receipt page by the wish's id ------------------------
@@ -206,6 +239,19 @@ def task(wish_id: int):
                            can_uphold=service.may_uphold_rejection(actor, wish))
 
 
+@bp.get("/tasks/<int:wish_id>/photos/<int:photo_id>")
+def task_photo(wish_id: int, photo_id: int):
+    """A photo sent with the wish, for the claimant and the grid leader only."""
+    photo, path = service.photo_for(require_page_actor(), wish_id, photo_id)
+    if not path.exists():
+        current_app.logger.error("wish photo %s missing at %s", photo.id, path)
+        raise NotFound("照片已丢失")
+    response = send_file(path, mimetype=photo.content_type, conditional=True, max_age=0)
+    sandbox_file(response, photo.content_type, request.user_agent.string)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
 TASK_ACTIONS = {
     "claim": (lambda actor, wish, form: service.claim(actor, wish), "认领成功，请尽快联系居民"),
     "release": (lambda actor, wish, form: service.release(actor, wish, form.get("note") or None), "已退回待认领"),
@@ -234,7 +280,7 @@ def task_action(wish_id: int, action: str):
 
 @bp.get("/c/<int:org_id>/wishes")
 def community_wishes(org_id: int):
-    community = service.community_page(org_id)
+    community = public_community(org_id)
     start, end = period({})
     return render_template("community_wishes.html", tab=None, community=community,
                            stats=service.wish_stats(community, start, end), year=start.year,

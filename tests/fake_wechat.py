@@ -100,6 +100,9 @@ class FakeWechat:
         self.tickets: dict[str, str] = {}
         #: Every wx.config the JS-SDK stand-in checked: (config, page URL, verdict).
         self.configs: list[tuple[dict, str, bool]] = []
+        #: Every wx.scanQRCode call, and the address the next scan "finds" (None: the user cancels).
+        self.scans: list[dict] = []
+        self.scan_result: str | None = None
         self.apps = {H5_APP_ID: H5_SECRET, MP_APP_ID: MP_SECRET}
 
     # --- what a test controls ---------------------------------------------------------------
@@ -318,8 +321,9 @@ class FakeWechat:
         return Response(JSSDK, mimetype="application/javascript")
 
     def jssdk_call(self, call: str, body: dict) -> dict:
-        """What the JS-SDK stand-in asks: `verify` a wx.config for a page URL, or `subscribe`
-        the current user to templates (the tap on the open tag)."""
+        """What the JS-SDK stand-in asks: `verify` a wx.config for a page URL, `scan` a QR code
+        (wx.scanQRCode: WeChat opens what it read, `scan_result`), or `subscribe` the current
+        user to templates (the tap on the open tag)."""
         with self.lock:
             if call == "verify":
                 config, url = body.get("config") or {}, body.get("url", "")
@@ -329,6 +333,9 @@ class FakeWechat:
                                                               str(config.get("timestamp")), url)
                 self.configs.append((config, url, good))
                 return {"ok": good}
+            if call == "scan":
+                self.scans.append(body)
+                return {"url": self.scan_result}
             details = {}
             for template_id in body.get("templates", []):
                 self.subscribe(self.user.openid, template_id)
@@ -353,6 +360,12 @@ JSSDK = """
       });
     },
     ready: function (fn) { if (state === "ready") fn(); else readyFns.push(fn); },
+    scanQRCode: function (opts) {
+      post("scan", { needResult: opts.needResult, scanType: opts.scanType }).then(function (r) {
+        if (r.url) location.href = r.url;
+        else if (opts.fail) opts.fail({ errMsg: "scanQRCode:cancel" });
+      });
+    },
     error: function (fn) { if (state === "error") fn({ errMsg: "config:invalid signature" }); else errorFns.push(fn); }
   };
   customElements.define("wx-open-subscribe", class extends HTMLElement {

@@ -104,6 +104,7 @@ ROUTES: dict[tuple[str, str], Target | Listing | Open] = {
     ("GET", "/api/v1/double-reports/communities"): Open("the communities one may report to"),
     ("POST", "/api/v1/double-reports"): Open("an in-service party member reports to any community"),
     ("POST", "/api/v1/wishes"): Open("anyone may write a wish through a grid's QR code"),
+    ("POST", "/api/v1/wishes/by-receipts"): Open("each receipt opens only its own wish (its state and title)"),
     ("GET", "/api/v1/orgs/<int:org_id>/wish-stats"): Open("the public accountability figures (公示)"),
     ("GET", "/api/v1/orgs/<int:org_id>/micro-stats"): Open("the public figures of the three micros"),
     ("GET", "/api/v1/orgs/<int:org_id>/leaderboard"): Open("the public volunteer leaderboard (names masked)"),

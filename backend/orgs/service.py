@@ -73,6 +73,22 @@ def resident_unit(org: Org, unit_id: int | None, field: str) -> Org | None:
 
 # --- the doors: look up, authorise (API and pages call these) -----------------------------------
 
+def public_communities(limit: int = 200) -> list[Org]:
+    """The communities a resident may pick on the public home page (with their street, as
+    `parent`), street by street; names and ids are public (they are on every poster)."""
+    return list(db.session.scalars(sa.select(Org).where(Org.kind == OrgKind.community.value)
+                                   .options(sa.orm.joinedload(Org.parent))
+                                   .order_by(Org.path, Org.id).limit(limit)))
+
+
+def public_community(org_id: int) -> Org:
+    """A community by id for its public pages (wishes, services); 404 for anything else."""
+    community = db.session.get(Org, org_id)
+    if community is None or community.kind != OrgKind.community.value:
+        raise NotFound("找不到该社区")
+    return community
+
+
 def org_for(actor: Actor | None, org_id: int, action: str = "org.view") -> Org:
     """The org, if the actor may `action` it: 404 when there is no such org or it is outside
     the person's organisations, 403 when seen but not allowed."""

@@ -179,6 +179,13 @@ def item_for(item_id: int) -> ServiceItem:
     return item
 
 
+def community_services(community: Org) -> list[ServiceItem]:
+    """The services a community offers, for its public page (residents book without an account)."""
+    return list(db.session.scalars(sa.select(ServiceItem).where(ServiceItem.org_id == community.id,
+                                                                ServiceItem.is_active.is_(True))
+                                   .order_by(ServiceItem.name, ServiceItem.id)))
+
+
 def listing(actor: Actor, org_id: int | None = None) -> sa.Select:
     """Services on offer in the person's communities (or one of them), by name."""
     stmt = sa.select(ServiceItem).where(ServiceItem.org.has(org_visible_clause(actor)),

@@ -15,6 +15,8 @@ from backend.wishes.schemas import (
     NoteSchema,
     ReceiptArgs,
     ReceiptSchema,
+    ReceiptsSchema,
+    ReceiptStateSchema,
     RejectSchema,
     ReopenSchema,
     UpholdSchema,
@@ -24,6 +26,7 @@ from backend.wishes.schemas import (
     WishStatsSchema,
     present,
     present_list,
+    receipt_state,
 )
 
 blp = Blueprint("wishes", __name__, url_prefix="/api/v1", description="微心愿")
@@ -41,12 +44,21 @@ def submit(args):
     actor = current_actor()
     grid, channel = service.submission_target(actor, qr=args.get("qr"), grid_id=args.get("grid_id"))
     fields = {k: args.get(k) for k in ("title", "content", "category", "urgency", "contact_name",
-                                       "contact_phone", "submit_token")}
+                                       "contact_phone", "location", "submit_token")}
     result = service.submit(grid=grid, consent=args["consent"], actor=actor, channel=channel, qr=args.get("qr"),
                             client=client_ip(), **fields)
     commit()
     body = present(result.wish, actor, receipt_holder=True)
     return {**body, "receipt": result.receipt}, 201 if result.created else 200
+
+
+@blp.post("/wishes/by-receipts")
+@blp.arguments(ReceiptsSchema)
+@blp.response(200, ReceiptStateSchema(many=True))
+def by_receipts(args):
+    """我的心愿 without an account: the state and next step of the wishes whose receipts the
+    phone keeps (up to 30); unknown receipts are left out."""
+    return [receipt_state(r, w) for r, w in service.by_receipts(args["receipts"])]
 
 
 @blp.get("/wishes")

@@ -88,6 +88,8 @@ class Wish(db.Model):
     #: Optional; erased N days after the wish closes.
     contact_name: Mapped[str | None] = mapped_column(sa.String(30))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    #: 楼栋/门牌 ("3号楼2单元401"), optional; shown to those who see the contact, erased with it.
+    location: Mapped[str | None] = mapped_column(sa.String(40))
     #: Privacy notice version the submitter agreed to, and when.
     consent_version: Mapped[str] = mapped_column(sa.String(20))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -132,6 +134,8 @@ class Wish(db.Model):
     community: Mapped[Org] = relationship(foreign_keys=[community_id])
     claimant: Mapped[Person | None] = relationship(foreign_keys=[claimant_id])
     events: Mapped[list[WishEvent]] = relationship(back_populates="wish", order_by="WishEvent.id",
+                                                   cascade="all, delete-orphan")
+    photos: Mapped[list[WishPhoto]] = relationship(back_populates="wish", order_by="WishPhoto.id",
                                                    cascade="all, delete-orphan")
 
     @property
@@ -178,6 +182,26 @@ class WishEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     wish: Mapped[Wish] = relationship(back_populates="events")
+
+
+class WishPhoto(db.Model):
+    """A photo the resident sent with the wish (up to WISH_MAX_PHOTOS), shrunk on the phone
+    first. The bytes live in the file store by their SHA-256 (area `wishes`); only the claimant
+    and the grid leader see them, as with the contact details, and they go with them."""
+
+    __tablename__ = "wish_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wish_id: Mapped[int] = mapped_column(sa.ForeignKey("wishes.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    extension: Mapped[str] = mapped_column(sa.String(8))
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    wish: Mapped[Wish] = relationship(back_populates="photos")
+    #: The bytes between receiving and keeping them; never stored in the database.
+    data = None
 
 
 class WishContactView(db.Model):

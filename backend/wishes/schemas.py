@@ -21,6 +21,8 @@ class WishCreateSchema(Schema):
     urgency = fields.Integer(load_default=1, validate=validate.Range(min=1, max=3))
     contact_name = fields.String(allow_none=True, validate=validate.Length(max=30))
     contact_phone = Phone(allow_none=True)
+    #: 楼栋/门牌, optional.
+    location = fields.String(allow_none=True, validate=validate.Length(max=40))
     consent = fields.Boolean(required=True)
     #: Idempotency key: the same token twice creates one wish (a double tap).
     submit_token = submit_token_field()
@@ -53,6 +55,10 @@ def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False, li
         "contact_name": contact.name,
         "contact_phone": contact.phone,
         "contact_masked": contact.masked,
+        # The door and the photos are as personal as the phone number: only for the same eyes (the
+    # photos only for staff: the submitter has them on their phone).
+        "location": None if contact.masked else wish.location,
+        "photo_ids": [] if contact.masked or receipt_holder else [p.id for p in wish.photos],
     }
 
 
@@ -88,6 +94,10 @@ class WishSchema(Schema):
     contact_name = fields.String(allow_none=True)
     contact_phone = fields.String(allow_none=True, metadata={"description": "masked unless the viewer may see it"})
     contact_masked = fields.Boolean()
+    location = fields.String(allow_none=True, metadata={"description": "楼栋/门牌; only to those who see the contact"})
+    photo_ids = fields.List(fields.Integer(), metadata={
+        "description": "photos sent with the wish (GET /h5/tasks/{id}/photos/{photo_id}); only to those who see "
+                       "the contact"})
     fulfil_note = fields.String(allow_none=True)
     rating = fields.Integer(allow_none=True)
     rating_comment = fields.String(allow_none=True)
@@ -111,6 +121,29 @@ class WishListArgs(PageArgs):
 
 class ReceiptArgs(Schema):
     receipt = fields.String(validate=validate.Length(max=64))
+
+
+class ReceiptsSchema(Schema):
+    receipts = fields.List(fields.String(validate=validate.Length(max=64)), required=True,
+                           validate=validate.Length(max=service.MAX_RECEIPTS))
+
+
+class ReceiptStateSchema(Schema):
+    receipt = fields.String()
+    id = fields.Integer()
+    title = fields.String()
+    status = fields.String()
+    status_label = fields.String()
+    next_step = fields.String(metadata={"description": "what happens next, in the submitter's words"})
+    awaits_you = fields.Boolean(metadata={"description": "fulfilled: the submitter is to confirm and rate (待您确认)"})
+    created_at = fields.AwareDateTime()
+
+
+def receipt_state(receipt: str, wish: Wish) -> dict:
+    """One row of 我的心愿 for a receipt kept on the phone."""
+    return {"receipt": receipt, "id": wish.id, "title": wish.title, "status": wish.status,
+            "status_label": wish.status_label, "next_step": service.next_step(wish),
+            "awaits_you": service.awaits_submitter(wish), "created_at": wish.created_at}
 
 
 class NoteSchema(Schema):

@@ -8,21 +8,23 @@ database; the transition table below is the whole state machine.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-from backend.core import limits
+from backend.core import filestore, limits
 from backend.core.db import record_best_effort
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from backend.core.permissions import Actor, authorize, can
 from backend.core.privacy import mask_name, mask_phone
 from backend.core.receipts import receipt_hash
 from backend.core.roles import ROLE_LABELS
-from backend.core.submissions import Ticket, submit_once
+from backend.core.submissions import Ticket, require_consent, submit_once
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.hours import service as hours
 from backend.notifications.service import already_told, notify
@@ -32,7 +34,7 @@ from backend.people.models import Membership, Person, Role
 from backend.people.service import role_holders
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
-from backend.wishes.models import CLOSED, Wish, WishChannel, WishContactView, WishEvent, WishStatus
+from backend.wishes.models import CLOSED, Wish, WishChannel, WishContactView, WishEvent, WishPhoto, WishStatus
 from backend.wishes.permissions import wish_visible_clause
 
 S = WishStatus
@@ -167,8 +169,50 @@ class Submission:
 TOO_MANY_WISHES = "这台设备提交的心愿太多了，请 {minutes} 分钟后再提交（已填写的内容会保留）；急事请直接联系网格员"
 
 
+#: Where wish photos live in the file store (apart from rating evidence: each deletes its own).
+PHOTO_AREA = "wishes"
+PHOTOS_ACCEPTED = "照片（JPG、PNG、WebP）"
+
+
+def _require_category(category: str | None) -> None:
+    if category not in current_app.config["WISH_CATEGORIES"]:
+        raise Invalid("请选择类别", fields={"category": ["请选择类别"]})
+
+
+def form_problems(*, category: str | None, consent: bool) -> dict[str, list[str]]:
+    """The field errors `submit` would give after the schema's, so that a form shows every
+    error at once (the consent among them) instead of one round trip each."""
+    problems: dict[str, list[str]] = {}
+    for check in (lambda: _require_category(category), lambda: require_consent(consent)):
+        try:
+            check()
+        except Invalid as exc:
+            problems |= exc.fields or {}
+    return problems
+
+
+def receive_photos(uploads, field_name: str = "photos") -> list[filestore.Received]:
+    """Check the photos sent with a wish (up to WISH_MAX_PHOTOS images); empty file inputs are
+    no photos. Nothing is written until the wish is made."""
+    cfg = current_app.config
+    uploads = [u for u in uploads if u is not None and u.filename]
+    if len(uploads) > cfg["WISH_MAX_PHOTOS"]:
+        message = f"最多上传 {cfg['WISH_MAX_PHOTOS']} 张照片"
+        raise Invalid(message, code="too_many_photos", fields={field_name: [message]})
+    return [filestore.receive(u, cfg["WISH_PHOTO_MAX_BYTES"], field_name, accepted=PHOTOS_ACCEPTED,
+                              types=filestore.IMAGES, code="photo") for u in uploads]
+
+
+def _attach_photos(wish: Wish, photos: Sequence[filestore.Received]) -> None:
+    for photo in photos:
+        db.session.add(WishPhoto(wish_id=wish.id, sha256=photo.sha256, extension=photo.extension,
+                                 content_type=photo.content_type, size=len(photo.data)))
+        filestore.keep(photo.sha256, photo.extension, photo.data, PHOTO_AREA)
+
+
 def submit(*, grid: Org, title: str, content: str, category: str, urgency: int = 1, consent: bool,
-           contact_name: str | None = None, contact_phone: str | None = None, submit_token: str | None = None,
+           contact_name: str | None = None, contact_phone: str | None = None, location: str | None = None,
+           photos: Sequence[filestore.Received] = (), submit_token: str | None = None,
            actor: Actor | None = None, channel: str = WishChannel.qr, qr: str | None = None,
            client: str | None = None) -> Submission:
     """A resident's (or a grid leader's, on their behalf) new wish, through the grid's QR code
@@ -182,8 +226,7 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
     cfg = current_app.config
     if grid.kind != OrgKind.grid.value:
         raise Invalid("请通过网格二维码提交", code="unknown_target", fields={"grid_id": ["找不到该网格"]})
-    if category not in cfg["WISH_CATEGORIES"]:
-        raise Invalid("请选择类别", fields={"category": ["请选择类别"]})
+    _require_category(category)
 
     def build(ticket: Ticket) -> Wish:
         if actor is None and client is not None:
@@ -195,6 +238,7 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
                     category=category, urgency=urgency, channel=WishChannel(channel).value,
                     status=(S.pending_review if community.wish_moderation else S.open).value,
                     contact_name=(contact_name or "").strip() or None, contact_phone=contact_phone or None,
+                    location=(location or "").strip() or None,
                     consent_version=cfg["PRIVACY_NOTICE_VERSION"], consent_at=now,
                     receipt_hash=ticket.receipt_hash, submit_token=ticket.token_hash,
                     submitted_by_id=actor.person.id if actor else None,
@@ -204,10 +248,12 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
 
     form = {"grid": grid.id, "qr": qr, "channel": str(channel), "by": actor.person.id if actor else None,
             "title": title, "content": content, "category": category, "urgency": urgency,
-            "contact_name": contact_name, "contact_phone": contact_phone}
+            "contact_name": contact_name, "contact_phone": contact_phone, "location": location,
+            "photos": [p.sha256 for p in photos]}
     wish, ticket, created = submit_once(Wish, "wish", consent=consent, submit_token=submit_token, form=form,
                                         build=build)
     if created:
+        _attach_photos(wish, photos)
         if channel == WishChannel.staff_proxy and actor is not None:
             _event(wish, "submitted", actor_label(actor, wish), actor, note="代居民提交")
         else:
@@ -406,6 +452,41 @@ def my_wishes(actor: Actor, limit: int = 50) -> list[Wish]:
                                    .order_by(Wish.created_at.desc(), Wish.id.desc()).limit(limit)))
 
 
+#: What happens next, per state, as the submitter reads it (numbers from the configuration).
+NEXT_STEPS = {
+    S.pending_review: "社区审核后发布，通常 {WISH_REVIEW_HOURS} 小时内",
+    S.open: "网格长通常 {WISH_ESCALATE_UNCLAIMED_HOURS} 小时内认领",
+    S.claimed: "认领人会联系您，约好时间上门办理",
+    S.fulfilled: "已办好，请您确认并打分（{WISH_AUTO_CONFIRM_DAYS} 天后自动确认）",
+    S.confirmed: "已完成，感谢您的评价",
+    S.rejected: "社区未受理，点开看原因",
+    S.cancelled: "您已撤回这个心愿",
+}
+
+
+def next_step(wish: Wish) -> str:
+    """The expected next step of a wish, for its submitter's list (我的心愿)."""
+    return NEXT_STEPS[WishStatus(wish.status)].format(**current_app.config)
+
+
+def awaits_submitter(wish: Wish) -> bool:
+    """Whether the wish waits for its submitter (待您确认): fulfilled, to confirm and rate."""
+    return wish.status == S.fulfilled
+
+
+#: Receipts one phone may ask about at once (it keeps its 30 latest).
+MAX_RECEIPTS = 30
+
+
+def by_receipts(receipts: list[str]) -> list[tuple[str, Wish]]:
+    """The wishes these receipts open, in the order given; unknown receipts are left out (no
+    hint whether they ever existed)."""
+    receipts = list(dict.fromkeys(receipts))[:MAX_RECEIPTS]
+    hashes = {receipt_hash(r): r for r in receipts}
+    found = {w.receipt_hash: w for w in db.session.scalars(sa.select(Wish).where(Wish.receipt_hash.in_(hashes)))}
+    return [(r, found[h]) for h, r in hashes.items() if h in found]
+
+
 def my_wish(actor: Actor | None, wish_id: int) -> Wish:
     """One of the person's own wishes, opened without its receipt (the server keeps only the
     receipt's hash); 404 for anyone else's, as for an unknown receipt."""
@@ -448,6 +529,17 @@ def log_contact_view(actor: Actor, wish: Wish) -> None:
     showed them: a busy database loses the record, not the read."""
     view = {"wish_id": wish.id, "person_id": actor.person.id}
     record_best_effort(lambda: db.session.add(WishContactView(**view)))
+
+
+def photo_for(actor: Actor | None, wish_id: int, photo_id: int) -> tuple[WishPhoto, Path]:
+    """A wish's photo and where its file is, for those who see the contact details (the
+    claimant, the grid leader): 404 for those who do not see the wish, 403 for the rest."""
+    wish = db.session.get(Wish, wish_id)
+    authorize(actor, "wish.contact", wish)
+    photo = db.session.scalar(sa.select(WishPhoto).where(WishPhoto.id == photo_id, WishPhoto.wish_id == wish.id))
+    if photo is None:
+        raise NotFound("照片已删除")
+    return photo, filestore.path_for(photo.sha256, photo.extension, PHOTO_AREA)
 
 
 @dataclass(frozen=True)
@@ -595,14 +687,6 @@ def assign_choices(actor: Actor, wish: Wish) -> list[Person]:
     return assignable_members(wish)
 
 
-def community_page(org_id: int) -> Org:
-    """The community whose public wish page is asked for (public); 404 for anything else."""
-    community = db.session.get(Org, org_id)
-    if community is None or community.kind != OrgKind.community.value:
-        raise NotFound("找不到该社区")
-    return community
-
-
 # --- rules the scheduler runs ---------------------------------------------------------------
 
 def release_stale_claims(now: datetime | None = None) -> int:
@@ -681,6 +765,17 @@ def auto_confirm(now: datetime | None = None) -> int:
     return done
 
 
+def _erase_photos(wish: Wish) -> None:
+    """A wish's photos go with its contact details: the rows, and each file no other wish holds."""
+    photos = list(wish.photos)
+    wish.photos.clear()
+    db.session.flush()
+    for photo in photos:
+        if not db.session.scalar(sa.select(sa.func.count()).select_from(WishPhoto)
+                                 .where(WishPhoto.sha256 == photo.sha256)):
+            filestore.path_for(photo.sha256, photo.extension, PHOTO_AREA).unlink(missing_ok=True)
+
+
 def erase_contacts(now: datetime | None = None) -> int:
     """Contact details are erased WISH_CONTACT_RETENTION_DAYS after a wish closes."""
     now = now or utcnow()
@@ -690,8 +785,10 @@ def erase_contacts(now: datetime | None = None) -> int:
     for wish in due:
         wish.contact_name = None
         wish.contact_phone = None
+        wish.location = None
         wish.contact_erased_at = now
-        _event(wish, "contact_erased", SYSTEM, note="联系方式已按规定删除")
+        _erase_photos(wish)
+        _event(wish, "contact_erased", SYSTEM, note="联系方式、门牌和照片已按规定删除")
     return len(due)
 
 

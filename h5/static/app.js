@@ -51,6 +51,8 @@
                    wish: seen.dataset.wishId, booking: seen.dataset.bookingId });
     try { localStorage.setItem(RECEIPTS, JSON.stringify(list.slice(0, 30))); } catch (e) { /* full or private */ }
   }
+  // Wish receipts and booking receipts go in their own lists; each wish row then gets its
+  // state, next step and 待您确认 badge from the server (one request for all of them).
   var mine = document.querySelector("[data-my-receipts]");
   if (mine) {
     var listed = {};
@@ -63,25 +65,97 @@
     var items = loadReceipts().filter(function (r) {
       return !(r.wish && listed["w" + r.wish]) && !(r.booking && listed["b" + r.booking]);
     });
-    if (items.length) {
-      mine.textContent = "";
-      var section = mine.closest("[data-receipts-section]");
-      if (section) section.hidden = false;
+    var section = mine.closest("[data-receipts-section]");
+    var bookingList = section.querySelector("[data-my-booking-receipts]");
+    var rows = {};
+    function cell(tag, className, text) {
+      var el = document.createElement(tag);
+      el.className = className;
+      el.textContent = text;
+      return el;
     }
     items.forEach(function (r) {
+      // a wish keeps its receipt; other receipts keep the path of their page
+      var isWish = r.receipt.charAt(0) !== "/";
+      var list = isWish ? mine : bookingList;
+      if (!list.dataset.filled) { list.textContent = ""; list.dataset.filled = "1"; }
       var a = document.createElement("a");
       a.className = "weui-cell weui-cell_access";
-      // a wish keeps its receipt; other receipts keep the path of their page
-      a.href = r.receipt.charAt(0) === "/" ? r.receipt : "/h5/w/r/" + encodeURIComponent(r.receipt);
-      var bd = document.createElement("div");
-      bd.className = "weui-cell__bd";
-      bd.textContent = r.title;
-      var ft = document.createElement("div");
-      ft.className = "weui-cell__ft";
-      ft.textContent = new Date(r.at).toLocaleDateString("zh-CN", { year: "numeric", month: "long", day: "numeric" });
+      a.href = isWish ? "/h5/w/r/" + encodeURIComponent(r.receipt) : r.receipt;
+      var bd = cell("div", "weui-cell__bd", "");
+      var title = cell("p", "", r.title);
+      bd.appendChild(title);
+      var when = cell("p", "weui-cell__desc", new Date(r.at).toLocaleDateString("zh-CN", { year: "numeric", month: "long", day: "numeric" }));
+      bd.appendChild(when);
+      var ft = cell("div", "weui-cell__ft app-status", "");
       a.appendChild(bd);
       a.appendChild(ft);
-      mine.appendChild(a);
+      list.appendChild(a);
+      if (isWish) rows[r.receipt] = { title: title, desc: when, ft: ft, bd: bd };
+    });
+    if (items.length) section.hidden = false;
+    var receipts = Object.keys(rows);
+    if (receipts.length) {
+      fetch(section.dataset.statesUrl, {
+        method: "POST", credentials: "same-origin", body: JSON.stringify({ receipts: receipts }),
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": section.dataset.csrf }
+      }).then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.json();
+      }).then(function (states) {
+        states.forEach(function (w) {
+          var row = rows[w.receipt];
+          if (!row) return;
+          row.ft.textContent = w.status_label;
+          row.ft.classList.add("app-status_" + w.status);
+          row.ft.setAttribute("data-testid", "wish-state");
+          var step = cell("p", "weui-cell__desc", w.next_step);
+          step.setAttribute("data-testid", "next-step");
+          row.bd.insertBefore(step, row.desc);
+          if (w.awaits_you) {
+            var badge = cell("span", "weui-badge app-badge-confirm", "待您确认");
+            badge.setAttribute("data-testid", "awaits-you");
+            row.title.appendChild(document.createTextNode(" "));
+            row.title.appendChild(badge);
+          }
+        });
+      }).catch(function () { /* offline: titles and dates stay */ });
+    }
+  }
+  // The community a resident last scanned into (a QR landing page or a community's public
+  // page says which): the public home page offers its services and wish page first.
+  var COMMUNITY = "sanwei.community";
+  var here = document.querySelector("[data-remember-community]");
+  if (here) {
+    try {
+      localStorage.setItem(COMMUNITY, JSON.stringify({ id: here.dataset.rememberCommunity,
+                                                       name: here.dataset.communityName }));
+    } catch (e) { /* full or private */ }
+  }
+  var lastBox = document.querySelector("[data-last-community]");
+  if (lastBox) {
+    var last = null;
+    try { last = JSON.parse(localStorage.getItem(COMMUNITY) || "null"); } catch (e) { /* none */ }
+    if (last && /^[0-9]+$/.test(String(last.id))) {
+      lastBox.querySelectorAll("[data-community-label]").forEach(function (el) { el.textContent = last.name; });
+      lastBox.querySelectorAll("[data-href]").forEach(function (a) {
+        a.href = a.dataset.href.replace("{id}", last.id);
+      });
+      lastBox.hidden = false;
+      var others = document.querySelector("[data-communities]");
+      if (others) {
+        others.open = false;
+        others.querySelector("[data-communities-title]").textContent = "其他社区";
+      }
+    }
+  }
+  var search = document.querySelector("[data-community-search]");
+  if (search) {
+    search.addEventListener("input", function () {
+      var word = search.value.trim();
+      document.querySelectorAll("[data-community-row]").forEach(function (row) {
+        row.hidden = word !== "" && row.dataset.communityRow.indexOf(word) < 0;
+      });
     });
   }
   // Poll progress: how many questions have an answer so far.
@@ -152,6 +226,12 @@
       }
       name.textContent = file ? file.name : "未选择";
     });
+  });
+  // A refused form's red line under a field goes once the field is changed (the rest stay).
+  document.addEventListener("change", function (event) {
+    var holder = event.target.closest && event.target.closest(".weui-cell, .weui-agree");
+    var next = holder && holder.nextElementSibling;
+    if (next && next.classList.contains("app-field-error")) next.remove();
   });
   // A double tap on a submit button must not send the form twice; a form whose question
   // (data-confirm) was cancelled has defaultPrevented and stays usable.

@@ -37,8 +37,8 @@ def test_anonymous_home_is_weui_in_chinese(page, screenshot):
     expect(page).to_have_title(re.compile("三微"))
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.locator("h1")).to_have_text("三微服务")
-    button = page.get_by_role("link", name="工作人员登录")
-    expect(button).to_be_visible()
+    expect(page.get_by_role("link", name="工作人员登录")).to_be_visible()   # kept, small, below the residents' actions
+    button = page.get_by_role("button", name="扫一扫 社区二维码")
     # the WeUI stylesheet really loaded: its primary button is WeChat green, not a plain blue link
     assert button.evaluate("el => getComputedStyle(el).backgroundColor") in WECHAT_GREEN
     assert page.evaluate("document.styleSheets.length") >= 2

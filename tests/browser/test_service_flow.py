@@ -75,5 +75,5 @@ def test_resident_books_a_service_and_rates_it(phone, db_url, screenshot):
     expect(resident.locator(".app-stars-static")).to_have_text("★★★★☆")
     screenshot(resident, "service-rated")
     resident.goto("/h5/w/mine")
-    resident.locator("[data-my-receipts]").get_by_text("老年人上门理发").click()
+    resident.locator("[data-my-booking-receipts]").get_by_text("老年人上门理发").click()   # listed apart
     expect(resident.locator(".app-stars-static")).to_have_text("★★★★☆")
