@@ -1,14 +1,14 @@
 """Wishes: 楼栋/门牌 (location) and up to three photos
 
 Revision ID: 0018r
-Revises: 0016a
+Revises: 0018v
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0018r'
-down_revision = '0016a'
+down_revision = '0018v'
 branch_labels = None
 depends_on = None
 
