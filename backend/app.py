@@ -62,6 +62,7 @@ from backend.wechat import permissions as wechat_rules
 from backend.wechat import subscriptions as wechat_subscriptions
 from backend.wechat.api import blp as wechat_blp
 from backend.wechat.api import web_blp as wechat_web_blp
+from backend.wishes import figures as wish_figures
 from backend.wishes import permissions as wish_rules
 from backend.wishes.api import blp as wishes_blp
 from h5.activity_pages import bp as activity_pages_bp
@@ -121,6 +122,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))
     compress.init_app(app)
     api.init_app(app)
+    wish_figures.install()
     live.install()
     wechat_subscriptions.install()
 

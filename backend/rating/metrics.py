@@ -1,8 +1,11 @@
 """The operational figures a `metric` criterion reads, for one org over its campaign year.
 
 Each metric names the topics whose changes can move it (see `backend.rating.live`), so a
-confirmed wish recomputes the wish criteria and nothing else. Figures come from the same
-service functions the statistics API uses; one scoring pass computes each set once.
+confirmed wish recomputes the wish criteria and nothing else, and reads only the figures it
+needs. The wish figures come from their running totals (`backend.wishes.figures`), so the
+live recompute in a write's transaction costs the same whatever the history; a full context
+(`full=True`, the nightly check) counts them from every wish, as the statistics API does.
+One scoring pass computes each set once.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.rating.models import Meeting, MeetingStatus
-from backend.stats.service import micro_stats
+from backend.stats.service import micro_stats, service_ratings_of
+from backend.wishes import figures
 from backend.wishes.service import wish_stats
 
 
 @dataclass
 class Context:
-    """One org, its campaign year [start, end), and the time the figures are taken."""
+    """One org, its campaign year [start, end), and the time the figures are taken; `full`
+    counts the wish figures from every wish rather than reading their running totals."""
 
     org: Org
     year: int
     now: datetime
+    full: bool = False
     cache: dict = field(default_factory=dict)
 
     @property
@@ -50,7 +56,13 @@ class Context:
 
 
 def _wish_stats(ctx: Context) -> dict:
-    return wish_stats(ctx.org, ctx.start, ctx.end, ctx.until)
+    if ctx.full:
+        return wish_stats(ctx.org, ctx.start, ctx.end, ctx.until)
+    return figures.read([ctx.org], ctx.year, ctx.until)[ctx.org.id]
+
+
+def _service_ratings(ctx: Context) -> tuple[int, float | None]:
+    return service_ratings_of(ctx.org, ctx.start, ctx.end)
 
 
 def _micro_stats(ctx: Context) -> dict:
@@ -66,7 +78,7 @@ def _meetings(ctx: Context) -> list[tuple[str, date]]:
 
 
 _SETS: dict[str, Callable[[Context], object]] = {"wishes": _wish_stats, "micro": _micro_stats,
-                                                 "meetings": _meetings}
+                                                 "service_ratings": _service_ratings, "meetings": _meetings}
 
 
 @dataclass(frozen=True)
@@ -158,11 +170,12 @@ def _wish_on_time(ctx: Context):
 
 
 def _resident_rating(ctx: Context):
-    wishes, micro = ctx.stats("wishes"), ctx.stats("micro")
-    n_wish, n_service = wishes["ratings"], micro["service_ratings"]
+    wishes = ctx.stats("wishes")
+    n_service, mean_service = ctx.stats("service_ratings")
+    n_wish = wishes["ratings"]
     if not n_wish + n_service:
         return None, {"ratings": 0}
-    total = (wishes["mean_rating"] or 0) * n_wish + (micro["mean_service_rating"] or 0) * n_service
+    total = (wishes["mean_rating"] or 0) * n_wish + (mean_service or 0) * n_service
     return total / (n_wish + n_service), {"wish_ratings": n_wish, "service_ratings": n_service}
 
 
