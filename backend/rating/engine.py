@@ -234,10 +234,11 @@ def compute(card: Scorecard, codes: set[str] | None = None, now: datetime | None
 
 
 def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "重新核算",
-              now: datetime | None = None) -> list[ScoreEvent]:
-    """Recompute the poll and metric criteria in `codes` (all of them when None)."""
+              now: datetime | None = None, full: bool = False) -> list[ScoreEvent]:
+    """Recompute the poll and metric criteria in `codes` (all of them when None); `full`
+    counts the figures from every row rather than their running totals."""
     now = now or utcnow()
-    return store(card, compute(card, codes, now), cause, now)
+    return store(card, compute(card, codes, now, full=full), cause, now)
 
 
 def same(row: CriterionScore, computed: Computed) -> bool:
