@@ -52,6 +52,7 @@ from backend.rating import permissions as rating_rules
 from backend.rating.api import blp as rating_blp
 from backend.rosters import permissions as roster_rules
 from backend.rosters.api import blp as rosters_blp
+from backend.services import figures as service_figures
 from backend.services import permissions as service_rules
 from backend.services.api import blp as services_blp
 from backend.services.models import ServiceItem
@@ -123,6 +124,7 @@ def register_extensions(app: Flask) -> None:
     compress.init_app(app)
     api.init_app(app)
     wish_figures.install()
+    service_figures.install()
     live.install()
     wechat_subscriptions.install()
 

@@ -2,9 +2,10 @@
 
 Each metric names the topics whose changes can move it (see `backend.rating.live`), so a
 confirmed wish recomputes the wish criteria and nothing else, and reads only the figures it
-needs. The wish figures come from their running totals (`backend.wishes.figures`), so the
-live recompute in a write's transaction costs the same whatever the history; a full context
-(`full=True`, the nightly check) counts them from every wish, as the statistics API does.
+needs. The wish and service figures come from their running totals (`backend.wishes.figures`,
+`backend.services.figures`), so the live recompute in a write's transaction costs the same
+whatever the history; a full context (`full=True`, the nightly check) counts them from every
+row, as the statistics API does.
 One scoring pass computes each set once.
 """
 
@@ -20,7 +21,8 @@ from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.rating.models import Meeting, MeetingStatus
-from backend.stats.service import micro_stats, service_ratings_of
+from backend.services import figures as services
+from backend.stats.service import micro_stats, service_figures
 from backend.wishes import figures
 from backend.wishes.service import wish_stats
 
@@ -61,8 +63,10 @@ def _wish_stats(ctx: Context) -> dict:
     return figures.read([ctx.org], ctx.year, ctx.until)[ctx.org.id]
 
 
-def _service_ratings(ctx: Context) -> tuple[int, float | None]:
-    return service_ratings_of(ctx.org, ctx.start, ctx.end)
+def _services(ctx: Context) -> dict:
+    if ctx.full:
+        return service_figures(ctx.org, ctx.start, ctx.end)
+    return services.read([ctx.org], ctx.year)[ctx.org.id]
 
 
 def _micro_stats(ctx: Context) -> dict:
@@ -78,7 +82,7 @@ def _meetings(ctx: Context) -> list[tuple[str, date]]:
 
 
 _SETS: dict[str, Callable[[Context], object]] = {"wishes": _wish_stats, "micro": _micro_stats,
-                                                 "service_ratings": _service_ratings, "meetings": _meetings}
+                                                 "services": _services, "meetings": _meetings}
 
 
 @dataclass(frozen=True)
@@ -169,10 +173,15 @@ def _wish_on_time(ctx: Context):
     return _ratio(figures["closed_on_time"], figures["decided"]), _wish_figures(figures, "closed_on_time", "decided")
 
 
+def _services_delivered(ctx: Context):
+    delivered = ctx.stats("services")["delivered"]
+    return delivered, {"service_bookings_delivered": delivered}
+
+
 def _resident_rating(ctx: Context):
     wishes = ctx.stats("wishes")
-    n_service, mean_service = ctx.stats("service_ratings")
-    n_wish = wishes["ratings"]
+    served = ctx.stats("services")
+    n_wish, n_service, mean_service = wishes["ratings"], served["ratings"], served["mean_rating"]
     if not n_wish + n_service:
         return None, {"ratings": 0}
     total = (wishes["mean_rating"] or 0) * n_wish + (mean_service or 0) * n_service
@@ -192,7 +201,7 @@ METRICS: dict[str, Metric] = {
     "teams": Metric("志愿服务队", "count", frozenset({"team"}), _micro("teams")),
     "activities_held": Metric("已开展志愿活动", "count", _ACTIVITY, _micro("activities_held")),
     "service_bookings_delivered": Metric("已完成的微服务预约", "count", frozenset({"booking"}),
-                                         _micro("service_bookings_delivered")),
+                                         _services_delivered),
     "required_meetings_share": Metric("三会一课和主题党日按期召开占比", "share", frozenset({"meeting"}),
                                       _required_meetings),
     "wish_on_time_share": Metric("微心愿按期办结占比", "share", frozenset({"wish"}), _wish_on_time),

@@ -10,7 +10,8 @@ A scorecard has drifted when a stored value is not what the data give:
 - a manual criterion that differs from the newest score the ledger holds for it;
 - standard totals, total, stars or grade that are not what the criteria add up to;
 - (the nightly check) poll tallies that are not the count of the stored answers, and running
-  wish figures that are not the count of the wishes (`backend.wishes.figures.recount`).
+  wish and service figures that are not the count of their rows (`recount` in
+  `backend.wishes.figures` and `backend.services.figures`).
 
 The live path reads running figures; the hourly audit compares with them too, and the nightly
 check (`thorough`) counts every figure again from the rows, so a running total that drifted
@@ -41,6 +42,7 @@ from backend.rating import engine, ledger
 from backend.rating.engine import Computed
 from backend.rating.models import LIVE_PHASES, CriterionScore, RatingPeriod, Scorecard, ScoreEvent, Source
 from backend.rating.rubrics import items_of
+from backend.services import figures as service_figures
 from backend.wishes import figures as wish_figures
 
 REPAIR_CAUSE = "核查修正"
@@ -81,7 +83,8 @@ class Recorded:
 def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough: bool = False,
           recorded: Recorded | None = None) -> tuple[list[Drift], list[ScoreEvent]]:
     """Recompute `card` in full as of `now`, recording (ledger, admins) and repairing any
-    drift first; `thorough` also counts the campaign's poll tallies again from the answers.
+    drift first; `thorough` also counts the campaign's poll tallies and the running wish and
+    service figures again from the rows, and computes from the rows rather than those figures.
     `recorded` is what the ledger holds (`Recorded.of`), when already read.
     Returns the drift found and the score events written."""
     now = now or utcnow()
@@ -210,13 +213,14 @@ def _tally_drift(card: Scorecard) -> list[Drift]:
 
 
 def _figure_drift(card: Scorecard) -> list[Drift]:
-    """Running wish figures of the card's subtree against a count of the wishes; rebuilt
-    where they differ, so the recompute that follows reads the true figures."""
-    found = wish_figures.recount(card.org)
-    if not found:
-        return []
-    shown = found[:20]
-    return [Drift("wish_figures", {what: old for what, old, _ in shown}, {what: new for what, _, new in shown})]
+    """Running wish and service figures of the card's subtree against a count of the rows;
+    rebuilt where they differ, so the recompute that follows reads the true figures."""
+    found = []
+    for name, recount in (("wish_figures", wish_figures.recount), ("service_figures", service_figures.recount)):
+        shown = recount(card.org)[:20]
+        if shown:
+            found.append(Drift(name, {what: old for what, old, _ in shown}, {what: new for what, _, new in shown}))
+    return found
 
 
 def _report(card: Scorecard, found: list[Drift]) -> None:

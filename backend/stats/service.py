@@ -85,17 +85,25 @@ def _count(select: sa.Select) -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())))
 
 
-def service_ratings_of(org: Org, start: datetime, end: datetime) -> tuple[int, float | None]:
-    """(how many, their mean) of the residents' ratings of micro-services the subtree
-    delivered, rated in the period: all the resident rating reads besides the wishes."""
+def service_figures(org: Org, start: datetime, end: datetime) -> dict:
+    """Micro-services the subtree delivered in the period, and the residents' ratings given in
+    it (how many, their mean), counted from every booking: {"delivered", "ratings",
+    "mean_rating"}. The star rating's live scores read the same from running totals
+    (`backend.services.figures`); the nightly check compares the two."""
     # A delivery marked before its time began (the rule now refuses it) is not one: neither it
     # nor its rating counts.
+    in_time = ServiceBooking.delivered_at >= Slot.starts_at
+    delivered = _count(sa.select(ServiceBooking.id).join(Booking, Booking.id == ServiceBooking.booking_id)
+                       .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
+                       .join(Slot, Slot.id == Booking.slot_id)
+                       .where(Slot.org_id.in_(_subtree_ids(org)), in_time, ServiceBooking.delivered_at >= start,
+                              ServiceBooking.delivered_at < end))
     n, total = db.session.execute(
         sa.select(sa.func.count(Booking.rating), sa.func.sum(Booking.rating))
         .join(ServiceBooking, ServiceBooking.booking_id == Booking.id).join(Slot, Slot.id == Booking.slot_id)
         .where(Slot.org_id.in_(_subtree_ids(org)), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
-               Booking.rating.is_not(None), ServiceBooking.delivered_at >= Slot.starts_at)).one()
-    return int(n), round(int(total) / n, 2) if n else None
+               Booking.rating.is_not(None), in_time)).one()
+    return {"delivered": delivered, "ratings": int(n), "mean_rating": round(int(total) / n, 2) if n else None}
 
 
 def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
@@ -119,14 +127,7 @@ def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None =
         Org.id.in_(grids),
         sa.exists().where(Membership.org_id == Org.id, Membership.role == Role.grid_leader.value),
         sa.exists().where(Team.grid_id == Org.id, Team.is_active.is_(True))))
-    # A delivery marked before its time began (the rule now refuses it) is not one: neither it
-    # nor its rating counts.
-    in_time = ServiceBooking.delivered_at >= Slot.starts_at
-    services = (sa.select(ServiceBooking).join(Booking, Booking.id == ServiceBooking.booking_id)
-                .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
-                .join(Slot, Slot.id == Booking.slot_id).where(Slot.org_id.in_(_subtree_ids(org)), in_time))
-    delivered = _count(services.where(ServiceBooking.delivered_at >= start, ServiceBooking.delivered_at < end))
-    service_ratings, mean_service_rating = service_ratings_of(org, start, end)
+    services = service_figures(org, start, end)
     return {
         "org_id": org.id,
         "from": start,
@@ -145,9 +146,9 @@ def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None =
         "teams_per_community": _ratio(teams, communities, 2),
         "grids": len(grids),
         "grids_staffed": staffed,
-        "service_bookings_delivered": delivered,
-        "service_ratings": service_ratings,
-        "mean_service_rating": mean_service_rating,
+        "service_bookings_delivered": services["delivered"],
+        "service_ratings": services["ratings"],
+        "mean_service_rating": services["mean_rating"],
     }
 
 

@@ -29,9 +29,9 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from backend.core.db import add_to
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
@@ -155,14 +155,6 @@ def is_open(wish) -> bool:
 
 # --- keeping them: each change moves them by the difference --------------------------------------
 
-def _upsert(model, keys: dict, values: dict) -> None:
-    """Add `values` to the row `keys` of `model` in one statement, atomic on both databases."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(model).values(**keys, **values)
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={name: getattr(model, name) + n for name, n in values.items()}))
-
-
 def _moves(old: Share | None, new: Share | None) -> tuple[Counter, Counter]:
     """(grid, year, counter) → change and (grid, year, tenths) → change, from `old` to `new`."""
     counters: Counter = Counter()
@@ -184,10 +176,10 @@ def _move(old: Share | None, new: Share | None) -> None:
         if n:
             by_row.setdefault((grid_id, year), {})[name] = n
     for (grid_id, year), values in by_row.items():
-        _upsert(WishFigures, {"grid_id": grid_id, "year": year}, values)
+        add_to(WishFigures, {"grid_id": grid_id, "year": year}, values)
     for (grid_id, year, tenths), n in sorted(claims.items()):
         if n:
-            _upsert(WishClaimTime, {"grid_id": grid_id, "year": year, "tenths": tenths}, {"wishes": n})
+            add_to(WishClaimTime, {"grid_id": grid_id, "year": year, "tenths": tenths}, {"wishes": n})
 
 
 def _mark(wish_id: int, tallied: str | None, figures_open: bool) -> None:
