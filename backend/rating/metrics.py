@@ -17,12 +17,13 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 
+from backend.core.periods import years_of
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.rating.models import Meeting, MeetingStatus
 from backend.services import figures as services
-from backend.stats.service import micro_stats, service_figures
+from backend.stats.service import activity_figures, double_report_figures, service_figures, team_figures
 from backend.wishes import figures
 from backend.wishes.service import wish_stats
 
@@ -69,8 +70,16 @@ def _services(ctx: Context) -> dict:
     return services.read([ctx.org], ctx.year)[ctx.org.id]
 
 
-def _micro_stats(ctx: Context) -> dict:
-    return micro_stats(ctx.org, ctx.start, ctx.end, ctx.until)
+def _activities(ctx: Context) -> dict:
+    return activity_figures(ctx.org, ctx.start, ctx.end, ctx.until)
+
+
+def _double_reports(ctx: Context) -> dict:
+    return double_report_figures(ctx.org, years_of(ctx.start, ctx.end))
+
+
+def _teams(ctx: Context) -> dict:
+    return team_figures(ctx.org)
 
 
 def _meetings(ctx: Context) -> list[tuple[str, date]]:
@@ -81,8 +90,9 @@ def _meetings(ctx: Context) -> list[tuple[str, date]]:
                Meeting.held_on < date(ctx.year + 1, 1, 1)))]
 
 
-_SETS: dict[str, Callable[[Context], object]] = {"wishes": _wish_stats, "micro": _micro_stats,
-                                                 "services": _services, "meetings": _meetings}
+_SETS: dict[str, Callable[[Context], object]] = {
+    "wishes": _wish_stats, "services": _services, "activities": _activities, "double_reports": _double_reports,
+    "teams": _teams, "meetings": _meetings}
 
 
 @dataclass(frozen=True)
@@ -138,15 +148,16 @@ def _required_meetings(ctx: Context):
     return _ratio(met, due), {"met": met, "due": due, "kinds": by_kind}
 
 
-def _micro(key: str, *inputs: str):
+def _figure(name: str, key: str, *inputs: str):
+    """A metric that is one figure of the set `name`, shown with `inputs` beside it."""
     def compute(ctx: Context):
-        figures = ctx.stats("micro")
+        figures = ctx.stats(name)
         return figures[key], {k: figures[k] for k in (key, *inputs)}
     return compute
 
 
 def _grids_staffed(ctx: Context):
-    figures = ctx.stats("micro")
+    figures = ctx.stats("teams")
     return _ratio(figures["grids_staffed"], figures["grids"]), {"grids_staffed": figures["grids_staffed"],
                                                                  "grids": figures["grids"]}
 
@@ -194,12 +205,14 @@ METRICS: dict[str, Metric] = {
                                   _grids_staffed),
     "joint_meeting_quarter_share": Metric("召开联席会的季度占比", "share", frozenset({"meeting"}), _joint_meetings),
     "double_report_share": Metric("在职党员双报到占比", "share", frozenset({"double_report", "membership"}),
-                                  _micro("double_report_share", "double_reported", "in_service_party_members")),
-    "co_organised_activities": Metric("与驻区单位共建活动", "count", _ACTIVITY, _micro("co_organised_activities")),
+                                  _figure("double_reports", "double_report_share", "double_reported",
+                                          "in_service_party_members")),
+    "co_organised_activities": Metric("与驻区单位共建活动", "count", _ACTIVITY,
+                                      _figure("activities", "co_organised_activities")),
     "wish_confirmed_share": Metric("微心愿办结率", "share", frozenset({"wish"}), _wish_confirmed),
     "wish_median_hours_to_claim": Metric("微心愿认领用时中位数", "hours", frozenset({"wish"}), _wish_claim_hours),
-    "teams": Metric("志愿服务队", "count", frozenset({"team"}), _micro("teams")),
-    "activities_held": Metric("已开展志愿活动", "count", _ACTIVITY, _micro("activities_held")),
+    "teams": Metric("志愿服务队", "count", frozenset({"team"}), _figure("teams", "teams")),
+    "activities_held": Metric("已开展志愿活动", "count", _ACTIVITY, _figure("activities", "activities_held")),
     "service_bookings_delivered": Metric("已完成的微服务预约", "count", frozenset({"booking"}),
                                          _services_delivered),
     "required_meetings_share": Metric("三会一课和主题党日按期召开占比", "share", frozenset({"meeting"}),
