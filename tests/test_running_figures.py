@@ -307,6 +307,26 @@ def _by_hand(op, pick, target):
 
 # --- the upgrade ------------------------------------------------------------------------------------
 
+def _old_services(orgs, now) -> None:
+    """Service bookings as the previous revision stores them: two delivered and rated, one
+    delivered before its time began (it counts for nothing), one not delivered."""
+    tables = db.metadata.tables
+    item = db.session.execute(tables["service_items"].insert().values(
+        org_id=orgs["a"].id, name="理发", category="理发", location="活动室")).inserted_primary_key[0]
+    for n, (delivered, rating_) in enumerate([(1, 5), (2, 3), (-1, 4), (None, None)]):
+        starts = now - timedelta(days=3 + n)
+        slot = db.session.execute(tables["slots"].insert().values(
+            org_id=orgs["a"].id, starts_at=starts, ends_at=starts + timedelta(hours=1), capacity=1)
+        ).inserted_primary_key[0]
+        db.session.execute(tables["service_slots"].insert().values(service_item_id=item, slot_id=slot))
+        booking = db.session.execute(tables["bookings"].insert().values(
+            slot_id=slot, status="attended" if delivered else "confirmed", rating=rating_)).inserted_primary_key[0]
+        at = starts + timedelta(hours=delivered) if delivered else None
+        db.session.execute(tables["service_bookings"].insert().values(
+            booking_id=booking, receipt_hash=f"{n:064d}", submit_token=f"{n:064d}", contact_name="吴阿姨",
+            consent_version="v1", delivered_at=at, rated_at=at + timedelta(hours=1) if at else None))
+
+
 def test_the_upgrade_counts_the_wishes_already_there(database, tmp_path):
     backend, template = database
     if backend == "sqlite":
@@ -341,9 +361,15 @@ def test_the_upgrade_counts_the_wishes_already_there(database, tmp_path):
                          "rating": rating_, "claimant_id": claimant.id if status == "claimed" else None,
                          "rejection_upheld_at": plain(created + timedelta(hours=upheld)) if upheld else None})
         db.session.execute(table.insert(), rows)
+        _old_services(orgs, now)
         db.session.commit()
         upgrade()
         assert figures.recount() == []
+        assert service_figures.recount() == []
+        start, end = figures._year_bounds(figures.year_of(now))
+        assert service_figures.read(every := [orgs["street"], orgs["a"]], figures.year_of(now)) == {
+            org.id: counted_services(org, start, end) for org in every}
+        assert service_figures.read([orgs["a"]], figures.year_of(now))[orgs["a"].id]["ratings"] == 2
         every = [orgs["street"], orgs["a"], orgs["b"]]
         year = figures.year_of(now)
         assert running(every, year, now) == {org.id: full(org, year, now) for org in every}
