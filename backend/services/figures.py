@@ -87,6 +87,11 @@ def _move(old: Share | None, new: Share | None) -> None:
     changes: dict = {}
     _moves(old, -1, changes)
     _moves(new, +1, changes)
+    _apply(changes)
+
+
+def _apply(changes: dict) -> None:
+    """Move the running rows, in key order (two transactions never wait on each other in a circle)."""
     for (org_id, year), values in sorted(changes.items()):
         values = {k: n for k, n in values.items() if n}
         if values:
@@ -110,12 +115,15 @@ def settle(session: Session | None = None) -> None:
             touched = sa.or_(*[column.in_(sorted(ids)) for column, ids in (
                 (ServiceBooking.id, pending.get(ServiceBooking)), (Booking.id, pending.get(Booking)),
                 (Booking.slot_id, pending.get(Slot))) if ids])
+            changes: dict = {}
             for row in db.session.execute(_rows(touched)).all():
                 share = share_of(row)
                 tallied = share.encode() if share else None
                 if tallied != row.tallied:
-                    _move(Share.decode(row.tallied), share)
+                    _moves(Share.decode(row.tallied), -1, changes)
+                    _moves(share, +1, changes)
                     _mark(row.id, tallied)
+            _apply(changes)
     finally:
         session.info.pop(_SETTLING, None)
 

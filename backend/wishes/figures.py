@@ -170,7 +170,11 @@ def _moves(old: Share | None, new: Share | None) -> tuple[Counter, Counter]:
 
 
 def _move(old: Share | None, new: Share | None) -> None:
-    counters, claims = _moves(old, new)
+    _apply(*_moves(old, new))
+
+
+def _apply(counters: Counter, claims: Counter) -> None:
+    """Move the running rows, in key order (two transactions never wait on each other in a circle)."""
     by_row: dict[tuple[int, int], dict[str, int]] = {}
     for (grid_id, year, name), n in sorted(counters.items()):
         if n:
@@ -198,12 +202,17 @@ def settle(session: Session | None = None) -> None:
         while ids := session.info.pop(_PENDING, None):
             rows = db.session.execute(sa.select(*_COLUMNS, Wish.tallied, Wish.figures_open)
                                       .where(Wish.id.in_(sorted(ids)))).all()
+            counters: Counter = Counter()
+            claims: Counter = Counter()
             for row in rows:
                 share = share_of(row)
                 tallied, figures_open = share.encode() if share else None, is_open(row)
                 if (tallied, figures_open) != (row.tallied, bool(row.figures_open)):
-                    _move(Share.decode(row.tallied), share)
+                    more, more_claims = _moves(Share.decode(row.tallied), share)
+                    counters.update(more)
+                    claims.update(more_claims)
                     _mark(row.id, tallied, figures_open)
+            _apply(counters, claims)
     finally:
         session.info.pop(_SETTLING, None)
 
