@@ -53,6 +53,7 @@ from backend.rating import permissions as rating_rules
 from backend.rating.api import blp as rating_blp
 from backend.rosters import permissions as roster_rules
 from backend.rosters.api import blp as rosters_blp
+from backend.services import figures as service_figures
 from backend.services import permissions as service_rules
 from backend.services.api import blp as services_blp
 from backend.services.models import ServiceItem
@@ -63,6 +64,7 @@ from backend.wechat import permissions as wechat_rules
 from backend.wechat import subscriptions as wechat_subscriptions
 from backend.wechat.api import blp as wechat_blp
 from backend.wechat.api import web_blp as wechat_web_blp
+from backend.wishes import figures as wish_figures
 from backend.wishes import permissions as wish_rules
 from backend.wishes.api import blp as wishes_blp
 from h5.activity_pages import bp as activity_pages_bp
@@ -124,6 +126,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))
     compress.init_app(app)
     api.init_app(app)
+    wish_figures.install()
+    service_figures.install()
     live.install()
     stream.install()
     wechat_subscriptions.install()

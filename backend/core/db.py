@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, has_request_context, request
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -168,3 +169,13 @@ def write_best_effort(response: Response) -> Response:
         current_app.logger.warning("best-effort record dropped on %s %s (%d since start): %s",
                                    request.method, request.path, dropped_records, exc.orig)
     return response
+
+
+def add_to(model, keys: dict, values: dict) -> None:
+    """Add `values` (column → amount) to the row of `model` whose primary key is `keys`,
+    creating it with them: one statement (an upsert), atomic on both databases, for running
+    totals moved in the writer's transaction."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(model).values(**keys, **values)
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: getattr(model, name) + n for name, n in values.items()}))

@@ -209,12 +209,14 @@ def lock(card: Scorecard) -> Scorecard:
     return card
 
 
-def compute(card: Scorecard, codes: set[str] | None = None, now: datetime | None = None) -> dict[str, Computed]:
+def compute(card: Scorecard, codes: set[str] | None = None, now: datetime | None = None, *,
+            full: bool = False) -> dict[str, Computed]:
     """What the data give, as of `now`, for the poll and metric criteria in `codes` (all of
-    them, and the manual ones scored by deduction ticks, when None); nothing is stored."""
+    them, and the manual ones scored by deduction ticks, when None); nothing is stored.
+    `full` counts the figures from every row rather than their running totals."""
     rubric = card.period.rubric.body
     by_code = items_of(rubric)
-    ctx = Context(org=card.org, year=card.period.year, now=now or utcnow())
+    ctx = Context(org=card.org, year=card.period.year, now=now or utcnow(), full=full)
     tallies = None
     results: dict[str, Computed] = {}
     for row in card.criteria:
@@ -232,10 +234,11 @@ def compute(card: Scorecard, codes: set[str] | None = None, now: datetime | None
 
 
 def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "重新核算",
-              now: datetime | None = None) -> list[ScoreEvent]:
-    """Recompute the poll and metric criteria in `codes` (all of them when None)."""
+              now: datetime | None = None, full: bool = False) -> list[ScoreEvent]:
+    """Recompute the poll and metric criteria in `codes` (all of them when None); `full`
+    counts the figures from every row rather than their running totals."""
     now = now or utcnow()
-    return store(card, compute(card, codes, now), cause, now)
+    return store(card, compute(card, codes, now, full=full), cause, now)
 
 
 def same(row: CriterionScore, computed: Computed) -> bool:

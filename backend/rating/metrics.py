@@ -1,8 +1,12 @@
 """The operational figures a `metric` criterion reads, for one org over its campaign year.
 
 Each metric names the topics whose changes can move it (see `backend.rating.live`), so a
-confirmed wish recomputes the wish criteria and nothing else. Figures come from the same
-service functions the statistics API uses; one scoring pass computes each set once.
+confirmed wish recomputes the wish criteria and nothing else, and reads only the figures it
+needs. The wish and service figures come from their running totals (`backend.wishes.figures`,
+`backend.services.figures`), so the live recompute in a write's transaction costs the same
+whatever the history; a full context (`full=True`, the nightly check) counts them from every
+row, as the statistics API does.
+One scoring pass computes each set once.
 """
 
 from __future__ import annotations
@@ -13,21 +17,26 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 
+from backend.core.periods import years_of
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.rating.models import Meeting, MeetingStatus
-from backend.stats.service import micro_stats
+from backend.services import figures as services
+from backend.stats.service import activity_figures, double_report_figures, service_figures, team_figures
+from backend.wishes import figures
 from backend.wishes.service import wish_stats
 
 
 @dataclass
 class Context:
-    """One org, its campaign year [start, end), and the time the figures are taken."""
+    """One org, its campaign year [start, end), and the time the figures are taken; `full`
+    counts the wish figures from every wish rather than reading their running totals."""
 
     org: Org
     year: int
     now: datetime
+    full: bool = False
     cache: dict = field(default_factory=dict)
 
     @property
@@ -50,11 +59,27 @@ class Context:
 
 
 def _wish_stats(ctx: Context) -> dict:
-    return wish_stats(ctx.org, ctx.start, ctx.end, ctx.until)
+    if ctx.full:
+        return wish_stats(ctx.org, ctx.start, ctx.end, ctx.until)
+    return figures.read([ctx.org], ctx.year, ctx.until)[ctx.org.id]
 
 
-def _micro_stats(ctx: Context) -> dict:
-    return micro_stats(ctx.org, ctx.start, ctx.end, ctx.until)
+def _services(ctx: Context) -> dict:
+    if ctx.full:
+        return service_figures(ctx.org, ctx.start, ctx.end)
+    return services.read([ctx.org], ctx.year)[ctx.org.id]
+
+
+def _activities(ctx: Context) -> dict:
+    return activity_figures(ctx.org, ctx.start, ctx.end, ctx.until)
+
+
+def _double_reports(ctx: Context) -> dict:
+    return double_report_figures(ctx.org, years_of(ctx.start, ctx.end))
+
+
+def _teams(ctx: Context) -> dict:
+    return team_figures(ctx.org)
 
 
 def _meetings(ctx: Context) -> list[tuple[str, date]]:
@@ -65,8 +90,9 @@ def _meetings(ctx: Context) -> list[tuple[str, date]]:
                Meeting.held_on < date(ctx.year + 1, 1, 1)))]
 
 
-_SETS: dict[str, Callable[[Context], object]] = {"wishes": _wish_stats, "micro": _micro_stats,
-                                                 "meetings": _meetings}
+_SETS: dict[str, Callable[[Context], object]] = {
+    "wishes": _wish_stats, "services": _services, "activities": _activities, "double_reports": _double_reports,
+    "teams": _teams, "meetings": _meetings}
 
 
 @dataclass(frozen=True)
@@ -122,15 +148,16 @@ def _required_meetings(ctx: Context):
     return _ratio(met, due), {"met": met, "due": due, "kinds": by_kind}
 
 
-def _micro(key: str, *inputs: str):
+def _figure(name: str, key: str, *inputs: str):
+    """A metric that is one figure of the set `name`, shown with `inputs` beside it."""
     def compute(ctx: Context):
-        figures = ctx.stats("micro")
+        figures = ctx.stats(name)
         return figures[key], {k: figures[k] for k in (key, *inputs)}
     return compute
 
 
 def _grids_staffed(ctx: Context):
-    figures = ctx.stats("micro")
+    figures = ctx.stats("teams")
     return _ratio(figures["grids_staffed"], figures["grids"]), {"grids_staffed": figures["grids_staffed"],
                                                                  "grids": figures["grids"]}
 
@@ -157,12 +184,18 @@ def _wish_on_time(ctx: Context):
     return _ratio(figures["closed_on_time"], figures["decided"]), _wish_figures(figures, "closed_on_time", "decided")
 
 
+def _services_delivered(ctx: Context):
+    delivered = ctx.stats("services")["delivered"]
+    return delivered, {"service_bookings_delivered": delivered}
+
+
 def _resident_rating(ctx: Context):
-    wishes, micro = ctx.stats("wishes"), ctx.stats("micro")
-    n_wish, n_service = wishes["ratings"], micro["service_ratings"]
+    wishes = ctx.stats("wishes")
+    served = ctx.stats("services")
+    n_wish, n_service, mean_service = wishes["ratings"], served["ratings"], served["mean_rating"]
     if not n_wish + n_service:
         return None, {"ratings": 0}
-    total = (wishes["mean_rating"] or 0) * n_wish + (micro["mean_service_rating"] or 0) * n_service
+    total = (wishes["mean_rating"] or 0) * n_wish + (mean_service or 0) * n_service
     return total / (n_wish + n_service), {"wish_ratings": n_wish, "service_ratings": n_service}
 
 
@@ -172,14 +205,16 @@ METRICS: dict[str, Metric] = {
                                   _grids_staffed),
     "joint_meeting_quarter_share": Metric("召开联席会的季度占比", "share", frozenset({"meeting"}), _joint_meetings),
     "double_report_share": Metric("在职党员双报到占比", "share", frozenset({"double_report", "membership"}),
-                                  _micro("double_report_share", "double_reported", "in_service_party_members")),
-    "co_organised_activities": Metric("与驻区单位共建活动", "count", _ACTIVITY, _micro("co_organised_activities")),
+                                  _figure("double_reports", "double_report_share", "double_reported",
+                                          "in_service_party_members")),
+    "co_organised_activities": Metric("与驻区单位共建活动", "count", _ACTIVITY,
+                                      _figure("activities", "co_organised_activities")),
     "wish_confirmed_share": Metric("微心愿办结率", "share", frozenset({"wish"}), _wish_confirmed),
     "wish_median_hours_to_claim": Metric("微心愿认领用时中位数", "hours", frozenset({"wish"}), _wish_claim_hours),
-    "teams": Metric("志愿服务队", "count", frozenset({"team"}), _micro("teams")),
-    "activities_held": Metric("已开展志愿活动", "count", _ACTIVITY, _micro("activities_held")),
+    "teams": Metric("志愿服务队", "count", frozenset({"team"}), _figure("teams", "teams")),
+    "activities_held": Metric("已开展志愿活动", "count", _ACTIVITY, _figure("activities", "activities_held")),
     "service_bookings_delivered": Metric("已完成的微服务预约", "count", frozenset({"booking"}),
-                                         _micro("service_bookings_delivered")),
+                                         _services_delivered),
     "required_meetings_share": Metric("三会一课和主题党日按期召开占比", "share", frozenset({"meeting"}),
                                       _required_meetings),
     "wish_on_time_share": Metric("微心愿按期办结占比", "share", frozenset({"wish"}), _wish_on_time),

@@ -109,9 +109,10 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None, *, from_p
     if current == Phase.audit:
         # Leaving audit publishes the results: the figures freeze and the appeal clock starts.
         # Through the drift check, like every full recompute: publication never papers over drift.
+        # Thorough, as at night: what is published is counted from the rows themselves.
         recorded = watch.RecordedCache()
         for card in period.scorecards:
-            watch.audit(card, cause="结果发布前核算", recorded=recorded)
+            watch.audit(card, cause="结果发布前核算", recorded=recorded, thorough=True)
         period.published_on = today()
         period.appeal_deadline = add_working_days(
             period.published_on, period.rubric.body["rules"].get("appeal_working_days", 15),

@@ -9,7 +9,13 @@ A scorecard has drifted when a stored value is not what the data give:
   overdue — is not drift;
 - a manual criterion that differs from the newest score the ledger holds for it;
 - standard totals, total, stars or grade that are not what the criteria add up to;
-- (the nightly check) poll tallies that are not the count of the stored answers.
+- (the nightly check) poll tallies that are not the count of the stored answers, and running
+  wish and service figures that are not the count of their rows (`recount` in
+  `backend.wishes.figures` and `backend.services.figures`).
+
+The live path reads running figures; the hourly audit compares with them too, and the nightly
+check (`thorough`) counts every figure again from the rows, so a running total that drifted
+is found, repaired and the scores recomputed from the truth the same night.
 
 Nothing in the product writes such a value, so drift means a bug or a hand in the database.
 It is appended to the ledger (what, old, new) and told to the admins, then repaired: the
@@ -38,6 +44,8 @@ from backend.rating import engine, ledger
 from backend.rating.engine import Computed
 from backend.rating.models import LIVE_PHASES, CriterionScore, RatingPeriod, Scorecard, ScoreEvent, Source
 from backend.rating.rubrics import items_of
+from backend.services import figures as service_figures
+from backend.wishes import figures as wish_figures
 
 REPAIR_CAUSE = "核查修正"
 
@@ -102,7 +110,8 @@ class RecordedCache:
 def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough: bool = False,
           recorded: Callable[[RatingPeriod], Recorded] = Recorded.of) -> tuple[list[Drift], list[ScoreEvent]]:
     """Recompute `card` in full as of `now`, recording (ledger, admins) and repairing any
-    drift first; `thorough` also counts the campaign's poll tallies again from the answers.
+    drift first; `thorough` also counts the campaign's poll tallies and the running wish and
+    service figures again from the rows, and computes from the rows rather than those figures.
     `recorded` reads what the ledger holds (a `RecordedCache` over many scorecards), once the
     scorecard is locked, so no entry committed before the lock is missed.
     Returns the drift found and the score events written."""
@@ -111,10 +120,10 @@ def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough:
 
 def _audit_locked(card: Scorecard, *, cause: str, now: datetime, thorough: bool,
                   recorded: Callable[[RatingPeriod], Recorded]) -> tuple[list[Drift], list[ScoreEvent]]:
-    found = _tally_drift(card) if thorough else []
-    current = engine.compute(card, now=now)
+    found = _tally_drift(card) + _figure_drift(card) if thorough else []
+    current = engine.compute(card, now=now, full=thorough)
     recorded = recorded(card.period)
-    found += _computed_drift(card, current) + _manual_drift(card, recorded.scores)
+    found += _computed_drift(card, current, full=thorough) + _manual_drift(card, recorded.scores)
     found += _override_drift(card, recorded.overrides)
     found += _total_drift(card, found)
     events: list[ScoreEvent] = []
@@ -164,7 +173,7 @@ def check_scores(now: datetime | None = None) -> int:
     return audit_live(cause="夜间核查", now=now, thorough=True)[1]
 
 
-def _computed_drift(card: Scorecard, current: dict[str, Computed]) -> list[Drift]:
+def _computed_drift(card: Scorecard, current: dict[str, Computed], *, full: bool) -> list[Drift]:
     """Poll and metric criteria that differ now are recomputed as of the time they were
     computed: only a difference that remains is drift."""
     suspects: dict[datetime, list[CriterionScore]] = {}
@@ -176,7 +185,7 @@ def _computed_drift(card: Scorecard, current: dict[str, Computed]) -> list[Drift
             suspects.setdefault(row.computed_at, []).append(row)
     found = []
     for at, rows in suspects.items():
-        then = engine.compute(card, {row.code for row in rows}, at)
+        then = engine.compute(card, {row.code for row in rows}, at, full=full)
         found += [_criterion_drift(row, then[row.code]) for row in rows if not engine.same(row, then[row.code])]
     return found
 
@@ -249,6 +258,17 @@ def _tally_drift(card: Scorecard) -> list[Drift]:
         found.append(Drift(f"poll_tallies.{poll.id}", {"/".join(map(str, k)): stored.get(k, 0) for k in keys},
                            {"/".join(map(str, k)): counted.get(k, 0) for k in keys}))
         polls.rebuild_tallies(poll)
+    return found
+
+
+def _figure_drift(card: Scorecard) -> list[Drift]:
+    """Running wish and service figures of the card's subtree against a count of the rows;
+    rebuilt where they differ, so the recompute that follows reads the true figures."""
+    found = []
+    for name, recount in (("wish_figures", wish_figures.recount), ("service_figures", service_figures.recount)):
+        shown = recount(card.org)[:20]
+        if shown:
+            found.append(Drift(name, {what: old for what, old, _ in shown}, {what: new for what, _, new in shown}))
     return found
 
 

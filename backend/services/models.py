@@ -84,5 +84,24 @@ class ServiceBooking(db.Model):
     #: When the provider marked the service delivered.
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the booking adds to the running service figures (`backend.services.figures`), as
+    #: last counted; NULL: nothing.
+    tallied: Mapped[str | None] = mapped_column(sa.String(60), deferred=True)
 
     booking: Mapped[Booking] = relationship()
+
+
+class ServiceFigures(db.Model):
+    """Running figures of the micro-services an org delivered, per (local) year, moved in the
+    transaction of every change to a delivery, a rating or a service's time: what the star
+    rating reads (deliveries in the year of their delivery, ratings in the year given)."""
+
+    __tablename__ = "service_figures"
+    __table_args__ = (sa.PrimaryKeyConstraint("org_id", "year", name="pk_service_figures"),
+                      {"sqlite_with_rowid": False})
+
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column()
+    delivered: Mapped[int] = mapped_column(default=0)
+    ratings: Mapped[int] = mapped_column(default=0)
+    rating_sum: Mapped[int] = mapped_column(default=0)

@@ -5,7 +5,6 @@ Hours come from the ledger (what was actually credited), never from sign-ups."""
 
 from __future__ import annotations
 
-import statistics
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -86,60 +85,82 @@ def _count(select: sa.Select) -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())))
 
 
-def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
-    """The numbers the star rating reads from micro-power and micro-services."""
-    years = years_of(start, end)
-    held = db.session.scalars(activities_held(org, start, end, now)).all()
-    party = _party_member_ids(org, years)
-    party_count = _count(party)
-    minutes = _minutes_given(org, start, end)
-    party_minutes = _minutes_given(org, start, end, person_filter=party)
+def service_figures(org: Org, start: datetime, end: datetime) -> dict:
+    """Micro-services the subtree delivered in the period, and the residents' ratings given in
+    it (how many, their mean), counted from every booking: {"delivered", "ratings",
+    "mean_rating"}. The star rating's live scores read the same from running totals
+    (`backend.services.figures`); the nightly check compares the two."""
+    # A delivery marked before its time began (the rule now refuses it) is not one: neither it
+    # nor its rating counts.
+    in_time = ServiceBooking.delivered_at >= Slot.starts_at
+    delivered = _count(sa.select(ServiceBooking.id).join(Booking, Booking.id == ServiceBooking.booking_id)
+                       .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
+                       .join(Slot, Slot.id == Booking.slot_id)
+                       .where(Slot.org_id.in_(_subtree_ids(org)), in_time, ServiceBooking.delivered_at >= start,
+                              ServiceBooking.delivered_at < end))
+    n, total = db.session.execute(
+        sa.select(sa.func.count(Booking.rating), sa.func.sum(Booking.rating))
+        .join(ServiceBooking, ServiceBooking.booking_id == Booking.id).join(Slot, Slot.id == Booking.slot_id)
+        .where(Slot.org_id.in_(_subtree_ids(org)), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
+               Booking.rating.is_not(None), in_time)).one()
+    return {"delivered": delivered, "ratings": int(n), "mean_rating": round(int(total) / n, 2) if n else None}
+
+
+def activity_figures(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
+    """Activities of the subtree held in the period (ended, someone attended), and those
+    co-organised with a unit in the area."""
+    held = activities_held(org, start, end, now)
+    return {"activities_held": _count(held),
+            "co_organised_activities": _count(held.where(Activity.partner_unit_id.is_not(None)))}
+
+
+def double_report_figures(org: Org, years: range) -> dict:
+    """In-service party members who belong to the subtree, and those who reported to it."""
     in_service = _count(_in_service_ids(org, years))
     reported = _count(sa.select(DoubleReport.person_id).where(
         DoubleReport.community_id.in_(_subtree_ids(org)), DoubleReport.year.in_(list(years)),
         DoubleReport.status == ReportStatus.confirmed.value).distinct())
+    return {"in_service_party_members": in_service, "double_reported": reported,
+            "double_report_share": _ratio(reported, in_service)}
+
+
+def team_figures(org: Org) -> dict:
+    """Active teams, communities and grids of the subtree, and the grids with a leader and an
+    active team."""
     communities = _count(sa.select(Org.id).where(Org.path.startswith(org.path),
                                                  Org.kind == OrgKind.community.value))
     teams = _count(sa.select(Team.id).where(Team.org_id.in_(_subtree_ids(org)), Team.is_active.is_(True)))
-    grids = db.session.scalars(sa.select(Org.id).where(Org.path.startswith(org.path),
-                                                       Org.kind == OrgKind.grid.value)).all()
-    staffed = _count(sa.select(Org.id).where(
-        Org.id.in_(grids),
+    grids = sa.select(Org.id).where(Org.path.startswith(org.path), Org.kind == OrgKind.grid.value)
+    staffed = _count(grids.where(
         sa.exists().where(Membership.org_id == Org.id, Membership.role == Role.grid_leader.value),
         sa.exists().where(Team.grid_id == Org.id, Team.is_active.is_(True))))
-    # A delivery marked before its time began (the rule now refuses it) is not one: neither it
-    # nor its rating counts.
-    in_time = ServiceBooking.delivered_at >= Slot.starts_at
-    services = (sa.select(ServiceBooking).join(Booking, Booking.id == ServiceBooking.booking_id)
-                .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
-                .join(Slot, Slot.id == Booking.slot_id).where(Slot.org_id.in_(_subtree_ids(org)), in_time))
-    delivered = _count(services.where(ServiceBooking.delivered_at >= start, ServiceBooking.delivered_at < end))
-    ratings = db.session.scalars(
-        sa.select(Booking.rating).join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
-        .join(Slot, Slot.id == Booking.slot_id)
-        .where(Slot.org_id.in_(_subtree_ids(org)), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
-               Booking.rating.is_not(None), in_time)).all()
+    return {"communities": communities, "teams": teams, "teams_per_community": _ratio(teams, communities, 2),
+            "grids": _count(grids), "grids_staffed": staffed}
+
+
+def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
+    """The numbers the star rating reads from micro-power and micro-services (each metric
+    reads only its own part: the functions above)."""
+    years = years_of(start, end)
+    party = _party_member_ids(org, years)
+    party_count = _count(party)
+    minutes = _minutes_given(org, start, end)
+    party_minutes = _minutes_given(org, start, end, person_filter=party)
+    services = service_figures(org, start, end)
     return {
         "org_id": org.id,
         "from": start,
         "to": end,
-        "activities_held": len(held),
-        "co_organised_activities": sum(1 for a in held if a.partner_unit_id is not None),
+        **activity_figures(org, start, end, now),
         "volunteer_hours": round(minutes / 60, 2),
         "party_members": party_count,
         "party_member_hours": round(party_minutes / 60, 2),
         "hours_per_party_member": _ratio(party_minutes / 60, party_count, 2),
-        "in_service_party_members": in_service,
-        "double_reported": reported,
-        "double_report_share": _ratio(reported, in_service),
-        "communities": communities,
-        "teams": teams,
-        "teams_per_community": _ratio(teams, communities, 2),
-        "grids": len(grids),
-        "grids_staffed": staffed,
-        "service_bookings_delivered": delivered,
-        "service_ratings": len(ratings),
-        "mean_service_rating": round(statistics.fmean(ratings), 2) if ratings else None,
+        **double_report_figures(org, years),
+        **team_figures(org),
+        "service_bookings_delivered": services["delivered"],
+        "service_ratings": services["ratings"],
+        "mean_service_rating": services["mean_rating"],
     }
 
 

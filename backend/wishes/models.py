@@ -66,6 +66,7 @@ class Wish(db.Model):
         sa.Index("ix_wishes_grid_id_status", "grid_id", "status"),
         sa.Index("ix_wishes_community_id_status", "community_id", "status"),
         sa.Index("ix_wishes_claimant_id_status", "claimant_id", "status"),
+        sa.Index("ix_wishes_grid_id_figures_open", "grid_id", "figures_open"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,6 +130,12 @@ class Wish(db.Model):
     #: When the contact details were erased.
     contact_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: What the wish adds to the running figures (`backend.wishes.figures`), as last counted:
+    #: the next change takes exactly this out before it adds the new share. NULL: nothing.
+    tallied: Mapped[str | None] = mapped_column(sa.String(80), deferred=True)
+    #: Whether some figure of the wish still moves with time alone (waiting for review, a
+    #: claim or fulfilment): such wishes are read live, the others only through the tallies.
+    figures_open: Mapped[bool] = mapped_column(default=False, server_default=sa.false(), deferred=True)
 
     grid: Mapped[Org] = relationship(foreign_keys=[grid_id])
     community: Mapped[Org] = relationship(foreign_keys=[community_id])
@@ -213,3 +220,42 @@ class WishContactView(db.Model):
     wish_id: Mapped[int] = mapped_column(sa.ForeignKey("wishes.id", ondelete="CASCADE"), index=True)
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WishFigures(db.Model):
+    """Running figures of the wishes submitted in one grid in one (local) year, moved in the
+    transaction of every change to a wish: what the star rating reads, so a write costs the
+    same whatever the history. Only the settled share of each wish is here; what still moves
+    with time is read live from the open wishes (`Wish.figures_open`)."""
+
+    __tablename__ = "wish_figures"
+    __table_args__ = (sa.PrimaryKeyConstraint("grid_id", "year", name="pk_wish_figures"),
+                      {"sqlite_with_rowid": False})
+
+    grid_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column()
+    #: Every wish but those withdrawn and rejections the street upheld.
+    counted: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    confirmed: Mapped[int] = mapped_column(default=0)
+    auto_confirmed: Mapped[int] = mapped_column(default=0)
+    #: Residents' ratings of confirmed wishes: how many, and their sum.
+    ratings: Mapped[int] = mapped_column(default=0)
+    rating_sum: Mapped[int] = mapped_column(default=0)
+    #: Wishes whose timeliness is known (rejected, or fulfilled), and those done by their due time.
+    decided: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+
+
+class WishClaimTime(db.Model):
+    """How many wishes of a grid and year were first claimed after so many tenths of an hour:
+    the histogram the median time to claim is read from (exact at that resolution)."""
+
+    __tablename__ = "wish_claim_times"
+    __table_args__ = (sa.PrimaryKeyConstraint("grid_id", "year", "tenths", name="pk_wish_claim_times"),
+                      {"sqlite_with_rowid": False})
+
+    grid_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column()
+    tenths: Mapped[int] = mapped_column()
+    wishes: Mapped[int] = mapped_column(default=0)

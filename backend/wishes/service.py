@@ -8,6 +8,7 @@ database; the transition table below is the whole state machine.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from backend.people.models import Membership, Person, Role
 from backend.people.service import role_holders
 from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
+from backend.wishes import figures
 from backend.wishes.models import CLOSED, Wish, WishChannel, WishContactView, WishEvent, WishPhoto, WishStatus
 from backend.wishes.permissions import wish_visible_clause
 
@@ -798,51 +800,26 @@ def _hours(start: datetime | None, end: datetime | None) -> float | None:
     return None if start is None or end is None else (end - start).total_seconds() / 3600
 
 
-#: What a confirmation by the rule (nobody asked the resident) is worth against one the
-#: resident gave: half.
-AUTO_CONFIRMED_CREDIT = 0.5
-
-
-def _claim_hours(wish: Wish, now: datetime, review: timedelta) -> float | None:
-    """Hours from submission to the first claim. A wish nobody claimed — still waiting, or
-    rejected without the street upholding it — counts with the hours it has waited so far once
-    the review window has passed (before that it is not counted yet), so leaving a wish
-    unreviewed or unclaimed, or turning it down, never makes the median look faster."""
-    if wish.first_claimed_at is not None:
-        return _hours(wish.created_at, wish.first_claimed_at)
-    if now > wish.created_at + review:
-        return _hours(wish.created_at, now)
-    return None
-
-
-def _on_time(wish: Wish, now: datetime, review_hours: int) -> bool | None:
-    """Whether the wish was done by its due time; None while that is still open. A rejection
-    the street has not upheld is a wish not done."""
-    if wish.status == S.rejected:
-        return False
-    if wish.fulfilled_at is not None:
-        return wish.fulfilled_at <= wish.due_at
-    return False if wish.is_late(now, review_hours) else None
-
-
 def wish_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
     """Figures for wishes submitted in [start, end) in `org`'s subtree (grid, community, street).
 
     Every wish counts except those the resident withdrew and rejections the street upheld: a
-    rejected or still unreviewed wish counts against the rates like any wish not done."""
+    rejected or still unreviewed wish counts against the rates like any wish not done. This is
+    the full count from every wish; the star rating's live scores read the same figures from
+    the running ones (`backend.wishes.figures`), and the nightly check compares the two."""
     now = now or utcnow()
     review_hours = current_app.config["WISH_REVIEW_HOURS"]
     rows = db.session.scalars(sa.select(Wish).where(
         Wish.grid.has(Org.path.startswith(org.path)), Wish.created_at >= start, Wish.created_at < end)).all()
-    counted = [w for w in rows if w.status != S.cancelled and w.rejection_upheld_at is None]
+    counted = [w for w in rows if figures.is_counted(w)]
     fulfilled = [w for w in counted if w.fulfilled_at is not None or w.status == S.confirmed]
     confirmed = [w for w in counted if w.status == S.confirmed]
     auto_confirmed = sum(1 for w in confirmed if w.auto_confirmed)
     ratings = [w.rating for w in confirmed if w.rating is not None]
     review = timedelta(hours=review_hours)
-    to_claim = [h for w in counted if (h := _claim_hours(w, now, review)) is not None]
+    to_claim = Counter(t for w in counted if (t := figures.claim_tenths(w, now, review)) is not None)
     to_fulfil = [h for w in fulfilled if (h := _hours(w.created_at, w.fulfilled_at)) is not None]
-    timeliness = [t for w in counted if (t := _on_time(w, now, review_hours)) is not None]
+    timeliness = [t for w in counted if (t := figures.on_time(w, now, review_hours)) is not None]
     return {
         "org_id": org.id,
         "from": start,
@@ -855,9 +832,9 @@ def wish_stats(org: Org, start: datetime, end: datetime, now: datetime | None = 
         "fulfilled": len(fulfilled),
         "confirmed": len(confirmed),
         "auto_confirmed": auto_confirmed,
-        "confirmed_credit": len(confirmed) - (1 - AUTO_CONFIRMED_CREDIT) * auto_confirmed,
+        "confirmed_credit": len(confirmed) - (1 - figures.AUTO_CONFIRMED_CREDIT) * auto_confirmed,
         "fulfilment_rate": round(len(fulfilled) / len(counted), 4) if counted else None,
-        "median_hours_to_claim": round(statistics.median(to_claim), 2) if to_claim else None,
+        "median_hours_to_claim": figures.median_hours(to_claim),
         "median_hours_to_fulfil": round(statistics.median(to_fulfil), 2) if to_fulfil else None,
         "mean_rating": round(statistics.fmean(ratings), 2) if ratings else None,
         "ratings": len(ratings),

@@ -2,14 +2,14 @@
 and the credit it reversed
 
 Revision ID: 0018v
-Revises: 0016a
+Revises: 0017a
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0018v'
-down_revision = '0016a'
+down_revision = '0017a'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,435 @@
+"""Running figures of micro-wishes for the star rating, kept per grid and (local) year in the
+transaction of every change to a wish, so that a write costs the same in year three as on
+day one.
+
+A wish's figures are of two kinds. Its settled share never changes with time alone: counted
+or not, rejected, confirmed (by the resident or by the rule), its rating, the time to its
+first claim once claimed, whether it was done by its due time once fulfilled or rejected.
+That share is added to `WishFigures` and `WishClaimTime` and remembered on the row
+(`Wish.tallied`), so the next change to the wish takes out exactly what was added before it
+adds the new share: a stale read, a raw UPDATE or a change seen twice cannot count twice.
+The rest moves with the clock — a wish waiting for review, a claim or fulfilment falls
+overdue, its waiting hours grow: such wishes carry `figures_open` and are read live. They
+are the community's current workload (and rejections the street has not ruled on), bounded
+by it, not by the years behind it.
+
+Every change reaches here: new and changed Wish rows at each flush, and the UPDATEs and
+DELETEs of wishes by statement (how states move), read with the statement's own WHERE clause
+just before it runs. Shares are settled before the commit, and before any read. The nightly
+check counts everything again from the wishes (`recount`) and repairs what differs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import astuple, dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session, aliased
+
+from backend.core.db import add_to
+from backend.core.timeutil import local_zone
+from backend.extensions import db
+from backend.orgs.models import Org
+from backend.wishes.models import Wish, WishClaimTime, WishFigures, WishStatus
+
+S = WishStatus
+_PENDING = "wish_figures_pending"
+_SETTLING = "wish_figures_settling"
+
+#: The resolution of the time to claim: a tenth of an hour (6 minutes), rounded down. The
+#: median is taken over values at this resolution by both the running figures and the full
+#: recompute, so the two agree exactly and the histogram has at most ten rows per hour.
+TENTH = timedelta(minutes=6)
+#: What a confirmation by the rule (nobody asked the resident) is worth against one the
+#: resident gave: half.
+AUTO_CONFIRMED_CREDIT = 0.5
+COUNTERS = ("counted", "rejected", "confirmed", "auto_confirmed", "ratings", "rating_sum", "decided", "on_time")
+#: The columns the figures of a wish are made from.
+_COLUMNS = (Wish.id, Wish.grid_id, Wish.status, Wish.created_at, Wish.first_claimed_at, Wish.fulfilled_at,
+            Wish.due_at, Wish.rating, Wish.auto_confirmed, Wish.rejection_upheld_at)
+
+
+# --- the rules, one form for the running figures and the full recompute -----------------------
+
+def is_counted(wish) -> bool:
+    """Every wish counts but those the resident withdrew and rejections the street upheld."""
+    return wish.status != S.cancelled and wish.rejection_upheld_at is None
+
+
+def _tenths(span: timedelta) -> int:
+    return span // TENTH
+
+
+def claim_tenths(wish, now: datetime, review: timedelta) -> int | None:
+    """Tenths of an hour from submission to the first claim. A wish nobody claimed — still
+    waiting, or rejected without the street upholding it — counts with the time it has waited
+    so far once the review window has passed (before that it is not counted yet), so leaving a
+    wish unreviewed or unclaimed, or turning it down, never makes the median look faster."""
+    if wish.first_claimed_at is not None:
+        return _tenths(wish.first_claimed_at - wish.created_at)
+    if now > wish.created_at + review:
+        return _tenths(now - wish.created_at)
+    return None
+
+
+def on_time(wish, now: datetime, review_hours: int) -> bool | None:
+    """Whether the wish was done by its due time; None while that is still open. A rejection
+    the street has not upheld is a wish not done."""
+    if wish.status == S.rejected:
+        return False
+    if wish.fulfilled_at is not None:
+        return wish.fulfilled_at <= wish.due_at
+    return False if Wish.is_late(wish, now, review_hours) else None
+
+
+def median_hours(histogram: dict[int, int]) -> float | None:
+    """The median of tenths-of-an-hour values given as value → how many, in hours."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    middle, picked, seen = {(total - 1) // 2, total // 2}, [], 0
+    for value in sorted(histogram):
+        picked += [value for i in middle if seen <= i < seen + histogram[value]]
+        seen += histogram[value]
+    return round(statistics.median(picked) / 10, 2)
+
+
+def year_of(moment: datetime) -> int:
+    return moment.astimezone(local_zone()).year
+
+
+@dataclass(frozen=True)
+class Share:
+    """What one wish adds to the running figures of its grid and year."""
+
+    grid_id: int
+    year: int
+    counted: int
+    rejected: int
+    confirmed: int
+    auto_confirmed: int
+    ratings: int
+    rating_sum: int
+    decided: int
+    on_time: int
+    #: The time to its first claim, once claimed.
+    tenths: int | None
+
+    def encode(self) -> str:
+        return ":".join("" if v is None else str(v) for v in astuple(self))
+
+    @classmethod
+    def decode(cls, text: str | None) -> Share | None:
+        if not text:
+            return None
+        *numbers, tenths = text.split(":")
+        return cls(*map(int, numbers), int(tenths) if tenths else None)
+
+
+def share_of(wish) -> Share | None:
+    """The settled share of a wish: what no longer changes with time alone (None: it counts for nothing)."""
+    if not is_counted(wish):
+        return None
+    confirmed = wish.status == S.confirmed
+    rated = confirmed and wish.rating is not None
+    rejected = wish.status == S.rejected
+    fulfilled = not rejected and wish.fulfilled_at is not None
+    claimed = wish.first_claimed_at is not None
+    return Share(wish.grid_id, year_of(wish.created_at), 1, int(rejected), int(confirmed),
+                 int(confirmed and bool(wish.auto_confirmed)), int(rated), wish.rating if rated else 0,
+                 int(rejected or fulfilled), int(fulfilled and wish.fulfilled_at <= wish.due_at),
+                 _tenths(wish.first_claimed_at - wish.created_at) if claimed else None)
+
+
+def is_open(wish) -> bool:
+    """Whether some figure of the wish still moves with time alone: unclaimed (its waiting
+    hours), waiting for review, or neither rejected nor fulfilled (it may fall overdue)."""
+    return is_counted(wish) and (wish.first_claimed_at is None or wish.status == S.pending_review
+                                 or (wish.status != S.rejected and wish.fulfilled_at is None))
+
+
+# --- keeping them: each change moves them by the difference --------------------------------------
+
+def _moves(old: Share | None, new: Share | None) -> tuple[Counter, Counter]:
+    """(grid, year, counter) → change and (grid, year, tenths) → change, from `old` to `new`."""
+    counters: Counter = Counter()
+    claims: Counter = Counter()
+    for share, sign in ((old, -1), (new, +1)):
+        if share is None:
+            continue
+        for name in COUNTERS:
+            counters[(share.grid_id, share.year, name)] += sign * getattr(share, name)
+        if share.tenths is not None:
+            claims[(share.grid_id, share.year, share.tenths)] += sign
+    return counters, claims
+
+
+def _move(old: Share | None, new: Share | None) -> None:
+    _apply(*_moves(old, new))
+
+
+def _apply(counters: Counter, claims: Counter) -> None:
+    """Move the running rows, in key order (two transactions never wait on each other in a circle)."""
+    by_row: dict[tuple[int, int], dict[str, int]] = {}
+    for (grid_id, year, name), n in sorted(counters.items()):
+        if n:
+            by_row.setdefault((grid_id, year), {})[name] = n
+    for (grid_id, year), values in by_row.items():
+        add_to(WishFigures, {"grid_id": grid_id, "year": year}, values)
+    for (grid_id, year, tenths), n in sorted(claims.items()):
+        if n:
+            add_to(WishClaimTime, {"grid_id": grid_id, "year": year, "tenths": tenths}, {"wishes": n})
+
+
+def _mark(wish_id: int, tallied: str | None, figures_open: bool) -> None:
+    table = Wish.__table__
+    db.session.execute(sa.update(table).where(table.c.id == wish_id)
+                       .values(tallied=tallied, figures_open=figures_open))
+
+
+def settle(session: Session | None = None) -> None:
+    """Move the running figures by what the wishes changed since the last settling."""
+    session = session if session is not None else db.session
+    if session.info.get(_SETTLING):
+        return
+    session.info[_SETTLING] = True
+    try:
+        while ids := session.info.pop(_PENDING, None):
+            rows = db.session.execute(sa.select(*_COLUMNS, Wish.tallied, Wish.figures_open)
+                                      .where(Wish.id.in_(sorted(ids)))).all()
+            counters: Counter = Counter()
+            claims: Counter = Counter()
+            for row in rows:
+                share = share_of(row)
+                tallied, figures_open = share.encode() if share else None, is_open(row)
+                if (tallied, figures_open) != (row.tallied, bool(row.figures_open)):
+                    more, more_claims = _moves(Share.decode(row.tallied), share)
+                    counters.update(more)
+                    claims.update(more_claims)
+                    _mark(row.id, tallied, figures_open)
+            _apply(counters, claims)
+    finally:
+        session.info.pop(_SETTLING, None)
+
+
+def _note(session: Session, ids) -> None:
+    session.info.setdefault(_PENDING, set()).update(ids)
+
+
+#: Attributes a wish's figures are made from: a change elsewhere (contact erased, escalation) moves nothing.
+_ATTRIBUTES = tuple(column.key for column in _COLUMNS)
+
+
+def _touched(obj) -> bool:
+    state = sa.inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in _ATTRIBUTES)
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    new = session.new
+    ids = {obj.id for obj in new if isinstance(obj, Wish)}
+    ids |= {obj.id for obj in session.dirty if isinstance(obj, Wish) and _touched(obj)}
+    if ids:
+        _note(session, ids)
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    """A wish deleted through the session takes its share with it."""
+    gone = [obj.id for obj in session.deleted if isinstance(obj, Wish)]
+    if gone:
+        _forget(session, Wish.id.in_(gone))
+
+
+def _forget(session: Session, where) -> None:
+    session.info[_SETTLING] = True
+    try:
+        for tallied in session.scalars(sa.select(Wish.tallied).where(where)):
+            _move(Share.decode(tallied), None)
+    finally:
+        session.info.pop(_SETTLING, None)
+
+
+def _on_execute(state) -> None:
+    """UPDATEs and DELETEs of wishes by statement bypass the flush: the wishes they touch are
+    read with the statement's own WHERE clause just before it runs."""
+    if (not (state.is_update or state.is_delete) or state.bind_mapper is None
+            or state.bind_mapper.class_ is not Wish or state.session.info.get(_SETTLING)):
+        return
+    where = state.statement.whereclause
+    if where is None and isinstance(state.parameters, list):   # bulk UPDATE by primary key
+        where = Wish.id.in_([p["id"] for p in state.parameters])
+    where = where if where is not None else sa.true()
+    if state.is_delete:
+        _forget(state.session, where)
+        return
+    state.session.info[_SETTLING] = True
+    try:
+        _note(state.session, state.session.scalars(sa.select(Wish.id).where(where)).all())
+    finally:
+        state.session.info.pop(_SETTLING, None)
+
+
+def _before_commit(session: Session) -> None:
+    session.flush()
+    settle(session)
+
+
+def install() -> None:
+    """Hook the session once per process."""
+    if getattr(install, "done", False):
+        return
+    event.listen(Session, "before_flush", _before_flush)
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "do_orm_execute", _on_execute)
+    event.listen(Session, "before_commit", _before_commit)
+    install.done = True
+
+
+# --- reading them --------------------------------------------------------------------------------
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    return (datetime.combine(date(year, 1, 1), time(), local_zone()),
+            datetime.combine(date(year + 1, 1, 1), time(), local_zone()))
+
+
+def _subtrees(orgs: list[Org]) -> dict[int, list[int]]:
+    """Org id → the orgs (each of `orgs`) whose subtree it is in, in one query."""
+    top, below = aliased(Org), aliased(Org)
+    tops: dict[int, list[int]] = {}
+    for top_id, org_id in db.session.execute(sa.select(top.id, below.id).join(below, below.path.startswith(top.path))
+                                             .where(top.id.in_([org.id for org in orgs]))):
+        tops.setdefault(org_id, []).append(top_id)
+    return tops
+
+
+def read(orgs: list[Org], year: int, now: datetime) -> dict[int, dict]:
+    """The wish figures the star rating reads, for each org's subtree and the wishes submitted
+    in `year`, as of `now`: the running figures of the subtree's grids, plus the open wishes
+    read live, each with one query for all the orgs. The cost does not grow with the closed
+    wishes, nor the number of statements with the number of orgs."""
+    settle()
+    tops = _subtrees(orgs)
+    sums = {org.id: dict.fromkeys(COUNTERS, 0) for org in orgs}
+    claims: dict[int, Counter] = {org.id: Counter() for org in orgs}
+    for row in db.session.execute(sa.select(WishFigures.grid_id, *[getattr(WishFigures, c) for c in COUNTERS])
+                                  .where(WishFigures.grid_id.in_(tops), WishFigures.year == year)):
+        for top_id in tops[row.grid_id]:
+            for name in COUNTERS:
+                sums[top_id][name] += getattr(row, name)
+    for grid_id, tenths, n in db.session.execute(
+            sa.select(WishClaimTime.grid_id, WishClaimTime.tenths, WishClaimTime.wishes)
+            .where(WishClaimTime.grid_id.in_(tops), WishClaimTime.year == year, WishClaimTime.wishes != 0)):
+        for top_id in tops[grid_id]:
+            claims[top_id][tenths] += n
+    unreviewed = _read_open(tops, year, now, sums, claims)
+    return {org.id: _figures(sums[org.id], claims[org.id], unreviewed[org.id]) for org in orgs}
+
+
+def _read_open(tops: dict[int, list[int]], year: int, now: datetime, sums: dict,
+               claims: dict[int, Counter]) -> Counter:
+    """Add what the open wishes of the grids in `tops` give as of `now` (their waiting hours,
+    falling overdue) to `sums` and `claims`; the unreviewed wishes overdue, per org."""
+    review_hours = current_app.config["WISH_REVIEW_HOURS"]
+    review = timedelta(hours=review_hours)
+    start, end = _year_bounds(year)
+    is_open = (Wish.grid_id.in_(tops), Wish.figures_open == sa.true(), Wish.created_at >= start,
+               Wish.created_at < end)
+    unreviewed: Counter = Counter()
+    # The workload: waiting for review, a claim or fulfilment.
+    for row in db.session.execute(sa.select(*_COLUMNS).where(*is_open, Wish.status != S.rejected.value)):
+        tenths = claim_tenths(row, now, review) if row.first_claimed_at is None else None
+        late = row.fulfilled_at is None and on_time(row, now, review_hours) is False
+        overdue = row.status == S.pending_review and Wish.is_late(row, now, review_hours)
+        for top_id in tops[row.grid_id]:
+            if tenths is not None:
+                claims[top_id][tenths] += 1
+            sums[top_id]["decided"] += late
+            unreviewed[top_id] += overdue
+    # Rejections nobody claimed, waiting for the street's ruling: only their waiting time moves.
+    for grid_id, created_at in db.session.execute(
+            sa.select(Wish.grid_id, Wish.created_at)
+            .where(*is_open, Wish.status == S.rejected.value, Wish.created_at < now - review)):
+        for top_id in tops[grid_id]:
+            claims[top_id][_tenths(now - created_at)] += 1
+    return unreviewed
+
+
+def _figures(sums: dict, claims: Counter, unreviewed: int) -> dict:
+    """The figures under the names `wish_stats` gives them."""
+    return {
+        "counted": sums["counted"],
+        "rejected": sums["rejected"],
+        "unreviewed_overdue": unreviewed,
+        "confirmed": sums["confirmed"],
+        "auto_confirmed": sums["auto_confirmed"],
+        "confirmed_credit": sums["confirmed"] - (1 - AUTO_CONFIRMED_CREDIT) * sums["auto_confirmed"],
+        "median_hours_to_claim": median_hours(claims),
+        "mean_rating": round(sums["rating_sum"] / sums["ratings"], 2) if sums["ratings"] else None,
+        "ratings": sums["ratings"],
+        "decided": sums["decided"],
+        "closed_on_time": sums["on_time"],
+    }
+
+
+# --- the nightly check ----------------------------------------------------------------------------
+
+def recount(org: Org | None = None) -> list[tuple[str, object, object]]:
+    """Count the running figures of `org`'s subtree (of every org when None) again from the
+    wishes, and repair what differs; what differed, as (what, stored, counted)."""
+    settle()
+    grids = sa.select(Org.id).where(Org.path.startswith(org.path)) if org is not None else sa.select(Org.id)
+    counters: Counter = Counter()
+    claims: Counter = Counter()
+    marks = []
+    for row in db.session.execute(sa.select(*_COLUMNS, Wish.tallied, Wish.figures_open)
+                                  .where(Wish.grid_id.in_(grids))):
+        share = share_of(row)
+        tallied, figures_open = share.encode() if share else None, is_open(row)
+        if (tallied, figures_open) != (row.tallied, bool(row.figures_open)):
+            marks.append((row.id, tallied, figures_open))
+        more, more_claims = _moves(None, share)
+        counters.update(more)
+        claims.update(more_claims)
+    stored: Counter = Counter()
+    for row in db.session.scalars(sa.select(WishFigures).where(WishFigures.grid_id.in_(grids))):
+        stored.update({(row.grid_id, row.year, name): getattr(row, name) for name in COUNTERS})
+    stored_claims = Counter({(g, y, t): n for g, y, t, n in db.session.execute(
+        sa.select(WishClaimTime.grid_id, WishClaimTime.year, WishClaimTime.tenths, WishClaimTime.wishes)
+        .where(WishClaimTime.grid_id.in_(grids)))})
+    found = [(f"wish_figures.{g}.{y}.{name}", stored[(g, y, name)], counters[(g, y, name)])
+             for g, y, name in sorted(set(stored) | set(counters)) if stored[(g, y, name)] != counters[(g, y, name)]]
+    found += [(f"wish_claim_times.{g}.{y}.{t}", stored_claims[(g, y, t)], claims[(g, y, t)])
+              for g, y, t in sorted(set(stored_claims) | set(claims)) if stored_claims[(g, y, t)] != claims[(g, y, t)]]
+    found += [(f"wishes.{wish_id}.tallied", None, tallied) for wish_id, tallied, _ in marks]
+    if found:
+        _rewrite(grids, counters, claims, marks)
+    return found
+
+
+def _rewrite(grids, counters: Counter, claims: Counter, marks: list) -> None:
+    db.session.execute(sa.delete(WishFigures).where(WishFigures.grid_id.in_(grids)))
+    db.session.execute(sa.delete(WishClaimTime).where(WishClaimTime.grid_id.in_(grids)))
+    rows: dict[tuple[int, int], dict] = {}
+    for (grid_id, year, name), n in counters.items():
+        rows.setdefault((grid_id, year), {"grid_id": grid_id, "year": year, **dict.fromkeys(COUNTERS, 0)})[name] = n
+    if rows:
+        db.session.execute(sa.insert(WishFigures), list(rows.values()))
+    kept = [{"grid_id": g, "year": y, "tenths": t, "wishes": n} for (g, y, t), n in claims.items() if n]
+    if kept:
+        db.session.execute(sa.insert(WishClaimTime), kept)
+    db.session.info[_SETTLING] = True
+    try:
+        for wish_id, tallied, figures_open in marks:
+            _mark(wish_id, tallied, figures_open)
+    finally:
+        db.session.info.pop(_SETTLING, None)
+
+
+def rebuild() -> None:
+    """Count every running figure again from the wishes (after rows were written straight into the table)."""
+    recount()
