@@ -38,7 +38,7 @@ CEILING = {
     "wishes": 7,           # and the claimants: people, memberships, orgs
     "home": 5,             # login, orgs of the scopes, the board's counts, unread count (tile and tab bar)
     "signup": 11,          # login, activity, slot, overlap, duplicate, the place (UPDATE + INSERT), refresh
-    "wish": 42,            # QR, grid, token, limit, wish, event, notifications, live rating (PostgreSQL: 40)
+    "wish": 38,            # QR, grid, token, limit, wish, event, notices, running figures, live rating (PG: 36)
     "answer": 29,          # poll, questions, limits, ballot, answer, tallies and the live rating
 }
 

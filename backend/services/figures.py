@@ -144,10 +144,15 @@ def _touched(obj, names: frozenset[str]) -> bool:
 
 
 def _after_flush(session: Session, flush_context) -> None:
+    # A new booking or slot has no service booking yet (one made with it is new itself, and
+    # one moved onto it changes a watched key): a sign-up costs no look-up.
     new = session.new
-    for obj in list(new) + list(session.dirty):
+    for obj in new:
+        if isinstance(obj, ServiceBooking):
+            _note(session, ServiceBooking, [obj.id])
+    for obj in session.dirty:
         names = _WATCHED.get(type(obj))
-        if names is not None and (obj in new or _touched(obj, names)):
+        if names is not None and _touched(obj, names):
             _note(session, type(obj), [obj.id])
 
 
