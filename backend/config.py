@@ -132,6 +132,8 @@ def load_config() -> dict:
         "DB_LOCK_TIMEOUT_SECONDS": float(os.environ.get("DB_LOCK_TIMEOUT_SECONDS", "10")),
         "SQLITE_SYNCHRONOUS": _choice("SQLITE_SYNCHRONOUS", "NORMAL", SQLITE_SYNCHRONOUS_LEVELS),
         "PUBLIC_BASE_URL": public_base,
+        # Unset, pages print the address each request came to (backend/core/urls.py).
+        "PUBLIC_BASE_URL_SET": bool(os.environ.get("PUBLIC_BASE_URL")),
         "TIMEZONE": os.environ.get("SANWEI_TIMEZONE", "Asia/Shanghai"),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
         # The client's address behind the proxy (backend/core/proxies.py): per-client limits

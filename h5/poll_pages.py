@@ -13,6 +13,7 @@ from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden
 from backend.core.input import db_int
 from backend.core.permissions import can
+from backend.core.urls import public_base_url
 from backend.extensions import db, utcnow
 from backend.polls import service
 from backend.polls.models import MODE_LABELS, RATING_LABELS, Poll, QuestionKind
@@ -180,7 +181,7 @@ def codes(poll_id: int):
             raise
         flash(exc.message, "warn")
         return redirect(url_for("poll_pages.results", poll_id=poll_id))
-    base = request.host_url.rstrip("/")
+    base = public_base_url()
     links = {c.code: f"{base}{url_for('poll_pages.answer', poll_id=poll.id, code=c.code)}" for c in made}
     slips = [{"code": code, "svg": qr_service.url_svg(link, border=2)} for code, link in links.items()]
     return render_template("poll_codes.html", tab=None, poll=poll, grid=grid, slips=slips)
