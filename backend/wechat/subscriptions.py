@@ -38,7 +38,7 @@ MAX_REMAINING = 20
 #: acceptWithAlert, acceptWithAudio, ...).
 ACCEPTED_PREFIX = "accept"
 #: JS-SDK interfaces the pages may use once configured.
-JS_API_LIST = ["scanQRCode", "updateAppMessageShareData"]
+JS_API_LIST = ["scanQRCode", "updateAppMessageShareData", "updateTimelineShareData"]
 
 
 class NotWechatUser(DomainError):
