@@ -22,6 +22,7 @@ import zlib
 from pathlib import Path
 
 import brotli
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,6 +31,7 @@ from flask_migrate import upgrade  # noqa: E402
 from backend.app import create_app  # noqa: E402
 from backend.demo import DEMO_PASSWORD, load_demo  # noqa: E402
 from backend.extensions import db  # noqa: E402
+from backend.qrcodes.models import QrCode  # noqa: E402
 
 BUDGET = 60 * 1024
 ASSET = re.compile(r'<(?:link[^>]+href|script[^>]+src)="(/[^"?#]+\.(?:css|js)(?:\?[^"]*)?)"')
@@ -89,6 +91,15 @@ def main() -> int:
         min_size = app.config["COMPRESS_MIN_SIZE"]
         results = [measure(client, "anonymous home", "/h5/", min_size),
                    measure(client, "login page", "/h5/login", min_size)]
+        with app.app_context():
+            wish_code = db.session.scalar(sa.select(QrCode.code).where(QrCode.purpose == "wish").limit(1))
+        for name, path in [("wish form (QR landing)", f"/h5/w/new?qr={wish_code}"),
+                           ("community wish page", "/h5/c/2/wishes"), ("service page", "/h5/services/1")]:
+            results.append(measure(client, name, path, min_size))
+        # Inside WeChat, with WeChat configured, public pages also load wechat.js for the share card.
+        app.config.update(WECHAT_APP_ID="wxbench", WECHAT_APP_SECRET="bench")
+        results.append(measure(client, "community wish page, WeChat configured", "/h5/c/2/wishes", min_size))
+        app.config.update(WECHAT_APP_ID="", WECHAT_APP_SECRET="")
         page = client.get("/h5/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         login = client.post("/h5/login", data={"username": "heping", "password": DEMO_PASSWORD, "csrf_token": token})
