@@ -20,6 +20,7 @@ from backend.polls.models import MODE_LABELS, RATING_LABELS, Poll, QuestionKind
 from backend.polls.presets import PRESETS, uncounted
 from backend.polls.schemas import PollCreateSchema
 from backend.qrcodes import service as qr_service
+from backend.rating import service as rating_service
 from h5.views import act_and_return, communities_of, local_iso, require_page_actor, submit_form
 
 bp = Blueprint("poll_pages", __name__, url_prefix="/h5")
@@ -153,6 +154,7 @@ def results(poll_id: int):
     flagged = service.flagged_of(actor, poll.id, only_pending=True, limit=200)
     return render_template("poll_results.html", tab="home", poll=poll, r=result,
                            ratings=RATING_LABELS, modes=MODE_LABELS, flagged=flagged,
+                           criteria=rating_service.criterion_titles(poll.period_id),
                            can_manage=can(actor, "poll.manage", poll),
                            can_review=bool(flagged) and can(actor, "poll.review", flagged[0]))
 

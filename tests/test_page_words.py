@@ -25,6 +25,8 @@ from backend.rating.models import CriterionScore, Meeting, RatingPeriod, Scoreca
 from backend.rating.rubrics import items_of
 from backend.services.models import ServiceItem
 from backend.teams.models import Team
+from tests import factories as f
+from tests.test_polls import poll_body
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Who walks the pages: a visitor, then one demo login of each kind.
@@ -95,14 +97,18 @@ def _first(model, *where):
 
 
 @pytest.fixture
-def world(app):
-    """The demo data, a revoked QR code, and the ids each route's arguments take."""
+def world(app, client):
+    """The demo data with the street's mass poll of 和平社区, a revoked QR code, and the ids each
+    route's arguments take."""
     load_demo()
     heping = db.session.scalar(sa.select(Org).where(Org.name == "和平社区"))
     grid = db.session.scalar(sa.select(Org).where(Org.parent_id == heping.id).order_by(Org.id).limit(1))
     revoked = qr_service.create_code("wish", grid.id, grid, None)
     qr_service.revoke(revoked)
     db.session.commit()
+    made = client.post("/api/v1/polls", headers=f.login(client, "jiedao", DEMO_PASSWORD),
+                       json=poll_body(heping.id, modes=["device", "code"]))
+    assert made.status_code == 201, made.get_json()
     period = db.session.scalar(sa.select(RatingPeriod).limit(1))
     card = db.session.scalar(sa.select(Scorecard).where(Scorecard.period_id == period.id,
                                                         Scorecard.org_id == heping.id))
@@ -112,7 +118,7 @@ def world(app):
              for s in Source]
     values = {
         "org_id": [heping.id, grid.id], "period_id": [period.id], "code": [c for c in codes if c],
-        "activity_id": [_first(Activity)], "poll_id": [], "note_id": [_first(Notification)],
+        "activity_id": [_first(Activity)], "poll_id": [made.get_json()["id"]], "note_id": [_first(Notification)],
         "booking_id": [], "wish_id": [], "qr_id": [_first(QrCode)], "team_id": [_first(Team)],
         "item_id": [_first(ServiceItem)], "meeting_id": [_first(Meeting)],
     }
@@ -192,3 +198,19 @@ def test_no_page_shows_an_english_code(app, world, role):
             problems[f"{url} ({response.status_code})"] = found
     assert seen >= 15
     assert problems == {}, "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_a_reload_of_a_form_address_says_so_in_words(app, client):
+    """A form's address opened directly (a reload after a refused post, a shared link) is a
+    405 page in Chinese, never "不支持该请求方法" or "method_not_allowed"."""
+    codes, kinds = error_codes(), ledger_kinds()
+    posts = [re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule) for rule in app.url_map.iter_rules()
+             if rule.rule.startswith("/h5/") and "GET" not in rule.methods]
+    assert len(posts) > 20
+    for url in posts:
+        response = client.get(url)
+        if response.status_code != 405:   # another route of the same path takes GET
+            continue
+        html = response.get_data(as_text=True)
+        assert "这个地址不能直接打开" in html and "请返回上一页重新操作" in html, url
+        assert english_on_page(visible_text(html), codes, kinds, {}) == [], url

@@ -26,6 +26,14 @@ STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
     429: ("too_many_requests", "操作过于频繁，请稍后再试"),
     500: ("internal_error", "服务器开小差了，请稍后再试"),
 }
+#: Page titles for the generic codes whose API message speaks of the request, not of the page
+#: (a reload of a form's address answers 405; a status without a default has werkzeug's English name).
+PAGE_MESSAGES: dict[str, str] = {
+    "method_not_allowed": "这个地址不能直接打开",
+    "bad_request": "页面提交的内容不完整",
+    "unsupported_media_type": "页面提交的内容无法识别",
+    "http_error": "页面暂时打不开",
+}
 #: What a person can do next, per status, said under the message on an error page (the stable
 #: code stays in the page's markup for support, never in its text).
 STATUS_HINTS: dict[int, str] = {
@@ -133,6 +141,8 @@ def _http_error(exc: HTTPException):
             unknown = [k for k, v in fields.items() if v == [UNKNOWN_FIELD]]
             if unknown and len(unknown) == len(fields):
                 code, message = "unknown_field", "包含无法识别的字段：" + "、".join(sorted(unknown))
+    if not wants_json():
+        message = PAGE_MESSAGES.get(code, message)
     headers = {}
     if status == 405 and exc.valid_methods:
         headers["Allow"] = ", ".join(exc.valid_methods)
