@@ -60,6 +60,8 @@ def test_sources_and_ledger_kinds_are_chinese_and_times_local(client):
 
     kinds = [line[2] for line in rows.values()]
     assert kinds[0] == "创评发布" and "阶段变更" in kinds and kinds.count("人工评分") == len(DEMO_SCORES)
+    created = rows[1][9]
+    assert created == f"{period.name}（{period.year} 年），“五化社区”党组织星级创评标准第 1 版，3 个参评组织"
     phase = next(line for line in rows.values() if line[2] == "阶段变更")
     assert phase[9].startswith("已发布 → 自我评定") and phase[8] == "王建国"
     titles = {code: item["title"] for code, item in items_of(period.rubric.body).items()}

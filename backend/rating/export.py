@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from io import BytesIO
+from typing import NamedTuple
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -127,13 +128,33 @@ def _meetings_sheet(book: Workbook, cards: list, meetings: list) -> None:
                                "佐证（SHA-256）或无佐证原因", "更正说明", "删除理由"], rows)
 
 
+class _Names(NamedTuple):
+    """What the ledger's entries name by code or id, by name."""
+
+    orgs: dict[int, str]
+    criteria: dict[str, str]
+    people: dict[int, str]
+    rubric: str
+
+
+def _body(entry: CampaignEntry) -> dict:
+    """An entry's JSON; one that no longer reads (a tampered row) exports as its bare facts, the
+    check below the rows saying what is wrong."""
+    try:
+        body = json.loads(entry.body)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _ledger_sheet(book: Workbook, period: RatingPeriod, org_names: dict[int, str], titles: dict[str, str]) -> None:
     """台账, one entry a row with what it did in columns (not its JSON), then the check of the
     chain in words."""
-    found = [(e, json.loads(e.body)) for e in db.session.scalars(ledger.entries(period))]
+    found = [(e, _body(e)) for e in db.session.scalars(ledger.entries(period))]
     actors = {body.get("actor_id") for _, body in found} - {None}
     people = dict(db.session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(actors))).all())
-    rows = [_ledger_row(e, body, org_names, titles, people) for e, body in found]
+    names = _Names(org_names, titles, people, period.rubric.body.get("title", ""))
+    rows = [_ledger_row(e, body, names) for e, body in found]
     sheet = _sheet(book, "台账", LEDGER_HEADER, rows)
     for (cell,) in sheet.iter_rows(min_row=2, min_col=2, max_col=2):
         cell.number_format = TIME_FORMAT
@@ -144,16 +165,18 @@ def _ledger_sheet(book: Workbook, period: RatingPeriod, org_names: dict[int, str
                     "外部存证", f"{len(chain['anchors'])} 份", "末条校验码", period.ledger_head])
 
 
-def _ledger_row(entry: CampaignEntry, body: dict, org_names: dict, titles: dict, people: dict) -> list:
+def _ledger_row(entry: CampaignEntry, body: dict, names: _Names) -> list:
     data = body.get("data") or {}
     criterion = data.get("criterion")
     scored = entry.kind in ("manual_score", "criterion_override", "criterion_override_removed")
+    actor = body.get("actor_id")
+    describe = _DETAILS.get(entry.kind)
     return [entry.seq, entry.created_at.astimezone(local_zone()).replace(tzinfo=None),
-            ledger.KIND_LABELS.get(entry.kind, entry.kind), org_names.get(entry.org_id),
-            f"{criterion} {titles.get(criterion, '')}".strip() if criterion else None,
+            ledger.KIND_LABELS.get(entry.kind, entry.kind), names.orgs.get(entry.org_id),
+            f"{criterion} {names.criteria.get(criterion, '')}".strip() if criterion else None,
             _points(data.get("old")) if scored else None, _points(data.get("new")) if scored else None,
-            _reason(data), people.get(body.get("actor_id"), "系统" if body.get("actor_id") is None else None),
-            _details(entry.kind, data, titles), entry.hash]
+            _reason(data), names.people.get(actor, "系统" if actor is None else None),
+            describe(data, names) if describe else None, entry.hash]
 
 
 def _points(value) -> float | None:
@@ -162,12 +185,6 @@ def _points(value) -> float | None:
 
 def _reason(data: dict) -> str | None:
     return next((data[k] for k in ("note", "reason", "reasons", "opinion") if data.get(k)), None)
-
-
-def _details(kind: str, data: dict, titles: dict) -> str | None:
-    """What else the entry holds, said in a sentence."""
-    describe = _DETAILS.get(kind)
-    return describe(data, titles) if describe else None
 
 
 def _stars(value) -> str:
@@ -183,21 +200,21 @@ def _meeting(facts: dict) -> str:
     return f"{facts.get('held_on')} {kind}：{facts.get('topic') or ''}（{facts.get('attendance')} 人）"
 
 
-def _created(data: dict) -> str:
-    rubric = data.get("rubric") or {}
-    return (f"{data.get('name')}（{data.get('year')} 年），评分标准 {rubric.get('code')} "
-            f"第 {rubric.get('version')} 版，{len(data.get('org_ids') or [])} 个参评组织")
+def _created(data: dict, names: _Names) -> str:
+    version = (data.get("rubric") or {}).get("version")
+    return (f"{data.get('name')}（{data.get('year')} 年），{names.rubric}第 {version} 版，"
+            f"{len(data.get('org_ids') or [])} 个参评组织")
 
 
-def _changes(data: dict, titles: dict) -> str:
+def _changes(data: dict, names: _Names) -> str:
     changes = data.get("changes") or []
-    moved = "；".join(f"{c['criterion']} {titles.get(c['criterion'], '')} {_points(c.get('old'))} → "
+    moved = "；".join(f"{c['criterion']} {names.criteria.get(c['criterion'], '')} {_points(c.get('old'))} → "
                      f"{_points(c.get('new'))}" for c in changes)
     return ("已采纳" if data.get("decision") == "accepted" else "未采纳") + (f"，改分：{moved}" if moved else "")
 
 
 _DETAILS = {
-    "period_created": lambda d, _: _created(d),
+    "period_created": _created,
     "phase_changed": lambda d, _: f"{_phase(d.get('old'))} → {_phase(d.get('new'))}"
                                   + (f"，申诉截止 {d['appeal_deadline']}" if d.get("appeal_deadline") else ""),
     "manual_score": lambda d, _: f"佐证：{d['evidence']['filename']}" if d.get("evidence") else d.get("evidence_url"),
