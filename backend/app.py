@@ -101,7 +101,9 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(load_config())
     if config:
-        app.config.update(config)
+        # A base URL given here is as good as one set in the environment.
+        app.config.update({"PUBLIC_BASE_URL_SET": app.config["PUBLIC_BASE_URL_SET"] or "PUBLIC_BASE_URL" in config,
+                           **config})
     # Every <int:…> of every route, declared after this, is bounded by the database's INTEGER.
     app.url_map.converters["int"] = IdConverter
 

@@ -140,6 +140,8 @@ def load_config() -> dict:
         "STATEMENT_COUNT_HEADER": _bool("STATEMENT_COUNT_HEADER", False),
         "SQLITE_SYNCHRONOUS": _choice("SQLITE_SYNCHRONOUS", "NORMAL", SQLITE_SYNCHRONOUS_LEVELS),
         "PUBLIC_BASE_URL": public_base,
+        # Unset, pages print the address each request came to (backend/core/urls.py).
+        "PUBLIC_BASE_URL_SET": bool(os.environ.get("PUBLIC_BASE_URL")),
         "TIMEZONE": os.environ.get("SANWEI_TIMEZONE", "Asia/Shanghai"),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
         # The client's address behind the proxy (backend/core/proxies.py): per-client limits

@@ -97,7 +97,12 @@ def main() -> int:
                    measure(client, "wish form (QR landing)", f"/h5/w/new?qr={wish_code}", min_size),
                    measure(client, "my wishes (anonymous)", "/h5/w/mine", min_size),
                    measure(client, "community services", f"/h5/c/{community}/services", min_size),
-                   measure(client, "community wishes", f"/h5/c/{community}/wishes", min_size)]
+                   measure(client, "community wishes", f"/h5/c/{community}/wishes", min_size),
+                   measure(client, "service page (resident)", "/h5/services/1", min_size)]
+        # Inside WeChat, with WeChat configured, public pages also load wechat.js for the share card.
+        app.config.update(WECHAT_APP_ID="wxbench", WECHAT_APP_SECRET="bench")
+        results.append(measure(client, "community wishes, WeChat configured", f"/h5/c/{community}/wishes", min_size))
+        app.config.update(WECHAT_APP_ID="", WECHAT_APP_SECRET="")
         page = client.get("/h5/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         login = client.post("/h5/login", data={"username": "heping", "password": DEMO_PASSWORD, "csrf_token": token})

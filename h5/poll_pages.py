@@ -13,12 +13,14 @@ from backend.core.db import commit
 from backend.core.errors import DomainError, Forbidden
 from backend.core.input import db_int
 from backend.core.permissions import can
+from backend.core.urls import public_base_url
 from backend.extensions import db, utcnow
 from backend.polls import service
 from backend.polls.models import MODE_LABELS, RATING_LABELS, Poll, QuestionKind
 from backend.polls.presets import PRESETS, uncounted
 from backend.polls.schemas import PollCreateSchema
 from backend.qrcodes import service as qr_service
+from backend.rating import service as rating_service
 from h5.views import act_and_return, communities_of, local_iso, require_page_actor, submit_form
 
 bp = Blueprint("poll_pages", __name__, url_prefix="/h5")
@@ -162,6 +164,7 @@ def results(poll_id: int):
     flagged = service.flagged_of(actor, poll.id, only_pending=True, limit=200)
     return render_template("poll_results.html", tab="home", poll=poll, r=result,
                            ratings=RATING_LABELS, modes=MODE_LABELS, flagged=flagged,
+                           criteria=rating_service.criterion_titles(poll.period_id),
                            can_manage=can(actor, "poll.manage", poll),
                            can_review=bool(flagged) and can(actor, "poll.review", flagged[0]))
 
@@ -190,7 +193,7 @@ def codes(poll_id: int):
             raise
         flash(exc.message, "warn")
         return redirect(url_for("poll_pages.results", poll_id=poll_id))
-    base = request.host_url.rstrip("/")
+    base = public_base_url()
     links = {c.code: f"{base}{url_for('poll_pages.answer', poll_id=poll.id, code=c.code)}" for c in made}
     slips = [{"code": code, "svg": qr_service.url_svg(link, border=2)} for code, link in links.items()]
     return render_template("poll_codes.html", tab=None, poll=poll, grid=grid, slips=slips)

@@ -19,6 +19,7 @@ from backend.rating.models import (
     PHASE_LABELS,
     PHASE_ORDER,
     PROBLEM_LABELS,
+    SOURCE_LABELS,
     AppealStatus,
     Phase,
     Scorecard,
@@ -45,7 +46,6 @@ from h5.views import act_and_return, communities_of, form_data, require_page_act
 
 bp = Blueprint("rating_pages", __name__, url_prefix="/h5/rating")
 
-SOURCE_LABELS = {Source.manual: "评分", Source.poll: "测评", Source.metric: "业务数据"}
 APPEAL_LABELS = {AppealStatus.pending: "待处理", AppealStatus.accepted: "已采纳", AppealStatus.rejected: "未采纳"}
 SELF_REPORT_LABELS = {"evaluation": "对照标准的自我评价", "problems": "存在的问题及原因",
                       "measures": "整改措施", "next_steps": "下一步打算"}

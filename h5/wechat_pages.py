@@ -9,6 +9,7 @@ from backend.auth.current import current_actor
 from backend.auth.service import next_path
 from backend.core.db import commit
 from backend.core.privacy import mask_name
+from backend.core.urls import public_base_url
 from backend.qrcodes import service as qr_service
 from backend.wechat import service, subscriptions
 from backend.wechat import web as wechat_web
@@ -22,6 +23,14 @@ def subscribe_offer():
     """`wechat_offer(kinds)` for _wechat_subscribe.html: the templates to ask this person for."""
     return {"wechat_offer": lambda kinds: subscriptions.offer(current_actor(), request.user_agent.string,
                                                                tuple(kinds))}
+
+
+@bp.app_context_processor
+def share_card():
+    """For _share_card.html: the site's address (a card's links are absolute) and whether the
+    JS-SDK can set the card (inside WeChat, with WeChat configured)."""
+    return {"public_base_url": public_base_url,
+            "wechat_can_share": lambda: service.web_enabled() and service.in_wechat(request.user_agent.string)}
 
 
 @bp.get("/bind")

@@ -17,9 +17,11 @@ Sanwei uses.
   long-term one allows until `unsubscribe`), `thing` values over 20 characters refused with
   47003, as WeChat does; records what was sent.
 - `GET /open/js/jweixin.js` — a stand-in for WeChat's JS-SDK inside the browser: `wx.config`
-  is checked against the ticket (signature, appId, the page's URL), and `<wx-open-subscribe>`
+  is checked against the ticket (signature, appId, the page's URL), `<wx-open-subscribe>`
   renders its template and, when tapped, records the current user's "允许" and fires `success`
-  with `subscribeDetails` as WeChat does. The real SDK talks to the WeChat app, not over HTTP;
+  with `subscribeDetails` as WeChat does, and `updateAppMessageShareData` /
+  `updateTimelineShareData` record the share card (refused before `wx.config` succeeded, or
+  when the config did not list them, as WeChat does). The real SDK talks to the WeChat app, not over HTTP;
   the stand-in's two calls go to the page's own origin under `/__wechat_jssdk/` (the pages'
   Content-Security-Policy allows no other), where the browser test answers them with
   `jssdk_call` (`page.route`).
@@ -103,6 +105,8 @@ class FakeWechat:
         #: Every wx.scanQRCode call, and the address the next scan "finds" (None: the user cancels).
         self.scans: list[dict] = []
         self.scan_result: str | None = None
+        #: Share cards the pages set: (interface, its data, page URL).
+        self.shares: list[tuple[str, dict, str]] = []
         self.apps = {H5_APP_ID: H5_SECRET, MP_APP_ID: MP_SECRET}
 
     # --- what a test controls ---------------------------------------------------------------
@@ -322,9 +326,12 @@ class FakeWechat:
 
     def jssdk_call(self, call: str, body: dict) -> dict:
         """What the JS-SDK stand-in asks: `verify` a wx.config for a page URL, `scan` a QR code
-        (wx.scanQRCode: WeChat opens what it read, `scan_result`), or `subscribe` the current
-        user to templates (the tap on the open tag)."""
+        (wx.scanQRCode: WeChat opens what it read, `scan_result`), `share` (a card set), or
+        `subscribe` the current user to templates (the tap on the open tag)."""
         with self.lock:
+            if call == "share":
+                self.shares.append((body.get("api", ""), body.get("data") or {}, body.get("url", "")))
+                return {"ok": True}
             if call == "verify":
                 config, url = body.get("config") or {}, body.get("url", "")
                 ticket = self.tickets.get(config.get("appId", ""))
@@ -346,13 +353,14 @@ class FakeWechat:
 #: The JS-SDK stand-in; its calls go to the page's own origin (see `jssdk_call`).
 JSSDK = """
 (function () {
-  var readyFns = [], errorFns = [], state = null;
+  var readyFns = [], errorFns = [], state = null, apis = [];
   function post(call, body) {
     return fetch("/__wechat_jssdk/" + call, { method: "POST", body: JSON.stringify(body) })
       .then(function (r) { return r.json(); });
   }
   window.wx = {
     config: function (config) {
+      apis = config.jsApiList || [];
       post("verify", { config: config, url: location.href.split("#")[0] }).then(function (r) {
         state = r.ok ? "ready" : "error";
         var waiting = r.ok ? readyFns : errorFns;
@@ -368,6 +376,20 @@ JSSDK = """
     },
     error: function (fn) { if (state === "error") fn({ errMsg: "config:invalid signature" }); else errorFns.push(fn); }
   };
+  ["updateAppMessageShareData", "updateTimelineShareData"].forEach(function (api) {
+    window.wx[api] = function (data) {
+      if (state !== "ready" || apis.indexOf(api) < 0) {
+        if (data.fail) data.fail({ errMsg: api + ":permission denied" });
+        return;
+      }
+      var card = {};
+      Object.keys(data).forEach(function (k) { if (typeof data[k] !== "function") card[k] = data[k]; });
+      post("share", { api: api, data: card, url: location.href.split("#")[0] }).then(function () {
+        window.wx.sharedCards = (window.wx.sharedCards || 0) + 1;   // for tests to wait on
+        if (data.success) data.success({ errMsg: api + ":ok" });
+      });
+    };
+  });
   customElements.define("wx-open-subscribe", class extends HTMLElement {
     connectedCallback() {
       var self = this, tpl = this.querySelector('script[type="text/wxtag-template"]');

@@ -61,7 +61,7 @@ def test_an_id_beyond_the_database_is_not_found_on_every_route(app, client, demo
         if url.startswith("/api/"):
             envelope(response, response.status_code)
         else:
-            assert response.mimetype == "text/html" and "错误代码" in response.get_data(as_text=True)
+            assert response.mimetype == "text/html" and "data-error-code" in response.get_data(as_text=True)
 
 
 def test_a_page_beyond_any_offset(client, demo):

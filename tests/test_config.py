@@ -25,6 +25,7 @@ def test_development_defaults(env, tmp_path):
     assert settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'sanwei.db'}"
     assert settings["TIMEZONE"] == "Asia/Shanghai"
     assert settings["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+    assert settings["PUBLIC_BASE_URL_SET"] is False   # pages use the address each request came to
     assert settings["SESSION_COOKIE_SECURE"] is False
     # the generated secret is kept, private, and reused on the next start
     key = settings["SECRET_KEY"]
@@ -55,6 +56,7 @@ def test_https_base_url_makes_cookies_secure(env):
     env.setenv("PUBLIC_BASE_URL", "https://sanwei.example.cn/")
     settings = config.load_config()
     assert settings["PUBLIC_BASE_URL"] == "https://sanwei.example.cn"
+    assert settings["PUBLIC_BASE_URL_SET"] is True
     assert settings["SESSION_COOKIE_SECURE"] is True
 
 

@@ -76,7 +76,8 @@ def test_the_street_starts_both_counted_polls_from_the_page_and_o5_scores(app, c
         assert made[preset].period_id == period["id"]
         assert "O5" in {q.criterion_code for q in made[preset].questions}
     shown = officer.get(f"/h5/polls/{made['mass'].id}/results").get_data(as_text=True)
-    assert "计入星级创评评分（S5、R5、O5），由街道组织" in shown
+    assert ("计入星级创评评分（S5 群众满意度、R5 群众对共建工作的满意度、O5 党员群众对运行规范的评价），"
+            "由街道组织") in shown
     before = _criterion(client, headers["sec_a"], period, orgs["a"], "O5")
     assert before["points"] == 0 and before["explanation"] == "暂无测评答卷 → 0/3 分"
     mass = made["mass"]

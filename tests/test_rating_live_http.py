@@ -20,7 +20,8 @@ from backend.polls import service as polls
 from backend.polls.models import Poll
 from backend.polls.presets import PRESETS
 from backend.rating import engine
-from backend.rating.models import Scorecard
+from backend.rating.ledger import KIND_LABELS
+from backend.rating.models import SOURCE_LABELS, Scorecard
 from backend.rating.quotas import STAR_NAMES
 from tests import test_rating
 from tests.live import serve
@@ -206,7 +207,7 @@ def test_export_workbook_matches_the_api(client, world):
     for name, card in cards.items():
         for criterion in card["criteria"]:
             line = by_key[(name, criterion["code"])]
-            assert line[1] == standards[criterion["standard"]] and line[4] == criterion["source"]
+            assert line[1] == standards[criterion["standard"]] and line[4] == SOURCE_LABELS[criterion["source"]]
             assert (line[5], line[6], line[7]) == (criterion["points"], criterion["max_points"],
                                                    criterion["explanation"])
     names = {a: orgs["a"].name, b: orgs["b"].name}
@@ -224,14 +225,16 @@ def test_export_workbook_matches_the_api(client, world):
     assert deadline.date() == date(2027, 3, 31)
 
     ledger = list(book["台账"].iter_rows(values_only=True))
-    assert list(ledger[0]) == ["序号", "类型", "组织", "时间", "内容", "哈希"]
+    assert list(ledger[0]) == ["序号", "时间", "类型", "组织", "评分项", "原分", "新分", "原因或意见", "操作人", "详情",
+                               "校验码"]
     entries = client.get(f"/api/v1/periods/{pid}/ledger", headers=headers["officer"]).get_json()
     listed = [line for line in ledger[1:] if isinstance(line[0], int)]
-    assert [(line[0], line[1], line[5]) for line in listed] == [(e["seq"], e["kind"], e["hash"]) for e in entries]
+    assert [(line[0], line[2], line[10]) for line in listed] == [(e["seq"], KIND_LABELS[e["kind"]], e["hash"])
+                                                                 for e in entries]
     head = client.get(f"/api/v1/periods/{pid}", headers=headers["officer"]).get_json()["ledger_head"]
     verify = client.get(f"/api/v1/periods/{pid}/ledger/verify", headers=headers["officer"]).get_json()
     assert verify["ok"] and verify["head"] == head == entries[-1]["hash"]
-    assert ledger[-1][:4] == ("台账末条哈希", head, "校验", "通过")
+    assert ledger[-1][:2] == ("台账完整性", "已校验，未被改动") and ledger[-1][4:6] == ("末条校验码", head)
 
 
 def test_export_writes_text_as_text_never_as_a_formula(client, world):

@@ -78,7 +78,7 @@ def web_sign_in(client, wechat, openid: str, next_url: str = "/h5/me", **user):
 
 def error_of(response) -> tuple[int, str]:
     """(status, stable code) of an error page."""
-    found = re.search(r"错误代码 (\d+) · (\w+)", response.get_data(as_text=True))
+    found = re.search(r'data-status="(\d+)" data-error-code="(\w+)"', response.get_data(as_text=True))
     return int(found.group(1)), found.group(2)
 
 

@@ -16,6 +16,7 @@ from backend.activities.models import Activity
 from backend.bookings.models import Booking, BookingStatus, Slot
 from backend.calendar.models import CalendarFeed
 from backend.core.errors import NotFound
+from backend.core.urls import public_base_url
 from backend.extensions import db, utcnow
 from backend.people.models import Person
 
@@ -29,7 +30,7 @@ def _hash(token: str) -> str:
 
 def feed_url(token: str) -> str:
     """The secret address of a calendar feed."""
-    return f"{current_app.config['PUBLIC_BASE_URL']}/cal/{token}.ics"
+    return f"{public_base_url()}/cal/{token}.ics"
 
 
 def issue(person: Person) -> str:

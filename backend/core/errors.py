@@ -26,6 +26,31 @@ STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
     429: ("too_many_requests", "操作过于频繁，请稍后再试"),
     500: ("internal_error", "服务器开小差了，请稍后再试"),
 }
+#: Page titles for the generic codes whose API message speaks of the request, not of the page
+#: (a reload of a form's address answers 405; a status without a default has werkzeug's English name).
+PAGE_MESSAGES: dict[str, str] = {
+    "method_not_allowed": "这个地址不能直接打开",
+    "bad_request": "页面提交的内容不完整",
+    "unsupported_media_type": "页面提交的内容无法识别",
+    "http_error": "页面暂时打不开",
+}
+#: What a person can do next, per status, said under the message on an error page (the stable
+#: code stays in the page's markup for support, never in its text).
+STATUS_HINTS: dict[int, str] = {
+    400: "请返回上一页，检查后重新提交",
+    401: "请登录后再打开本页",
+    403: "本页只对负责这项工作的人员开放；如需办理，请联系社区工作人员",
+    404: "链接可能有误，或内容已被删除。请核对链接，或返回首页查找",
+    405: "请返回上一页重新操作，不要刷新已提交的页面",
+    409: "情况已有变化，请返回上一页刷新后再试",
+    410: "请使用最新的二维码或链接",
+    413: "请缩小图片或删减内容后再提交",
+    415: "请返回上一页重新提交",
+    422: "请返回上一页，按提示修改后重新提交",
+    429: "请稍等几分钟再试",
+    500: "请稍后再试；如果一直这样，请联系社区工作人员",
+    503: "请稍后再试；如果一直这样，请联系社区工作人员",
+}
 
 
 class DomainError(Exception):
@@ -89,7 +114,8 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
         response = jsonify(body)
     else:
         response = current_app.make_response(
-            render_template("error.html", status=status, code=code, message=message, fields=fields or {})
+            render_template("error.html", status=status, code=code, message=message, fields=fields or {},
+                            hint=STATUS_HINTS.get(status, STATUS_HINTS[500] if status >= 500 else STATUS_HINTS[400]))
         )
     response.status_code = status
     for key, value in (headers or {}).items():
@@ -115,6 +141,8 @@ def _http_error(exc: HTTPException):
             unknown = [k for k, v in fields.items() if v == [UNKNOWN_FIELD]]
             if unknown and len(unknown) == len(fields):
                 code, message = "unknown_field", "包含无法识别的字段：" + "、".join(sorted(unknown))
+    if not wants_json():
+        message = PAGE_MESSAGES.get(code, message)
     headers = {}
     if status == 405 and exc.valid_methods:
         headers["Allow"] = ", ".join(exc.valid_methods)

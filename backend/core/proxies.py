@@ -28,7 +28,9 @@ class TrustedProxies:
 
     def __init__(self, app, hops: int, proxies: str):
         self.app = app
-        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops)
+        # The host too: without PUBLIC_BASE_URL, QR codes carry the address people reach the
+        # proxy by (backend/core/urls.py), not the one the proxy reaches gunicorn by.
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops, x_host=hops)
         self.networks = parse_networks(proxies)
 
     def trusts(self, peer: str) -> bool:

@@ -16,10 +16,10 @@ import qrcode
 import qrcode.constants
 import qrcode.image.svg
 import sqlalchemy as sa
-from flask import current_app
 
 from backend.core.errors import Gone, Invalid, NotFound
 from backend.core.permissions import Actor, authorize
+from backend.core.urls import public_base_url
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.people.models import Person
@@ -110,7 +110,7 @@ def landing_url(qr: QrCode) -> str:
 
 def short_url(qr: QrCode) -> str:
     """Exactly what the printed code encodes."""
-    return f"{current_app.config['PUBLIC_BASE_URL']}/q/{qr.code}"
+    return f"{public_base_url()}/q/{qr.code}"
 
 
 def _matrix(url: str, border: int = 4) -> qrcode.QRCode:

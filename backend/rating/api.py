@@ -332,7 +332,7 @@ def export_xlsx(period_id):
     actor, period = _period(period_id, "period.manage")
     return Response(export.workbook(period, service.campaign_meetings(actor, period, limit=None)),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=period-{period.id}.xlsx"})
+                    headers={"Content-Disposition": export.filename(period)})
 
 
 @blp.get("/orgs/<int:org_id>/meetings")

@@ -17,6 +17,17 @@ from backend.extensions import db, utcnow
 from backend.rating.models import CampaignEntry, RatingPeriod
 
 GENESIS = "0" * 64
+#: Each kind of entry, as the export and pages name it.
+KIND_LABELS = {
+    "period_created": "创评发布", "phase_changed": "阶段变更", "manual_score": "人工评分",
+    "self_report": "自评报告", "appeal_filed": "提出申诉", "appeal_decided": "申诉处理",
+    "quota_cap": "名额限制定级", "final_result": "最终结果", "meetings_at_start": "创评开始时的组织生活记录",
+    "meeting_recorded": "组织生活记录登记", "meeting_confirmed": "街道确认补录记录",
+    "meeting_struck": "街道删除不实记录", "meeting_corrected": "组织生活记录更正",
+    "criterion_override": "街道核定分数", "criterion_override_removed": "撤销街道核定",
+    "quota_exception": "名额例外", "quota_exception_removed": "撤销名额例外", "review_opinion": "街道初评意见",
+    "score_drift": "分数自动核对修复",
+}
 
 
 def canonical(data: dict) -> str:

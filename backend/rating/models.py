@@ -41,6 +41,10 @@ class Source(enum.StrEnum):
     metric = "metric"
 
 
+#: How a criterion's points are made, as pages and the export say it (never the bare key).
+SOURCE_LABELS = {Source.manual: "人工评分", Source.poll: "测评计算", Source.metric: "数据自动计算"}
+
+
 class Rubric(db.Model):
     """One version of a rubric file, stored whole. Never changed: a changed file is a new row."""
 

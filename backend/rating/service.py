@@ -184,6 +184,13 @@ def rubric_item(card: Scorecard, code: str) -> dict:
     return rubrics.items_of(card.period.rubric.body)[code]
 
 
+def criterion_titles(period_id: int | None) -> dict[str, str]:
+    """Criterion code → its name in the campaign's rubric (none outside a campaign): what a page
+    shows beside a code, which alone says nothing to a reader."""
+    period = db.session.get(RatingPeriod, period_id) if period_id else None
+    return {code: item["title"] for code, item in rubrics.items_of(period.rubric.body).items()} if period else {}
+
+
 def _manual_points(item: dict, row: CriterionScore, points: Decimal | None, ticks: list | None) -> engine.Computed:
     """What a manual entry gives: the ticks scored by the engine, or points entered directly
     (which stand, with any ticks as their reasons)."""

@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from backend.auth.service import next_path
 from backend.core.errors import Conflict, DomainError, Forbidden, Gone, NotFound, Unavailable
 from backend.core.permissions import Actor, authorize
+from backend.core.urls import public_base_url
 from backend.extensions import db, utcnow
 from backend.notifications.models import Notification
 from backend.people.models import Person
@@ -130,7 +131,7 @@ def begin_web_sign_in(target: str | None, binding_code: str | None = None) -> tu
     cfg = current_app.config
     query = urlencode([   # WeChat wants these in this order
         ("appid", cfg["WECHAT_APP_ID"]),
-        ("redirect_uri", cfg["PUBLIC_BASE_URL"] + url_for("wechat_web.callback")),
+        ("redirect_uri", public_base_url() + url_for("wechat_web.callback")),
         ("response_type", "code"), ("scope", "snsapi_base"), ("state", state)])
     return pending, f"{cfg['WECHAT_OPEN_BASE']}/connect/oauth2/authorize?{query}#wechat_redirect"
 
@@ -311,7 +312,7 @@ def binding_for(code: str | None) -> BindingCode:
 
 def binding_url(code: str) -> str:
     """The page that binds the WeChat which opens it (what the binding QR code encodes)."""
-    return current_app.config["PUBLIC_BASE_URL"] + url_for("wechat_pages.bind", code=code)
+    return public_base_url() + url_for("wechat_pages.bind", code=code)
 
 
 def issue_binding_code_by(actor: Actor, person_id: int) -> tuple[str, BindingCode]:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.core.errors import DomainError
 from backend.core.permissions import Actor
 from backend.core.timeutil import local_zone
+from backend.core.urls import public_base_url
 from backend.extensions import db, utcnow
 from backend.notifications import channels
 from backend.wechat.client import ErrorKind, WechatError
@@ -37,7 +38,7 @@ MAX_REMAINING = 20
 #: acceptWithAlert, acceptWithAudio, ...).
 ACCEPTED_PREFIX = "accept"
 #: JS-SDK interfaces the pages may use once configured.
-JS_API_LIST = ["scanQRCode", "updateAppMessageShareData"]
+JS_API_LIST = ["scanQRCode", "updateAppMessageShareData", "updateTimelineShareData"]
 
 
 class NotWechatUser(DomainError):
@@ -54,7 +55,7 @@ def _h5_openid(person_id: int) -> str | None:
 
 def js_config(url: str) -> dict:
     """The `wx.config` for the page at `url` (this site's, without its #fragment)."""
-    base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
+    base = urlsplit(public_base_url())
     page = urlsplit(url)
     if not web_enabled():
         raise DomainError("本系统未开通微信", code="wechat_not_configured", status=404)

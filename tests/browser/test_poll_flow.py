@@ -82,14 +82,16 @@ def test_the_street_starts_the_counted_polls(phone, live_server, screenshot):
     expect(officer.locator("#counted")).to_be_checked()
     screenshot(officer, "poll-form-street")
     officer.get_by_role("button", name="创建测评").click()
-    expect(officer.get_by_test_id("counted")).to_have_text("计入星级创评评分（S5、R5、O5），由街道组织")
+    expect(officer.get_by_test_id("counted")).to_have_text(
+        "计入星级创评评分（S5 群众满意度、R5 群众对共建工作的满意度、O5 党员群众对运行规范的评价），由街道组织")
     screenshot(officer, "poll-results-counted")
     officer.goto("/h5/polls/new")
     officer.locator("#org_id").select_option(label="和平社区")
     officer.locator("#preset").select_option(label="党员测评（5 题）")
     officer.locator("label[for='mode-device']").click()   # party members prove who they are
     officer.get_by_role("button", name="创建测评").click()
-    expect(officer.get_by_test_id("counted")).to_have_text("计入星级创评评分（G5、T5、O5），由街道组织")
+    expect(officer.get_by_test_id("counted")).to_have_text(
+        "计入星级创评评分（G5 党员对网格工作的评价、T5 党员对社区班子的评价、O5 党员群众对运行规范的评价），由街道组织")
     officer.goto("/h5/polls/new")
     officer.locator("#org_id").select_option(label="和平社区")
     officer.get_by_role("button", name="创建测评").click()
