@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,3 +59,12 @@ def demo_server(db_url: str, **config) -> Iterator[tuple[str, object]]:
             db.session.commit()
             db.session.remove()
         yield base_url, app
+
+
+def answer_jssdk(page, fake) -> None:
+    """The JS-SDK stand-in's calls (the real SDK talks to the WeChat app) answered by the fake
+    WeChat: a page inside WeChat signs wx.config, scans, sets its share card, subscribes."""
+    page.route("**/__wechat_jssdk/*", lambda route: route.fulfill(
+        content_type="application/json", body=json.dumps(fake.jssdk_call(
+            route.request.url.rsplit("/", 1)[1], json.loads(route.request.post_data or "{}")))))
+

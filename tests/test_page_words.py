@@ -52,11 +52,13 @@ def error_codes() -> set[str]:
 
 
 def ledger_kinds() -> set[str]:
-    """Each kind the campaign ledger writes (`ledger.append(period, "kind", …)`)."""
+    """Each kind the campaign ledger writes (`ledger.append(period, "kind", …)` or `append_many`)."""
     found = set()
     for source in (ROOT / "backend").rglob("*.py"):
         found |= set(re.findall(r"ledger\.append\([^,]+, \"([a-z_]+)\"", source.read_text()))
         found |= set(re.findall(r"_ledger_meeting\(\"([a-z_]+)\"", source.read_text()))
+        # Entries appended together (`ledger.append_many(period, [("kind", …), …])`).
+        found |= set(re.findall(r"\(\(\"([a-z_]+)\", card\.org_id", source.read_text()))
     return found
 
 

@@ -3,14 +3,12 @@ WeChat's scanner (the fake's stand-in), which opens the scanned wish form itself
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_pages import log_in
 from tests.browser.test_wish_flow import wish_code_url
-from tests.live import demo_server
+from tests.live import answer_jssdk, demo_server
 
 
 @pytest.fixture
@@ -32,9 +30,7 @@ def test_scan_inside_wechat_opens_the_scanned_page(phone, wechat, screenshot):
     fake.scan_result = wish_code_url(leader, "第一网格")
 
     resident = phone()
-    resident.route("**/__wechat_jssdk/*", lambda route: route.fulfill(
-        content_type="application/json", body=json.dumps(fake.jssdk_call(
-            route.request.url.rsplit("/", 1)[1], json.loads(route.request.post_data or "{}")))))
+    answer_jssdk(resident, fake)
     resident.goto("/h5/")
     expect(resident.locator("[data-scan-hint]")).to_be_hidden()       # WeChat scans; no camera hint
     expect(resident.locator("[data-scan][data-ready]")).to_have_count(1)   # WeChat accepted the signature

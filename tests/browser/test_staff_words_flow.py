@@ -5,14 +5,12 @@ each public page sets its share card through the JS-SDK, signed once per page.""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_pages import log_in
 from tests.browser.test_wish_flow import wish_code_url
-from tests.live import demo_server
+from tests.live import answer_jssdk, demo_server
 
 ENGLISH_CODES = ("forbidden", "not_found", "revoked_code", "method_not_allowed", "错误代码")
 
@@ -24,13 +22,6 @@ def live_server(db_url, wechat):
     templates = {"wish_claimed": "tmpl-wish-claimed-0001", "wish_fulfilled": "tmpl-wish-fulfilled-01"}
     with demo_server(db_url, **fake.config(base_url), WECHAT_TEMPLATES=templates) as (app_url, _):
         yield app_url
-
-
-def answer_jssdk(page, fake) -> None:
-    """The JS-SDK stand-in's calls (the real SDK talks to the WeChat app) answered by the fake."""
-    page.route("**/__wechat_jssdk/*", lambda route: route.fulfill(
-        content_type="application/json", body=json.dumps(fake.jssdk_call(
-            route.request.url.rsplit("/", 1)[1], json.loads(route.request.post_data or "{}")))))
 
 
 def care_mode(page) -> None:
