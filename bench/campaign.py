@@ -13,7 +13,7 @@ and a secretary; steps are called as the API calls them (service functions, one 
 - publish:  leaving audit (every scorecard audited in full, figures frozen);
 - finalise: leaving the appeal phase (quotas, final results, problem lists).
 
-Targets (issue 17): each step ≤ 10 s at 2,000 communities, statements independent of N where
+Targets: each step ≤ 10 s at 2,000 communities, statements independent of N where
 possible, no transaction longer than 100 ms in the refresh job.
 """
 

@@ -12,7 +12,7 @@ process is woken by NOTIFY.
     .venv/bin/python bench/live_latency.py [--answers 200] [--load-clients 2] [--database-url URL] [--json]
 
 Without --database-url it uses a temporary SQLite database migrated to head; a given
-PostgreSQL database must be empty (the demo data go into it). Target (issue 17): p95 ≤ 100 ms.
+PostgreSQL database must be empty (the demo data go into it). Target: p95 ≤ 100 ms.
 """
 
 from __future__ import annotations

@@ -287,7 +287,7 @@ def make_poll(base: str, world: dict, bearer: str) -> dict:
 
 
 def paths_for(base: str, world: dict, run_id: str) -> list[Target]:
-    """The issue's table, with what each request needs (signed in over HTTP, as a client is).
+    """The paths measured, with what each request needs (signed in over HTTP, as a client is).
     `run_id`: 24 hex digits, so that a wish's submit_token (run_id-n) is as long as a form's."""
     secretary = f"Authorization: Bearer {login_token(base, 'heping')}"
     poll = make_poll(base, world, login_token(base, "jiedao"))
