@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 from apispec import BasePlugin
@@ -57,7 +58,36 @@ HTML_ERROR = {"description": "a Chinese error page (the browser is walked throug
 
 
 class SanweiApi(Api):
+    """Routes are registered at once, their documentation when the document is first read:
+    documenting every operation costs as much as the rest of `create_app`, and a process that
+    serves requests may never be asked for the document (the test suite makes thousands of apps)."""
+
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args, **kwargs):
+        self._documenting = threading.Lock()
+        self._undocumented: list[tuple] = []
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self):
+        with self._documenting:
+            pending, self._undocumented = self._undocumented, []
+            for blp, name, parameters in pending:
+                blp.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+                self._spec.tag({"name": name, "description": blp.description})
+        return self._spec
+
+    @spec.setter
+    def spec(self, value) -> None:
+        # A new document (init_app): what was waiting belonged to the app before.
+        self._spec, self._undocumented = value, []
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
 
     def _register_error_handlers(self):
         # Errors are formatted app-wide by backend.core.errors; smorest's own shape is not used.
