@@ -34,7 +34,7 @@ from tests.conftest import TEST_CONFIG
 
 pytestmark = pytest.mark.slow
 
-MAX_EXAMPLES = 5
+MAX_EXAMPLES = 3
 TIME_CAP_SECONDS = 20
 #: Who asks: nobody, the platform admin, and a party member of 和平社区 (demo accounts).
 ROLES = {"anonymous": None, "admin": "admin", "party_member": "heping_dy1"}

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_a_short_crash_run_keeps_every_acknowledged_write():
-    """gunicorn on SQLite, two workers killed and the master once during 8 s of wishes, poll
-    answers and score entries (about 30 s in all): every check passes. Orphaned workers
+    """gunicorn on SQLite, two workers killed and the master once during 5 s of wishes, poll
+    answers and score entries (about 20 s in all): every check passes. Orphaned workers
     may serve for 2 s after their master dies, which keeps the restart short."""
-    done = subprocess.run([sys.executable, "bench/crash.py", "--seconds", "8", "--worker-kills", "2",
+    done = subprocess.run([sys.executable, "bench/crash.py", "--seconds", "5", "--worker-kills", "2",
                            "--master-kills", "1", "--graceful-timeout", "2"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
