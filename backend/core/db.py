@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, has_request_context, request
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -179,3 +180,12 @@ def add_to(model, keys: dict, values: dict) -> None:
     stmt = dialect.insert(model).values(**keys, **values)
     db.session.execute(stmt.on_conflict_do_update(
         index_elements=list(keys), set_={name: getattr(model, name) + n for name, n in values.items()}))
+
+
+def hook_sessions(**hooks: Callable) -> None:
+    """Listen to every ORM session's events (event name → function), once per process however
+    many apps are made: a function already listening is not added again."""
+    for name, fn in hooks.items():
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
+

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from backend.activities.models import Activity
 from backend.bookings.models import Booking, Slot
+from backend.core.db import hook_sessions
 from backend.double_reports.models import DoubleReport
 from backend.extensions import db
 from backend.orgs.models import Org
@@ -249,12 +249,7 @@ def refresh_live(now: datetime | None = None) -> int:
 
 
 def install() -> None:
-    """Hook the session once per process."""
-    if getattr(install, "done", False):
-        return
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "do_orm_execute", _on_execute)
-    event.listen(Session, "before_commit", _before_commit)
-    event.listen(Session, "after_rollback", _forget)
+    """Hook the sessions (once per process)."""
+    hook_sessions(after_flush=_after_flush, do_orm_execute=_on_execute, before_commit=_before_commit,
+                  after_rollback=_forget)
     polls.feed_campaigns_with(campaign_for_poll)
-    install.done = True

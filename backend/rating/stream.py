@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 import psycopg
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from backend.core.db import hook_sessions
 from backend.extensions import db, write_intent
 from backend.rating.models import ScoreEvent
 from backend.rating.schemas import ScoreEventSchema
@@ -249,13 +249,8 @@ def _forget(session: Session, *args) -> None:
 
 
 def install() -> None:
-    """Hook the session once per process."""
-    if getattr(install, "done", False):
-        return
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "after_commit", _after_commit)
-    event.listen(Session, "after_rollback", _forget)
-    install.done = True
+    """Hook the sessions (once per process)."""
+    hook_sessions(after_flush=_after_flush, after_commit=_after_commit, after_rollback=_forget)
 
 
 def replay(period_id: int, org_id: int | None, after: int) -> list[dict]:

@@ -28,10 +28,9 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import event
 from sqlalchemy.orm import Session, aliased
 
-from backend.core.db import add_to
+from backend.core.db import add_to, hook_sessions
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
@@ -280,14 +279,9 @@ def _before_commit(session: Session) -> None:
 
 
 def install() -> None:
-    """Hook the session once per process."""
-    if getattr(install, "done", False):
-        return
-    event.listen(Session, "before_flush", _before_flush)
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "do_orm_execute", _on_execute)
-    event.listen(Session, "before_commit", _before_commit)
-    install.done = True
+    """Hook the sessions (once per process)."""
+    hook_sessions(before_flush=_before_flush, after_flush=_after_flush, do_orm_execute=_on_execute,
+                  before_commit=_before_commit)
 
 
 # --- reading them --------------------------------------------------------------------------------
