@@ -12,7 +12,8 @@ after the read, best effort: a busy database loses the record, with a log line, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, has_request_context, request
@@ -188,4 +189,15 @@ def hook_sessions(**hooks: Callable) -> None:
     for name, fn in hooks.items():
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)
+
+
+@contextmanager
+def session_flag(session: Session, key: str) -> Iterator[None]:
+    """`session.info[key]` set for the block, so the session's own hooks can tell the block's
+    statements from the ones they watch (a running total read or moved is not a change to it)."""
+    session.info[key] = True
+    try:
+        yield
+    finally:
+        session.info.pop(key, None)
 

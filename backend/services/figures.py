@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from backend.bookings.models import Booking, Slot
-from backend.core.db import add_to, hook_sessions
+from backend.core.db import add_to, hook_sessions, session_flag
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
@@ -108,8 +108,7 @@ def settle(session: Session | None = None) -> None:
     session = session if session is not None else db.session
     if session.info.get(_SETTLING):
         return
-    session.info[_SETTLING] = True
-    try:
+    with session_flag(session, _SETTLING):
         while pending := session.info.pop(_PENDING, None):
             touched = sa.or_(*[column.in_(sorted(ids)) for column, ids in (
                 (ServiceBooking.id, pending.get(ServiceBooking)), (Booking.id, pending.get(Booking)),
@@ -123,8 +122,6 @@ def settle(session: Session | None = None) -> None:
                     _moves(share, +1, changes)
                     _mark(row.id, tallied)
             _apply(changes)
-    finally:
-        session.info.pop(_SETTLING, None)
 
 
 def _mark(record_id: int, tallied: str | None) -> None:
@@ -163,12 +160,9 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 
 
 def _forget(session: Session, where) -> None:
-    session.info[_SETTLING] = True
-    try:
+    with session_flag(session, _SETTLING):
         for tallied in session.scalars(sa.select(ServiceBooking.tallied).where(where)):
             _move(Share.decode(tallied), None)
-    finally:
-        session.info.pop(_SETTLING, None)
 
 
 def _sets_any(statement, names: frozenset[str]) -> bool:
@@ -196,11 +190,8 @@ def _on_execute(state) -> None:
         return
     if not _sets_any(state.statement, names) and not isinstance(state.parameters, list):
         return
-    state.session.info[_SETTLING] = True
-    try:
+    with session_flag(state.session, _SETTLING):
         _note(state.session, kind, state.session.scalars(sa.select(key).where(where)).all())
-    finally:
-        state.session.info.pop(_SETTLING, None)
 
 
 def _before_commit(session: Session) -> None:
@@ -257,10 +248,7 @@ def recount(org: Org | None = None) -> list[tuple[str, object, object]]:
         if counted:
             db.session.execute(sa.insert(ServiceFigures), [{"org_id": o, "year": y, **v}
                                                            for (o, y), v in counted.items()])
-        db.session.info[_SETTLING] = True
-        try:
+        with session_flag(db.session, _SETTLING):
             for record_id, tallied in marks:
                 _mark(record_id, tallied)
-        finally:
-            db.session.info.pop(_SETTLING, None)
     return found

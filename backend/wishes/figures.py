@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session, aliased
 
-from backend.core.db import add_to, hook_sessions
+from backend.core.db import add_to, hook_sessions, session_flag
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
@@ -196,8 +196,7 @@ def settle(session: Session | None = None) -> None:
     session = session if session is not None else db.session
     if session.info.get(_SETTLING):
         return
-    session.info[_SETTLING] = True
-    try:
+    with session_flag(session, _SETTLING):
         while ids := session.info.pop(_PENDING, None):
             rows = db.session.execute(sa.select(*_COLUMNS, Wish.tallied, Wish.figures_open)
                                       .where(Wish.id.in_(sorted(ids)))).all()
@@ -212,8 +211,6 @@ def settle(session: Session | None = None) -> None:
                     claims.update(more_claims)
                     _mark(row.id, tallied, figures_open)
             _apply(counters, claims)
-    finally:
-        session.info.pop(_SETTLING, None)
 
 
 def _note(session: Session, ids) -> None:
@@ -245,12 +242,9 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 
 
 def _forget(session: Session, where) -> None:
-    session.info[_SETTLING] = True
-    try:
+    with session_flag(session, _SETTLING):
         for tallied in session.scalars(sa.select(Wish.tallied).where(where)):
             _move(Share.decode(tallied), None)
-    finally:
-        session.info.pop(_SETTLING, None)
 
 
 def _on_execute(state) -> None:
@@ -266,11 +260,8 @@ def _on_execute(state) -> None:
     if state.is_delete:
         _forget(state.session, where)
         return
-    state.session.info[_SETTLING] = True
-    try:
+    with session_flag(state.session, _SETTLING):
         _note(state.session, state.session.scalars(sa.select(Wish.id).where(where)).all())
-    finally:
-        state.session.info.pop(_SETTLING, None)
 
 
 def _before_commit(session: Session) -> None:
@@ -416,12 +407,9 @@ def _rewrite(grids, counters: Counter, claims: Counter, marks: list) -> None:
     kept = [{"grid_id": g, "year": y, "tenths": t, "wishes": n} for (g, y, t), n in claims.items() if n]
     if kept:
         db.session.execute(sa.insert(WishClaimTime), kept)
-    db.session.info[_SETTLING] = True
-    try:
+    with session_flag(db.session, _SETTLING):
         for wish_id, tallied, figures_open in marks:
             _mark(wish_id, tallied, figures_open)
-    finally:
-        db.session.info.pop(_SETTLING, None)
 
 
 def rebuild() -> None:
