@@ -13,6 +13,7 @@ from backend.orgs.models import Org
 from backend.orgs.service import create_org
 from backend.people.models import Person
 from backend.people.service import add_membership, create_person
+from backend.qrcodes.service import create_code
 
 PASSWORD = "correct-horse-9"
 _seq = itertools.count(1)
@@ -85,3 +86,23 @@ def ledger_unguarded() -> Iterator[sa.Connection]:
         with engine.begin() as conn:
             for statement in _LEDGER_UNGUARD[dialect] + _LEDGER_GUARD[dialect]:
                 conn.exec_driver_sql(statement)
+
+
+class WishWorld:
+    """Two communities (f.tree()): A has a grid leader, party members, a secretary and a
+    resident, B a grid leader; the wish QR code of grid a1; everyone's bearer headers."""
+
+    def __init__(self, client):
+        self.orgs = tree()
+        self.people = {
+            "leader": person("张建华", username="leader", role="grid_leader", org=self.orgs["a1"]),
+            "member": person("刘志刚", username="member", role="party_member", org=self.orgs["a"]),
+            "member2": person("陈淑芬", username="member2", role="party_member", org=self.orgs["a"]),
+            "secretary": person("李红梅", username="secretary", role="secretary", org=self.orgs["a"]),
+            "leader_b": person("林建军", username="leader_b", role="grid_leader", org=self.orgs["b1"]),
+            "resident": person("马春花", username="resident", role="resident", org=self.orgs["a1"]),
+        }
+        self.qr = create_code("wish", self.orgs["a1"].id, self.orgs["a1"], None).code
+        db.session.commit()
+        self.headers = {k: login(client, k) for k in self.people}
+

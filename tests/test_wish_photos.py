@@ -14,7 +14,6 @@ from PIL import Image
 
 from backend.core import filestore
 from backend.extensions import db, utcnow
-from backend.qrcodes.service import create_code
 from backend.services.models import ServiceItem
 from backend.wishes import service
 from backend.wishes.models import Wish, WishPhoto
@@ -33,22 +32,7 @@ def _jpeg(color=(200, 30, 30)) -> bytes:
 
 @pytest.fixture
 def w(app, client):
-    orgs = f.tree()
-    people = {
-        "leader": f.person("张建华", username="leader", role="grid_leader", org=orgs["a1"]),
-        "member": f.person("刘志刚", username="member", role="party_member", org=orgs["a"]),
-        "member2": f.person("陈淑芬", username="member2", role="party_member", org=orgs["a"]),
-        "leader_b": f.person("林建军", username="leader_b", role="grid_leader", org=orgs["b1"]),
-    }
-    qr = create_code("wish", orgs["a1"].id, orgs["a1"], None)
-    db.session.commit()
-
-    class World:
-        pass
-
-    world = World()
-    world.orgs, world.people, world.qr = orgs, people, qr.code
-    return world
+    return f.WishWorld(client)
 
 
 def _post_form(client, w, data, photos=()):
@@ -180,8 +164,7 @@ def test_states_by_receipts(client, w):
 
 
 def test_signed_in_mine_shows_state_badge_and_next_step(client, w):
-    f.person("马春花", username="resident", role="resident", org=w.orgs["a1"])
-    mine = f.login(client, "resident")
+    mine = w.headers["resident"]
     made = client.post("/api/v1/wishes", headers=mine, json={**FORM, "consent": True, "urgency": 1, "qr": w.qr})
     assert made.status_code == 201, made.get_json()
     page = client.get("/h5/w/mine", headers=mine).get_data(as_text=True)

@@ -15,7 +15,6 @@ from backend.notifications.models import Notification
 from backend.orgs.models import Org
 from backend.people.actors import load_actor
 from backend.qrcodes.models import QrCode
-from backend.qrcodes.service import create_code
 from backend.wishes import service
 from backend.wishes.models import Wish, WishContactView, WishStatus
 from jobs.registry import JOBS
@@ -29,26 +28,7 @@ WISH = {"title": "楼道灯坏了", "content": "3号楼2单元楼道灯不亮", 
 
 @pytest.fixture
 def w(app, client):
-    """Two communities; A has a grid leader, party members, a secretary; B a grid leader."""
-    orgs = f.tree()
-    people = {
-        "leader": f.person("张建华", username="leader", role="grid_leader", org=orgs["a1"]),
-        "member": f.person("刘志刚", username="member", role="party_member", org=orgs["a"]),
-        "member2": f.person("陈淑芬", username="member2", role="party_member", org=orgs["a"]),
-        "secretary": f.person("李红梅", username="secretary", role="secretary", org=orgs["a"]),
-        "leader_b": f.person("林建军", username="leader_b", role="grid_leader", org=orgs["b1"]),
-        "resident": f.person("马春花", username="resident", role="resident", org=orgs["a1"]),
-    }
-    qr = create_code("wish", orgs["a1"].id, orgs["a1"], None)
-    db.session.commit()
-
-    class World:
-        pass
-
-    world = World()
-    world.orgs, world.people, world.qr = orgs, people, qr.code
-    world.headers = {k: f.login(client, k) for k in people}
-    return world
+    return f.WishWorld(client)
 
 
 def submit(client, w, **extra):
