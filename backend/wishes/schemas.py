@@ -13,7 +13,7 @@ from backend.wishes.models import Wish, WishStatus
 
 
 class WishCreateSchema(Schema):
-    qr = fields.String(validate=validate.Length(max=64))
+    qr = fields.String(validate=validate.Length(min=1, max=64))
     grid_id = fields.Integer(strict=True)
     title = fields.String(required=True, validate=validate.Length(min=2, max=40))
     content = fields.String(required=True, validate=validate.Length(min=2, max=500))

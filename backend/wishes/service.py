@@ -633,7 +633,7 @@ def submission_target(actor: Actor | None, *, qr: str | None = None, grid_id: in
     """Where a new wish goes and by which channel: a grid's wish code (no account needed), or
     a grid the signed-in person sees — written down for a resident when the person is one of
     the grid's staff who may do that, otherwise their own."""
-    if qr:
+    if qr is not None:
         return grid_of_code(qr), WishChannel.qr.value
     if actor is None:
         raise Unauthorized()

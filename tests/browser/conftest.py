@@ -142,6 +142,8 @@ def screenshot(database):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str) -> Path:
+        # A navigation already under way has no document yet; measure the page it lands on.
+        page.wait_for_load_state()
         check_phone_layout(page)
         path = SCREENSHOTS / f"{name}-{database[0]}.png"
         page.screenshot(path=str(path), full_page=True)

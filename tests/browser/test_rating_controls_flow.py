@@ -61,8 +61,9 @@ def test_street_checks_records_overrides_and_explains_quotas(phone, live_server,
     campaign_url = officer.url
 
     officer.get_by_test_id("meetings-waiting").click()
-    screenshot(officer, "rating-campaign-meetings")
     waiting = officer.locator("[data-meeting]", has_text="支委会：研究老旧小区改造")
+    expect(waiting.get_by_role("button", name="确认计入")).to_be_visible()
+    screenshot(officer, "rating-campaign-meetings")
     waiting.get_by_role("button", name="确认计入").click()
     expect(officer.locator(".app-flash_ok")).to_have_text("已确认，该记录计入评分")
     expect(officer.locator("[data-meeting]", has_text="支委会：研究老旧小区改造")).to_contain_text("已计入")
