@@ -65,4 +65,7 @@ JOBS: list[Job] = [
     Job("rating.anchor_ledgers", anchors.anchor_ledgers, "cron", {"hour": 2, "minute": 50}),
     # Evidence uploads no score took up (the score was refused or never sent).
     Job("rating.sweep_evidence", evidence.sweep_unused, "cron", {"hour": 4, "minute": 10}),
+    # Files written just before a commit that failed, or by a process that died before it.
+    Job("rating.sweep_orphan_evidence", evidence.sweep_orphan_files, "cron", {"hour": 4, "minute": 15}),
+    Job("wishes.sweep_orphan_photos", wishes.sweep_orphan_photos, "cron", {"hour": 4, "minute": 20}),
 ]

@@ -169,7 +169,7 @@ def test_one_scheduler_runs_a_second_stands_by(tmp_path):
     leader = start()
     standby = None
     try:
-        _wait_for(leader, "scheduler started with 20 jobs: auth.purge_stale")
+        _wait_for(leader, "scheduler started with 22 jobs: auth.purge_stale")
         standby = start()
         _wait_for(standby, "standing by")
         leader.send_signal(signal.SIGTERM)

@@ -5,6 +5,7 @@ every error at once; 我的心愿 without an account asks the states by receipt.
 from __future__ import annotations
 
 import io
+import os
 import re
 from datetime import timedelta
 
@@ -14,9 +15,10 @@ from PIL import Image
 
 from backend.core import filestore
 from backend.extensions import db, utcnow
+from backend.rating import evidence
 from backend.services.models import ServiceItem
 from backend.wishes import service
-from backend.wishes.models import Wish, WishPhoto
+from backend.wishes.models import Wish, WishContactView, WishPhoto
 from tests import factories as f
 from tests.test_csrf_session import csrf_from
 
@@ -144,6 +146,33 @@ def test_erasing_contacts_takes_location_and_photos(app, client, w):
     db.session.commit()
     db.session.refresh(wish)
     assert wish.location is None and wish.photos == [] and not path.exists()
+
+
+def test_each_photo_view_is_recorded(client, w):
+    wish = _submitted(client, w)
+    url = f"/h5/tasks/{wish.id}/photos/{wish.photos[0].id}"
+    leader = f.login(client, "leader")
+    assert client.get(url, headers=leader).status_code == 200
+    assert client.get(url, headers=f.login(client, "member2")).status_code == 403
+    views = db.session.execute(sa.select(WishContactView.person_id, WishContactView.what)
+                               .where(WishContactView.wish_id == wish.id)).all()
+    assert views == [(w.people["leader"].id, "photo")]
+
+
+def test_orphan_files_are_swept_after_a_day(app, client, w):
+    """A file whose commit failed (or whose process died) goes after a day; held and young files stay."""
+    held = _submitted(client, w).photos[0]
+    held_path = filestore.path_for(held.sha256, held.extension, service.PHOTO_AREA)
+    orphan = filestore.keep("ab" * 32, "jpg", _jpeg((1, 2, 3)), service.PHOTO_AREA)
+    young = filestore.keep("cd" * 32, "jpg", _jpeg((4, 5, 6)), service.PHOTO_AREA)
+    evidence_orphan = filestore.keep("ef" * 32, "pdf", b"%PDF-1.4")
+    old = (utcnow() - filestore.ORPHAN_GRACE - timedelta(hours=1)).timestamp()
+    for path in (held_path, orphan, evidence_orphan):
+        os.utime(path, (old, old))
+    assert service.sweep_orphan_photos() == 1
+    assert held_path.exists() and young.exists() and not orphan.exists() and evidence_orphan.exists()
+    assert evidence.sweep_orphan_files() >= 1
+    assert not evidence_orphan.exists() and held_path.exists()
 
 
 def test_states_by_receipts(client, w):

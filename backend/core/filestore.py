@@ -8,7 +8,10 @@ import hashlib
 import os
 import re
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -82,3 +85,40 @@ def keep(sha256: str, extension: str, data: bytes, area: str = "") -> Path:
             out.write(data)
         os.replace(temporary, target)
     return target
+
+
+#: A file younger than this may belong to a transaction that has not committed yet.
+ORPHAN_GRACE = timedelta(days=1)
+#: Hashes asked about per query.
+_SWEEP_BATCH = 500
+
+
+def _stored(area: str, older_than: float) -> Iterator[Path]:
+    """The files of `area` last written before `older_than` (a timestamp). The evidence area is
+    the store's root, whose other folders are areas of their own: only the two-hex-digit
+    folders files are spread over are looked into."""
+    root = path_for("0" * 64, "x", area).parent.parent
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        if len(folder.name) != 2 or not folder.is_dir():
+            continue
+        for file in folder.iterdir():
+            if not file.name.startswith(".") and file.stat().st_mtime < older_than:
+                yield file
+
+
+def sweep_orphans(area: str, held: Callable[[list[str]], set[str]]) -> int:
+    """Remove the files of `area` older than ORPHAN_GRACE whose content hash no row holds
+    (`held` answers which of some hashes are held); how many went."""
+    older_than = time.time() - ORPHAN_GRACE.total_seconds()
+    removed = 0
+    files = list(_stored(area, older_than))
+    for start in range(0, len(files), _SWEEP_BATCH):
+        batch = {file.stem: file for file in files[start:start + _SWEEP_BATCH]}
+        kept = held(list(batch))
+        for sha256, file in batch.items():
+            if sha256 not in kept:
+                file.unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -68,3 +68,10 @@ def sweep_unused() -> int:
         if not others:
             path_of(evidence).unlink(missing_ok=True)
     return len(stale)
+
+
+def sweep_orphan_files() -> int:
+    """Evidence files no upload record holds: written just before a commit that then failed,
+    or left by a process that died in between (files of the last day are left alone)."""
+    return filestore.sweep_orphans("", lambda hashes: set(db.session.scalars(
+        sa.select(Evidence.sha256).where(Evidence.sha256.in_(hashes)))))

@@ -212,7 +212,8 @@ class WishPhoto(db.Model):
 
 
 class WishContactView(db.Model):
-    """Each time someone saw a wish's contact details in full."""
+    """Each time someone saw a wish's personal details in full: its contact details, or one
+    of its photos (`what`)."""
 
     __tablename__ = "wish_contact_views"
 
@@ -220,6 +221,8 @@ class WishContactView(db.Model):
     wish_id: Mapped[int] = mapped_column(sa.ForeignKey("wishes.id", ondelete="CASCADE"), index=True)
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: "contact" or "photo"; a string, not the photo's id, so the record outlives the photo's erasure.
+    what: Mapped[str] = mapped_column(sa.String(10), default="contact", server_default="contact")
 
 
 class WishFigures(db.Model):

@@ -526,22 +526,32 @@ def sees_full_contact(actor: Actor | None, wish: Wish) -> bool:
     return can(actor, "wish.contact", wish)
 
 
-def log_contact_view(actor: Actor, wish: Wish) -> None:
-    """Record one full view of the contact details (who, which wish, when), after the read that
-    showed them: a busy database loses the record, not the read."""
-    view = {"wish_id": wish.id, "person_id": actor.person.id}
+def log_contact_view(actor: Actor, wish: Wish, what: str = "contact") -> None:
+    """Record one full view of the contact details or a photo (who, which wish, what, when),
+    after the read that showed them: a busy database loses the record, not the read."""
+    view = {"wish_id": wish.id, "person_id": actor.person.id, "what": what}
     record_best_effort(lambda: db.session.add(WishContactView(**view)))
 
 
 def photo_for(actor: Actor | None, wish_id: int, photo_id: int) -> tuple[WishPhoto, Path]:
     """A wish's photo and where its file is, for those who see the contact details (the
-    claimant, the grid leader): 404 for those who do not see the wish, 403 for the rest."""
+    claimant, the grid leader): 404 for those who do not see the wish, 403 for the rest.
+    Each view is recorded as a contact view is."""
     wish = db.session.get(Wish, wish_id)
     authorize(actor, "wish.contact", wish)
     photo = db.session.scalar(sa.select(WishPhoto).where(WishPhoto.id == photo_id, WishPhoto.wish_id == wish.id))
     if photo is None:
         raise NotFound("照片已删除")
+    log_contact_view(actor, wish, "photo")
     return photo, filestore.path_for(photo.sha256, photo.extension, PHOTO_AREA)
+
+
+def sweep_orphan_photos() -> int:
+    """Photo files no wish holds: written just before a commit that then failed, or left by a
+    process that died in between. Files of the last day are left alone, since a transaction
+    may be about to commit them."""
+    return filestore.sweep_orphans(PHOTO_AREA, lambda hashes: set(db.session.scalars(
+        sa.select(WishPhoto.sha256).where(WishPhoto.sha256.in_(hashes)))))
 
 
 @dataclass(frozen=True)
