@@ -32,7 +32,7 @@ NOW = datetime.now(UTC)
 #: Statements per request (BEGIN aside), as measured on both databases when set.
 CEILING = {
     "activities": 2,       # login, page (slot, org, team and partner unit joined); a short first page counts itself
-    "scorecard": 5,        # login, campaign, org, scorecard, criteria
+    "scorecard": 3,        # login, scorecard with its campaign, the street running it and its org, criteria
     "tasks": 3,            # login, wishes, unread count
     "open_wishes": 4,      # login, count, page, events of the page
     "wishes": 6,           # login, page, events, the claimants: people, memberships, orgs (short page: no count)
