@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from backend.core import filestore, limits
 from backend.core.db import record_best_effort
@@ -668,12 +668,15 @@ def proxy_grid(actor: Actor | None, grid_id: int) -> Org:
 def board_for(actor: Actor, *, status: str | None = None, grid_id: int | None = None,
               mine: bool = False) -> sa.Select:
     """The person's task board, narrowed to a grid (or community, street) they see, each
-    wish's events read with the page (one statement for the page, not one per wish)."""
+    wish's events read with the page (one statement for the page, not one per wish) and its
+    grid and community joined to it (each row names both; read one by one, they were a
+    statement per org not yet in the session)."""
     grid = None
     if grid_id is not None:
         grid = db.session.get(Org, grid_id)
         authorize(actor, "org.view", grid)
-    return board(actor, status=status, grid=grid, mine=mine).options(selectinload(Wish.events))
+    return board(actor, status=status, grid=grid, mine=mine).options(
+        selectinload(Wish.events), joinedload(Wish.grid, innerjoin=True), joinedload(Wish.community, innerjoin=True))
 
 
 def rejections_for(actor: Actor) -> sa.Select:
