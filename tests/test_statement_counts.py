@@ -35,7 +35,7 @@ CEILING = {
     "scorecard": 3,        # login, scorecard with its campaign, the street running it and its org, criteria
     "tasks": 3,            # login, wishes, unread count
     "open_wishes": 4,      # login, count, page, events of the page
-    "wishes": 6,           # login, page, events, the claimants: people, memberships, orgs (short page: no count)
+    "wishes": 4,           # login, page, events, the claimants with their memberships and orgs (short page: no count)
     "home": 5,             # login, orgs of the scopes, the board's counts, unread count (tile and tab bar)
     "signup": 11,          # login, activity, slot, overlap, duplicate, the place (UPDATE + INSERT), refresh
     "wish": 38,            # QR, grid, token, limit, wish, event, notices, running figures, live rating (PG: 36)
