@@ -31,11 +31,11 @@ NOW = datetime.now(UTC)
 
 #: Statements per request (BEGIN aside), as measured on both databases when set.
 CEILING = {
-    "activities": 3,       # login, count, page (slot, org, team and partner unit joined)
-    "scorecard": 5,        # login, campaign, org, scorecard, criteria
+    "activities": 2,       # login, page (slot, org, team and partner unit joined); a short first page counts itself
+    "scorecard": 3,        # login, scorecard with its campaign, the street running it and its org, criteria
     "tasks": 3,            # login, wishes, unread count
     "open_wishes": 4,      # login, count, page, events of the page
-    "wishes": 7,           # and the claimants: people, memberships, orgs
+    "wishes": 4,           # login, page, events, the claimants with their memberships and orgs (short page: no count)
     "home": 5,             # login, orgs of the scopes, the board's counts, unread count (tile and tab bar)
     "signup": 11,          # login, activity, slot, overlap, duplicate, the place (UPDATE + INSERT), refresh
     "wish": 38,            # QR, grid, token, limit, wish, event, notices, running figures, live rating (PG: 36)

@@ -31,18 +31,21 @@ def _resolve() -> None:
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, secret = header.partition(" ")
-        token = auth_service.find_token(secret.strip(), "bearer") if scheme.lower() == "bearer" else None
-        if token is None:
+        found = auth_service.find_token(secret.strip(), "bearer") if scheme.lower() == "bearer" else None
+        if found is None:
             raise Unauthorized("登录已失效，请重新登录", code="invalid_token")
-        g.auth_token, g.auth_via = token, "bearer"
+        g.auth_via = "bearer"
     elif session.get("sid"):
-        token = auth_service.find_token(session["sid"], "session")
-        if token is None:
+        found = auth_service.find_token(session["sid"], "session")
+        if found is None:
             session.pop("sid", None)
             return
-        g.auth_token, g.auth_via = token, "session"
-    if g.auth_token is not None:
-        g.actor = actor_from(g.auth_token.person)
+        g.auth_via = "session"
+    else:
+        return
+    # The token's id (what logout revokes) and the actor from the person as loaded.
+    g.auth_token, person = found
+    g.actor = actor_from(person)
 
 
 def current_actor() -> Actor | None:

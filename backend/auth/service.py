@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.auth.models import AuthToken
@@ -16,6 +15,8 @@ from backend.core import limits
 from backend.core.errors import Unauthorized
 from backend.core.limits import Limit
 from backend.extensions import db, utcnow
+from backend.orgs.models import Org
+from backend.people.actors import with_memberships
 from backend.people.models import Membership, Person
 
 #: Checked against when the username is unknown, so both cases cost the same time.
@@ -129,30 +130,41 @@ def issue_token(person: Person, kind: str = "bearer") -> tuple[str, AuthToken]:
     return secret, token
 
 
-def find_token(secret: str, kind: str) -> AuthToken | None:
-    """The live (unexpired, unrevoked) token for `secret`, or None, with its person, their
-    memberships and those memberships' orgs loaded by the same statement: every signed-in
-    request starts here, and one round trip tells who is asking and what they may do. Read
-    afresh on every request, so a revoked token or a changed role counts at once."""
+#: The live token's id beside its person, their memberships and those memberships' orgs, one
+#: row per membership. Built once: every signed-in request runs it.
+_LOGIN = (
+    sa.select(Person, Membership, Org, AuthToken.id)
+    .select_from(AuthToken)
+    .join(Person, Person.id == AuthToken.person_id)
+    .outerjoin(Membership, Membership.person_id == Person.id)
+    .outerjoin(Org, Org.id == Membership.org_id)
+    .where(AuthToken.token_hash == sa.bindparam("token_hash"),
+           AuthToken.kind == sa.bindparam("kind"),
+           AuthToken.revoked_at.is_(None),
+           AuthToken.expires_at > sa.bindparam("now"))
+    .order_by(Membership.id)
+)
+
+
+def find_token(secret: str, kind: str) -> tuple[int, Person] | None:
+    """The id of the live (unexpired, unrevoked) token for `secret` and its person, with their
+    memberships and those memberships' orgs loaded by the same statement; None when there is no
+    such token. Every signed-in request starts here, and one round trip tells who is asking and
+    what they may do. Read afresh on every request, so a revoked token or a changed role counts
+    at once."""
     if not secret:
         return None
-    return db.session.scalars(
-        sa.select(AuthToken)
-        .join(AuthToken.person)
-        .outerjoin(Person.memberships)
-        .outerjoin(Membership.org)
-        .options(contains_eager(AuthToken.person).contains_eager(Person.memberships).contains_eager(Membership.org))
-        .where(AuthToken.token_hash == _token_hash(secret),
-               AuthToken.kind == kind,
-               AuthToken.revoked_at.is_(None),
-               AuthToken.expires_at > utcnow())
-        .order_by(Membership.id)
-    ).unique().one_or_none()
+    rows = db.session.execute(_LOGIN, {"token_hash": _token_hash(secret), "kind": kind, "now": utcnow()}).all()
+    if not rows:
+        return None
+    person = with_memberships((person, membership, org) for person, membership, org, _ in rows)[0]
+    return rows[0][3], person
 
 
-def revoke(token: AuthToken) -> None:
-    """Logout: the token stops working everywhere at once."""
-    if token.revoked_at is None:
+def revoke(token_id: int) -> None:
+    """Logout: the token `token_id` stops working everywhere at once."""
+    token = db.session.get(AuthToken, token_id)
+    if token is not None and token.revoked_at is None:
         token.revoked_at = utcnow()
 
 

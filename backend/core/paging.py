@@ -27,7 +27,14 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 
 
 def paginate(stmt: sa.Select, page: int, per_page: int) -> dict:
-    """Run `stmt` for one page; `stmt` must already be ordered so pages are stable."""
+    """Run `stmt` for one page; `stmt` must already be ordered so pages are stable.
+
+    The total is counted only when the page cannot tell it: a page shorter than `per_page`
+    that is the first or holds rows is the end of the list, so its offset plus its rows is
+    the total (most lists in a community fit on their first page)."""
+    offset = (page - 1) * per_page
+    items = db.session.scalars(stmt.limit(per_page).offset(offset)).all()
+    if len(items) < per_page and (items or page == 1):
+        return {"items": items, "total": offset + len(items)}
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
-    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": items, "total": total}

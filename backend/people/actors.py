@@ -2,24 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from flask import g, has_request_context
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.core.permissions import Actor
 from backend.core.roles import Role
 from backend.extensions import db
+from backend.orgs.models import Org
 from backend.people.models import Membership, Person
+
+#: People with their memberships and those memberships' orgs, one row per membership (one
+#: row of Nones beside a person who has none); callers add the WHERE.
+_SCOPED_PEOPLE = (sa.select(Person, Membership, Org)
+                  .outerjoin(Membership, Membership.person_id == Person.id)
+                  .outerjoin(Org, Org.id == Membership.org_id)
+                  .order_by(Membership.id))
+
+
+def with_memberships(rows: Iterable[tuple[Person, Membership | None, Org | None]]) -> list[Person]:
+    """The people of `rows` (a person, a membership or None, its org or None) in the order
+    first seen, each with their memberships and those memberships' orgs set from the rows: one
+    statement, at half the ORM's cost of an eager load of the same objects through two
+    relationships. As an eager load does, an object the session already holds keeps what it
+    holds."""
+    people: dict[int, Person] = {}
+    memberships: dict[int, list[Membership]] = {}
+    for person, membership, org in rows:
+        if person.id not in people:
+            people[person.id], memberships[person.id] = person, []
+        if membership is not None:
+            memberships[person.id].append(membership)
+            if "org" not in membership.__dict__:
+                set_committed_value(membership, "org", org)
+    for person_id, person in people.items():
+        if "memberships" not in person.__dict__:
+            set_committed_value(person, "memberships", memberships[person_id])
+    return list(people.values())
 
 
 def load_actor(person_id: int) -> Actor | None:
     """The active person `person_id` with the scopes of their roles; None when inactive or unknown."""
-    person = db.session.execute(
-        sa.select(Person)
-        .options(selectinload(Person.memberships).selectinload(Membership.org))
-        .where(Person.id == person_id, Person.is_active.is_(True))
-    ).scalar_one_or_none()
-    return actor_from(person)
+    people = with_memberships(db.session.execute(
+        _SCOPED_PEOPLE.where(Person.id == person_id, Person.is_active.is_(True))))
+    return actor_from(people[0] if people else None)
 
 
 def actor_from(person: Person | None) -> Actor | None:
@@ -45,11 +73,7 @@ def actors_of(person_ids) -> None:
     missing = {pid for pid in person_ids if pid is not None and pid not in cache}
     if not missing:
         return
-    people = db.session.scalars(
-        sa.select(Person)
-        .options(selectinload(Person.memberships).selectinload(Membership.org))
-        .where(Person.id.in_(missing))
-    ).all()
+    people = with_memberships(db.session.execute(_SCOPED_PEOPLE.where(Person.id.in_(missing))))
     found = {person.id: person for person in people}
     for pid in missing:
         cache[pid] = actor_from(found.get(pid))

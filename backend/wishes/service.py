@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from backend.core import filestore, limits
 from backend.core.db import record_best_effort
@@ -595,6 +595,19 @@ def board(actor: Actor, *, status: str | None = None, grid: Org | None = None, m
     return stmt.order_by(Wish.urgency.desc(), Wish.created_at, Wish.id)
 
 
+#: What a row of the task board page shows: the wish's own columns and its grid's name.
+_TASK_ROW = (Wish.id, Wish.urgency, Wish.title, Wish.category, Wish.status, Wish.due_at, Wish.closed_at,
+             Org.name.label("grid_name"))
+
+
+def task_rows(stmt: sa.Select, limit: int) -> list[sa.Row]:
+    """The first `limit` wishes of `stmt` (a board or the rejections, as built above) as rows
+    of what the task board page shows, the grid's name joined: a page of 100 wishes builds no
+    Wish or Org objects and reads no grid one by one."""
+    return db.session.execute(
+        stmt.with_only_columns(*_TASK_ROW).join(Org, Org.id == Wish.grid_id).limit(limit)).all()
+
+
 @dataclass(frozen=True)
 class BoardCounts:
     """The figures on a board holder's home: what waits for someone, what the person holds."""
@@ -665,12 +678,15 @@ def proxy_grid(actor: Actor | None, grid_id: int) -> Org:
 def board_for(actor: Actor, *, status: str | None = None, grid_id: int | None = None,
               mine: bool = False) -> sa.Select:
     """The person's task board, narrowed to a grid (or community, street) they see, each
-    wish's events read with the page (one statement for the page, not one per wish)."""
+    wish's events read with the page (one statement for the page, not one per wish) and its
+    grid and community joined to it (each row names both; read one by one, they were a
+    statement per org not yet in the session)."""
     grid = None
     if grid_id is not None:
         grid = db.session.get(Org, grid_id)
         authorize(actor, "org.view", grid)
-    return board(actor, status=status, grid=grid, mine=mine).options(selectinload(Wish.events))
+    return board(actor, status=status, grid=grid, mine=mine).options(
+        selectinload(Wish.events), joinedload(Wish.grid, innerjoin=True), joinedload(Wish.community, innerjoin=True))
 
 
 def rejections_for(actor: Actor) -> sa.Select:
