@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from backend.activities.models import Activity
 from backend.bookings.models import Booking, Slot
@@ -31,7 +31,7 @@ from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollQuestion, 
 from backend.polls.service import respondent_counts
 from backend.rating import watch
 from backend.rating.dashboard import answer_cause
-from backend.rating.engine import lock, recompute
+from backend.rating.engine import recompute
 from backend.rating.metrics import METRICS
 from backend.rating.models import LIVE_PHASES, Meeting, RatingPeriod, Scorecard, Source
 from backend.rating.service import campaign_for_poll
@@ -208,15 +208,17 @@ def _forget(session: Session, *args) -> None:
 
 
 def live_scorecards(org_id: int) -> list[Scorecard]:
-    """Scorecards of live campaigns whose org is `org_id` or above it."""
-    path = db.session.scalar(sa.select(Org.path).where(Org.id == org_id))
-    if path is None:
-        return []
+    """Scorecards of live campaigns whose org is `org_id` or above it, locked and read afresh
+    (two answers arriving together both count), each with what its recompute reads (period,
+    rubric, org and criteria) loaded by this one statement and one for the criteria."""
+    path = sa.select(Org.path).where(Org.id == org_id).scalar_subquery()
     return list(db.session.scalars(
-        sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
-        .join(Org, Org.id == Scorecard.org_id)
-        .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]),
-               sa.literal(path).startswith(Org.path)).order_by(Scorecard.id)))
+        sa.select(Scorecard).join(Scorecard.period).join(Scorecard.org)
+        .options(contains_eager(Scorecard.period).joinedload(RatingPeriod.rubric, innerjoin=True),
+                 contains_eager(Scorecard.org), selectinload(Scorecard.criteria))
+        .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]), path.startswith(Org.path))
+        .order_by(Scorecard.id).with_for_update(of=Scorecard)
+        .execution_options(populate_existing=True)))
 
 
 def _criteria_for(card: Scorecard, item: Touch) -> set[str]:
@@ -237,7 +239,7 @@ def apply(items: list[Touch], now: datetime | None = None) -> int:
             codes = _criteria_for(card, item)
             if codes:
                 cause = item.cause() if callable(item.cause) else item.cause
-                count += len(recompute(lock(card), codes, cause=cause, now=now))
+                count += len(recompute(card, codes, cause=cause, now=now))
     return count
 
 
