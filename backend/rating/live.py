@@ -207,18 +207,21 @@ def _forget(session: Session, *args) -> None:
     session.info.pop(_PENDING, None)
 
 
+#: Scorecards of live campaigns whose org is the touched org or above it, locked and read afresh
+#: (two answers arriving together both count), each with what its recompute reads (period,
+#: rubric, org; the criteria by a second statement). Built once: it runs in every write.
+_LIVE_CARDS = (
+    sa.select(Scorecard).join(Scorecard.period).join(Scorecard.org)
+    .options(contains_eager(Scorecard.period).joinedload(RatingPeriod.rubric, innerjoin=True),
+             contains_eager(Scorecard.org), selectinload(Scorecard.criteria))
+    .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]),
+           sa.select(Org.path).where(Org.id == sa.bindparam("org_id")).scalar_subquery().startswith(Org.path))
+    .order_by(Scorecard.id).with_for_update(of=Scorecard).execution_options(populate_existing=True))
+
+
 def live_scorecards(org_id: int) -> list[Scorecard]:
-    """Scorecards of live campaigns whose org is `org_id` or above it, locked and read afresh
-    (two answers arriving together both count), each with what its recompute reads (period,
-    rubric, org and criteria) loaded by this one statement and one for the criteria."""
-    path = sa.select(Org.path).where(Org.id == org_id).scalar_subquery()
-    return list(db.session.scalars(
-        sa.select(Scorecard).join(Scorecard.period).join(Scorecard.org)
-        .options(contains_eager(Scorecard.period).joinedload(RatingPeriod.rubric, innerjoin=True),
-                 contains_eager(Scorecard.org), selectinload(Scorecard.criteria))
-        .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]), path.startswith(Org.path))
-        .order_by(Scorecard.id).with_for_update(of=Scorecard)
-        .execution_options(populate_existing=True)))
+    """Scorecards of live campaigns whose org is `org_id` or above it, locked and loaded for a recompute."""
+    return list(db.session.scalars(_LIVE_CARDS, {"org_id": org_id}))
 
 
 def _criteria_for(card: Scorecard, item: Touch) -> set[str]:
