@@ -27,7 +27,7 @@ from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Membership
 from backend.polls import service as polls
-from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollQuestion, PollResponse
+from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollResponse
 from backend.polls.service import respondent_counts
 from backend.rating import watch
 from backend.rating.dashboard import answer_cause
@@ -79,11 +79,12 @@ def _booking_org(booking_id):
 
 
 def _poll_criteria(poll_id: int) -> tuple[str, ...]:
-    """The criteria a poll's answers feed, when it belongs to a campaign."""
-    return tuple(db.session.scalars(
-        sa.select(PollQuestion.criterion_code).distinct().join(Poll, Poll.id == PollQuestion.poll_id)
-        .where(PollQuestion.poll_id == poll_id, Poll.period_id.is_not(None),
-               PollQuestion.criterion_code.is_not(None)).order_by(PollQuestion.criterion_code)))
+    """The criteria a poll's answers feed, when it belongs to a campaign (from the poll and
+    questions the answer was checked against, when they are loaded)."""
+    poll = db.session.get(Poll, poll_id)
+    if poll is None or poll.period_id is None:
+        return ()
+    return tuple(sorted({q.criterion_code for q in poll.questions if q.criterion_code is not None}))
 
 
 def _answer_cause(response: PollResponse) -> Callable[[], str]:
