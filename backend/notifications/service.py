@@ -77,7 +77,7 @@ def notify(person_id: int | None, kind: str, subject_type: str, subject_id: int,
 
 
 def notify_all(person_ids: list[int], kind: str, subject_type: str, subject_id: int, message: str) -> None:
-    """`notify` each of `person_ids` (in order): the inbox rows of those no channel reaches
+    """`notify` each of `person_ids`: the inbox rows of those no channel reaches
     are written by one INSERT (a new wish tells a grid's whole crew)."""
     inbox_only = []
     for person_id in person_ids:
