@@ -282,9 +282,13 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
             datetime.combine(date(year + 1, 1, 1), time(), local_zone()))
 
 
+#: An org and the orgs of its subtree (made once: an alias builds its columns anew each time).
+_TOP, _BELOW = aliased(Org), aliased(Org)
+
+
 def _subtrees(orgs: list[Org]) -> dict[int, list[int]]:
     """Org id → the orgs (each of `orgs`) whose subtree it is in, in one query."""
-    top, below = aliased(Org), aliased(Org)
+    top, below = _TOP, _BELOW
     tops: dict[int, list[int]] = {}
     for top_id, org_id in db.session.execute(sa.select(top.id, below.id).join(below, below.path.startswith(top.path))
                                              .where(top.id.in_([org.id for org in orgs]))):
