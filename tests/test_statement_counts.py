@@ -38,8 +38,9 @@ CEILING = {
     "wishes": 4,           # login, page, events, the claimants with their memberships and orgs (short page: no count)
     "home": 5,             # login, orgs of the scopes, the board's counts, unread count (tile and tab bar)
     "signup": 11,          # login, activity, slot, overlap, duplicate, the place (UPDATE + INSERT), refresh
-    "wish": 38,            # QR, grid, token, limit, wish, event, notices, running figures, live rating (PG: 36)
-    "answer": 29,          # poll, questions, limits, ballot, answer, tallies and the live rating
+    "wish": 26,            # QR, grid and community, token, limit, wish, event, notices (one INSERT), running
+                           # figures, live rating (the scorecards locked with what they read: 2)
+    "answer": 18,          # poll and questions, limits, ballot, answer, tallies (one upsert), live rating (SQLite: 17)
 }
 
 

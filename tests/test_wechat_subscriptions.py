@@ -12,11 +12,12 @@ import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.notifications import service
-from backend.notifications.models import Delivery
+from backend.notifications.models import Delivery, Notification
 from backend.people.actors import load_actor
 from backend.wechat import client as wechat_client
 from backend.wechat import subscriptions
 from backend.wechat.models import WechatSubscription
+from tests import factories as f
 from tests.fake_wechat import fake_wechat
 from tests.test_wechat import BASE, UA, me, web_sign_in
 
@@ -137,6 +138,21 @@ def test_a_message_goes_to_wechat_once_per_allow(client, wechat, resident):
     assert values["thing1"] == "心愿已被认领" and len(values["thing2"]) == 20
     assert values["thing2"] == LONG_TEXT[:20]
     assert values["time3"].endswith("日 " + values["time3"][-5:]) and "年" in values["time3"]
+
+
+def test_telling_several_at_once_writes_each_inbox_and_spends_an_allow_once(client, wechat, resident):
+    wechat.subscribe("o-resident-sub", ONE_TIME)
+    report(client, {ONE_TIME: "accept"})
+    neighbour = f.person().id
+    service.notify_all([neighbour, resident], "wish_claimed", "wish", 7, LONG_TEXT)
+    db.session.commit()
+    notes = db.session.scalars(sa.select(Notification).where(Notification.subject_id == 7)).all()
+    assert sorted(n.person_id for n in notes) == sorted([neighbour, resident])
+    assert {n.message for n in notes} == {LONG_TEXT}
+    [delivery] = db.session.scalars(sa.select(Delivery)).all()
+    assert delivery.address == "o-resident-sub"
+    assert delivery.notification_id == next(n.id for n in notes if n.person_id == resident)
+    assert tell(resident) == []                      # the one allow is spent
 
 
 def test_a_long_term_subscription_is_not_spent(client, wechat, resident):

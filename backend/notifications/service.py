@@ -71,15 +71,41 @@ def notify(person_id: int | None, kind: str, subject_type: str, subject_id: int,
     by_sms = bool(phone) and channels.sms_provider() is not None and kind in current_app.config["SMS_TEMPLATES"]
     if person_id is None and not by_sms:
         return None   # a resident who left no number (or SMS is off): nobody to tell
+    addresses = _routes(person_id, kind) if person_id else []
+    addresses += [("sms", phone)] if by_sms else []
+    return _write(person_id, kind, subject_type, subject_id, message, addresses)
+
+
+def notify_all(person_ids: list[int], kind: str, subject_type: str, subject_id: int, message: str) -> None:
+    """`notify` each of `person_ids`: the inbox rows of those no channel reaches
+    are written by one INSERT (a new wish tells a grid's whole crew)."""
+    inbox_only = []
+    for person_id in person_ids:
+        addresses = _routes(person_id, kind)
+        if addresses:
+            _write(person_id, kind, subject_type, subject_id, message, addresses)
+        else:
+            inbox_only.append({"person_id": person_id, "kind": kind, "subject_type": subject_type,
+                               "subject_id": subject_id, "message": message[:200]})
+    if inbox_only:
+        db.session.execute(sa.insert(Notification), inbox_only)
+
+
+def _routes(person_id: int, kind: str) -> list[tuple[str, str]]:
+    """The channels that reach the person with this kind, and their addresses (asked once:
+    a route may spend a one-time permission)."""
+    return [(name, address) for name, route in channels.ROUTES.items() if (address := route(person_id, kind))]
+
+
+def _write(person_id: int | None, kind: str, subject_type: str, subject_id: int, message: str,
+           addresses: list[tuple[str, str]]) -> Notification:
     note = Notification(person_id=person_id, kind=kind, subject_type=subject_type, subject_id=subject_id,
                         message=message[:200])
     db.session.add(note)
-    addresses = [(name, route(person_id, kind)) for name, route in channels.ROUTES.items()] if person_id else []
-    addresses += [("sms", phone)] if by_sms else []
-    if any(address for _, address in addresses):
+    if addresses:
         db.session.flush()
         db.session.add_all(Delivery(notification_id=note.id, channel=name, address=address)
-                           for name, address in addresses if address)
+                           for name, address in addresses)
     return note
 
 

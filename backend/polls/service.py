@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from backend.core import limits
 from backend.core.db import conflict_for
@@ -313,14 +314,16 @@ def _tally_keys(answer_rows: list[PollAnswer], grid_id: int | None, mode: str) -
 
 
 def _move_tallies(poll_id: int, moves: Counter, sign: int) -> None:
-    """Add (sign ±1) × each move in one statement per row: an upsert, atomic on both databases."""
+    """Add (sign ±1) × each move, all rows in one statement: an upsert, atomic on both
+    databases, its rows in key order (two answers wait on the same row first, never in a circle)."""
+    if not moves:
+        return
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    for (question_id, grid_id, key), n in sorted(moves.items()):
-        stmt = dialect.insert(PollTally).values(poll_id=poll_id, question_id=question_id, grid_id=grid_id, key=key,
-                                                count=sign * n)
-        db.session.execute(stmt.on_conflict_do_update(
-            index_elements=["poll_id", "question_id", "grid_id", "key"],
-            set_={"count": PollTally.count + sign * n}))
+    stmt = dialect.insert(PollTally).values([
+        {"poll_id": poll_id, "question_id": question_id, "grid_id": grid_id, "key": key, "count": sign * n}
+        for (question_id, grid_id, key), n in sorted(moves.items())])
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["poll_id", "question_id", "grid_id", "key"],
+                                                  set_={"count": PollTally.count + stmt.excluded.count}))
 
 
 #: Open-QR answers one client (address) may send to one poll per hour.
@@ -509,33 +512,36 @@ def criterion_tallies(period_id: int, org_id: int) -> dict[str, list[dict]]:
     """For the rating engine: per criterion code, each mapped question of the campaign's polls
     of `org_id` with its audience, weight, answers and answers in the top two levels (for a
     single choice: the first two options, which a mapped question lists best first)."""
-    questions = db.session.execute(
-        sa.select(PollQuestion, Poll.audience).join(Poll, Poll.id == PollQuestion.poll_id)
+    rows = db.session.execute(
+        sa.select(PollQuestion.id, PollQuestion.poll_id, PollQuestion.kind, PollQuestion.criterion_code,
+                  PollQuestion.weight, Poll.audience, PollTally.key, PollTally.count)
+        .join(Poll, Poll.id == PollQuestion.poll_id)
+        .outerjoin(PollTally, sa.and_(PollTally.poll_id == PollQuestion.poll_id,
+                                      PollTally.question_id == PollQuestion.id, PollTally.grid_id == 0))
         .where(Poll.period_id == period_id, Poll.org_id == org_id, PollQuestion.criterion_code.is_not(None),
                PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))
         .order_by(PollQuestion.id)).all()
-    if not questions:
-        return {}
+    questions: dict[int, tuple] = {}
     counts: dict[int, dict[str, int]] = {}
-    for qid, key, count in db.session.execute(
-            sa.select(PollTally.question_id, PollTally.key, PollTally.count)
-            .where(PollTally.poll_id.in_({q.poll_id for q, _ in questions}),
-                   PollTally.question_id.in_([q.id for q, _ in questions]), PollTally.grid_id == 0)):
-        counts.setdefault(qid, {})[key] = count
+    for qid, poll_id, kind, code, weight, audience, key, count in rows:
+        questions.setdefault(qid, (poll_id, kind, code, weight, audience))
+        tally = counts.setdefault(qid, {})
+        if key is not None:
+            tally[key] = count
     found: dict[str, list[dict]] = {}
-    for q, audience in questions:
-        tally = counts.get(q.id, {})
-        top = ("5", "4") if q.kind == Q.rating5.value else ("0", "1")
-        found.setdefault(q.criterion_code, []).append({
-            "question_id": q.id, "poll_id": q.poll_id, "audience": audience,
-            "weight": 1.0 if q.weight is None else q.weight,
+    for qid, (poll_id, kind, code, weight, audience) in questions.items():
+        tally = counts[qid]
+        top = ("5", "4") if kind == Q.rating5.value else ("0", "1")
+        found.setdefault(code, []).append({
+            "question_id": qid, "poll_id": poll_id, "audience": audience,
+            "weight": 1.0 if weight is None else weight,
             "count": sum(tally.values()), "top_two": sum(tally.get(k, 0) for k in top)})
     return found
 
 
 def get_poll(poll_id: int) -> Poll:
-    """The poll, or 404: polls are public so anyone can answer."""
-    poll = db.session.get(Poll, poll_id)
+    """The poll with its questions, or 404: polls are public so anyone can answer."""
+    poll = db.session.get(Poll, poll_id, options=[joinedload(Poll.questions)])
     if poll is None:
         raise NotFound("找不到该测评")
     return poll

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from backend.activities.models import Activity
 from backend.bookings.models import Booking, Slot
@@ -27,11 +27,11 @@ from backend.extensions import db
 from backend.orgs.models import Org
 from backend.people.models import Membership
 from backend.polls import service as polls
-from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollQuestion, PollResponse
+from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollResponse
 from backend.polls.service import respondent_counts
 from backend.rating import watch
 from backend.rating.dashboard import answer_cause
-from backend.rating.engine import lock, recompute
+from backend.rating.engine import recompute
 from backend.rating.metrics import METRICS
 from backend.rating.models import LIVE_PHASES, Meeting, RatingPeriod, Scorecard, Source
 from backend.rating.service import campaign_for_poll
@@ -79,11 +79,12 @@ def _booking_org(booking_id):
 
 
 def _poll_criteria(poll_id: int) -> tuple[str, ...]:
-    """The criteria a poll's answers feed, when it belongs to a campaign."""
-    return tuple(db.session.scalars(
-        sa.select(PollQuestion.criterion_code).distinct().join(Poll, Poll.id == PollQuestion.poll_id)
-        .where(PollQuestion.poll_id == poll_id, Poll.period_id.is_not(None),
-               PollQuestion.criterion_code.is_not(None)).order_by(PollQuestion.criterion_code)))
+    """The criteria a poll's answers feed, when it belongs to a campaign (from the poll and
+    questions the answer was checked against, when they are loaded)."""
+    poll = db.session.get(Poll, poll_id)
+    if poll is None or poll.period_id is None:
+        return ()
+    return tuple(sorted({q.criterion_code for q in poll.questions if q.criterion_code is not None}))
 
 
 def _answer_cause(response: PollResponse) -> Callable[[], str]:
@@ -207,16 +208,21 @@ def _forget(session: Session, *args) -> None:
     session.info.pop(_PENDING, None)
 
 
+#: Scorecards of live campaigns whose org is the touched org or above it, locked and read afresh
+#: (two answers arriving together both count), each with what its recompute reads (period,
+#: rubric, org; the criteria by a second statement). Built once: it runs in every write.
+_LIVE_CARDS = (
+    sa.select(Scorecard).join(Scorecard.period).join(Scorecard.org)
+    .options(contains_eager(Scorecard.period).joinedload(RatingPeriod.rubric, innerjoin=True),
+             contains_eager(Scorecard.org), selectinload(Scorecard.criteria))
+    .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]),
+           sa.select(Org.path).where(Org.id == sa.bindparam("org_id")).scalar_subquery().startswith(Org.path))
+    .order_by(Scorecard.id).with_for_update(of=Scorecard).execution_options(populate_existing=True))
+
+
 def live_scorecards(org_id: int) -> list[Scorecard]:
-    """Scorecards of live campaigns whose org is `org_id` or above it."""
-    path = db.session.scalar(sa.select(Org.path).where(Org.id == org_id))
-    if path is None:
-        return []
-    return list(db.session.scalars(
-        sa.select(Scorecard).join(RatingPeriod, RatingPeriod.id == Scorecard.period_id)
-        .join(Org, Org.id == Scorecard.org_id)
-        .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]),
-               sa.literal(path).startswith(Org.path)).order_by(Scorecard.id)))
+    """Scorecards of live campaigns whose org is `org_id` or above it, locked and loaded for a recompute."""
+    return list(db.session.scalars(_LIVE_CARDS, {"org_id": org_id}))
 
 
 def _criteria_for(card: Scorecard, item: Touch) -> set[str]:
@@ -237,7 +243,7 @@ def apply(items: list[Touch], now: datetime | None = None) -> int:
             codes = _criteria_for(card, item)
             if codes:
                 cause = item.cause() if callable(item.cause) else item.cause
-                count += len(recompute(lock(card), codes, cause=cause, now=now))
+                count += len(recompute(card, codes, cause=cause, now=now))
     return count
 
 

@@ -282,9 +282,13 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
             datetime.combine(date(year + 1, 1, 1), time(), local_zone()))
 
 
+#: An org and the orgs of its subtree (made once: an alias builds its columns anew each time).
+_TOP, _BELOW = aliased(Org), aliased(Org)
+
+
 def _subtrees(orgs: list[Org]) -> dict[int, list[int]]:
     """Org id → the orgs (each of `orgs`) whose subtree it is in, in one query."""
-    top, below = aliased(Org), aliased(Org)
+    top, below = _TOP, _BELOW
     tops: dict[int, list[int]] = {}
     for top_id, org_id in db.session.execute(sa.select(top.id, below.id).join(below, below.path.startswith(top.path))
                                              .where(top.id.in_([org.id for org in orgs]))):
@@ -318,27 +322,34 @@ def read(orgs: list[Org], year: int, now: datetime) -> dict[int, dict]:
 def _read_open(tops: dict[int, list[int]], year: int, now: datetime, sums: dict,
                claims: dict[int, Counter]) -> Counter:
     """Add what the open wishes of the grids in `tops` give as of `now` (their waiting hours,
-    falling overdue) to `sums` and `claims`; the unreviewed wishes overdue, per org."""
-    review_hours = current_app.config["WISH_REVIEW_HOURS"]
-    review = timedelta(hours=review_hours)
+    falling overdue) to `sums` and `claims`; the unreviewed wishes overdue, per org.
+
+    The rules are those of `on_time` and `Wish.is_late`, counted by the database per grid: the
+    open wishes are the community's whole workload, and reading each of them costs far more
+    than a count. Only the waiting times are read row by row, for the wishes past the review
+    window (each is its own value of the histogram)."""
+    waited = now - timedelta(hours=current_app.config["WISH_REVIEW_HOURS"])
     start, end = _year_bounds(year)
     is_open = (Wish.grid_id.in_(tops), Wish.figures_open == sa.true(), Wish.created_at >= start,
                Wish.created_at < end)
+    pending = Wish.status == S.pending_review.value
+    late = sa.and_(Wish.fulfilled_at.is_(None), sa.or_(Wish.due_at < now, sa.and_(pending, Wish.created_at < waited)))
+    overdue = sa.and_(pending, sa.or_(sa.func.coalesce(Wish.fulfilled_at, now) > Wish.due_at,
+                                      Wish.created_at < waited))
     unreviewed: Counter = Counter()
-    # The workload: waiting for review, a claim or fulfilment.
-    for row in db.session.execute(sa.select(*_COLUMNS).where(*is_open, Wish.status != S.rejected.value)):
-        tenths = claim_tenths(row, now, review) if row.first_claimed_at is None else None
-        late = row.fulfilled_at is None and on_time(row, now, review_hours) is False
-        overdue = row.status == S.pending_review and Wish.is_late(row, now, review_hours)
-        for top_id in tops[row.grid_id]:
-            if tenths is not None:
-                claims[top_id][tenths] += 1
-            sums[top_id]["decided"] += late
-            unreviewed[top_id] += overdue
-    # Rejections nobody claimed, waiting for the street's ruling: only their waiting time moves.
+    # The workload (waiting for review, a claim or fulfilment) falling overdue.
+    for grid_id, n_late, n_overdue in db.session.execute(
+            sa.select(Wish.grid_id, sa.func.count().filter(late), sa.func.count().filter(overdue))
+            .where(*is_open, Wish.status != S.rejected.value).group_by(Wish.grid_id)):
+        for top_id in tops[grid_id]:
+            sums[top_id]["decided"] += n_late
+            unreviewed[top_id] += n_overdue
+    # Waiting past the review window for a claim, or (rejected) for the street's ruling: the
+    # time waited so far.
     for grid_id, created_at in db.session.execute(
             sa.select(Wish.grid_id, Wish.created_at)
-            .where(*is_open, Wish.status == S.rejected.value, Wish.created_at < now - review)):
+            .where(*is_open, sa.or_(Wish.first_claimed_at.is_(None), Wish.status == S.rejected.value),
+                   Wish.created_at < waited)):
         for top_id in tops[grid_id]:
             claims[top_id][_tenths(now - created_at)] += 1
     return unreviewed

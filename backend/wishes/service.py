@@ -28,7 +28,7 @@ from backend.core.roles import ROLE_LABELS
 from backend.core.submissions import Ticket, require_consent, submit_once
 from backend.extensions import UTCDateTime, db, utcnow
 from backend.hours import service as hours
-from backend.notifications.service import already_told, notify
+from backend.notifications.service import already_told, notify, notify_all
 from backend.orgs.models import Org, OrgKind
 from backend.people.actors import actor_of, load_actor
 from backend.people.models import Membership, Person, Role
@@ -234,7 +234,7 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
         if actor is None and client is not None:
             limits.take(limits.Limit("wish.client", cfg["WISH_CLIENT_HOURLY_LIMIT"], 3600), limits.keyed(client),
                         TOO_MANY_WISHES)
-        community = db.session.scalar(sa.select(Org).where(Org.id == grid.parent_id))
+        community = db.session.get(Org, grid.parent_id)
         now = utcnow()
         wish = Wish(grid_id=grid.id, community_id=community.id, title=title.strip(), content=content.strip(),
                     category=category, urgency=urgency, channel=WishChannel(channel).value,
@@ -273,12 +273,11 @@ def _tell_grid(wish: Wish) -> None:
     if wish.status == S.pending_review:
         reviewers = role_holders([wish.grid_id], [Role.grid_leader]) + role_holders([wish.community_id],
                                                                                    [Role.secretary])
-        for person_id in sorted(set(reviewers)):
-            notify(person_id, "wish_review", "wish", wish.id, f"{wish.grid.name}有一条心愿待审核：{wish.title}")
+        notify_all(sorted(set(reviewers)), "wish_review", "wish", wish.id,
+                   f"{wish.grid.name}有一条心愿待审核：{wish.title}")
         return
-    for person_id in role_holders([wish.grid_id], GRID_CREW):
-        if person_id != wish.submitted_by_id:
-            notify(person_id, "wish_new", "wish", wish.id, f"{wish.grid.name}新心愿：{wish.title}")
+    notify_all([p for p in role_holders([wish.grid_id], GRID_CREW) if p != wish.submitted_by_id],
+               "wish_new", "wish", wish.id, f"{wish.grid.name}新心愿：{wish.title}")
 
 
 def _resident_of(wish: Wish) -> int | None:
@@ -649,7 +648,8 @@ def grid_of_code(code: str) -> Org:
     qr = qr_service.resolve(code)
     if qr.purpose != QrPurpose.wish.value:
         raise NotFound("该二维码不能用于提交心愿", code="unknown_code")
-    return db.session.get(Org, qr.target_id)
+    # With its community, which the wish is filed under too.
+    return db.session.get(Org, qr.target_id, options=[joinedload(Org.parent)])
 
 
 def submission_target(actor: Actor | None, *, qr: str | None = None, grid_id: int | None = None) -> tuple[Org, str]:
