@@ -5,9 +5,10 @@ value up through three layers of accessors and formats it through two more, whic
 dump about a sixth of a list's CPU. Here each schema class (with the fields its instance dumps,
 after `only`, `exclude` and `load_only`) is compiled once into a plan: for the plain kinds —
 String, Integer, Float, Boolean, Raw, Date/DateTime, Dict and List of those, Function — the
-plan reads the attribute and formats it itself, as marshmallow would; any other field
-(Nested, Pluck, Method, Decimal, a field that overrides how it reads or formats) is asked to
-serialise itself as before. Only the loop over the fields is replaced (`_serialize`):
+plan reads the attribute and formats it itself, as marshmallow would; a Nested field (or a
+List of one) hands what it read to its schema's dump; any other field (Pluck, Method,
+Decimal, a field that overrides how it reads or formats) is asked to serialise itself as
+before. Only the loop over the fields is replaced (`_serialize`):
 `pre_dump`/`post_dump` hooks, `many` and nested schemas go through marshmallow's own `dump`.
 The schemas stay the one description of the API (flask-smorest documents them unchanged);
 tests/test_dump_plan.py holds the output equal to marshmallow's for every documented schema.
@@ -158,10 +159,36 @@ def _mapping(field: ma.Dict) -> Callable[[dict], dict] | None:
 def _step(name: str, field: ma.Field) -> Step:
     if isinstance(field, ma.Function) and _own(field, ma.Function, "_serialize") and _reads_plainly(field):
         return lambda field, obj, keyed: field.serialize_func(obj)
+    attr = name if field.attribute is None else field.attribute
+    if _reads_plainly(field) and _nests(field):
+        return _nested_step(_plain_step(attr, field.dump_default, _same), isinstance(field, ma.List))
     convert = _format(field) if _reads_plainly(field) else None
     if convert is None:
         return lambda field, obj, keyed: field.serialize(name, obj, accessor=field.parent.get_attribute)
-    return _plain_step(name if field.attribute is None else field.attribute, field.dump_default, convert)
+    return _plain_step(attr, field.dump_default, convert)
+
+
+def _nests(field: ma.Field) -> bool:
+    """A Nested field, or a List of one, that dumps its schema as marshmallow's own does."""
+    if isinstance(field, ma.List) and _own(field, ma.List, "_serialize"):
+        field = field.inner
+    return isinstance(field, ma.Nested) and _own(field, ma.Nested, "_serialize")
+
+
+def _nested_step(read: Step, listed: bool) -> Step:
+    """The nested schema's own dump (its hooks, its plan) of the value read, without the
+    field's layers of lookup; a list's items one by one, as List and Nested do."""
+    def step(field: ma.Field, obj: Any, keyed: bool) -> Any:
+        value = read(field, obj, keyed)
+        if value is missing or (listed and value is None):
+            return value
+        nested = field.inner if listed else field
+        schema = nested.schema
+        many = schema.many or nested.many
+        if listed:
+            return [None if each is None else schema.dump(each, many=many) for each in value]
+        return None if value is None else schema.dump(value, many=many)
+    return step
 
 
 def _plain_step(attr: str, default: Any, convert: Callable[[Any], Any]) -> Step:
