@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from apispec import BasePlugin
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema
 
 from backend.core import fields
 from backend.core.input import load_json
+from backend.core.schemas import Schema
 
 # flask-smorest parses the arguments of every blueprint with one webargs parser: its JSON
 # bodies are read under the project's rules (depth, characters, JSON's own types).

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from marshmallow import Schema, validate
+from marshmallow import validate
 
 from backend.bookings.schemas import TimeRangeSchema
 from backend.core import fields
 from backend.core.paging import PageArgs
+from backend.core.schemas import Schema
 
 
 class ActivityCreateSchema(TimeRangeSchema):

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, validate
+from marshmallow import validate
 
 from backend.core import fields
+from backend.core.schemas import Schema
 from backend.people.schemas import MeSchema
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, validates_schema
+from marshmallow import ValidationError, validates_schema
 
 from backend.core import fields
+from backend.core.schemas import Schema
 
 
 class TimeRangeSchema(Schema):

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 from flask_smorest import Blueprint as ApiBlueprint
-from marshmallow import Schema
 
 from backend.auth.current import require_actor
 from backend.calendar import service
 from backend.core import fields
 from backend.core.db import begin_write, commit
+from backend.core.schemas import Schema
 
 blp = ApiBlueprint("calendar", __name__, url_prefix="/api/v1", description="日历订阅")
 #: The feed itself: fetched by calendar apps, which cannot sign in.

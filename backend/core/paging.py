@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cache
 
 import sqlalchemy as sa
-from marshmallow import Schema, validate
+from marshmallow import validate
 
 from backend.core import fields
+from backend.core.schemas import Schema
 from backend.extensions import db
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from marshmallow import Schema, ValidationError, validates_schema
+from marshmallow import ValidationError, validates_schema
 
 from backend.core import fields
+from backend.core.schemas import Schema
 from backend.core.timeutil import local_zone
 
 

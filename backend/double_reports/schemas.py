@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from marshmallow import Schema, validate
+from marshmallow import validate
 
 from backend.core import fields
 from backend.core.paging import PageArgs
+from backend.core.schemas import Schema
 from backend.double_reports.models import ReportStatus
 
 

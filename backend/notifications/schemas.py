@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, validates_schema
+from marshmallow import ValidationError, validates_schema
 
 from backend.core import fields
 from backend.core.paging import PageArgs
+from backend.core.schemas import Schema
 from backend.notifications import service
 
 

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, validate, validates, validates_schema
+from marshmallow import ValidationError, validate, validates, validates_schema
 
 from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.privacy import phone_for_viewer
+from backend.core.schemas import Schema
 from backend.people.models import Role
 
 PHONE_RE = re.compile(r"^1\d{10}$")

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from flask import url_for
-from marshmallow import Schema, validate
+from marshmallow import validate
 
 from backend.core import fields
 from backend.core.paging import PageArgs
+from backend.core.schemas import Schema
 from backend.qrcodes.models import QrPurpose
 from backend.qrcodes.service import short_url
 

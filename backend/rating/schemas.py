@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
 from backend.core import fields
+from backend.core.schemas import Schema
 from backend.rating.models import PHASE_ORDER, MeetingKind, ProblemStatus
 
 

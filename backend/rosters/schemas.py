@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema
 
 from backend.core import fields
+from backend.core.schemas import Schema
 
 
 class RosterImportArgs(Schema):

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from marshmallow import Schema, validate
+from marshmallow import validate
 
 from backend.bookings.schemas import TimeRangeSchema
 from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.privacy import mask_phone
+from backend.core.schemas import Schema
 from backend.core.submissions import submit_token_field
 from backend.people.schemas import Phone
 from backend.services.models import ServiceBooking

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, validate
+from marshmallow import validate
 
 from backend.auth.current import require_actor
 from backend.core import fields
 from backend.core.periods import PeriodArgs, period
+from backend.core.schemas import Schema
 from backend.stats import service
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="微力量与微服务统计、排行榜")

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, validate
+from marshmallow import EXCLUDE, validate
 
 from backend.core import fields
+from backend.core.schemas import Schema
 
 
 class AuthorizeArgs(Schema):

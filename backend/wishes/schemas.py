@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
 from backend.core import fields
 from backend.core.paging import PageArgs
 from backend.core.permissions import Actor
+from backend.core.schemas import Schema
 from backend.core.submissions import submit_token_field
 from backend.people.actors import actor_of, actors_of
 from backend.people.schemas import Phone
