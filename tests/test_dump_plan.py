@@ -3,9 +3,10 @@
 - for every schema the OpenAPI document references, on objects with every attribute missing,
   every attribute None, and a value of each field's kind;
 - for the demo data (and what 和平社区's staff add to it, tests/test_authorisation_matrix.py)
-  as every JSON GET of the API shows it to the street, a secretary and a grid leader, and as
+  as every JSON GET of the API shows it to the street and a grid leader, and as
   the writes that make it answer;
-- for the plain field kinds on generated values: missing, None, unicode, edge datetimes.
+- for the plain field kinds and nested schemas on generated values: missing, None, unicode,
+  edge datetimes.
 
 Equal means the same repr: the same keys in the same order, the same types (1 is not 1.0).
 """
@@ -37,12 +38,12 @@ def database(database):
     return database
 
 
-def _marshmallow(schema: marshmallow.Schema, obj, many: bool = False):
-    """What marshmallow's own loop gives, nested schemas included."""
+def _unplanned(call, *args, **kwargs):
+    """What `call` gives with marshmallow's own loop over the fields, nested schemas included."""
     planned = Schema.__dict__["_serialize"]
     Schema._serialize = marshmallow.Schema._serialize
     try:
-        return schema._serialize(obj, many=many)
+        return call(*args, **kwargs)
     finally:
         Schema._serialize = planned
 
@@ -62,7 +63,8 @@ def compared(monkeypatch):
 
     def checked(self, obj, *, many=False):
         result = planned(self, obj, many=many)
-        assert repr(result) == repr(_marshmallow(self, obj, many=many)), type(self).__name__
+        assert repr(result) == repr(_unplanned(marshmallow.Schema._serialize, self, obj, many=many)), \
+            type(self).__name__
         seen.add(type(self).__name__)
         return result
 
@@ -124,7 +126,7 @@ def test_every_documented_schema_is_planned_and_dumps_as_marshmallow():
         schema = cls()
         assert DumpPlan.of(schema) is not None, cls.__name__
         for obj in (SimpleNamespace(), {name: None for name in schema.dump_fields}, _typed(schema)):
-            assert _outcome(schema.dump, obj) == _outcome(_marshmallow, schema, obj), cls.__name__
+            assert _outcome(schema.dump, obj) == _outcome(_unplanned, schema.dump, obj), cls.__name__
 
 
 # --- the demo data through every GET ----------------------------------------------------
@@ -134,7 +136,7 @@ OPEN_IDS = {"activity_id": "activity", "item_id": "service", "team_id": "team", 
             "poll_id": "poll", "code": None}
 #: Not JSON dumped by a schema: files, the document itself, streams, WeChat's redirects.
 NOT_DUMPED = re.compile(r"\.(png|svg|xlsx|json)$|/docs$|/stream$|/auth/wechat/")
-READERS = ("jiedao", "heping", "heping_g1")
+READERS = ("jiedao", "heping_g1")
 
 
 def _get_urls(ids: dict) -> list[str]:
@@ -159,7 +161,7 @@ def test_the_demo_data_dumps_as_marshmallow_through_every_get(compared, client, 
             response = client.get(url, headers=headers)
             assert response.status_code < 500, url
             answered += response.status_code < 300 and response.is_json
-    assert answered > 100
+    assert answered > 70
     # What the writes answered and the reads showed: the schemas of every kind of page.
     assert {"WishSchema", "ActivitySchema", "ScorecardSchema", "CriterionScoreSchema", "MeetingSchema",
             "PollSchema", "PersonSchema", "TeamDetailSchema"} <= compared, sorted(compared)
@@ -167,6 +169,11 @@ def test_the_demo_data_dumps_as_marshmallow_through_every_get(compared, client, 
 
 
 # --- the plain kinds on generated values ------------------------------------------------
+
+class Child(Schema):
+    name = fields.String()
+    count = fields.Integer(data_key="数量")
+
 
 class Plain(Schema):
     text = fields.String(allow_none=True)
@@ -187,6 +194,8 @@ class Plain(Schema):
     tags = fields.List(fields.String())
     numbers = fields.List(fields.Integer(), allow_none=True)
     shown = fields.Function(lambda obj: getattr(obj, "text", None))
+    child = fields.Nested(Child, allow_none=True)
+    children = fields.List(fields.Nested(Child))
 
 
 MISSING = object()
@@ -196,6 +205,8 @@ zones = st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(h
 datetimes = (st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31, 23, 59, 59, 999999))
              | st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2100, 12, 30), timezones=zones)
              | st.sampled_from([datetime(2026, 3, 1, 0, 0, tzinfo=UTC), datetime(2000, 2, 29, 23, 59, 59, 999999)]))
+children = st.fixed_dictionaries({}, optional={"name": st.none() | texts, "count": st.none() | numbers}) \
+    .map(lambda kept: SimpleNamespace(**kept))
 VALUES = {
     "text": texts, "keyed": texts, "number": numbers, "ratio": numbers, "flag": st.booleans() | texts,
     "raw": st.none() | texts | numbers, "at": datetimes, "naive": datetimes, "stamp": datetimes,
@@ -204,6 +215,7 @@ VALUES = {
     "mapping": st.dictionaries(texts, st.none() | texts | numbers, max_size=3),
     "scores": st.dictionaries(st.text(max_size=3) | st.integers(0, 9), st.none() | numbers, max_size=3),
     "tags": st.lists(st.none() | texts | numbers, max_size=3), "numbers": st.lists(st.none() | numbers, max_size=3),
+    "child": children, "children": st.lists(st.none() | children, max_size=3),
 }
 
 
@@ -219,10 +231,10 @@ rows = st.fixed_dictionaries({name: st.just(MISSING) | st.none() | values for na
     .map(_attributes)
 
 
-@settings(max_examples=60, deadline=None, database=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(rows=st.lists(rows, min_size=1, max_size=3), as_dict=st.booleans())
 def test_plain_kinds_dump_as_marshmallow(rows, as_dict):
     schema = Plain()
     objects = [dict(row) if as_dict else SimpleNamespace(**row) for row in rows]
-    assert _outcome(schema.dump, objects, many=True) == _outcome(_marshmallow, schema, objects, many=True)
-    assert _outcome(schema.dump, objects[0]) == _outcome(_marshmallow, schema, objects[0])
+    assert _outcome(schema.dump, objects, many=True) == _outcome(_unplanned, schema.dump, objects, many=True)
+    assert _outcome(schema.dump, objects[0]) == _outcome(_unplanned, schema.dump, objects[0])
