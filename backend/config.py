@@ -276,7 +276,6 @@ def load_config() -> dict:
         # WeChat's JS-SDK, loaded only by pages inside WeChat that ask for subscriptions.
         "WECHAT_JSSDK_URL": os.environ.get("WECHAT_JSSDK_URL", "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"),
         "NODE_MODULES_DIR": os.environ.get("SANWEI_NODE_MODULES", str(ROOT / "node_modules")),
-        "JSON_AS_ASCII": False,
         # flask-smorest / OpenAPI
         "API_TITLE": "Sanwei 三微 API",
         "API_VERSION": "v1",
