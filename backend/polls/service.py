@@ -505,28 +505,29 @@ def respondent_counts(poll_ids: list[int]) -> dict[int, int]:
     return {poll_id: 0 for poll_id in poll_ids} | dict(rows.all())
 
 
-def criterion_tallies(period_id: int, org_id: int) -> dict[str, list[dict]]:
-    """For the rating engine: per criterion code, each mapped question of the campaign's polls
-    of `org_id` with its audience, weight, answers and answers in the top two levels (for a
-    single choice: the first two options, which a mapped question lists best first)."""
+def criterion_tallies_of(period_id: int, org_ids: list[int]) -> dict[int, dict[str, list[dict]]]:
+    """For the rating engine: per org of `org_ids`, per criterion code, each mapped question of
+    the campaign's polls of that org with its audience, weight, answers and answers in the top
+    two levels (for a single choice: the first two options, which a mapped question lists best
+    first). Two statements for all the orgs."""
+    found: dict[int, dict[str, list[dict]]] = {org_id: {} for org_id in org_ids}
     questions = db.session.execute(
-        sa.select(PollQuestion, Poll.audience).join(Poll, Poll.id == PollQuestion.poll_id)
-        .where(Poll.period_id == period_id, Poll.org_id == org_id, PollQuestion.criterion_code.is_not(None),
+        sa.select(PollQuestion, Poll.audience, Poll.org_id).join(Poll, Poll.id == PollQuestion.poll_id)
+        .where(Poll.period_id == period_id, Poll.org_id.in_(org_ids), PollQuestion.criterion_code.is_not(None),
                PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))
         .order_by(PollQuestion.id)).all()
     if not questions:
-        return {}
+        return found
     counts: dict[int, dict[str, int]] = {}
     for qid, key, count in db.session.execute(
             sa.select(PollTally.question_id, PollTally.key, PollTally.count)
-            .where(PollTally.poll_id.in_({q.poll_id for q, _ in questions}),
-                   PollTally.question_id.in_([q.id for q, _ in questions]), PollTally.grid_id == 0)):
+            .where(PollTally.poll_id.in_({q.poll_id for q, _, _ in questions}),
+                   PollTally.question_id.in_([q.id for q, _, _ in questions]), PollTally.grid_id == 0)):
         counts.setdefault(qid, {})[key] = count
-    found: dict[str, list[dict]] = {}
-    for q, audience in questions:
+    for q, audience, org_id in questions:
         tally = counts.get(q.id, {})
         top = ("5", "4") if q.kind == Q.rating5.value else ("0", "1")
-        found.setdefault(q.criterion_code, []).append({
+        found[org_id].setdefault(q.criterion_code, []).append({
             "question_id": q.id, "poll_id": q.poll_id, "audience": audience,
             "weight": 1.0 if q.weight is None else q.weight,
             "count": sum(tally.values()), "top_two": sum(tally.get(k, 0) for k in top)})

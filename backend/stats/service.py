@@ -35,15 +35,6 @@ def _subtree_ids(org: Org) -> sa.Select:
     return sa.select(Org.id).where(Org.path.startswith(org.path))
 
 
-def activities_held(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> sa.Select:
-    """Activities of the subtree that ended in the period with at least one person attending."""
-    now = now or utcnow()
-    attended = sa.select(Booking.id).where(Booking.slot_id == Slot.id, Booking.status == BookingStatus.attended.value)
-    return (sa.select(Activity).join(Slot, Slot.id == Activity.slot_id)
-            .where(Activity.org_id.in_(_subtree_ids(org)), Slot.ends_at >= start, Slot.ends_at < end,
-                   Slot.ends_at <= now, attended.exists()))
-
-
 def _minutes_given(org: Org, start: datetime, end: datetime, person_filter=None) -> int:
     """Volunteer minutes the subtree's orgs credited in the period (their ledger debits)."""
     stmt = sa.select(sa.func.coalesce(sa.func.sum(-HoursEntry.amount), 0)).where(
@@ -67,75 +58,128 @@ def _party_member_ids(org: Org, years: range) -> sa.Select:
     return sa.union(by_role, by_report)
 
 
-def _in_service_ids(org: Org, years: range) -> sa.Select:
-    """In-service party members who belong here: living here (home community), holding a
-    party-member role here, or having reported here in the period's years."""
-    subtree = _subtree_ids(org)
-    known = sa.select(Person.id).where(Person.is_party_member.is_(True), Person.is_in_service.is_(True), sa.or_(
-        Person.home_community_id.in_(subtree),
-        sa.exists().where(Membership.person_id == Person.id, Membership.role == Role.party_member.value,
-                          Membership.org_id.in_(subtree))))
-    reported = sa.select(DoubleReport.person_id).where(
-        DoubleReport.community_id.in_(subtree), DoubleReport.year.in_(list(years)),
-        DoubleReport.status != ReportStatus.rejected.value)
-    return sa.union(known, reported)
-
-
 def _count(select: sa.Select) -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())))
 
 
-def service_figures(org: Org, start: datetime, end: datetime) -> dict:
-    """Micro-services the subtree delivered in the period, and the residents' ratings given in
-    it (how many, their mean), counted from every booking: {"delivered", "ratings",
-    "mean_rating"}. The star rating's live scores read the same from running totals
-    (`backend.services.figures`); the nightly check compares the two."""
+#: Each org a figure is grouped by (`TOP`) beside every org of its subtree (`BELOW`, itself too).
+TOP, BELOW = aliased(Org, name="top"), aliased(Org, name="below")
+
+
+def by_subtree(orgs: list[Org], *columns) -> sa.Select:
+    """`columns` beside each of `orgs` (TOP.id first) for every org of its subtree (BELOW):
+    one statement groups a figure by all the orgs, however many."""
+    return (sa.select(TOP.id, *columns).select_from(TOP).join(BELOW, BELOW.path.startswith(TOP.path))
+            .where(TOP.id.in_([org.id for org in orgs])))
+
+
+def _grouped(orgs: list[Org], stmt: sa.Select, names: tuple[str, ...]) -> dict[int, dict]:
+    """{org id: {name: value}} from rows (org id, *values), 0 for an org without a row."""
+    found = {org.id: dict.fromkeys(names, 0) for org in orgs}
+    for org_id, *values in db.session.execute(stmt.group_by(TOP.id)):
+        found[org_id] = {name: int(value or 0) for name, value in zip(names, values, strict=True)}
+    return found
+
+
+def service_figures_of(orgs: list[Org], start: datetime, end: datetime) -> dict[int, dict]:
+    """Micro-services each org's subtree delivered in the period, and the residents' ratings
+    given in it (how many, their mean), counted from every booking, two statements for all
+    the orgs: {org id: {"delivered", "ratings", "mean_rating"}}. The star rating's live scores
+    read the same from running totals (`backend.services.figures`); the nightly check compares
+    the two."""
     # A delivery marked before its time began (the rule now refuses it) is not one: neither it
     # nor its rating counts.
     in_time = ServiceBooking.delivered_at >= Slot.starts_at
-    delivered = _count(sa.select(ServiceBooking.id).join(Booking, Booking.id == ServiceBooking.booking_id)
-                       .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
-                       .join(Slot, Slot.id == Booking.slot_id)
-                       .where(Slot.org_id.in_(_subtree_ids(org)), in_time, ServiceBooking.delivered_at >= start,
-                              ServiceBooking.delivered_at < end))
-    n, total = db.session.execute(
-        sa.select(sa.func.count(Booking.rating), sa.func.sum(Booking.rating))
-        .join(ServiceBooking, ServiceBooking.booking_id == Booking.id).join(Slot, Slot.id == Booking.slot_id)
-        .where(Slot.org_id.in_(_subtree_ids(org)), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
-               Booking.rating.is_not(None), in_time)).one()
-    return {"delivered": delivered, "ratings": int(n), "mean_rating": round(int(total) / n, 2) if n else None}
+    delivered = _grouped(orgs, by_subtree(orgs, sa.func.count(ServiceBooking.id))
+                         .join(Slot, Slot.org_id == BELOW.id).join(Booking, Booking.slot_id == Slot.id)
+                         .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
+                         .join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
+                         .where(in_time, ServiceBooking.delivered_at >= start, ServiceBooking.delivered_at < end),
+                         ("delivered",))
+    rated = _grouped(orgs, by_subtree(orgs, sa.func.count(Booking.rating), sa.func.sum(Booking.rating))
+                     .join(Slot, Slot.org_id == BELOW.id).join(Booking, Booking.slot_id == Slot.id)
+                     .join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
+                     .where(ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
+                            Booking.rating.is_not(None), in_time),
+                     ("ratings", "total"))
+    return {org.id: {"delivered": delivered[org.id]["delivered"], "ratings": (n := rated[org.id]["ratings"]),
+                     "mean_rating": round(rated[org.id]["total"] / n, 2) if n else None} for org in orgs}
+
+
+def service_figures(org: Org, start: datetime, end: datetime) -> dict:
+    """`service_figures_of` one org."""
+    return service_figures_of([org], start, end)[org.id]
+
+
+def activity_figures_of(orgs: list[Org], start: datetime, end: datetime, now: datetime | None = None
+                        ) -> dict[int, dict]:
+    """Activities of each org's subtree held in the period (ended, someone attended), and
+    those co-organised with a unit in the area; one statement for all the orgs."""
+    now = now or utcnow()
+    attended = sa.select(Booking.id).where(Booking.slot_id == Slot.id, Booking.status == BookingStatus.attended.value)
+    return _grouped(orgs, by_subtree(orgs, sa.func.count(Activity.id), sa.func.count(Activity.partner_unit_id))
+                    .join(Activity, Activity.org_id == BELOW.id).join(Slot, Slot.id == Activity.slot_id)
+                    .where(Slot.ends_at >= start, Slot.ends_at < end, Slot.ends_at <= now, attended.exists()),
+                    ("activities_held", "co_organised_activities"))
 
 
 def activity_figures(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
-    """Activities of the subtree held in the period (ended, someone attended), and those
-    co-organised with a unit in the area."""
-    held = activities_held(org, start, end, now)
-    return {"activities_held": _count(held),
-            "co_organised_activities": _count(held.where(Activity.partner_unit_id.is_not(None)))}
+    """`activity_figures_of` one org."""
+    return activity_figures_of([org], start, end, now)[org.id]
+
+
+def double_report_figures_of(orgs: list[Org], years: range) -> dict[int, dict]:
+    """In-service party members who belong to each org's subtree — living there (home
+    community), holding a party-member role there, or having reported there in the period's
+    years — and those who reported to it; two statements for all the orgs."""
+    serving = (Person.is_party_member.is_(True), Person.is_in_service.is_(True))
+    by_home = (by_subtree(orgs, Person.id.label("person_id")).join(Person, Person.home_community_id == BELOW.id)
+               .where(*serving))
+    by_role = (by_subtree(orgs, Membership.person_id).join(Membership, Membership.org_id == BELOW.id)
+               .join(Person, Person.id == Membership.person_id)
+               .where(Membership.role == Role.party_member.value, *serving))
+    reported = (by_subtree(orgs, DoubleReport.person_id).join(DoubleReport, DoubleReport.community_id == BELOW.id)
+                .where(DoubleReport.year.in_(list(years)), DoubleReport.status != ReportStatus.rejected.value))
+    belong = sa.union(by_home, by_role, reported).subquery()
+    in_service = {org.id: 0 for org in orgs}
+    for org_id, n in db.session.execute(sa.select(belong.c[0], sa.func.count()).group_by(belong.c[0])):
+        in_service[org_id] = n
+    confirmed = _grouped(orgs, by_subtree(orgs, sa.func.count(DoubleReport.person_id.distinct()))
+                         .join(DoubleReport, DoubleReport.community_id == BELOW.id)
+                         .where(DoubleReport.year.in_(list(years)),
+                                DoubleReport.status == ReportStatus.confirmed.value),
+                         ("double_reported",))
+    return {org.id: {"in_service_party_members": in_service[org.id],
+                     "double_reported": confirmed[org.id]["double_reported"],
+                     "double_report_share": _ratio(confirmed[org.id]["double_reported"], in_service[org.id])}
+            for org in orgs}
 
 
 def double_report_figures(org: Org, years: range) -> dict:
-    """In-service party members who belong to the subtree, and those who reported to it."""
-    in_service = _count(_in_service_ids(org, years))
-    reported = _count(sa.select(DoubleReport.person_id).where(
-        DoubleReport.community_id.in_(_subtree_ids(org)), DoubleReport.year.in_(list(years)),
-        DoubleReport.status == ReportStatus.confirmed.value).distinct())
-    return {"in_service_party_members": in_service, "double_reported": reported,
-            "double_report_share": _ratio(reported, in_service)}
+    """`double_report_figures_of` one org."""
+    return double_report_figures_of([org], years)[org.id]
+
+
+def team_figures_of(orgs: list[Org]) -> dict[int, dict]:
+    """Active teams, communities and grids of each org's subtree, and the grids with a leader
+    and an active team; two statements for all the orgs."""
+    grid = BELOW.kind == OrgKind.grid.value
+    staffed = sa.and_(grid, sa.exists().where(Membership.org_id == BELOW.id, Membership.role == Role.grid_leader.value),
+                      sa.exists().where(Team.grid_id == BELOW.id, Team.is_active.is_(True)))
+    kinds = _grouped(orgs, by_subtree(orgs, *[sa.func.sum(sa.case((test, 1), else_=0)) for test in
+                                              (BELOW.kind == OrgKind.community.value, grid, staffed)]),
+                     ("communities", "grids", "grids_staffed"))
+    teams = _grouped(orgs, by_subtree(orgs, sa.func.count(Team.id)).join(Team, Team.org_id == BELOW.id)
+                     .where(Team.is_active.is_(True)), ("teams",))
+    return {org.id: {"communities": kinds[org.id]["communities"], "teams": teams[org.id]["teams"],
+                     "teams_per_community": _ratio(teams[org.id]["teams"], kinds[org.id]["communities"], 2),
+                     "grids": kinds[org.id]["grids"], "grids_staffed": kinds[org.id]["grids_staffed"]}
+            for org in orgs}
 
 
 def team_figures(org: Org) -> dict:
-    """Active teams, communities and grids of the subtree, and the grids with a leader and an
-    active team."""
-    communities = _count(sa.select(Org.id).where(Org.path.startswith(org.path),
-                                                 Org.kind == OrgKind.community.value))
-    teams = _count(sa.select(Team.id).where(Team.org_id.in_(_subtree_ids(org)), Team.is_active.is_(True)))
-    grids = sa.select(Org.id).where(Org.path.startswith(org.path), Org.kind == OrgKind.grid.value)
-    staffed = _count(grids.where(
-        sa.exists().where(Membership.org_id == Org.id, Membership.role == Role.grid_leader.value),
-        sa.exists().where(Team.grid_id == Org.id, Team.is_active.is_(True))))
-    return {"communities": communities, "teams": teams, "teams_per_community": _ratio(teams, communities, 2),
-            "grids": _count(grids), "grids_staffed": staffed}
+    """`team_figures_of` one org."""
+    return team_figures_of([org])[org.id]
 
 
 def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
