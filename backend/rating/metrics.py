@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+import sqlalchemy as sa
+
 from backend.core.periods import years_of
 from backend.core.timeutil import local_zone
 from backend.extensions import db
@@ -24,9 +26,8 @@ from backend.polls.service import criterion_tallies_of
 from backend.rating.models import Meeting, MeetingStatus
 from backend.services import figures as services
 from backend.stats.service import (
-    BELOW,
+    Subtrees,
     activity_figures_of,
-    by_subtree,
     double_report_figures_of,
     service_figures_of,
     team_figures_of,
@@ -65,7 +66,15 @@ class Batch(_Year):
     def __init__(self, orgs: list[Org], year: int, now: datetime, full: bool = False) -> None:
         self.orgs, self.year, self.now, self.full = list(orgs), year, now, full
         self.sets: dict[str, dict[int, object]] = {}
+        self._subtrees: Subtrees | None = None
         self.polls: dict[int, dict[int, dict]] = {}
+
+    @property
+    def subtrees(self) -> Subtrees:
+        """The orgs' subtrees, read the first time a figure set needs them."""
+        if self._subtrees is None:
+            self._subtrees = Subtrees(self.orgs)
+        return self._subtrees
 
     def stats(self, name: str) -> dict[int, object]:
         if name not in self.sets:
@@ -109,29 +118,31 @@ def _wish_stats(batch: Batch) -> dict:
 
 def _services(batch: Batch) -> dict:
     if batch.full:
-        return service_figures_of(batch.orgs, batch.start, batch.end)
+        return service_figures_of(batch.subtrees, batch.start, batch.end)
     return services.read(batch.orgs, batch.year)
 
 
 def _activities(batch: Batch) -> dict:
-    return activity_figures_of(batch.orgs, batch.start, batch.end, batch.until)
+    return activity_figures_of(batch.subtrees, batch.start, batch.end, batch.until)
 
 
 def _double_reports(batch: Batch) -> dict:
-    return double_report_figures_of(batch.orgs, years_of(batch.start, batch.end))
+    return double_report_figures_of(batch.subtrees, years_of(batch.start, batch.end))
 
 
 def _teams(batch: Batch) -> dict:
-    return team_figures_of(batch.orgs)
+    return team_figures_of(batch.subtrees)
 
 
 def _meetings(batch: Batch) -> dict[int, list[tuple[str, date]]]:
     held: dict[int, list[tuple[str, date]]] = {org.id: [] for org in batch.orgs}
     for org_id, kind, held_on in db.session.execute(
-            by_subtree(batch.orgs, Meeting.kind, Meeting.held_on).join(Meeting, Meeting.org_id == BELOW.id)
-            .where(Meeting.status == MeetingStatus.counted.value, Meeting.held_on >= date(batch.year, 1, 1),
-                   Meeting.held_on < date(batch.year + 1, 1, 1)).order_by(Meeting.held_on, Meeting.id)):
-        held[org_id].append((kind, held_on))
+            sa.select(Meeting.org_id, Meeting.kind, Meeting.held_on)
+            .where(Meeting.org_id.in_(batch.subtrees.ids), Meeting.status == MeetingStatus.counted.value,
+                   Meeting.held_on >= date(batch.year, 1, 1), Meeting.held_on < date(batch.year + 1, 1, 1))
+            .order_by(Meeting.held_on, Meeting.id)):
+        for top in batch.subtrees.tops[org_id]:
+            held[top].append((kind, held_on))
     return held
 
 

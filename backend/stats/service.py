@@ -5,6 +5,7 @@ Hours come from the ledger (what was actually credited), never from sign-ups."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -62,26 +63,46 @@ def _count(select: sa.Select) -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())))
 
 
-#: Each org a figure is grouped by (`TOP`) beside every org of its subtree (`BELOW`, itself too).
-TOP, BELOW = aliased(Org, name="top"), aliased(Org, name="below")
+class Subtrees:
+    """Orgs and their subtrees, read with one statement: every org under the path they all
+    share, placed under each of them whose id its path holds. Figures are then read per org of
+    the subtrees (`ids`, an index lookup each) and added up per org asked about (`tops`) —
+    rather than joining each org to the others by a path prefix, which no index serves."""
+
+    def __init__(self, orgs: list[Org]) -> None:
+        self.orgs = [org.id for org in orgs]
+        wanted = set(self.orgs)
+        shared = os.path.commonprefix([org.path for org in orgs])
+        self.tops: dict[int, list[int]] = {}
+        for org_id, path in db.session.execute(sa.select(Org.id, Org.path)
+                                               .where(Org.path.startswith(shared[:shared.rfind("/") + 1]))):
+            found = [int(part) for part in path.strip("/").split("/") if int(part) in wanted]
+            if found:
+                self.tops[org_id] = found
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self.tops)
+
+    def add_up(self, rows, names: tuple[str, ...]) -> dict[int, dict]:
+        """{org id: {name: sum}} from rows (org id of the subtrees, *values), 0 where none."""
+        found = {org_id: dict.fromkeys(names, 0) for org_id in self.orgs}
+        for org_id, *values in rows:
+            for top in self.tops[org_id]:
+                for name, value in zip(names, values, strict=True):
+                    found[top][name] += int(value or 0)
+        return found
+
+    def distinct(self, rows) -> dict[int, int]:
+        """{org id: how many different things} from rows (org id of the subtrees, thing)."""
+        found: dict[int, set] = {org_id: set() for org_id in self.orgs}
+        for org_id, thing in rows:
+            for top in self.tops[org_id]:
+                found[top].add(thing)
+        return {org_id: len(things) for org_id, things in found.items()}
 
 
-def by_subtree(orgs: list[Org], *columns) -> sa.Select:
-    """`columns` beside each of `orgs` (TOP.id first) for every org of its subtree (BELOW):
-    one statement groups a figure by all the orgs, however many."""
-    return (sa.select(TOP.id, *columns).select_from(TOP).join(BELOW, BELOW.path.startswith(TOP.path))
-            .where(TOP.id.in_([org.id for org in orgs])))
-
-
-def _grouped(orgs: list[Org], stmt: sa.Select, names: tuple[str, ...]) -> dict[int, dict]:
-    """{org id: {name: value}} from rows (org id, *values), 0 for an org without a row."""
-    found = {org.id: dict.fromkeys(names, 0) for org in orgs}
-    for org_id, *values in db.session.execute(stmt.group_by(TOP.id)):
-        found[org_id] = {name: int(value or 0) for name, value in zip(names, values, strict=True)}
-    return found
-
-
-def service_figures_of(orgs: list[Org], start: datetime, end: datetime) -> dict[int, dict]:
+def service_figures_of(trees: Subtrees, start: datetime, end: datetime) -> dict[int, dict]:
     """Micro-services each org's subtree delivered in the period, and the residents' ratings
     given in it (how many, their mean), counted from every booking, two statements for all
     the orgs: {org id: {"delivered", "ratings", "mean_rating"}}. The star rating's live scores
@@ -90,96 +111,71 @@ def service_figures_of(orgs: list[Org], start: datetime, end: datetime) -> dict[
     # A delivery marked before its time began (the rule now refuses it) is not one: neither it
     # nor its rating counts.
     in_time = ServiceBooking.delivered_at >= Slot.starts_at
-    delivered = _grouped(orgs, by_subtree(orgs, sa.func.count(ServiceBooking.id))
-                         .join(Slot, Slot.org_id == BELOW.id).join(Booking, Booking.slot_id == Slot.id)
-                         .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
-                         .join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
-                         .where(in_time, ServiceBooking.delivered_at >= start, ServiceBooking.delivered_at < end),
-                         ("delivered",))
-    rated = _grouped(orgs, by_subtree(orgs, sa.func.count(Booking.rating), sa.func.sum(Booking.rating))
-                     .join(Slot, Slot.org_id == BELOW.id).join(Booking, Booking.slot_id == Slot.id)
-                     .join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
-                     .where(ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
-                            Booking.rating.is_not(None), in_time),
-                     ("ratings", "total"))
-    return {org.id: {"delivered": delivered[org.id]["delivered"], "ratings": (n := rated[org.id]["ratings"]),
-                     "mean_rating": round(rated[org.id]["total"] / n, 2) if n else None} for org in orgs}
+    delivered = trees.add_up(db.session.execute(
+        sa.select(Slot.org_id, sa.func.count(ServiceBooking.id)).join(Booking, Booking.slot_id == Slot.id)
+        .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
+        .join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
+        .where(Slot.org_id.in_(trees.ids), in_time, ServiceBooking.delivered_at >= start,
+               ServiceBooking.delivered_at < end).group_by(Slot.org_id)), ("delivered",))
+    rated = trees.add_up(db.session.execute(
+        sa.select(Slot.org_id, sa.func.count(Booking.rating), sa.func.sum(Booking.rating))
+        .join(Booking, Booking.slot_id == Slot.id).join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
+        .where(Slot.org_id.in_(trees.ids), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
+               Booking.rating.is_not(None), in_time).group_by(Slot.org_id)), ("ratings", "total"))
+    return {org_id: {"delivered": delivered[org_id]["delivered"], "ratings": (n := rated[org_id]["ratings"]),
+                     "mean_rating": round(rated[org_id]["total"] / n, 2) if n else None} for org_id in trees.orgs}
 
 
-def service_figures(org: Org, start: datetime, end: datetime) -> dict:
-    """`service_figures_of` one org."""
-    return service_figures_of([org], start, end)[org.id]
-
-
-def activity_figures_of(orgs: list[Org], start: datetime, end: datetime, now: datetime | None = None
+def activity_figures_of(trees: Subtrees, start: datetime, end: datetime, now: datetime | None = None
                         ) -> dict[int, dict]:
     """Activities of each org's subtree held in the period (ended, someone attended), and
     those co-organised with a unit in the area; one statement for all the orgs."""
     now = now or utcnow()
     attended = sa.select(Booking.id).where(Booking.slot_id == Slot.id, Booking.status == BookingStatus.attended.value)
-    return _grouped(orgs, by_subtree(orgs, sa.func.count(Activity.id), sa.func.count(Activity.partner_unit_id))
-                    .join(Activity, Activity.org_id == BELOW.id).join(Slot, Slot.id == Activity.slot_id)
-                    .where(Slot.ends_at >= start, Slot.ends_at < end, Slot.ends_at <= now, attended.exists()),
-                    ("activities_held", "co_organised_activities"))
+    return trees.add_up(db.session.execute(
+        sa.select(Activity.org_id, sa.func.count(Activity.id), sa.func.count(Activity.partner_unit_id))
+        .join(Slot, Slot.id == Activity.slot_id)
+        .where(Activity.org_id.in_(trees.ids), Slot.ends_at >= start, Slot.ends_at < end, Slot.ends_at <= now,
+               attended.exists()).group_by(Activity.org_id)), ("activities_held", "co_organised_activities"))
 
 
-def activity_figures(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
-    """`activity_figures_of` one org."""
-    return activity_figures_of([org], start, end, now)[org.id]
-
-
-def double_report_figures_of(orgs: list[Org], years: range) -> dict[int, dict]:
+def double_report_figures_of(trees: Subtrees, years: range) -> dict[int, dict]:
     """In-service party members who belong to each org's subtree — living there (home
     community), holding a party-member role there, or having reported there in the period's
     years — and those who reported to it; two statements for all the orgs."""
     serving = (Person.is_party_member.is_(True), Person.is_in_service.is_(True))
-    by_home = (by_subtree(orgs, Person.id.label("person_id")).join(Person, Person.home_community_id == BELOW.id)
-               .where(*serving))
-    by_role = (by_subtree(orgs, Membership.person_id).join(Membership, Membership.org_id == BELOW.id)
-               .join(Person, Person.id == Membership.person_id)
-               .where(Membership.role == Role.party_member.value, *serving))
-    reported = (by_subtree(orgs, DoubleReport.person_id).join(DoubleReport, DoubleReport.community_id == BELOW.id)
-                .where(DoubleReport.year.in_(list(years)), DoubleReport.status != ReportStatus.rejected.value))
-    belong = sa.union(by_home, by_role, reported).subquery()
-    in_service = {org.id: 0 for org in orgs}
-    for org_id, n in db.session.execute(sa.select(belong.c[0], sa.func.count()).group_by(belong.c[0])):
-        in_service[org_id] = n
-    confirmed = _grouped(orgs, by_subtree(orgs, sa.func.count(DoubleReport.person_id.distinct()))
-                         .join(DoubleReport, DoubleReport.community_id == BELOW.id)
-                         .where(DoubleReport.year.in_(list(years)),
-                                DoubleReport.status == ReportStatus.confirmed.value),
-                         ("double_reported",))
-    return {org.id: {"in_service_party_members": in_service[org.id],
-                     "double_reported": confirmed[org.id]["double_reported"],
-                     "double_report_share": _ratio(confirmed[org.id]["double_reported"], in_service[org.id])}
-            for org in orgs}
+    by_home = sa.select(Person.home_community_id, Person.id).where(Person.home_community_id.in_(trees.ids), *serving)
+    by_role = (sa.select(Membership.org_id, Membership.person_id).join(Person, Person.id == Membership.person_id)
+               .where(Membership.org_id.in_(trees.ids), Membership.role == Role.party_member.value, *serving))
+    reported = sa.select(DoubleReport.community_id, DoubleReport.person_id).where(
+        DoubleReport.community_id.in_(trees.ids), DoubleReport.year.in_(list(years)),
+        DoubleReport.status != ReportStatus.rejected.value)
+    in_service = trees.distinct(db.session.execute(sa.union(by_home, by_role, reported)))
+    confirmed = trees.distinct(db.session.execute(sa.select(DoubleReport.community_id, DoubleReport.person_id).where(
+        DoubleReport.community_id.in_(trees.ids), DoubleReport.year.in_(list(years)),
+        DoubleReport.status == ReportStatus.confirmed.value).distinct()))
+    return {org_id: {"in_service_party_members": in_service[org_id], "double_reported": confirmed[org_id],
+                     "double_report_share": _ratio(confirmed[org_id], in_service[org_id])}
+            for org_id in trees.orgs}
 
 
-def double_report_figures(org: Org, years: range) -> dict:
-    """`double_report_figures_of` one org."""
-    return double_report_figures_of([org], years)[org.id]
-
-
-def team_figures_of(orgs: list[Org]) -> dict[int, dict]:
+def team_figures_of(trees: Subtrees) -> dict[int, dict]:
     """Active teams, communities and grids of each org's subtree, and the grids with a leader
     and an active team; two statements for all the orgs."""
-    grid = BELOW.kind == OrgKind.grid.value
-    staffed = sa.and_(grid, sa.exists().where(Membership.org_id == BELOW.id, Membership.role == Role.grid_leader.value),
-                      sa.exists().where(Team.grid_id == BELOW.id, Team.is_active.is_(True)))
-    kinds = _grouped(orgs, by_subtree(orgs, *[sa.func.sum(sa.case((test, 1), else_=0)) for test in
-                                              (BELOW.kind == OrgKind.community.value, grid, staffed)]),
-                     ("communities", "grids", "grids_staffed"))
-    teams = _grouped(orgs, by_subtree(orgs, sa.func.count(Team.id)).join(Team, Team.org_id == BELOW.id)
-                     .where(Team.is_active.is_(True)), ("teams",))
-    return {org.id: {"communities": kinds[org.id]["communities"], "teams": teams[org.id]["teams"],
-                     "teams_per_community": _ratio(teams[org.id]["teams"], kinds[org.id]["communities"], 2),
-                     "grids": kinds[org.id]["grids"], "grids_staffed": kinds[org.id]["grids_staffed"]}
-            for org in orgs}
-
-
-def team_figures(org: Org) -> dict:
-    """`team_figures_of` one org."""
-    return team_figures_of([org])[org.id]
+    grid = Org.kind == OrgKind.grid.value
+    staffed = sa.and_(grid, sa.exists().where(Membership.org_id == Org.id, Membership.role == Role.grid_leader.value),
+                      sa.exists().where(Team.grid_id == Org.id, Team.is_active.is_(True)))
+    tests = (Org.kind == OrgKind.community.value, grid, staffed)
+    kinds = trees.add_up(db.session.execute(
+        sa.select(Org.id, *[sa.case((test, 1), else_=0) for test in tests]).where(Org.id.in_(trees.ids))),
+        ("communities", "grids", "grids_staffed"))
+    teams = trees.add_up(db.session.execute(
+        sa.select(Team.org_id, sa.func.count(Team.id)).where(Team.org_id.in_(trees.ids), Team.is_active.is_(True))
+        .group_by(Team.org_id)), ("teams",))
+    return {org_id: {"communities": kinds[org_id]["communities"], "teams": teams[org_id]["teams"],
+                     "teams_per_community": _ratio(teams[org_id]["teams"], kinds[org_id]["communities"], 2),
+                     "grids": kinds[org_id]["grids"], "grids_staffed": kinds[org_id]["grids_staffed"]}
+            for org_id in trees.orgs}
 
 
 def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
@@ -190,18 +186,19 @@ def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None =
     party_count = _count(party)
     minutes = _minutes_given(org, start, end)
     party_minutes = _minutes_given(org, start, end, person_filter=party)
-    services = service_figures(org, start, end)
+    trees = Subtrees([org])
+    services = service_figures_of(trees, start, end)[org.id]
     return {
         "org_id": org.id,
         "from": start,
         "to": end,
-        **activity_figures(org, start, end, now),
+        **activity_figures_of(trees, start, end, now)[org.id],
         "volunteer_hours": round(minutes / 60, 2),
         "party_members": party_count,
         "party_member_hours": round(party_minutes / 60, 2),
         "hours_per_party_member": _ratio(party_minutes / 60, party_count, 2),
-        **double_report_figures(org, years),
-        **team_figures(org),
+        **double_report_figures_of(trees, years)[org.id],
+        **team_figures_of(trees)[org.id],
         "service_bookings_delivered": services["delivered"],
         "service_ratings": services["ratings"],
         "mean_service_rating": services["mean_rating"],
