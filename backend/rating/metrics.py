@@ -22,11 +22,11 @@ from backend.core.periods import years_of
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
+from backend.orgs.subtrees import Subtrees
 from backend.polls.service import criterion_tallies_of
 from backend.rating.models import Meeting, MeetingStatus
 from backend.services import figures as services
 from backend.stats.service import (
-    Subtrees,
     activity_figures_of,
     double_report_figures_of,
     service_figures_of,
@@ -113,13 +113,13 @@ class Context(_Year):
 def _wish_stats(batch: Batch) -> dict:
     if batch.full:
         return {org.id: wish_stats(org, batch.start, batch.end, batch.until) for org in batch.orgs}
-    return figures.read(batch.orgs, batch.year, batch.until)
+    return figures.read(batch.orgs, batch.year, batch.until, batch.subtrees)
 
 
 def _services(batch: Batch) -> dict:
     if batch.full:
         return service_figures_of(batch.subtrees, batch.start, batch.end)
-    return services.read(batch.orgs, batch.year)
+    return services.read(batch.orgs, batch.year, batch.subtrees)
 
 
 def _activities(batch: Batch) -> dict:

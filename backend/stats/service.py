@@ -5,7 +5,6 @@ Hours come from the ledger (what was actually credited), never from sign-ups."""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from backend.extensions import db, utcnow
 from backend.hours.models import AccountKind, HoursEntry, Unit
 from backend.orgs.models import Org, OrgKind
 from backend.orgs.service import org_for
+from backend.orgs.subtrees import Subtrees
 from backend.people.models import Membership, Person, Role
 from backend.services.models import ServiceBooking, ServiceSlot
 from backend.teams.models import Team
@@ -63,45 +63,6 @@ def _count(select: sa.Select) -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())))
 
 
-class Subtrees:
-    """Orgs and their subtrees, read with one statement: every org under the path they all
-    share, placed under each of them whose id its path holds. Figures are then read per org of
-    the subtrees (`ids`, an index lookup each) and added up per org asked about (`tops`) —
-    rather than joining each org to the others by a path prefix, which no index serves."""
-
-    def __init__(self, orgs: list[Org]) -> None:
-        self.orgs = [org.id for org in orgs]
-        wanted = set(self.orgs)
-        shared = os.path.commonprefix([org.path for org in orgs])
-        self.tops: dict[int, list[int]] = {}
-        for org_id, path in db.session.execute(sa.select(Org.id, Org.path)
-                                               .where(Org.path.startswith(shared[:shared.rfind("/") + 1]))):
-            found = [int(part) for part in path.strip("/").split("/") if int(part) in wanted]
-            if found:
-                self.tops[org_id] = found
-
-    @property
-    def ids(self) -> list[int]:
-        return list(self.tops)
-
-    def add_up(self, rows, names: tuple[str, ...]) -> dict[int, dict]:
-        """{org id: {name: sum}} from rows (org id of the subtrees, *values), 0 where none."""
-        found = {org_id: dict.fromkeys(names, 0) for org_id in self.orgs}
-        for org_id, *values in rows:
-            for top in self.tops[org_id]:
-                for name, value in zip(names, values, strict=True):
-                    found[top][name] += int(value or 0)
-        return found
-
-    def distinct(self, rows) -> dict[int, int]:
-        """{org id: how many different things} from rows (org id of the subtrees, thing)."""
-        found: dict[int, set] = {org_id: set() for org_id in self.orgs}
-        for org_id, thing in rows:
-            for top in self.tops[org_id]:
-                found[top].add(thing)
-        return {org_id: len(things) for org_id, things in found.items()}
-
-
 def service_figures_of(trees: Subtrees, start: datetime, end: datetime) -> dict[int, dict]:
     """Micro-services each org's subtree delivered in the period, and the residents' ratings
     given in it (how many, their mean), counted from every booking, two statements for all
@@ -124,6 +85,11 @@ def service_figures_of(trees: Subtrees, start: datetime, end: datetime) -> dict[
                Booking.rating.is_not(None), in_time).group_by(Slot.org_id)), ("ratings", "total"))
     return {org_id: {"delivered": delivered[org_id]["delivered"], "ratings": (n := rated[org_id]["ratings"]),
                      "mean_rating": round(rated[org_id]["total"] / n, 2) if n else None} for org_id in trees.orgs}
+
+
+def service_figures(org: Org, start: datetime, end: datetime) -> dict:
+    """`service_figures_of` one org."""
+    return service_figures_of(Subtrees([org]), start, end)[org.id]
 
 
 def activity_figures_of(trees: Subtrees, start: datetime, end: datetime, now: datetime | None = None
