@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import sqlalchemy as sa
 
 from backend.extensions import db
@@ -11,21 +9,23 @@ from backend.orgs.models import Org
 
 
 class Subtrees:
-    """Orgs and their subtrees, read with one statement: every org under the path they all
-    share, placed under each of them whose id its path holds. Figures are then read per org of
-    the subtrees (`ids`, an index lookup each) and added up per org asked about (`tops`) —
-    rather than joining each org to the others by a path prefix, which no index serves."""
+    """Orgs and their subtrees, read with one statement: every org whose path begins with one
+    of theirs (the paths compared by their first characters, a set lookup per row), placed
+    under each of them whose id its path holds. Figures are then read per org of the subtrees
+    (`ids`, an index lookup each) and added up per org asked about (`tops`) — rather than
+    joining each org to the others by a path prefix (LIKE top.path || '%'), which compares
+    every pair."""
 
     def __init__(self, orgs: list[Org]) -> None:
         self.orgs = [org.id for org in orgs]
         wanted = set(self.orgs)
-        shared = os.path.commonprefix([org.path for org in orgs])
+        by_length: dict[int, set[str]] = {}
+        for org in orgs:
+            by_length.setdefault(len(org.path), set()).add(org.path)
         self.tops: dict[int, list[int]] = {}
-        for org_id, path in db.session.execute(sa.select(Org.id, Org.path)
-                                               .where(Org.path.startswith(shared[:shared.rfind("/") + 1]))):
-            found = [int(part) for part in path.strip("/").split("/") if int(part) in wanted]
-            if found:
-                self.tops[org_id] = found
+        for org_id, path in db.session.execute(sa.select(Org.id, Org.path).where(sa.or_(
+                *[sa.func.substr(Org.path, 1, length).in_(sorted(paths)) for length, paths in by_length.items()]))):
+            self.tops[org_id] = [int(part) for part in path.strip("/").split("/") if int(part) in wanted]
 
     @property
     def ids(self) -> list[int]:
