@@ -54,11 +54,11 @@ def test_a_batch_computes_what_each_scorecard_alone_computes_on_the_demo_data(ap
 
 
 WORLD = st.lists(st.tuples(st.sampled_from(["meeting", "team", "member", "report", "wish"]),
-                           st.integers(0, 6), st.integers(0, 11)), max_size=10)
+                           st.integers(0, 6), st.integers(0, 11)), max_size=8)
 KINDS = ["joint", "theme_day", "committee", "group", "general", "lecture"]
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=WORLD)
 def test_a_batch_computes_what_each_scorecard_alone_computes_on_random_worlds(app, ops):
     """Orgs of a street, its communities and grids, with meetings, teams, party members (by
