@@ -17,12 +17,12 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from backend.extensions import db, utcnow
 from backend.polls.models import AUDIENCE_LABELS, Audience
-from backend.polls.service import criterion_tallies
 from backend.rating import deductions
-from backend.rating.metrics import METRICS, Context, phrase
+from backend.rating.metrics import METRICS, Batch, Context, phrase
 from backend.rating.models import CriterionScore, Scorecard, ScoreEvent, Source
 from backend.rating.rubrics import criteria_of, items_of, poll_audiences
 
@@ -209,15 +209,38 @@ def lock(card: Scorecard) -> Scorecard:
     return card
 
 
+def lock_many(ids: list[int]) -> list[Scorecard]:
+    """`lock` many scorecards in one statement (their criteria and orgs in one more each), in
+    the order of their ids: a batch's scorecards held for the batch's writes."""
+    return list(db.session.scalars(
+        sa.select(Scorecard).where(Scorecard.id.in_(ids)).order_by(Scorecard.id).with_for_update()
+        .options(selectinload(Scorecard.criteria), selectinload(Scorecard.org))
+        .execution_options(populate_existing=True)))
+
+
+def batches(cards: list[Scorecard], now: datetime, *, full: bool = False) -> dict[int, Batch]:
+    """Scorecard id â†’ the batch its figures are read in: one per campaign year among `cards`."""
+    by_year: dict[int, list[Scorecard]] = {}
+    for card in cards:
+        by_year.setdefault(card.period.year, []).append(card)
+    found = {}
+    for year, same_year in by_year.items():
+        batch = Batch([card.org for card in same_year], year, now, full)
+        found.update(dict.fromkeys((card.id for card in same_year), batch))
+    return found
+
+
 def compute(card: Scorecard, codes: set[str] | None = None, now: datetime | None = None, *,
-            full: bool = False) -> dict[str, Computed]:
+            full: bool = False, batch: Batch | None = None) -> dict[str, Computed]:
     """What the data give, as of `now`, for the poll and metric criteria in `codes` (all of
     them, and the manual ones scored by deduction ticks, when None); nothing is stored.
-    `full` counts the figures from every row rather than their running totals."""
+    `full` counts the figures from every row rather than their running totals. `batch` (see
+    `batches`), when given, reads the figures together with other scorecards' and holds `now`
+    and `full`; the result is the same as without it."""
     rubric = card.period.rubric.body
     by_code = items_of(rubric)
-    ctx = Context(org=card.org, year=card.period.year, now=now or utcnow(), full=full)
-    tallies = None
+    batch = batch or Batch([card.org], card.period.year, now or utcnow(), full)
+    ctx = batch.context(card.org)
     results: dict[str, Computed] = {}
     for row in card.criteria:
         if codes is not None and row.code not in codes:
@@ -225,8 +248,7 @@ def compute(card: Scorecard, codes: set[str] | None = None, now: datetime | None
         if row.source == Source.metric:
             results[row.code] = metric_points(by_code[row.code], ctx)
         elif row.source == Source.poll:
-            if tallies is None:
-                tallies = criterion_tallies(card.period_id, card.org_id)
+            tallies = batch.tallies(card.period_id)[card.org_id]
             results[row.code] = poll_points(by_code[row.code], rubric, tallies.get(row.code, []))
         elif codes is None and (row.inputs or {}).get("by") == "deductions":
             results[row.code] = deduction_points(by_code[row.code], row.max_points, row.deductions)
@@ -239,6 +261,13 @@ def recompute(card: Scorecard, codes: set[str] | None = None, *, cause: str = "é
     counts the figures from every row rather than their running totals."""
     now = now or utcnow()
     return store(card, compute(card, codes, now, full=full), cause, now)
+
+
+def recompute_many(cards: list[Scorecard], *, cause: str, now: datetime | None = None) -> list[ScoreEvent]:
+    """`recompute` every criterion of each of `cards`, their figures read together."""
+    now = now or utcnow()
+    found = batches(cards, now)
+    return [event for card in cards for event in store(card, compute(card, batch=found[card.id]), cause, now)]
 
 
 def same(row: CriterionScore, computed: Computed) -> bool:

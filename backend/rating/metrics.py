@@ -6,7 +6,8 @@ needs. The wish and service figures come from their running totals (`backend.wis
 `backend.services.figures`), so the live recompute in a write's transaction costs the same
 whatever the history; a full context (`full=True`, the nightly check) counts them from every
 row, as the statistics API does.
-One scoring pass computes each set once.
+One scoring pass computes each set once, and a `Batch` of orgs reads each set once for all of
+them, so a campaign's thousands of scorecards cost a few statements per set, not per org.
 """
 
 from __future__ import annotations
@@ -21,23 +22,25 @@ from backend.core.periods import years_of
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
+from backend.orgs.subtrees import Subtrees
+from backend.polls.service import criterion_tallies_of
 from backend.rating.models import Meeting, MeetingStatus
 from backend.services import figures as services
-from backend.stats.service import activity_figures, double_report_figures, service_figures, team_figures
+from backend.stats.service import (
+    activity_figures_of,
+    double_report_figures_of,
+    service_figures_of,
+    team_figures_of,
+)
 from backend.wishes import figures
 from backend.wishes.service import wish_stats
 
 
-@dataclass
-class Context:
-    """One org, its campaign year [start, end), and the time the figures are taken; `full`
-    counts the wish figures from every wish rather than reading their running totals."""
+class _Year:
+    """A campaign year [start, end) and the time the figures are taken."""
 
-    org: Org
     year: int
     now: datetime
-    full: bool = False
-    cache: dict = field(default_factory=dict)
 
     @property
     def start(self) -> datetime:
@@ -52,45 +55,98 @@ class Context:
         """The figures stop at the end of the year, or now if the year is under way."""
         return min(self.now, self.end)
 
-    def stats(self, name: str) -> dict:
-        if name not in self.cache:
-            self.cache[name] = _SETS[name](self)
-        return self.cache[name]
+
+class Batch(_Year):
+    """Orgs whose figures are taken together, for one campaign year as of `now`: the first
+    time a metric of any of them asks for a figure set, the set is read for all of them, with
+    the same few statements whatever their number (`full`: the wish figures counted from every
+    wish rather than read from their running totals, per org). So is each campaign's poll
+    tallies."""
+
+    def __init__(self, orgs: list[Org], year: int, now: datetime, full: bool = False) -> None:
+        self.orgs, self.year, self.now, self.full = list(orgs), year, now, full
+        self.sets: dict[str, dict[int, object]] = {}
+        self._subtrees: Subtrees | None = None
+        self.polls: dict[int, dict[int, dict]] = {}
+
+    @property
+    def subtrees(self) -> Subtrees:
+        """The orgs' subtrees, read the first time a figure set needs them."""
+        if self._subtrees is None:
+            self._subtrees = Subtrees(self.orgs)
+        return self._subtrees
+
+    def stats(self, name: str) -> dict[int, object]:
+        if name not in self.sets:
+            self.sets[name] = _SETS[name](self)
+        return self.sets[name]
+
+    def tallies(self, period_id: int) -> dict[int, dict[str, list[dict]]]:
+        """Per org, the campaign's poll tallies per criterion (`criterion_tallies_of`)."""
+        if period_id not in self.polls:
+            self.polls[period_id] = criterion_tallies_of(period_id, [org.id for org in self.orgs])
+        return self.polls[period_id]
+
+    def context(self, org: Org) -> Context:
+        return Context(org=org, year=self.year, now=self.now, full=self.full, batch=self)
 
 
-def _wish_stats(ctx: Context) -> dict:
-    if ctx.full:
-        return wish_stats(ctx.org, ctx.start, ctx.end, ctx.until)
-    return figures.read([ctx.org], ctx.year, ctx.until)[ctx.org.id]
+@dataclass
+class Context(_Year):
+    """One org, its campaign year, the time the figures are taken and whether they are
+    counted in full; its figures come from `batch` (a batch of its own when none is given)."""
+
+    org: Org
+    year: int
+    now: datetime
+    full: bool = False
+    batch: Batch | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.batch is None:
+            self.batch = Batch([self.org], self.year, self.now, self.full)
+
+    def stats(self, name: str):
+        return self.batch.stats(name)[self.org.id]
 
 
-def _services(ctx: Context) -> dict:
-    if ctx.full:
-        return service_figures(ctx.org, ctx.start, ctx.end)
-    return services.read([ctx.org], ctx.year)[ctx.org.id]
+def _wish_stats(batch: Batch) -> dict:
+    if batch.full:
+        return {org.id: wish_stats(org, batch.start, batch.end, batch.until) for org in batch.orgs}
+    return figures.read(batch.orgs, batch.year, batch.until, batch.subtrees)
 
 
-def _activities(ctx: Context) -> dict:
-    return activity_figures(ctx.org, ctx.start, ctx.end, ctx.until)
+def _services(batch: Batch) -> dict:
+    if batch.full:
+        return service_figures_of(batch.subtrees, batch.start, batch.end)
+    return services.read(batch.orgs, batch.year, batch.subtrees)
 
 
-def _double_reports(ctx: Context) -> dict:
-    return double_report_figures(ctx.org, years_of(ctx.start, ctx.end))
+def _activities(batch: Batch) -> dict:
+    return activity_figures_of(batch.subtrees, batch.start, batch.end, batch.until)
 
 
-def _teams(ctx: Context) -> dict:
-    return team_figures(ctx.org)
+def _double_reports(batch: Batch) -> dict:
+    return double_report_figures_of(batch.subtrees, years_of(batch.start, batch.end))
 
 
-def _meetings(ctx: Context) -> list[tuple[str, date]]:
-    return [tuple(row) for row in db.session.execute(
-        sa.select(Meeting.kind, Meeting.held_on).join(Org, Org.id == Meeting.org_id)
-        .where(Org.path.startswith(ctx.org.path), Meeting.status == MeetingStatus.counted.value,
-               Meeting.held_on >= date(ctx.year, 1, 1),
-               Meeting.held_on < date(ctx.year + 1, 1, 1)))]
+def _teams(batch: Batch) -> dict:
+    return team_figures_of(batch.subtrees)
 
 
-_SETS: dict[str, Callable[[Context], object]] = {
+def _meetings(batch: Batch) -> dict[int, list[tuple[str, date]]]:
+    held: dict[int, list[tuple[str, date]]] = {org.id: [] for org in batch.orgs}
+    for org_id, kind, held_on in db.session.execute(
+            sa.select(Meeting.org_id, Meeting.kind, Meeting.held_on)
+            .where(Meeting.org_id.in_(batch.subtrees.ids), Meeting.status == MeetingStatus.counted.value,
+                   Meeting.held_on >= date(batch.year, 1, 1), Meeting.held_on < date(batch.year + 1, 1, 1))
+            .order_by(Meeting.held_on, Meeting.id)):
+        for top in batch.subtrees.tops[org_id]:
+            held[top].append((kind, held_on))
+    return held
+
+
+_SETS: dict[str, Callable[[Batch], dict[int, object]]] = {
     "wishes": _wish_stats, "services": _services, "activities": _activities, "double_reports": _double_reports,
     "teams": _teams, "meetings": _meetings}
 

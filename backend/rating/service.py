@@ -75,7 +75,7 @@ def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_i
     db.session.add(period)
     db.session.flush()
     # Scorecards and their criteria in one statement each, whatever the number of orgs; then
-    # each scorecard's first figures, flushed together at the end.
+    # their first figures, read for every org together and flushed together at the end.
     db.session.execute(sa.insert(Scorecard), [{"period_id": period.id, "org_id": o.id, "standards": {}}
                                               for o in sorted(orgs, key=lambda o: o.id)])
     card_ids = db.session.scalars(sa.select(Scorecard.id).where(Scorecard.period_id == period.id)).all()
@@ -84,8 +84,7 @@ def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_i
     cards = db.session.scalars(sa.select(Scorecard).where(Scorecard.period_id == period.id).order_by(Scorecard.id)
                                .options(selectinload(Scorecard.org), selectinload(Scorecard.criteria))).all()
     with db.session.no_autoflush:
-        for card in cards:
-            engine.recompute(card, cause="创评开始")
+        engine.recompute_many(cards, cause="创评开始")
     ledger.append(period, "period_created", actor_id=actor.person.id, name=name, year=year,
                   rubric={"code": rubric.code, "version": rubric.version, "hash": rubric.content_hash},
                   org_ids=sorted(o.id for o in orgs))
@@ -110,9 +109,7 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None, *, from_p
         # Leaving audit publishes the results: the figures freeze and the appeal clock starts.
         # Through the drift check, like every full recompute: publication never papers over drift.
         # Thorough, as at night: what is published is counted from the rows themselves.
-        recorded = watch.RecordedCache()
-        for card in period.scorecards:
-            watch.audit(card, cause="结果发布前核算", recorded=recorded, thorough=True)
+        _audit_for_publication(period)
         period.published_on = today()
         period.appeal_deadline = add_working_days(
             period.published_on, period.rubric.body["rules"].get("appeal_working_days", 15),
@@ -128,6 +125,29 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None, *, from_p
     _tell(role_holders([c.org_id for c in period.scorecards], [Role.secretary]), "period_phase", period,
           f"{period.name}已进入“{PHASE_LABELS[target]}”阶段")
     return period
+
+
+def _audit_for_publication(period: RatingPeriod) -> None:
+    """Audit every scorecard of `period` (thorough) in units, each its own short transaction
+    (`watch.audit_in_units`), so a district's thousands of scorecards never hold SQLite's
+    write lock, nor their rows, for the whole audit; then take the campaign's row again for
+    the transaction that publishes it.
+
+    No half-audited campaign is ever seen published. Until the publishing transaction commits,
+    the campaign is in audit: every scorecard's scores are live, whether its unit has been
+    audited yet or not, and a write between two units recomputes the scorecards it touches in
+    its own transaction, exactly as it would have before publication began. The phase, the
+    publication date and its ledger entry then commit together in one transaction, after every
+    unit: readers see the campaign either in audit or published with every scorecard audited
+    and whatever live writes came after. A second publication that waited finds the campaign
+    published once it holds its row, and stops (stale_phase) before writing anything."""
+    ids = list(db.session.scalars(sa.select(Scorecard.id).where(Scorecard.period_id == period.id)
+                                  .order_by(Scorecard.id)))
+    watch.audit_in_units(ids, cause="结果发布前核算", now=utcnow(), thorough=True, phases=(Phase.audit,))
+    db.session.refresh(period, with_for_update=True)
+    if period.phase != Phase.audit:
+        phase = Phase(period.phase)
+        raise Conflict(f"创评已在“{PHASE_LABELS[phase]}”阶段，请刷新后再试", code="stale_phase")
 
 
 def _tell(person_ids: list[int], kind: str, period: RatingPeriod, message: str) -> None:

@@ -42,6 +42,7 @@ from backend.polls import service as polls
 from backend.polls.models import Poll
 from backend.rating import engine, ledger
 from backend.rating.engine import Computed
+from backend.rating.metrics import Batch
 from backend.rating.models import LIVE_PHASES, CriterionScore, RatingPeriod, Scorecard, ScoreEvent, Source
 from backend.rating.rubrics import items_of
 from backend.services import figures as service_figures
@@ -63,14 +64,18 @@ class Drift:
         return {"what": self.what, "old": self.old, "new": self.new}
 
 
-#: A job over every live scorecard commits after as many as it gets through in this long, so
-#: it never holds SQLite's write lock (or a PostgreSQL scorecard lock) for its whole run.
+#: A job over every live scorecard commits after units of scorecards that take about this long,
+#: so it never holds SQLite's write lock (or a PostgreSQL scorecard lock) for its whole run.
 UNIT_SECONDS = 0.05
 #: On SQLite, the pause after each unit. Nobody queues a writer waiting for the lock: a job
 #: that took the lock again at once would starve it. SQLite's busy handler looks again 1, 2,
 #: 5, 10, 15, 20, 25, 25, 25, 50 and 50 ms apart, then every 100 ms: a writer that began
 #: waiting during a unit of up to about 180 ms looks at most 50 ms apart, so sees this pause.
 SQLITE_PAUSE_SECONDS = 0.05
+#: A job's first unit, before it knows how long a scorecard takes, and the largest: past a few
+#: hundred scorecards a batch's statements cost next to nothing per scorecard.
+FIRST_UNIT = 4
+LARGEST_UNIT = 400
 
 
 def live_cards() -> list[Scorecard]:
@@ -115,15 +120,26 @@ def audit(card: Scorecard, *, cause: str, now: datetime | None = None, thorough:
     `recorded` reads what the ledger holds (a `RecordedCache` over many scorecards), once the
     scorecard is locked, so no entry committed before the lock is missed.
     Returns the drift found and the score events written."""
-    return _audit_locked(engine.lock(card), cause=cause, now=now or utcnow(), thorough=thorough, recorded=recorded)
+    return audit_many([engine.lock(card)], cause=cause, now=now or utcnow(), thorough=thorough,
+                      recorded=recorded)[0]
 
 
-def _audit_locked(card: Scorecard, *, cause: str, now: datetime, thorough: bool,
+def audit_many(cards: list[Scorecard], *, cause: str, now: datetime, thorough: bool,
+               recorded: Callable[[RatingPeriod], Recorded]) -> list[tuple[list[Drift], list[ScoreEvent]]]:
+    """`audit` each of `cards`, locked by the caller, their figures read together; per card,
+    as `audit` answers. The thorough recounts (which repair what they find) all come first, so
+    the figures read for the batch are the repaired ones."""
+    found = {card.id: _tally_drift(card) + _figure_drift(card) if thorough else [] for card in cards}
+    together = engine.batches(cards, now, full=thorough)
+    return [_audit_locked(card, found[card.id], together[card.id], cause=cause, now=now, recorded=recorded)
+            for card in cards]
+
+
+def _audit_locked(card: Scorecard, found: list[Drift], batch: Batch, *, cause: str, now: datetime,
                   recorded: Callable[[RatingPeriod], Recorded]) -> tuple[list[Drift], list[ScoreEvent]]:
-    found = _tally_drift(card) + _figure_drift(card) if thorough else []
-    current = engine.compute(card, now=now, full=thorough)
+    current = engine.compute(card, batch=batch)
     recorded = recorded(card.period)
-    found += _computed_drift(card, current, full=thorough) + _manual_drift(card, recorded.scores)
+    found += _computed_drift(card, current, full=batch.full) + _manual_drift(card, recorded.scores)
     found += _override_drift(card, recorded.overrides)
     found += _total_drift(card, found)
     events: list[ScoreEvent] = []
@@ -136,35 +152,44 @@ def _audit_locked(card: Scorecard, *, cause: str, now: datetime, thorough: bool,
     return found, events
 
 
-def audit_live(*, cause: str, now: datetime | None = None, thorough: bool = False) -> tuple[int, int]:
-    """`audit` every live scorecard; (score events written, scorecards found drifted).
+def audit_in_units(ids: list[int], *, cause: str, now: datetime, thorough: bool = False,
+                   phases: tuple[str, ...] = LIVE_PHASES) -> tuple[int, int]:
+    """`audit` the scorecards `ids` (those whose campaign is still in one of `phases` once
+    they are locked), committing after each unit; (score events written, scorecards found
+    drifted).
 
-    A job, not a request: it commits in units of about UNIT_SECONDS (each scorecard whole,
-    under its lock), so web writes go through between units however many scorecards there
-    are; a failure loses only the unit it happened in."""
-    now = now or utcnow()
-    ids = [card.id for card in live_cards()]
-    db.session.commit()
+    A unit is a batch of scorecards locked, read and written together, sized from the last
+    one to take about UNIT_SECONDS, so web writes go through between units however many
+    scorecards there are; a failure loses only the unit it happened in."""
     pause = SQLITE_PAUSE_SECONDS if db.engine.dialect.name == "sqlite" else 0
     recorded = RecordedCache()
     events = drifted = 0
-    unit_started = time.monotonic()
-    for card_id in ids:
-        card = db.session.get(Scorecard, card_id)
-        # Under the scorecard's lock, its campaign may have been published since the list was read.
-        if card is None or _phase(engine.lock(card)) not in LIVE_PHASES:
-            continue
-        found, written = _audit_locked(card, cause=cause, now=now, thorough=thorough, recorded=recorded)
-        events, drifted = events + len(written), drifted + bool(found)
-        if time.monotonic() - unit_started >= UNIT_SECONDS:
-            db.session.commit()
+    size, done = FIRST_UNIT, 0
+    while done < len(ids):
+        started = time.monotonic()
+        unit = ids[done:done + size]
+        cards = engine.lock_many(unit)
+        # Under the scorecards' locks, a campaign may have been published since the list was read.
+        open_periods = set(db.session.scalars(sa.select(RatingPeriod.id).where(
+            RatingPeriod.id.in_({card.period_id for card in cards}), RatingPeriod.phase.in_(phases))))
+        for found, written in audit_many([card for card in cards if card.period_id in open_periods], cause=cause,
+                                         now=now, thorough=thorough, recorded=recorded):
+            events, drifted = events + len(written), drifted + bool(found)
+        db.session.commit()
+        done += len(unit)
+        per_card = max(time.monotonic() - started, 1e-6) / len(unit)
+        size = max(1, min(LARGEST_UNIT, int(UNIT_SECONDS / per_card)))
+        if done < len(ids):
             time.sleep(pause)
-            unit_started = time.monotonic()
     return events, drifted
 
 
-def _phase(card: Scorecard) -> str:
-    return db.session.scalar(sa.select(RatingPeriod.phase).where(RatingPeriod.id == card.period_id))
+def audit_live(*, cause: str, now: datetime | None = None, thorough: bool = False) -> tuple[int, int]:
+    """`audit` every live scorecard, in units (`audit_in_units`); (score events written,
+    scorecards found drifted). A job, not a request."""
+    ids = [card.id for card in live_cards()]
+    db.session.commit()
+    return audit_in_units(ids, cause=cause, now=now or utcnow(), thorough=thorough)
 
 
 def check_scores(now: datetime | None = None) -> int:

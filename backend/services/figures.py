@@ -17,13 +17,14 @@ from dataclasses import astuple, dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from backend.bookings.models import Booking, Slot
 from backend.core.db import add_to, hook_sessions, session_flag
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
+from backend.orgs.subtrees import Subtrees
 from backend.services.models import ServiceBooking, ServiceFigures, ServiceSlot
 
 _PENDING = "service_figures_pending"
@@ -207,17 +208,15 @@ def install() -> None:
 
 # --- reading them --------------------------------------------------------------------------------
 
-def read(orgs: list[Org], year: int) -> dict[int, dict]:
-    """Deliveries and ratings of `year` for each org's subtree, one query for all the orgs:
-    {"delivered", "ratings", "mean_rating"}."""
+def read(orgs: list[Org], year: int, trees: Subtrees | None = None) -> dict[int, dict]:
+    """Deliveries and ratings of `year` for each org's subtree, one query for all the orgs
+    (`trees`: their subtrees, when already read): {"delivered", "ratings", "mean_rating"}."""
     settle()
-    top, below = aliased(Org), aliased(Org)
-    totals = {org.id: dict.fromkeys(COUNTERS, 0) for org in orgs}
-    for top_id, *values in db.session.execute(
-            sa.select(top.id, *[sa.func.sum(getattr(ServiceFigures, c)) for c in COUNTERS])
-            .join(below, below.path.startswith(top.path)).join(ServiceFigures, ServiceFigures.org_id == below.id)
-            .where(top.id.in_([org.id for org in orgs]), ServiceFigures.year == year).group_by(top.id)):
-        totals[top_id] = dict(zip(COUNTERS, map(int, values), strict=True))
+    trees = trees or Subtrees(orgs)
+    totals = trees.add_up(db.session.execute(
+        sa.select(ServiceFigures.org_id, *[sa.func.sum(getattr(ServiceFigures, c)) for c in COUNTERS])
+        .where(ServiceFigures.org_id.in_(trees.ids), ServiceFigures.year == year).group_by(ServiceFigures.org_id)),
+        COUNTERS)
     return {org_id: {"delivered": t["delivered"], "ratings": t["ratings"],
                      "mean_rating": round(t["rating_sum"] / t["ratings"], 2) if t["ratings"] else None}
             for org_id, t in totals.items()}

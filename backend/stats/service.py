@@ -21,6 +21,7 @@ from backend.extensions import db, utcnow
 from backend.hours.models import AccountKind, HoursEntry, Unit
 from backend.orgs.models import Org, OrgKind
 from backend.orgs.service import org_for
+from backend.orgs.subtrees import Subtrees
 from backend.people.models import Membership, Person, Role
 from backend.services.models import ServiceBooking, ServiceSlot
 from backend.teams.models import Team
@@ -33,15 +34,6 @@ def _ratio(part: float, whole: float, digits: int = 4) -> float | None:
 
 def _subtree_ids(org: Org) -> sa.Select:
     return sa.select(Org.id).where(Org.path.startswith(org.path))
-
-
-def activities_held(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> sa.Select:
-    """Activities of the subtree that ended in the period with at least one person attending."""
-    now = now or utcnow()
-    attended = sa.select(Booking.id).where(Booking.slot_id == Slot.id, Booking.status == BookingStatus.attended.value)
-    return (sa.select(Activity).join(Slot, Slot.id == Activity.slot_id)
-            .where(Activity.org_id.in_(_subtree_ids(org)), Slot.ends_at >= start, Slot.ends_at < end,
-                   Slot.ends_at <= now, attended.exists()))
 
 
 def _minutes_given(org: Org, start: datetime, end: datetime, person_filter=None) -> int:
@@ -67,75 +59,89 @@ def _party_member_ids(org: Org, years: range) -> sa.Select:
     return sa.union(by_role, by_report)
 
 
-def _in_service_ids(org: Org, years: range) -> sa.Select:
-    """In-service party members who belong here: living here (home community), holding a
-    party-member role here, or having reported here in the period's years."""
-    subtree = _subtree_ids(org)
-    known = sa.select(Person.id).where(Person.is_party_member.is_(True), Person.is_in_service.is_(True), sa.or_(
-        Person.home_community_id.in_(subtree),
-        sa.exists().where(Membership.person_id == Person.id, Membership.role == Role.party_member.value,
-                          Membership.org_id.in_(subtree))))
-    reported = sa.select(DoubleReport.person_id).where(
-        DoubleReport.community_id.in_(subtree), DoubleReport.year.in_(list(years)),
-        DoubleReport.status != ReportStatus.rejected.value)
-    return sa.union(known, reported)
-
-
 def _count(select: sa.Select) -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery())))
 
 
-def service_figures(org: Org, start: datetime, end: datetime) -> dict:
-    """Micro-services the subtree delivered in the period, and the residents' ratings given in
-    it (how many, their mean), counted from every booking: {"delivered", "ratings",
-    "mean_rating"}. The star rating's live scores read the same from running totals
-    (`backend.services.figures`); the nightly check compares the two."""
+def service_figures_of(trees: Subtrees, start: datetime, end: datetime) -> dict[int, dict]:
+    """Micro-services each org's subtree delivered in the period, and the residents' ratings
+    given in it (how many, their mean), counted from every booking, two statements for all
+    the orgs: {org id: {"delivered", "ratings", "mean_rating"}}. The star rating's live scores
+    read the same from running totals (`backend.services.figures`); the nightly check compares
+    the two."""
     # A delivery marked before its time began (the rule now refuses it) is not one: neither it
     # nor its rating counts.
     in_time = ServiceBooking.delivered_at >= Slot.starts_at
-    delivered = _count(sa.select(ServiceBooking.id).join(Booking, Booking.id == ServiceBooking.booking_id)
-                       .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
-                       .join(Slot, Slot.id == Booking.slot_id)
-                       .where(Slot.org_id.in_(_subtree_ids(org)), in_time, ServiceBooking.delivered_at >= start,
-                              ServiceBooking.delivered_at < end))
-    n, total = db.session.execute(
-        sa.select(sa.func.count(Booking.rating), sa.func.sum(Booking.rating))
-        .join(ServiceBooking, ServiceBooking.booking_id == Booking.id).join(Slot, Slot.id == Booking.slot_id)
-        .where(Slot.org_id.in_(_subtree_ids(org)), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
-               Booking.rating.is_not(None), in_time)).one()
-    return {"delivered": delivered, "ratings": int(n), "mean_rating": round(int(total) / n, 2) if n else None}
+    delivered = trees.add_up(db.session.execute(
+        sa.select(Slot.org_id, sa.func.count(ServiceBooking.id)).join(Booking, Booking.slot_id == Slot.id)
+        .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
+        .join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
+        .where(Slot.org_id.in_(trees.ids), in_time, ServiceBooking.delivered_at >= start,
+               ServiceBooking.delivered_at < end).group_by(Slot.org_id)), ("delivered",))
+    rated = trees.add_up(db.session.execute(
+        sa.select(Slot.org_id, sa.func.count(Booking.rating), sa.func.sum(Booking.rating))
+        .join(Booking, Booking.slot_id == Slot.id).join(ServiceBooking, ServiceBooking.booking_id == Booking.id)
+        .where(Slot.org_id.in_(trees.ids), ServiceBooking.rated_at >= start, ServiceBooking.rated_at < end,
+               Booking.rating.is_not(None), in_time).group_by(Slot.org_id)), ("ratings", "total"))
+    return {org_id: {"delivered": delivered[org_id]["delivered"], "ratings": (n := rated[org_id]["ratings"]),
+                     "mean_rating": round(rated[org_id]["total"] / n, 2) if n else None} for org_id in trees.orgs}
 
 
-def activity_figures(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
-    """Activities of the subtree held in the period (ended, someone attended), and those
-    co-organised with a unit in the area."""
-    held = activities_held(org, start, end, now)
-    return {"activities_held": _count(held),
-            "co_organised_activities": _count(held.where(Activity.partner_unit_id.is_not(None)))}
+def service_figures(org: Org, start: datetime, end: datetime) -> dict:
+    """`service_figures_of` one org."""
+    return service_figures_of(Subtrees([org]), start, end)[org.id]
 
 
-def double_report_figures(org: Org, years: range) -> dict:
-    """In-service party members who belong to the subtree, and those who reported to it."""
-    in_service = _count(_in_service_ids(org, years))
-    reported = _count(sa.select(DoubleReport.person_id).where(
-        DoubleReport.community_id.in_(_subtree_ids(org)), DoubleReport.year.in_(list(years)),
-        DoubleReport.status == ReportStatus.confirmed.value).distinct())
-    return {"in_service_party_members": in_service, "double_reported": reported,
-            "double_report_share": _ratio(reported, in_service)}
+def activity_figures_of(trees: Subtrees, start: datetime, end: datetime, now: datetime | None = None
+                        ) -> dict[int, dict]:
+    """Activities of each org's subtree held in the period (ended, someone attended), and
+    those co-organised with a unit in the area; one statement for all the orgs."""
+    now = now or utcnow()
+    attended = sa.select(Booking.id).where(Booking.slot_id == Slot.id, Booking.status == BookingStatus.attended.value)
+    return trees.add_up(db.session.execute(
+        sa.select(Activity.org_id, sa.func.count(Activity.id), sa.func.count(Activity.partner_unit_id))
+        .join(Slot, Slot.id == Activity.slot_id)
+        .where(Activity.org_id.in_(trees.ids), Slot.ends_at >= start, Slot.ends_at < end, Slot.ends_at <= now,
+               attended.exists()).group_by(Activity.org_id)), ("activities_held", "co_organised_activities"))
 
 
-def team_figures(org: Org) -> dict:
-    """Active teams, communities and grids of the subtree, and the grids with a leader and an
-    active team."""
-    communities = _count(sa.select(Org.id).where(Org.path.startswith(org.path),
-                                                 Org.kind == OrgKind.community.value))
-    teams = _count(sa.select(Team.id).where(Team.org_id.in_(_subtree_ids(org)), Team.is_active.is_(True)))
-    grids = sa.select(Org.id).where(Org.path.startswith(org.path), Org.kind == OrgKind.grid.value)
-    staffed = _count(grids.where(
-        sa.exists().where(Membership.org_id == Org.id, Membership.role == Role.grid_leader.value),
-        sa.exists().where(Team.grid_id == Org.id, Team.is_active.is_(True))))
-    return {"communities": communities, "teams": teams, "teams_per_community": _ratio(teams, communities, 2),
-            "grids": _count(grids), "grids_staffed": staffed}
+def double_report_figures_of(trees: Subtrees, years: range) -> dict[int, dict]:
+    """In-service party members who belong to each org's subtree — living there (home
+    community), holding a party-member role there, or having reported there in the period's
+    years — and those who reported to it; two statements for all the orgs."""
+    serving = (Person.is_party_member.is_(True), Person.is_in_service.is_(True))
+    by_home = sa.select(Person.home_community_id, Person.id).where(Person.home_community_id.in_(trees.ids), *serving)
+    by_role = (sa.select(Membership.org_id, Membership.person_id).join(Person, Person.id == Membership.person_id)
+               .where(Membership.org_id.in_(trees.ids), Membership.role == Role.party_member.value, *serving))
+    reported = sa.select(DoubleReport.community_id, DoubleReport.person_id).where(
+        DoubleReport.community_id.in_(trees.ids), DoubleReport.year.in_(list(years)),
+        DoubleReport.status != ReportStatus.rejected.value)
+    in_service = trees.distinct(db.session.execute(sa.union(by_home, by_role, reported)))
+    confirmed = trees.distinct(db.session.execute(sa.select(DoubleReport.community_id, DoubleReport.person_id).where(
+        DoubleReport.community_id.in_(trees.ids), DoubleReport.year.in_(list(years)),
+        DoubleReport.status == ReportStatus.confirmed.value).distinct()))
+    return {org_id: {"in_service_party_members": in_service[org_id], "double_reported": confirmed[org_id],
+                     "double_report_share": _ratio(confirmed[org_id], in_service[org_id])}
+            for org_id in trees.orgs}
+
+
+def team_figures_of(trees: Subtrees) -> dict[int, dict]:
+    """Active teams, communities and grids of each org's subtree, and the grids with a leader
+    and an active team; two statements for all the orgs."""
+    grid = Org.kind == OrgKind.grid.value
+    staffed = sa.and_(grid, sa.exists().where(Membership.org_id == Org.id, Membership.role == Role.grid_leader.value),
+                      sa.exists().where(Team.grid_id == Org.id, Team.is_active.is_(True)))
+    tests = (Org.kind == OrgKind.community.value, grid, staffed)
+    kinds = trees.add_up(db.session.execute(
+        sa.select(Org.id, *[sa.case((test, 1), else_=0) for test in tests]).where(Org.id.in_(trees.ids))),
+        ("communities", "grids", "grids_staffed"))
+    teams = trees.add_up(db.session.execute(
+        sa.select(Team.org_id, sa.func.count(Team.id)).where(Team.org_id.in_(trees.ids), Team.is_active.is_(True))
+        .group_by(Team.org_id)), ("teams",))
+    return {org_id: {"communities": kinds[org_id]["communities"], "teams": teams[org_id]["teams"],
+                     "teams_per_community": _ratio(teams[org_id]["teams"], kinds[org_id]["communities"], 2),
+                     "grids": kinds[org_id]["grids"], "grids_staffed": kinds[org_id]["grids_staffed"]}
+            for org_id in trees.orgs}
 
 
 def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None = None) -> dict:
@@ -146,18 +152,19 @@ def micro_stats(org: Org, start: datetime, end: datetime, now: datetime | None =
     party_count = _count(party)
     minutes = _minutes_given(org, start, end)
     party_minutes = _minutes_given(org, start, end, person_filter=party)
-    services = service_figures(org, start, end)
+    trees = Subtrees([org])
+    services = service_figures_of(trees, start, end)[org.id]
     return {
         "org_id": org.id,
         "from": start,
         "to": end,
-        **activity_figures(org, start, end, now),
+        **activity_figures_of(trees, start, end, now)[org.id],
         "volunteer_hours": round(minutes / 60, 2),
         "party_members": party_count,
         "party_member_hours": round(party_minutes / 60, 2),
         "hours_per_party_member": _ratio(party_minutes / 60, party_count, 2),
-        **double_report_figures(org, years),
-        **team_figures(org),
+        **double_report_figures_of(trees, years)[org.id],
+        **team_figures_of(trees)[org.id],
         "service_bookings_delivered": services["delivered"],
         "service_ratings": services["ratings"],
         "mean_service_rating": services["mean_rating"],

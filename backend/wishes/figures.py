@@ -28,12 +28,13 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from backend.core.db import add_to, hook_sessions, session_flag
 from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.orgs.models import Org
+from backend.orgs.subtrees import Subtrees
 from backend.wishes.models import Wish, WishClaimTime, WishFigures, WishStatus
 
 S = WishStatus
@@ -282,27 +283,14 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
             datetime.combine(date(year + 1, 1, 1), time(), local_zone()))
 
 
-#: An org and the orgs of its subtree (made once: an alias builds its columns anew each time).
-_TOP, _BELOW = aliased(Org), aliased(Org)
-
-
-def _subtrees(orgs: list[Org]) -> dict[int, list[int]]:
-    """Org id → the orgs (each of `orgs`) whose subtree it is in, in one query."""
-    top, below = _TOP, _BELOW
-    tops: dict[int, list[int]] = {}
-    for top_id, org_id in db.session.execute(sa.select(top.id, below.id).join(below, below.path.startswith(top.path))
-                                             .where(top.id.in_([org.id for org in orgs]))):
-        tops.setdefault(org_id, []).append(top_id)
-    return tops
-
-
-def read(orgs: list[Org], year: int, now: datetime) -> dict[int, dict]:
+def read(orgs: list[Org], year: int, now: datetime, trees: Subtrees | None = None) -> dict[int, dict]:
     """The wish figures the star rating reads, for each org's subtree and the wishes submitted
     in `year`, as of `now`: the running figures of the subtree's grids, plus the open wishes
-    read live, each with one query for all the orgs. The cost does not grow with the closed
-    wishes, nor the number of statements with the number of orgs."""
+    read live, each with one query for all the orgs (`trees`: their subtrees, when already
+    read). The cost does not grow with the closed wishes, nor the number of statements with
+    the number of orgs."""
     settle()
-    tops = _subtrees(orgs)
+    tops = (trees or Subtrees(orgs)).tops
     sums = {org.id: dict.fromkeys(COUNTERS, 0) for org in orgs}
     claims: dict[int, Counter] = {org.id: Counter() for org in orgs}
     for row in db.session.execute(sa.select(WishFigures.grid_id, *[getattr(WishFigures, c) for c in COUNTERS])
