@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from backend.extensions import db
+from backend.rating import service as rating_service
 from backend.rating.models import CampaignEntry, Meeting, Problem
 from tests import test_rating
 from tests.test_csrf_session import csrf_from, h5_login
@@ -251,11 +252,11 @@ def test_self_report_problems_and_meetings_pages(app, client, world):
     meetings_url = f"/h5/rating/orgs/{orgs['a'].id}/meetings"
     token = csrf_from(secretary.get(meetings_url))
     future = secretary.post(meetings_url, data={"csrf_token": token, "kind": "joint", "topic": "联席会议",
-                                                "held_on": (date.today() + timedelta(days=1)).isoformat(),
+                                                "held_on": (rating_service.today() + timedelta(days=1)).isoformat(),
                                                 "attendance": "10", "no_evidence_reason": "纪要待归档"})
     assert future.status_code == 422 and "会议日期不能晚于今天" in future.get_data(as_text=True)
     assert secretary.post(meetings_url, data={"csrf_token": token, "kind": "joint", "topic": "联席会议",
-                                              "held_on": date.today().isoformat(), "attendance": "10",
+                                              "held_on": rating_service.today().isoformat(), "attendance": "10",
                                               "no_evidence_reason": "纪要待归档"}).status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Meeting)) == 1
     assert criterion(client, world, period, orgs["a"], "R2")[1]["points"] > 0
@@ -270,7 +271,7 @@ def test_a_party_group_meeting_recorded_by_page_moves_o2(app, client, world):
     form = secretary.get(meetings_url)
     assert "党小组会每月1至2次" in form.get_data(as_text=True)
     assert secretary.post(meetings_url, data={"csrf_token": csrf_from(form), "kind": "group", "topic": "楼栋党小组学习",
-                                              "held_on": date.today().isoformat(), "attendance": "6",
+                                              "held_on": rating_service.today().isoformat(), "attendance": "6",
                                               "no_evidence_reason": "会议记录本在党群服务中心"}
                           ).status_code == 302
     o2 = criterion(client, world, period, orgs["a"], "O2")[1]
