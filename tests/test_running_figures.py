@@ -6,6 +6,7 @@ starts with the figures of the wishes it holds."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from datetime import date, timedelta
 
 import pytest
@@ -376,3 +377,17 @@ def test_the_upgrade_counts_the_wishes_already_there(database, tmp_path):
         assert running([orgs["street"]], year, now)[orgs["street"].id]["counted"] == 6
         db.session.remove()
         db.engine.dispose()
+
+
+@settings(max_examples=200, deadline=None)
+@given(settled=st.dictionaries(st.integers(0, 900), st.integers(1, 5), max_size=8),
+       waits=st.lists(st.integers(0, 400), max_size=8), floor=st.integers(1, 600))
+def test_the_waiting_count_stands_in_for_the_waiting_times_only_below_the_median(settled, waits, floor):
+    """When the median lies below the review window whatever the waiting times are, counting
+    them at the window gives the median their exact values give (no database: pure figures)."""
+    histogram = Counter(settled)
+    if not figures._median_below(histogram, floor, len(waits)):
+        return
+    exact = histogram + Counter(floor + w for w in waits)
+    stand_in = histogram + Counter({floor: len(waits)}) if waits else histogram
+    assert figures.median_hours(stand_in) == figures.median_hours(exact)
