@@ -419,26 +419,45 @@ def review(response: PollResponse, decision: str, reviewer_id: int) -> None:
 
 def stored_tallies(poll: Poll) -> dict[tuple[int, int, str], int]:
     """The running tallies as stored: (question, grid, key) → count."""
-    rows = db.session.execute(sa.select(PollTally.question_id, PollTally.grid_id, PollTally.key, PollTally.count)
-                              .where(PollTally.poll_id == poll.id, PollTally.count != 0))
-    return {(q, g, k): c for q, g, k, c in rows}
+    return stored_tallies_of([poll.id])[poll.id]
+
+
+def stored_tallies_of(poll_ids: list[int]) -> dict[int, dict[tuple[int, int, str], int]]:
+    """`stored_tallies` of each of `poll_ids`, with one statement."""
+    found: dict[int, dict[tuple[int, int, str], int]] = {poll_id: {} for poll_id in poll_ids}
+    for poll_id, q, g, k, c in db.session.execute(
+            sa.select(PollTally.poll_id, PollTally.question_id, PollTally.grid_id, PollTally.key, PollTally.count)
+            .where(PollTally.poll_id.in_(poll_ids), PollTally.count != 0)):
+        found[poll_id][(q, g, k)] = c
+    return found
 
 
 def recompute_tallies(poll: Poll) -> dict[tuple[int, int, str], int]:
     """The tallies from the stored answers (every response not excluded): what the running
     tallies must always equal."""
-    total: Counter = Counter()
-    responses = db.session.scalars(sa.select(PollResponse).where(
-        PollResponse.poll_id == poll.id, PollResponse.status != R.excluded.value)).all()
-    for response in responses:
-        total.update(_tally_keys(list(response.answers), response.grid_id, response.mode))
-    return {k: v for k, v in total.items() if v}
+    return recompute_tallies_of([poll.id])[poll.id]
 
 
-def rebuild_tallies(poll: Poll) -> None:
-    """Replace the running tallies by a full recompute (repair after a manual data fix)."""
+def recompute_tallies_of(poll_ids: list[int]) -> dict[int, dict[tuple[int, int, str], int]]:
+    """`recompute_tallies` of each of `poll_ids`: the responses and their answers read with
+    two statements, as plain columns, whatever the number of polls or responses."""
+    counted = sa.and_(PollResponse.poll_id.in_(poll_ids), PollResponse.status != R.excluded.value)
+    answers: dict[int, list] = {}
+    for row in db.session.execute(sa.select(PollAnswer.response_id, PollAnswer.question_id, PollAnswer.value)
+                                  .join(PollResponse, PollResponse.id == PollAnswer.response_id).where(counted)):
+        answers.setdefault(row.response_id, []).append(row)
+    totals: dict[int, Counter] = {poll_id: Counter() for poll_id in poll_ids}
+    for response_id, poll_id, grid_id, mode in db.session.execute(
+            sa.select(PollResponse.id, PollResponse.poll_id, PollResponse.grid_id, PollResponse.mode).where(counted)):
+        totals[poll_id].update(_tally_keys(answers.get(response_id, []), grid_id, mode))
+    return {poll_id: {k: v for k, v in total.items() if v} for poll_id, total in totals.items()}
+
+
+def rebuild_tallies(poll: Poll, counted: dict[tuple[int, int, str], int] | None = None) -> None:
+    """Replace the running tallies by a full recompute (repair after a manual data fix);
+    `counted`: that recompute, when already made."""
     db.session.execute(sa.delete(PollTally).where(PollTally.poll_id == poll.id))
-    _move_tallies(poll.id, Counter(recompute_tallies(poll)), +1)
+    _move_tallies(poll.id, Counter(recompute_tallies(poll) if counted is None else counted), +1)
 
 
 def _question_result(q: PollQuestion, counts: dict[str, int]) -> dict:

@@ -33,7 +33,7 @@ from backend.stats.service import (
     team_figures_of,
 )
 from backend.wishes import figures
-from backend.wishes.service import wish_stats
+from backend.wishes.service import wish_stats_of
 
 
 class _Year:
@@ -60,8 +60,7 @@ class Batch(_Year):
     """Orgs whose figures are taken together, for one campaign year as of `now`: the first
     time a metric of any of them asks for a figure set, the set is read for all of them, with
     the same few statements whatever their number (`full`: the wish figures counted from every
-    wish rather than read from their running totals, per org). So is each campaign's poll
-    tallies."""
+    wish rather than read from their running totals). So is each campaign's poll tallies."""
 
     def __init__(self, orgs: list[Org], year: int, now: datetime, full: bool = False) -> None:
         self.orgs, self.year, self.now, self.full = list(orgs), year, now, full
@@ -112,7 +111,7 @@ class Context(_Year):
 
 def _wish_stats(batch: Batch) -> dict:
     if batch.full:
-        return {org.id: wish_stats(org, batch.start, batch.end, batch.until) for org in batch.orgs}
+        return wish_stats_of(batch.subtrees, batch.start, batch.end, batch.until)
     return figures.read(batch.orgs, batch.year, batch.until, batch.subtrees)
 
 

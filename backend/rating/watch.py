@@ -37,6 +37,7 @@ from flask import current_app
 
 from backend.extensions import db, utcnow
 from backend.notifications.service import notify
+from backend.orgs.subtrees import Subtrees
 from backend.people.service import admins
 from backend.polls import service as polls
 from backend.polls.models import Poll
@@ -129,7 +130,7 @@ def audit_many(cards: list[Scorecard], *, cause: str, now: datetime, thorough: b
     """`audit` each of `cards`, locked by the caller, their figures read together; per card,
     as `audit` answers. The thorough recounts (which repair what they find) all come first, so
     the figures read for the batch are the repaired ones."""
-    found = {card.id: _tally_drift(card) + _figure_drift(card) if thorough else [] for card in cards}
+    found = _recounted_drift(cards) if thorough else {card.id: [] for card in cards}
     together = engine.batches(cards, now, full=thorough)
     return [_audit_locked(card, found[card.id], together[card.id], cause=cause, now=now, recorded=recorded)
             for card in cards]
@@ -270,30 +271,43 @@ def _total_drift(card: Scorecard, found: list[Drift]) -> list[Drift]:
     return found
 
 
-def _tally_drift(card: Scorecard) -> list[Drift]:
-    """Running poll tallies against a count of the stored answers; rebuilt where they differ,
-    so the recompute that follows reads the true counts."""
-    found = []
-    for poll in db.session.scalars(sa.select(Poll).where(Poll.period_id == card.period_id,
-                                                         Poll.org_id == card.org_id).order_by(Poll.id)):
-        stored, counted = polls.stored_tallies(poll), polls.recompute_tallies(poll)
-        if stored == counted:
-            continue
-        keys = sorted(k for k in set(stored) | set(counted) if stored.get(k, 0) != counted.get(k, 0))[:20]
-        found.append(Drift(f"poll_tallies.{poll.id}", {"/".join(map(str, k)): stored.get(k, 0) for k in keys},
-                           {"/".join(map(str, k)): counted.get(k, 0) for k in keys}))
-        polls.rebuild_tallies(poll)
+def _recounted_drift(cards: list[Scorecard]) -> dict[int, list[Drift]]:
+    """Per card, its poll tallies and then its subtree's running wish and service figures
+    against a count of the rows, as if counted card after card: what one card's recount
+    repaired, the next no longer finds. Each is read with the same few statements for all the
+    cards, and rebuilt where it differs, so the recompute that follows reads the true counts."""
+    found = _tally_drift(cards)
+    orgs = [card.org for card in cards]
+    trees = Subtrees(orgs)
+    for name, figures in (("wish_figures", wish_figures), ("service_figures", service_figures)):
+        for card, differences in zip(cards, figures.recount_many(orgs, trees), strict=True):
+            shown = differences[:20]
+            if shown:
+                found[card.id].append(Drift(name, {what: old for what, old, _ in shown},
+                                            {what: new for what, _, new in shown}))
     return found
 
 
-def _figure_drift(card: Scorecard) -> list[Drift]:
-    """Running wish and service figures of the card's subtree against a count of the rows;
-    rebuilt where they differ, so the recompute that follows reads the true figures."""
-    found = []
-    for name, recount in (("wish_figures", wish_figures.recount), ("service_figures", service_figures.recount)):
-        shown = recount(card.org)[:20]
-        if shown:
-            found.append(Drift(name, {what: old for what, old, _ in shown}, {what: new for what, _, new in shown}))
+def _tally_drift(cards: list[Scorecard]) -> dict[int, list[Drift]]:
+    """Per card, the running tallies of its campaign's polls of its org against a count of
+    the stored answers; rebuilt where they differ."""
+    found: dict[int, list[Drift]] = {card.id: [] for card in cards}
+    card_of = {(card.period_id, card.org_id): card.id for card in cards}
+    listed = db.session.execute(sa.select(Poll.id, Poll.period_id, Poll.org_id).where(
+        Poll.period_id.in_({card.period_id for card in cards}), Poll.org_id.in_({card.org_id for card in cards}))
+        .order_by(Poll.id)).all()
+    polls_of = [(poll_id, card_of[(period_id, org_id)]) for poll_id, period_id, org_id in listed
+                if (period_id, org_id) in card_of]
+    ids = [poll_id for poll_id, _ in polls_of]
+    stored_of, counted_of = polls.stored_tallies_of(ids), polls.recompute_tallies_of(ids)
+    for poll_id, card_id in polls_of:
+        stored, counted = stored_of[poll_id], counted_of[poll_id]
+        if stored == counted:
+            continue
+        keys = sorted(k for k in set(stored) | set(counted) if stored.get(k, 0) != counted.get(k, 0))[:20]
+        found[card_id].append(Drift(f"poll_tallies.{poll_id}", {"/".join(map(str, k)): stored.get(k, 0) for k in keys},
+                                    {"/".join(map(str, k)): counted.get(k, 0) for k in keys}))
+        polls.rebuild_tallies(db.session.get(Poll, poll_id), counted)
     return found
 
 

@@ -229,25 +229,60 @@ def recount(org: Org | None = None) -> list[tuple[str, object, object]]:
     service bookings and repair what differs; what differed, as (what, stored, counted)."""
     settle()
     orgs = sa.select(Org.id).where(Org.path.startswith(org.path)) if org is not None else sa.select(Org.id)
+    counted, marks, found = _recount(orgs)
+    if found:
+        _rewrite(orgs, counted, marks)
+    return [what for _, what in found]
+
+
+def recount_many(orgs: list[Org], trees: Subtrees | None = None) -> list[list[tuple[str, object, object]]]:
+    """`recount` of each of `orgs` in turn, with the same few statements for all of them
+    (`trees`: their subtrees, when already read): a difference is answered for the first org
+    whose subtree holds it, as a recount of each in turn would have repaired it before the
+    next; the subtrees of the orgs where something differed are rewritten, as each of those
+    recounts would have."""
+    settle()
+    trees = trees or Subtrees(orgs)
+    counted, marks, found = _recount(trees.ids)
+    first = {org.id: n for n, org in reversed(list(enumerate(orgs)))}
+    owner = {org_id: min(first[top] for top in tops) for org_id, tops in trees.tops.items()}
+    answers: list[list[tuple[str, object, object]]] = [[] for _ in orgs]
+    for org_id, what in found:
+        answers[owner[org_id]].append(what)
+    drifted = {orgs[n].id for n, answer in enumerate(answers) if answer}
+    if drifted:
+        within = [org_id for org_id, tops in trees.tops.items() if drifted.intersection(tops)]
+        kept = set(within)
+        _rewrite(within, {k: v for k, v in counted.items() if k[0] in kept},
+                 [mark for mark in marks if mark[2] in kept])
+    return answers
+
+
+def _recount(orgs) -> tuple[dict, list, list[tuple[int, tuple[str, object, object]]]]:
+    """The figures of the service bookings of `orgs` (ids, or a statement giving them) counted
+    again: (counted, bookings to mark (id, tallied, org), and the differences as
+    (org, (what, stored, counted)) in the order `recount` answers them)."""
     counted: dict = {}
     marks = []
-    for row in db.session.execute(_rows(Slot.org_id.in_(orgs))).all():
+    for row in db.session.execute(_rows(Slot.org_id.in_(orgs)).order_by(ServiceBooking.id)).all():
         share = share_of(row)
         _moves(share, +1, counted)
         if (share.encode() if share else None) != row.tallied:
-            marks.append((row.id, share.encode() if share else None))
+            marks.append((row.id, share.encode() if share else None, row.org_id))
     stored = {(r.org_id, r.year): {c: getattr(r, c) for c in COUNTERS}
               for r in db.session.scalars(sa.select(ServiceFigures).where(ServiceFigures.org_id.in_(orgs)))}
     zero = dict.fromkeys(COUNTERS, 0)
-    found = [(f"service_figures.{o}.{y}", stored.get((o, y), zero), counted.get((o, y), zero))
+    found = [(o, (f"service_figures.{o}.{y}", stored.get((o, y), zero), counted.get((o, y), zero)))
              for o, y in sorted(set(stored) | set(counted)) if stored.get((o, y), zero) != counted.get((o, y), zero)]
-    found += [(f"service_bookings.{record_id}.tallied", None, tallied) for record_id, tallied in marks]
-    if found:
-        db.session.execute(sa.delete(ServiceFigures).where(ServiceFigures.org_id.in_(orgs)))
-        if counted:
-            db.session.execute(sa.insert(ServiceFigures), [{"org_id": o, "year": y, **v}
-                                                           for (o, y), v in counted.items()])
-        with session_flag(db.session, _SETTLING):
-            for record_id, tallied in marks:
-                _mark(record_id, tallied)
-    return found
+    found += [(org_id, (f"service_bookings.{record_id}.tallied", None, tallied))
+              for record_id, tallied, org_id in marks]
+    return counted, marks, found
+
+
+def _rewrite(orgs, counted: dict, marks: list) -> None:
+    db.session.execute(sa.delete(ServiceFigures).where(ServiceFigures.org_id.in_(orgs)))
+    if counted:
+        db.session.execute(sa.insert(ServiceFigures), [{"org_id": o, "year": y, **v} for (o, y), v in counted.items()])
+    with session_flag(db.session, _SETTLING):
+        for record_id, tallied, _ in marks:
+            _mark(record_id, tallied)

@@ -386,15 +386,49 @@ def recount(org: Org | None = None) -> list[tuple[str, object, object]]:
     wishes, and repair what differs; what differed, as (what, stored, counted)."""
     settle()
     grids = sa.select(Org.id).where(Org.path.startswith(org.path)) if org is not None else sa.select(Org.id)
+    counters, claims, marks, found = _recount(grids)
+    if found:
+        _rewrite(grids, counters, claims, marks)
+    return [what for _, what in found]
+
+
+def recount_many(orgs: list[Org], trees: Subtrees | None = None) -> list[list[tuple[str, object, object]]]:
+    """`recount` of each of `orgs` in turn, with the same few statements for all of them
+    (`trees`: their subtrees, when already read): a difference is answered for the first org
+    whose subtree holds it, as a recount of each in turn would have repaired it before the
+    next; the subtrees of the orgs where something differed are rewritten, as each of those
+    recounts would have."""
+    settle()
+    trees = trees or Subtrees(orgs)
+    counters, claims, marks, found = _recount(trees.ids)
+    first = {org.id: n for n, org in reversed(list(enumerate(orgs)))}
+    owner = {grid_id: min(first[top] for top in tops) for grid_id, tops in trees.tops.items()}
+    answers: list[list[tuple[str, object, object]]] = [[] for _ in orgs]
+    for grid_id, what in found:
+        answers[owner[grid_id]].append(what)
+    drifted = {orgs[n].id for n, answer in enumerate(answers) if answer}
+    if drifted:
+        grids = [grid_id for grid_id, tops in trees.tops.items() if drifted.intersection(tops)]
+        within = set(grids)
+        _rewrite(grids, Counter({k: n for k, n in counters.items() if k[0] in within}),
+                 Counter({k: n for k, n in claims.items() if k[0] in within}),
+                 [mark for mark in marks if mark[3] in within])
+    return answers
+
+
+def _recount(grids) -> tuple[Counter, Counter, list, list[tuple[int, tuple[str, object, object]]]]:
+    """The figures of the wishes of `grids` (ids, or a statement giving them) counted again:
+    (counters, claims, wishes to mark (id, tallied, open, grid), and the differences as
+    (grid, (what, stored, counted)) in the order `recount` answers them)."""
     counters: Counter = Counter()
     claims: Counter = Counter()
     marks = []
     for row in db.session.execute(sa.select(*_COLUMNS, Wish.tallied, Wish.figures_open)
-                                  .where(Wish.grid_id.in_(grids))):
+                                  .where(Wish.grid_id.in_(grids)).order_by(Wish.id)):
         share = share_of(row)
         tallied, figures_open = share.encode() if share else None, is_open(row)
         if (tallied, figures_open) != (row.tallied, bool(row.figures_open)):
-            marks.append((row.id, tallied, figures_open))
+            marks.append((row.id, tallied, figures_open, row.grid_id))
         more, more_claims = _moves(None, share)
         counters.update(more)
         claims.update(more_claims)
@@ -404,14 +438,12 @@ def recount(org: Org | None = None) -> list[tuple[str, object, object]]:
     stored_claims = Counter({(g, y, t): n for g, y, t, n in db.session.execute(
         sa.select(WishClaimTime.grid_id, WishClaimTime.year, WishClaimTime.tenths, WishClaimTime.wishes)
         .where(WishClaimTime.grid_id.in_(grids)))})
-    found = [(f"wish_figures.{g}.{y}.{name}", stored[(g, y, name)], counters[(g, y, name)])
+    found = [(g, (f"wish_figures.{g}.{y}.{name}", stored[(g, y, name)], counters[(g, y, name)]))
              for g, y, name in sorted(set(stored) | set(counters)) if stored[(g, y, name)] != counters[(g, y, name)]]
-    found += [(f"wish_claim_times.{g}.{y}.{t}", stored_claims[(g, y, t)], claims[(g, y, t)])
+    found += [(g, (f"wish_claim_times.{g}.{y}.{t}", stored_claims[(g, y, t)], claims[(g, y, t)]))
               for g, y, t in sorted(set(stored_claims) | set(claims)) if stored_claims[(g, y, t)] != claims[(g, y, t)]]
-    found += [(f"wishes.{wish_id}.tallied", None, tallied) for wish_id, tallied, _ in marks]
-    if found:
-        _rewrite(grids, counters, claims, marks)
-    return found
+    found += [(grid_id, (f"wishes.{wish_id}.tallied", None, tallied)) for wish_id, tallied, _, grid_id in marks]
+    return counters, claims, marks, found
 
 
 def _rewrite(grids, counters: Counter, claims: Counter, marks: list) -> None:
@@ -426,7 +458,7 @@ def _rewrite(grids, counters: Counter, claims: Counter, marks: list) -> None:
     if kept:
         db.session.execute(sa.insert(WishClaimTime), kept)
     with session_flag(db.session, _SETTLING):
-        for wish_id, tallied, figures_open in marks:
+        for wish_id, tallied, figures_open, _ in marks:
             _mark(wish_id, tallied, figures_open)
 
 
