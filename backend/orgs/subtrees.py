@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 
 from backend.extensions import db
@@ -47,3 +49,16 @@ class Subtrees:
             for top in self.tops[org_id]:
                 found[top].add(thing)
         return {org_id: len(things) for org_id, things in found.items()}
+
+    def share_out(self, orgs: list[Org], found: Iterable[tuple[int, object]]) -> tuple[list[list], list[int]]:
+        """Each (org id of the subtrees, what) of `found` given to the first of `orgs` whose
+        subtree holds that org, as going over `orgs` in turn (each repairing what it found
+        before the next) would find it: the list of what each of `orgs` was given, and the
+        orgs of the subtrees of those given something."""
+        first = {org.id: n for n, org in reversed(list(enumerate(orgs)))}
+        owner = {org_id: min(first[top] for top in tops) for org_id, tops in self.tops.items()}
+        given: list[list] = [[] for _ in orgs]
+        for org_id, what in found:
+            given[owner[org_id]].append(what)
+        hit = {orgs[n].id for n, got in enumerate(given) if got}
+        return given, [org_id for org_id, tops in self.tops.items() if hit.intersection(tops)]

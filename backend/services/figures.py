@@ -236,22 +236,13 @@ def recount(org: Org | None = None) -> list[tuple[str, object, object]]:
 
 
 def recount_many(orgs: list[Org], trees: Subtrees | None = None) -> list[list[tuple[str, object, object]]]:
-    """`recount` of each of `orgs` in turn, with the same few statements for all of them
-    (`trees`: their subtrees, when already read): a difference is answered for the first org
-    whose subtree holds it, as a recount of each in turn would have repaired it before the
-    next; the subtrees of the orgs where something differed are rewritten, as each of those
-    recounts would have."""
+    """`recount` of each of `orgs` in turn, in the same few statements for all of them, as
+    `backend.wishes.figures.recount_many` does for the wish figures."""
     settle()
     trees = trees or Subtrees(orgs)
     counted, marks, found = _recount(trees.ids)
-    first = {org.id: n for n, org in reversed(list(enumerate(orgs)))}
-    owner = {org_id: min(first[top] for top in tops) for org_id, tops in trees.tops.items()}
-    answers: list[list[tuple[str, object, object]]] = [[] for _ in orgs]
-    for org_id, what in found:
-        answers[owner[org_id]].append(what)
-    drifted = {orgs[n].id for n, answer in enumerate(answers) if answer}
-    if drifted:
-        within = [org_id for org_id, tops in trees.tops.items() if drifted.intersection(tops)]
+    answers, within = trees.share_out(orgs, found)
+    if within:
         kept = set(within)
         _rewrite(within, {k: v for k, v in counted.items() if k[0] in kept},
                  [mark for mark in marks if mark[2] in kept])

@@ -401,14 +401,8 @@ def recount_many(orgs: list[Org], trees: Subtrees | None = None) -> list[list[tu
     settle()
     trees = trees or Subtrees(orgs)
     counters, claims, marks, found = _recount(trees.ids)
-    first = {org.id: n for n, org in reversed(list(enumerate(orgs)))}
-    owner = {grid_id: min(first[top] for top in tops) for grid_id, tops in trees.tops.items()}
-    answers: list[list[tuple[str, object, object]]] = [[] for _ in orgs]
-    for grid_id, what in found:
-        answers[owner[grid_id]].append(what)
-    drifted = {orgs[n].id for n, answer in enumerate(answers) if answer}
-    if drifted:
-        grids = [grid_id for grid_id, tops in trees.tops.items() if drifted.intersection(tops)]
+    answers, grids = trees.share_out(orgs, found)
+    if grids:
         within = set(grids)
         _rewrite(grids, Counter({k: n for k, n in counters.items() if k[0] in within}),
                  Counter({k: n for k, n in claims.items() if k[0] in within}),
