@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from backend.activities.models import Activity
+from backend.bookings import service as bookings
 from backend.extensions import db
 from backend.orgs.models import Org
 from backend.orgs.service import create_org
@@ -44,6 +47,17 @@ def person(name: str | None = None, *, username: str | None = None, role: str | 
         add_membership(p, org, role)
     db.session.commit()
     return p
+
+
+def activity(org: Org, starts_at: datetime, *, hours: int = 2, title: str = "敬老院理发",
+             location: str = "和平社区活动室") -> tuple[Activity, str]:
+    """An activity of `org` with five places, and its venue (check-in) code."""
+    slot = bookings.create_slot(org_id=org.id, starts_at=starts_at, ends_at=starts_at + timedelta(hours=hours),
+                                capacity=5)
+    made = Activity(org_id=org.id, slot_id=slot.id, title=title, location=location)
+    db.session.add(made)
+    db.session.flush()
+    return made, create_code("checkin", made.id, org, None).code
 
 
 def login(client, username: str, password: str = PASSWORD) -> dict:

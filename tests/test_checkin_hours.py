@@ -34,11 +34,7 @@ def setup(app):
     member = f.person("陈淑芬", username="member", role="party_member", org=orgs["a"])
     f.person("李红梅", username="secretary", role="secretary", org=orgs["a"])
     f.person("林建军", username="other", role="party_member", org=orgs["b"])
-    slot = bookings.create_slot(org_id=orgs["a"].id, starts_at=START, ends_at=START + timedelta(hours=2), capacity=5)
-    activity = Activity(org_id=orgs["a"].id, slot_id=slot.id, title="敬老院理发", location="和平社区活动室")
-    db.session.add(activity)
-    db.session.flush()
-    code = create_code("checkin", activity.id, orgs["a"], None).code
+    activity, code = f.activity(orgs["a"], START)
     db.session.commit()
     return orgs, activity, volunteer, member, code
 
@@ -118,11 +114,7 @@ def test_a_code_made_for_something_else_is_refused_alike_by_api_and_page(app, cl
     """Another activity's venue code (or a building's) checks nobody in, by either face: 422
     wrong_code, where the page used to answer 404 and the API 422."""
     orgs, activity, volunteer, member, code = setup
-    slot = bookings.create_slot(org_id=orgs["a"].id, starts_at=START, ends_at=START + timedelta(hours=1), capacity=5)
-    other = Activity(org_id=orgs["a"].id, slot_id=slot.id, title="另一场活动", location="活动室")
-    db.session.add(other)
-    db.session.flush()
-    foreign = create_code("checkin", other.id, orgs["a"], None).code
+    _, foreign = f.activity(orgs["a"], START, hours=1, title="另一场活动", location="活动室")
     building = create_code("wish", orgs["a1"].id, orgs["a1"], None).code
     db.session.commit()
     headers = f.login(client, "volunteer")

@@ -52,15 +52,21 @@ def _answer(client, poll: dict, code: str, value: int = 5) -> None:
     assert made.status_code == 201, made.get_json()
 
 
-def test_answers_past_the_sample_still_move_the_board(app, client, world):
+def _mass_poll(client, world, codes: int) -> tuple[dict, list[str]]:
+    """The street's counted mass poll of community a, open now, and `codes` one-time codes for it."""
     orgs, _, headers = world
-    period = start(client, world)
     poll = client.post("/api/v1/polls", headers=headers["officer"], json={
         **PRESETS["mass"], "org_id": orgs["a"].id, "modes": ["code"],
         "opens_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
         "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()}).get_json()
-    codes = [c["code"] for c in client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["officer"],
-                                            json={"count": 32}).get_json()]
+    made = client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["officer"], json={"count": codes})
+    return poll, [c["code"] for c in made.get_json()]
+
+
+def test_answers_past_the_sample_still_move_the_board(app, client, world):
+    orgs, _, headers = world
+    period = start(client, world)
+    poll, codes = _mass_poll(client, world, 32)
     for code in codes[:30]:
         _answer(client, poll, code)
     url = card_url(period, orgs["a"])
@@ -96,12 +102,7 @@ def test_answers_past_the_sample_still_move_the_board(app, client, world):
 def test_poll_criterion_page_shows_answers_rate_sample_and_formula_to_whoever_sees_the_card(app, client, world):
     orgs, _, headers = world
     period = start(client, world)
-    poll = client.post("/api/v1/polls", headers=headers["officer"], json={
-        **PRESETS["mass"], "org_id": orgs["a"].id, "modes": ["code"],
-        "opens_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-        "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()}).get_json()
-    codes = [c["code"] for c in client.post(f"/api/v1/polls/{poll['id']}/codes", headers=headers["officer"],
-                                            json={"count": 3}).get_json()]
+    poll, codes = _mass_poll(client, world, 3)
     for code, value in zip(codes, (5, 5, 3), strict=True):
         _answer(client, poll, code, value)
     page_url = f"/h5/rating/{period['id']}/orgs/{orgs['a'].id}/criteria/S5"

@@ -45,35 +45,29 @@ CEILING = {
 
 
 @contextmanager
-def counted() -> Iterator[list[str]]:
+def _statements(begin: bool) -> Iterator[list[str]]:
+    """The statements the engine says inside the block: its BEGINs, or all the others."""
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("BEGIN") == begin:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+
+def counted():
     """The statements the engine runs inside the block, BEGIN aside."""
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        if not statement.startswith("BEGIN"):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+    return _statements(begin=False)
 
 
-@contextmanager
-def begins() -> Iterator[list[str]]:
+def begins():
     """The BEGINs the engine says inside the block (SQLite: each opens a transaction)."""
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("BEGIN"):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+    return _statements(begin=True)
 
 
 def cost(client, method: str, path: str, **kwargs) -> int:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend.activities import service as activities
-from backend.activities.models import Activity, CheckoutUndo
+from backend.activities.models import CheckoutUndo
 from backend.bookings import service as bookings
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.extensions import db
@@ -19,7 +19,6 @@ from backend.hours import service as hours
 from backend.hours.models import HoursEntry
 from backend.notifications.models import Notification
 from backend.people.actors import load_actor
-from backend.qrcodes.service import create_code
 from tests import factories as f
 from tests.test_csrf_session import csrf_from, h5_login
 
@@ -32,11 +31,7 @@ def venue(app):
     volunteer = f.person("刘志刚", username="volunteer", role="volunteer", org=orgs["a1"])
     secretary = f.person("李红梅", username="secretary", role="secretary", org=orgs["a"])
     f.person("林建军", username="other", role="secretary", org=orgs["b"])
-    slot = bookings.create_slot(org_id=orgs["a"].id, starts_at=START, ends_at=START + timedelta(hours=2), capacity=5)
-    activity = Activity(org_id=orgs["a"].id, slot_id=slot.id, title="敬老院理发", location="和平社区活动室")
-    db.session.add(activity)
-    db.session.flush()
-    code = create_code("checkin", activity.id, orgs["a"], None).code
+    activity, code = f.activity(orgs["a"], START)
     db.session.commit()
     return orgs, activity, volunteer, secretary, code
 

@@ -28,6 +28,16 @@ def log_in(page, username: str, password: str = DEMO_PASSWORD, *, succeeds: bool
         page.wait_for_url(lambda url: "/h5/login" not in url)
 
 
+def heping_api(page) -> tuple[dict, int]:
+    """和平社区's secretary signed in to the API through `page`'s request context: the
+    Authorization header, and the community's id."""
+    token = page.request.post("/api/v1/auth/login",
+                              data={"username": "heping", "password": DEMO_PASSWORD}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    communities = page.request.get("/api/v1/orgs?kind=community", headers=auth).json()["items"]
+    return auth, next(c["id"] for c in communities if c["name"] == "和平社区")
+
+
 def font_size(locator) -> float:
     return locator.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
 

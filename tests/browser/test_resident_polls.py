@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from backend.demo import DEMO_PASSWORD
-from tests.browser.test_pages import font_size, log_in
+from tests.browser.test_pages import font_size, heping_api, log_in
 from tests.browser.test_poll_flow import answer_all
 
 
@@ -62,10 +61,7 @@ def test_a_poll_for_older_eyes_and_a_repeat_scan(phone, screenshot):
 
 def test_a_refused_booking_reloads_and_a_rating_needs_stars_on_the_page(phone, db_url, screenshot):
     organiser = phone()
-    auth = {"Authorization": "Bearer " + organiser.request.post(
-        "/api/v1/auth/login", data={"username": "heping", "password": DEMO_PASSWORD}).json()["token"]}
-    communities = organiser.request.get("/api/v1/orgs?kind=community", headers=auth).json()["items"]
-    heping = next(c["id"] for c in communities if c["name"] == "和平社区")
+    auth, heping = heping_api(organiser)
     item = organiser.request.post("/api/v1/services", headers=auth, data={
         "org_id": heping, "name": "助浴上门", "category": "助老", "location": "和平社区养老驿站",
         "provider_name": "红马甲志愿服务队"}).json()

@@ -7,16 +7,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from backend.demo import DEMO_PASSWORD
-from tests.browser.test_pages import log_in
+from tests.browser.test_pages import heping_api, log_in
 
 
 def test_resident_books_a_service_and_rates_it(phone, db_url, screenshot):
     organiser = phone()
-    auth = {"Authorization": "Bearer " + organiser.request.post(
-        "/api/v1/auth/login", data={"username": "heping", "password": DEMO_PASSWORD}).json()["token"]}
-    communities = organiser.request.get("/api/v1/orgs?kind=community", headers=auth).json()["items"]
-    heping = next(c["id"] for c in communities if c["name"] == "和平社区")
+    auth, heping = heping_api(organiser)
     item = organiser.request.post("/api/v1/services", headers=auth, data={
         "org_id": heping, "name": "老年人上门理发", "category": "理发", "location": "和平社区养老驿站",
         "provider_name": "红马甲志愿服务队", "description": "每周三上午，行动不便的老人可预约上门"}).json()

@@ -11,16 +11,13 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from backend.demo import DEMO_PASSWORD
-from tests.browser.test_pages import log_in
+from tests.browser.test_pages import heping_api, log_in
 from tests.browser.test_resident_polls import care_mode
 
 
 def test_a_volunteer_day_at_the_venue(phone, db_url, screenshot):
     organiser = phone()
-    auth = {"Authorization": "Bearer " + organiser.request.post(
-        "/api/v1/auth/login", data={"username": "heping", "password": DEMO_PASSWORD}).json()["token"]}
-    communities = organiser.request.get("/api/v1/orgs?kind=community", headers=auth).json()["items"]
-    heping = next(c["id"] for c in communities if c["name"] == "和平社区")
+    auth, heping = heping_api(organiser)
     now = datetime.now(UTC)
     activity = organiser.request.post("/api/v1/activities", headers=auth, data={
         "org_id": heping, "title": "社区义务理发", "location": "和平社区养老驿站",
