@@ -22,7 +22,7 @@ from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyR
 from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import format_local
 from backend.extensions import db, utcnow
-from backend.notifications.service import already_told, notify
+from backend.notifications.service import already_told, notify_all
 from backend.orgs.models import Org, OrgKind
 from backend.orgs.permissions import org_visible_clause
 from backend.people.models import Membership, Role
@@ -719,8 +719,7 @@ def announce_open(now: datetime | None = None) -> int:
         members = db.session.scalars(sa.select(Membership.person_id).distinct().join(Org, Org.id == Membership.org_id)
                                      .where(Membership.role == Role.party_member.value,
                                             Org.path.startswith(poll.org.path))).all()
-        for person_id in members:
-            notify(person_id, "poll_opened", "poll", poll.id,
+        notify_all(members, "poll_opened", "poll", poll.id,
                    f"{poll.title}已开始，截止 {format_local(poll.closes_at)}，请抽时间参加")
         told += len(members)
     return told

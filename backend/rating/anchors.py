@@ -19,7 +19,7 @@ from flask import current_app
 
 from backend.core.timeutil import local_zone
 from backend.extensions import db, utcnow
-from backend.notifications.service import already_told, notify
+from backend.notifications.service import already_told, notify_all
 from backend.people.service import admins
 from backend.rating import ledger
 from backend.rating.models import Phase, RatingPeriod
@@ -113,8 +113,7 @@ def _alert(period: RatingPeriod, result: dict) -> None:
     current_app.logger.error("ledger of campaign %s does not hold, not anchored: %s", period.id, reason)
     if already_told("period", period.id, "ledger_mismatch"):
         return
-    for person_id in admins():
-        notify(person_id, "ledger_mismatch", "period", period.id,
+    notify_all(admins(), "ledger_mismatch", "period", period.id,
                f"{period.name}的台账校验未通过（{reason}），已停止存证，请核查")
 
 

@@ -17,7 +17,7 @@ from backend.core.roles import Role
 from backend.core.timeutil import local_zone
 from backend.core.workdays import add_working_days
 from backend.extensions import db, utcnow
-from backend.notifications.service import already_told, notify
+from backend.notifications.service import already_told, notify_all
 from backend.orgs.models import Org
 from backend.orgs.permissions import org_visible_clause
 from backend.people.service import role_holders
@@ -152,8 +152,7 @@ def _audit_for_publication(period: RatingPeriod) -> None:
 
 def _tell(person_ids: list[int], kind: str, period: RatingPeriod, message: str) -> None:
     """Tell each of `person_ids` about the campaign (its page is the subject)."""
-    for person_id in person_ids:
-        notify(person_id, kind, "period", period.id, message)
+    notify_all(person_ids, kind, "period", period.id, message)
 
 
 def _check_appeals_closed(period: RatingPeriod) -> None:

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend.extensions import db, utcnow
-from backend.notifications.service import notify
+from backend.notifications.service import notify_all
 from backend.orgs.subtrees import Subtrees
 from backend.people.service import admins
 from backend.polls import service as polls
@@ -319,8 +319,7 @@ def _report(card: Scorecard, found: list[Drift]) -> None:
                                "; ".join(f"{d.what} {d.old} → {d.new}" for d in found))
     message = (f"{period.name}：{card.org.name}的评分有 {len(found)} 处与重新核算不符，"
                "已记入台账并按数据修正，请查明原因")
-    for person_id in admins():
-        notify(person_id, "score_drift", "period", period.id, message)
+    notify_all(admins(), "score_drift", "period", period.id, message)
 
 
 def _repair_manual(card: Scorecard, found: list[Drift]) -> list[ScoreEvent]:

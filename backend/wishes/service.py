@@ -294,8 +294,7 @@ def _tell_resident(wish: Wish, kind: str, message: str) -> None:
 
 
 def _tell_leaders(wish: Wish, kind: str, message: str) -> None:
-    for person_id in role_holders([wish.grid_id], [Role.grid_leader]):
-        notify(person_id, kind, "wish", wish.id, message)
+    notify_all(role_holders([wish.grid_id], [Role.grid_leader]), kind, "wish", wish.id, message)
 
 
 # --- staff actions ------------------------------------------------------------------------
@@ -754,8 +753,8 @@ def escalate(now: datetime | None = None) -> int:
             continue
         reason = "已超过办理期限" if wish.due_at < now else "长时间无人认领"
         _event(wish, "escalated", SYSTEM, note=f"{reason}，已提醒社区书记")
-        for person_id in role_holders([wish.community_id], [Role.secretary]):
-            notify(person_id, "wish_escalated", "wish", wish.id, f"{wish.grid.name}的心愿“{wish.title}”{reason}")
+        notify_all(role_holders([wish.community_id], [Role.secretary]), "wish_escalated", "wish", wish.id,
+                   f"{wish.grid.name}的心愿“{wish.title}”{reason}")
     return len(late)
 
 
