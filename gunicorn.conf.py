@@ -22,3 +22,10 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # arbiter also stops and restarts the control thread around every worker fork. Nothing
 # here uses gunicornc (workers and threads come from the settings above), so it stays off.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """The loaded app's objects out of the garbage collector's sight (backend/core/heap.py)."""
+    from backend.core.heap import settle
+
+    settle()

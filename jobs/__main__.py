@@ -16,6 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from backend.app import create_app
 from backend.config import INSTANCE_DIR
+from backend.core.heap import settle
 from backend.extensions import db
 from jobs.lock import LeaderLock
 from jobs.registry import JOBS
@@ -52,6 +53,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app = create_app()
+    settle()
     lock = LeaderLock(app.config["SQLALCHEMY_DATABASE_URI"], INSTANCE_DIR)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -12,6 +12,7 @@ after the read, best effort: a busy database loses the record, with a log line, 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -114,6 +115,22 @@ def forget_loaded(exc: BaseException | None = None) -> None:
     the request it is as if the commit had expired it, as any other commit does."""
     if g.pop("kept_loaded", False) and db.session.registry.has():
         db.session.expire_all()
+
+
+@contextmanager
+def collections_after() -> Iterator[None]:
+    """Python's cyclic garbage collection held off for the block (a job's unit, up to its
+    commit): a full collection of a job's heap takes 80–120 ms, and one falling inside a
+    unit held SQLite's write lock (or PostgreSQL's scorecard locks) three times as long as the
+    unit itself. Held off, the collections due run at the first allocation after the block.
+    Reference counting still frees everything else in the block."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def begin_write() -> None:

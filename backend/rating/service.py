@@ -122,7 +122,9 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None, *, from_p
     if target == Phase.final:
         finalise(period, actor)
     db.session.flush()
-    _tell(role_holders([c.org_id for c in period.scorecards], [Role.secretary]), "period_phase", period,
+    # The org ids alone: a district's thousands of scorecards are not loaded to tell their secretaries.
+    org_ids = list(db.session.scalars(sa.select(Scorecard.org_id).where(Scorecard.period_id == period.id)))
+    _tell(role_holders(org_ids, [Role.secretary]), "period_phase", period,
           f"{period.name}已进入“{PHASE_LABELS[target]}”阶段")
     return period
 

@@ -35,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from flask import current_app
 
+from backend.core.db import collections_after
 from backend.extensions import db, utcnow
 from backend.notifications.service import notify_all
 from backend.orgs.subtrees import Subtrees
@@ -169,14 +170,15 @@ def audit_in_units(ids: list[int], *, cause: str, now: datetime, thorough: bool 
     while done < len(ids):
         started = time.monotonic()
         unit = ids[done:done + size]
-        cards = engine.lock_many(unit)
-        # Under the scorecards' locks, a campaign may have been published since the list was read.
-        open_periods = set(db.session.scalars(sa.select(RatingPeriod.id).where(
-            RatingPeriod.id.in_({card.period_id for card in cards}), RatingPeriod.phase.in_(phases))))
-        for found, written in audit_many([card for card in cards if card.period_id in open_periods], cause=cause,
-                                         now=now, thorough=thorough, recorded=recorded):
-            events, drifted = events + len(written), drifted + bool(found)
-        db.session.commit()
+        with collections_after():
+            cards = engine.lock_many(unit)
+            # Under the scorecards' locks, a campaign may have been published since the list was read.
+            open_periods = set(db.session.scalars(sa.select(RatingPeriod.id).where(
+                RatingPeriod.id.in_({card.period_id for card in cards}), RatingPeriod.phase.in_(phases))))
+            for found, written in audit_many([card for card in cards if card.period_id in open_periods],
+                                             cause=cause, now=now, thorough=thorough, recorded=recorded):
+                events, drifted = events + len(written), drifted + bool(found)
+            db.session.commit()
         done += len(unit)
         per_card = max(time.monotonic() - started, 1e-6) / len(unit)
         size = max(1, min(LARGEST_UNIT, int(UNIT_SECONDS / per_card)))
