@@ -12,6 +12,7 @@ after the read, best effort: a busy database loses the record, with a log line, 
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -194,10 +195,25 @@ def add_to(model, keys: dict, values: dict) -> None:
     """Add `values` (column → amount) to the row of `model` whose primary key is `keys`,
     creating it with them: one statement (an upsert), atomic on both databases, for running
     totals moved in the writer's transaction."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(model).values(**keys, **values)
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={name: getattr(model, name) + n for name, n in values.items()}))
+    add_to_many(model, tuple(keys), [{**keys, **values}])
+
+
+def add_to_many(model, keys: tuple[str, ...], rows: list[dict]) -> None:
+    """`add_to` for each of `rows` (the key columns `keys`, and amounts), in their order: rows
+    that two writers share are then waited on in the same order, never in a circle."""
+    if rows:
+        amounts = tuple(name for name in rows[0] if name not in keys)
+        db.session.execute(_upsert(model.__table__, keys, amounts, db.engine.dialect.name), rows)
+
+
+@functools.cache
+def _upsert(table: sa.Table, keys: tuple[str, ...], amounts: tuple[str, ...], dialect_name: str):
+    """The upsert of `add_to_many`, built once per table and columns: hot writes run it, and
+    building a statement costs more than running it."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={name: table.c[name] + stmt.excluded[name] for name in amounts})
 
 
 def hook_sessions(**hooks: Callable) -> None:

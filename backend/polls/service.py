@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from backend.core import limits
-from backend.core.db import conflict_for
+from backend.core.db import add_to_many, conflict_for
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import format_local
@@ -314,16 +313,11 @@ def _tally_keys(answer_rows: list[PollAnswer], grid_id: int | None, mode: str) -
 
 
 def _move_tallies(poll_id: int, moves: Counter, sign: int) -> None:
-    """Add (sign ±1) × each move, all rows in one statement: an upsert, atomic on both
-    databases, its rows in key order (two answers wait on the same row first, never in a circle)."""
-    if not moves:
-        return
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(PollTally).values([
+    """Add (sign ±1) × each move: an upsert per row, atomic on both databases, the rows in key
+    order (two answers wait on the same row first, never in a circle)."""
+    add_to_many(PollTally, ("poll_id", "question_id", "grid_id", "key"), [
         {"poll_id": poll_id, "question_id": question_id, "grid_id": grid_id, "key": key, "count": sign * n}
         for (question_id, grid_id, key), n in sorted(moves.items())])
-    db.session.execute(stmt.on_conflict_do_update(index_elements=["poll_id", "question_id", "grid_id", "key"],
-                                                  set_={"count": PollTally.count + stmt.excluded.count}))
 
 
 #: Open-QR answers one client (address) may send to one poll per hour.
