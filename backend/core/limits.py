@@ -12,6 +12,7 @@ one row per key active within its window. Keys are keyed hashes: no address or n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -70,16 +71,24 @@ def _upsert(limit: Limit, key: str, ceiling: bool) -> int | None:
     limit. Returns the new count, or None when the ceiling held it back."""
     now = utcnow()
     start = now.replace(second=0, microsecond=0) if limit.coarse else now
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(RateCount).values(bucket=limit.bucket, key=key, count=1,
-                                            ends_at=start + timedelta(seconds=limit.seconds))
-    ended = RateCount.ends_at <= now
+    return db.session.execute(_counting(db.session.get_bind().dialect.name, ceiling), {
+        "bucket": limit.bucket, "key": key, "ends_at": start + timedelta(seconds=limit.seconds), "now": now,
+        "most": limit.most}).scalar()
+
+
+@functools.cache
+def _counting(dialect_name: str, ceiling: bool):
+    """The statement of `_upsert`, built once per database and kind: every limited request runs it."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(RateCount).values(bucket=sa.bindparam("bucket"), key=sa.bindparam("key"), count=1,
+                                            ends_at=sa.bindparam("ends_at"))
+    ended = RateCount.ends_at <= sa.bindparam("now")
     stmt = stmt.on_conflict_do_update(
         index_elements=["bucket", "key"],
         set_={"count": sa.case((ended, stmt.excluded.count), else_=RateCount.count + 1),
               "ends_at": sa.case((ended, stmt.excluded.ends_at), else_=RateCount.ends_at)},
-        where=sa.or_(ended, RateCount.count < limit.most) if ceiling else None)
-    return db.session.execute(stmt.returning(RateCount.count)).scalar()
+        where=sa.or_(ended, RateCount.count < sa.bindparam("most")) if ceiling else None)
+    return stmt.returning(RateCount.count)
 
 
 def retry_after(limit: Limit, key: str) -> int:
