@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from backend.core.db import add_to, hook_sessions, session_flag
 from backend.core.timeutil import local_zone
-from backend.extensions import db
+from backend.extensions import UTCDateTime, db
 from backend.orgs.models import Org
 from backend.orgs.subtrees import Subtrees
 from backend.wishes.models import Wish, WishClaimTime, WishFigures, WishStatus
@@ -294,18 +294,53 @@ def read(orgs: list[Org], year: int, now: datetime, trees: Subtrees | None = Non
     tops = (trees or Subtrees(orgs)).tops
     sums = {org.id: dict.fromkeys(COUNTERS, 0) for org in orgs}
     claims: dict[int, Counter] = {org.id: Counter() for org in orgs}
-    for row in db.session.execute(sa.select(WishFigures.grid_id, *[getattr(WishFigures, c) for c in COUNTERS])
-                                  .where(WishFigures.grid_id.in_(tops), WishFigures.year == year)):
+    for row in db.session.execute(_FIGURES, {"grids": list(tops), "year": year}):
         for top_id in tops[row.grid_id]:
             for name in COUNTERS:
                 sums[top_id][name] += getattr(row, name)
-    for grid_id, tenths, n in db.session.execute(
-            sa.select(WishClaimTime.grid_id, WishClaimTime.tenths, WishClaimTime.wishes)
-            .where(WishClaimTime.grid_id.in_(tops), WishClaimTime.year == year, WishClaimTime.wishes != 0)):
+    for grid_id, tenths, n in db.session.execute(_CLAIM_TIMES, {"grids": list(tops), "year": year}):
         for top_id in tops[grid_id]:
             claims[top_id][tenths] += n
     unreviewed = _read_open(tops, year, now, sums, claims)
     return {org.id: _figures(sums[org.id], claims[org.id], unreviewed[org.id]) for org in orgs}
+
+
+# The statements of `read`, built once (every write a live campaign watches runs them), their
+# values bound: the grids (`grids`), the year or its bounds (`start`, `end`), `now`, and the
+# end of the review window (`waited`).
+_GRIDS = sa.bindparam("grids", expanding=True)
+_NOW, _WAITED = sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("waited", type_=UTCDateTime())
+_FIGURES = (sa.select(WishFigures.grid_id, *[getattr(WishFigures, c) for c in COUNTERS])
+            .where(WishFigures.grid_id.in_(_GRIDS), WishFigures.year == sa.bindparam("year")))
+_CLAIM_TIMES = (sa.select(WishClaimTime.grid_id, WishClaimTime.tenths, WishClaimTime.wishes)
+                .where(WishClaimTime.grid_id.in_(_GRIDS), WishClaimTime.year == sa.bindparam("year"),
+                       WishClaimTime.wishes != 0))
+_OPEN = (Wish.grid_id.in_(_GRIDS), Wish.figures_open == sa.true(),
+         Wish.created_at >= sa.bindparam("start", type_=UTCDateTime()),
+         Wish.created_at < sa.bindparam("end", type_=UTCDateTime()))
+_PENDING_REVIEW = Wish.status == S.pending_review.value
+#: The workload (waiting for review, a claim or fulfilment) falling overdue, per grid: late by
+#: `Wish.is_late`, and overdue for review. The states are named, not `!= rejected`, so the
+#: index seeks to them past the rejections.
+_WORKLOAD = (
+    sa.select(Wish.grid_id,
+              sa.func.count().filter(sa.and_(Wish.fulfilled_at.is_(None), sa.or_(
+                  Wish.due_at < _NOW, sa.and_(_PENDING_REVIEW, Wish.created_at < _WAITED)))),
+              sa.func.count().filter(sa.and_(_PENDING_REVIEW, sa.or_(
+                  sa.func.coalesce(Wish.fulfilled_at, _NOW) > Wish.due_at, Wish.created_at < _WAITED))))
+    .where(*_OPEN, Wish.status.in_(_NOT_REJECTED)).group_by(Wish.grid_id))
+#: Waiting past the review window for a claim, or (rejected) for the street's ruling, per
+#: grid, in two parts, each an index seek: the rejections from the index alone (they are what
+#: piles up over a year), the unclaimed workload beside them.
+_WAITING_COUNTS = sa.union_all(
+    sa.select(Wish.grid_id, sa.func.count())
+    .where(*_OPEN, Wish.status == S.rejected.value, Wish.created_at < _WAITED).group_by(Wish.grid_id),
+    sa.select(Wish.grid_id, sa.func.count())
+    .where(*_OPEN, Wish.status.in_(_NOT_REJECTED), Wish.first_claimed_at.is_(None), Wish.created_at < _WAITED)
+    .group_by(Wish.grid_id))
+#: The same wishes one by one, with when each was submitted.
+_WAITING_SINCE = sa.select(Wish.grid_id, Wish.created_at).where(
+    *_OPEN, sa.or_(Wish.first_claimed_at.is_(None), Wish.status == S.rejected.value), Wish.created_at < _WAITED)
 
 
 def _read_open(tops: dict[int, list[int]], year: int, now: datetime, sums: dict,
@@ -319,36 +354,18 @@ def _read_open(tops: dict[int, list[int]], year: int, now: datetime, sums: dict,
     window (each is its own value of the histogram)."""
     waited = now - timedelta(hours=current_app.config["WISH_REVIEW_HOURS"])
     start, end = _year_bounds(year)
-    is_open = (Wish.grid_id.in_(tops), Wish.figures_open == sa.true(), Wish.created_at >= start,
-               Wish.created_at < end)
-    pending = Wish.status == S.pending_review.value
-    late = sa.and_(Wish.fulfilled_at.is_(None), sa.or_(Wish.due_at < now, sa.and_(pending, Wish.created_at < waited)))
-    overdue = sa.and_(pending, sa.or_(sa.func.coalesce(Wish.fulfilled_at, now) > Wish.due_at,
-                                      Wish.created_at < waited))
+    params = {"grids": list(tops), "start": start, "end": end, "now": now, "waited": waited}
     unreviewed: Counter = Counter()
-    # The workload (waiting for review, a claim or fulfilment) falling overdue. The states are
-    # named, not `!= rejected`, so the index seeks to them past the rejections.
-    for grid_id, n_late, n_overdue in db.session.execute(
-            sa.select(Wish.grid_id, sa.func.count().filter(late), sa.func.count().filter(overdue))
-            .where(*is_open, Wish.status.in_(_NOT_REJECTED)).group_by(Wish.grid_id)):
+    for grid_id, n_late, n_overdue in db.session.execute(_WORKLOAD, params):
         for top_id in tops[grid_id]:
             sums[top_id]["decided"] += n_late
             unreviewed[top_id] += n_overdue
     # Waiting past the review window for a claim, or (rejected) for the street's ruling: the
     # time waited so far, each at least the review window. Where the median lies below that
     # window whatever those times are, their count is enough; only the other orgs read them.
-    waiting = (*is_open, sa.or_(Wish.first_claimed_at.is_(None), Wish.status == S.rejected.value),
-               Wish.created_at < waited)
     floor = _tenths(now - waited)
     more: Counter = Counter()
-    # Counted in two parts, each an index seek: the rejections from the index alone (they are
-    # what piles up over a year), the unclaimed workload beside them.
-    rejected = (sa.select(Wish.grid_id, sa.func.count())
-                .where(*is_open, Wish.status == S.rejected.value, Wish.created_at < waited).group_by(Wish.grid_id))
-    unclaimed = (sa.select(Wish.grid_id, sa.func.count())
-                 .where(*is_open, Wish.status.in_(_NOT_REJECTED), Wish.first_claimed_at.is_(None),
-                        Wish.created_at < waited).group_by(Wish.grid_id))
-    for grid_id, n in db.session.execute(sa.union_all(rejected, unclaimed)):
+    for grid_id, n in db.session.execute(_WAITING_COUNTS, params):
         for top_id in tops[grid_id]:
             more[top_id] += n
     exact = {top_id for top_id, n in more.items() if not _median_below(claims[top_id], floor, n)}
@@ -356,8 +373,7 @@ def _read_open(tops: dict[int, list[int]], year: int, now: datetime, sums: dict,
         claims[top_id][floor] += more[top_id]
     grids = [grid_id for grid_id, top_ids in tops.items() if exact.intersection(top_ids)]
     if grids:
-        for grid_id, created_at in db.session.execute(
-                sa.select(Wish.grid_id, Wish.created_at).where(*waiting, Wish.grid_id.in_(grids))):
+        for grid_id, created_at in db.session.execute(_WAITING_SINCE, {**params, "grids": grids}):
             for top_id in exact.intersection(tops[grid_id]):
                 claims[top_id][_tenths(now - created_at)] += 1
     return unreviewed
