@@ -337,9 +337,8 @@ def submit(poll: Poll, respondent: Respondent, answers: list[dict], *, ip: str |
     rows = _validate(poll, answers)
     network = _network(poll, ip)
     if respondent.mode == Mode.device and network is not None:
-        recent = db.session.scalar(sa.select(sa.func.count()).select_from(PollResponse).where(
-            PollResponse.poll_id == poll.id, PollResponse.network_hash == network,
-            PollResponse.submitted_at >= now - timedelta(hours=1)))
+        recent = db.session.scalar(_FROM_NETWORK, {"in_poll": poll.id, "from_network": network,
+                                                   "since": now - timedelta(hours=1)})
         if recent >= cfg["POLL_NETWORK_HOURLY_LIMIT"]:
             raise TooManyRequests("同一网络提交过于频繁，请稍后再试", headers={"Retry-After": "600"})
     if respondent.mode == Mode.device and ip:
@@ -376,18 +375,24 @@ def _cast_ballots(poll: Poll, keys: tuple[str, ...]) -> None:
         raise conflict_for(exc) from exc
 
 
+#: The answers to a poll from one network since a time, and how many (built once: every
+#: open-QR answer counts them).
+_NETWORK_WINDOW = sa.and_(PollResponse.poll_id == sa.bindparam("in_poll"),
+                          PollResponse.network_hash == sa.bindparam("from_network"),
+                          PollResponse.submitted_at >= sa.bindparam("since"))
+_FROM_NETWORK = sa.select(sa.func.count()).select_from(PollResponse).where(_NETWORK_WINDOW)
+
+
 def _flag_burst(poll: Poll, network: str | None, now: datetime) -> None:
     """Many answers from one network in a short time: flag them all for a street officer."""
     cfg = current_app.config
     if network is None:
         return
     since = now.replace(second=0, microsecond=0) - timedelta(minutes=cfg["POLL_BURST_MINUTES"])
-    window = sa.and_(PollResponse.poll_id == poll.id, PollResponse.network_hash == network,
-                     PollResponse.submitted_at >= since)
-    burst = db.session.scalar(sa.select(sa.func.count()).select_from(PollResponse).where(window))
-    if burst >= cfg["POLL_BURST_COUNT"]:
-        db.session.execute(sa.update(PollResponse).where(window, PollResponse.status == R.ok.value)
-                           .values(status=R.flagged.value).execution_options(synchronize_session=False))
+    window = {"in_poll": poll.id, "from_network": network, "since": since}
+    if db.session.scalar(_FROM_NETWORK, window) >= cfg["POLL_BURST_COUNT"]:
+        db.session.execute(sa.update(PollResponse).where(_NETWORK_WINDOW, PollResponse.status == R.ok.value)
+                           .values(status=R.flagged.value).execution_options(synchronize_session=False), window)
 
 
 def review(response: PollResponse, decision: str, reviewer_id: int) -> None:
@@ -513,12 +518,28 @@ def results(poll: Poll, *, with_texts: bool = False) -> dict:
     }
 
 
+#: Built once, as the statements below: every answer to a campaign's poll runs them.
+_RESPONSES = sa.select(PollTally.poll_id, PollTally.count).where(
+    PollTally.poll_id.in_(sa.bindparam("polls", expanding=True)), PollTally.question_id == 0, PollTally.grid_id == 0,
+    PollTally.key == "responses")
+
+
 def respondent_counts(poll_ids: list[int]) -> dict[int, int]:
     """Answers counted per poll, from the running tallies, in one query (for lists)."""
-    rows = db.session.execute(sa.select(PollTally.poll_id, PollTally.count).where(
-        PollTally.poll_id.in_(poll_ids), PollTally.question_id == 0, PollTally.grid_id == 0,
-        PollTally.key == "responses"))
+    rows = db.session.execute(_RESPONSES, {"polls": list(poll_ids)})
     return {poll_id: 0 for poll_id in poll_ids} | dict(rows.all())
+
+
+_CRITERION_TALLIES = (
+    sa.select(PollQuestion.id, PollQuestion.poll_id, PollQuestion.kind, PollQuestion.criterion_code,
+              PollQuestion.weight, Poll.audience, Poll.org_id, PollTally.key, PollTally.count)
+    .join(Poll, Poll.id == PollQuestion.poll_id)
+    .outerjoin(PollTally, sa.and_(PollTally.poll_id == PollQuestion.poll_id,
+                                  PollTally.question_id == PollQuestion.id, PollTally.grid_id == 0))
+    .where(Poll.period_id == sa.bindparam("period_id"), Poll.org_id.in_(sa.bindparam("orgs", expanding=True)),
+           PollQuestion.criterion_code.is_not(None),
+           PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))
+    .order_by(PollQuestion.id))
 
 
 def criterion_tallies_of(period_id: int, org_ids: list[int]) -> dict[int, dict[str, list[dict]]]:
@@ -526,15 +547,7 @@ def criterion_tallies_of(period_id: int, org_ids: list[int]) -> dict[int, dict[s
     the campaign's polls of that org with its audience, weight, answers and answers in the top
     two levels (for a single choice: the first two options, which a mapped question lists best
     first). One statement for all the orgs, of plain columns."""
-    rows = db.session.execute(
-        sa.select(PollQuestion.id, PollQuestion.poll_id, PollQuestion.kind, PollQuestion.criterion_code,
-                  PollQuestion.weight, Poll.audience, Poll.org_id, PollTally.key, PollTally.count)
-        .join(Poll, Poll.id == PollQuestion.poll_id)
-        .outerjoin(PollTally, sa.and_(PollTally.poll_id == PollQuestion.poll_id,
-                                      PollTally.question_id == PollQuestion.id, PollTally.grid_id == 0))
-        .where(Poll.period_id == period_id, Poll.org_id.in_(org_ids), PollQuestion.criterion_code.is_not(None),
-               PollQuestion.kind.in_([Q.rating5.value, Q.choice.value]), PollQuestion.multiple.is_(False))
-        .order_by(PollQuestion.id)).all()
+    rows = db.session.execute(_CRITERION_TALLIES, {"period_id": period_id, "orgs": list(org_ids)}).all()
     questions: dict[int, tuple] = {}
     counts: dict[int, dict[str, int]] = {}
     for qid, poll_id, kind, code, weight, audience, org_id, key, count in rows:

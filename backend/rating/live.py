@@ -130,22 +130,24 @@ def _wish_cause(wish, action: str) -> str:
     return f"微心愿「{wish.title[:16]}」{wish.status_label}"
 
 
-def _booking_touches(where) -> list[Touch]:
-    orgs = db.session.scalars(sa.select(Slot.org_id).join(Booking, Booking.slot_id == Slot.id).where(where).distinct())
+def _booking_touches(where, params: dict) -> list[Touch]:
+    orgs = db.session.scalars(sa.select(Slot.org_id).join(Booking, Booking.slot_id == Slot.id).where(where).distinct(),
+                              params)
     return [Touch("booking", org_id, "志愿活动或微服务状态变化") for org_id in orgs]
 
 
-def _review_touches(where) -> list[Touch]:
+def _review_touches(where, params: dict) -> list[Touch]:
     """A street officer's review (or a burst flagged) may take answers out of the tallies."""
     polls = db.session.execute(sa.select(Poll.id, Poll.org_id, Poll.audience).join(
-        PollResponse, PollResponse.poll_id == Poll.id).where(where).distinct()).all()
+        PollResponse, PollResponse.poll_id == Poll.id).where(where).distinct(), params).all()
     return [Touch("poll", org_id, f"{AUDIENCE_LABELS[Audience(audience)]}答卷审核", criteria)
             for poll_id, org_id, audience in polls if (criteria := _poll_criteria(poll_id))]
 
 
 #: Conditional UPDATEs (seats, attendance, delivery, answer reviews) bypass the flush: for
-#: those, what they touch is read with the statement's own WHERE clause just before it runs.
-_BULK: dict[type, Callable[[object], list[Touch]]] = {Booking: _booking_touches, PollResponse: _review_touches}
+#: those, what they touch is read with the statement's own WHERE clause (and the values bound
+#: to it) just before it runs.
+_BULK: dict[type, Callable[[object, dict], list[Touch]]] = {Booking: _booking_touches, PollResponse: _review_touches}
 _WATCHES: dict[type, Watch] = _watches()
 
 
@@ -178,13 +180,15 @@ def _on_execute(state) -> None:
     where = state.statement.whereclause
     if touches_of is None or where is None or not _any_live(state.session):
         return
-    for item in touches_of(where):
+    for item in touches_of(where, dict(state.parameters or {})):
         touch(state.session, item)
 
 
+_ANY_LIVE = sa.select(sa.exists().where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES])))
+
+
 def _any_live(session: Session) -> bool:
-    return bool(session.scalar(sa.select(sa.exists().where(
-        RatingPeriod.phase.in_([p.value for p in LIVE_PHASES])))))
+    return bool(session.scalar(_ANY_LIVE))
 
 
 def _before_commit(session: Session) -> None:

@@ -208,15 +208,19 @@ def install() -> None:
 
 # --- reading them --------------------------------------------------------------------------------
 
+#: Built once: every write a live campaign watches runs it.
+_TOTALS = (sa.select(ServiceFigures.org_id, *[sa.func.sum(getattr(ServiceFigures, c)) for c in COUNTERS])
+           .where(ServiceFigures.org_id.in_(sa.bindparam("orgs", expanding=True)),
+                  ServiceFigures.year == sa.bindparam("year"))
+           .group_by(ServiceFigures.org_id))
+
+
 def read(orgs: list[Org], year: int, trees: Subtrees | None = None) -> dict[int, dict]:
     """Deliveries and ratings of `year` for each org's subtree, one query for all the orgs
     (`trees`: their subtrees, when already read): {"delivered", "ratings", "mean_rating"}."""
     settle()
     trees = trees or Subtrees(orgs)
-    totals = trees.add_up(db.session.execute(
-        sa.select(ServiceFigures.org_id, *[sa.func.sum(getattr(ServiceFigures, c)) for c in COUNTERS])
-        .where(ServiceFigures.org_id.in_(trees.ids), ServiceFigures.year == year).group_by(ServiceFigures.org_id)),
-        COUNTERS)
+    totals = trees.add_up(db.session.execute(_TOTALS, {"orgs": trees.ids, "year": year}), COUNTERS)
     return {org_id: {"delivered": t["delivered"], "ratings": t["ratings"],
                      "mean_rating": round(t["rating_sum"] / t["ratings"], 2) if t["ratings"] else None}
             for org_id, t in totals.items()}
