@@ -2,6 +2,8 @@
 
 import os
 
+from backend.core.heap import settle
+
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Open dashboard streams hold threads (at most STREAM_MAX_OPEN of them); the rest serve pages.
@@ -26,6 +28,4 @@ control_socket_disable = True
 
 def post_worker_init(worker):
     """The loaded app's objects out of the garbage collector's sight (backend/core/heap.py)."""
-    from backend.core.heap import settle
-
     settle()
