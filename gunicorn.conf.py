@@ -2,8 +2,6 @@
 
 import os
 
-from backend.core.heap import settle
-
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Open dashboard streams hold threads (at most STREAM_MAX_OPEN of them); the rest serve pages.
@@ -28,4 +26,7 @@ control_socket_disable = True
 
 def post_worker_init(worker):
     """The loaded app's objects out of the garbage collector's sight (backend/core/heap.py)."""
+    # Imported here, in the worker: this file is read before --chdir puts the app on the path.
+    from backend.core.heap import settle  # noqa: PLC0415
+
     settle()
