@@ -49,7 +49,9 @@ class Slot(db.Model):
     #: The community (or unit) that runs it: who manages it, whose numbers it counts in.
     org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Indexed: the lists of what is still to come (activities, services) start from the slots
+    #: not yet ended, however many have gone before.
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     #: Places.
     capacity: Mapped[int] = mapped_column()
     #: Confirmed bookings now; moved only by conditional UPDATEs, kept in range by a CHECK.
