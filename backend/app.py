@@ -31,7 +31,15 @@ from backend.core.timeutil import format_local
 from backend.core.uploads import widen_limit
 from backend.double_reports import permissions as double_report_rules
 from backend.double_reports.api import blp as double_reports_blp
-from backend.extensions import compress, db, engine_options, migrate, sqlite_durability, write_intent
+from backend.extensions import (
+    compress,
+    db,
+    engine_options,
+    migrate,
+    sqlite_durability,
+    sqlite_writer_queue,
+    write_intent,
+)
 from backend.notifications import permissions as notification_rules
 from backend.notifications import service as notification_service
 from backend.notifications.api import blp as notifications_blp
@@ -123,6 +131,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         sqlite_durability(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+        sqlite_writer_queue(db.engine, app.config["DB_LOCK_TIMEOUT_SECONDS"])
         if app.config["STATEMENT_COUNT_HEADER"]:
             count_statements(app, db.engine)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))

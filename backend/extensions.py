@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextvars
+import sqlite3
+import threading
+import time
+import weakref
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -114,10 +118,102 @@ def sqlite_durability(engine: Engine, level: str) -> None:
         dbapi_connection.execute(f"PRAGMA synchronous={level}")
 
 
+class WriterQueue:
+    """How the writers of one SQLite database take its write lock, in turn.
+
+    SQLite lets one transaction write at a time, and a writer that finds the lock taken waits
+    in its busy handler, which looks again 1, 2, 5, 10 … then every 100 ms: under a queue the
+    sleepers miss their turns while the lock lies idle. Here a process's writers queue on a
+    lock of their own (threads blocked, not polling), and the one at the head looks for
+    SQLite's lock every half to two milliseconds, so the processes sharing the file (the web
+    workers, the scheduler) take turns within a few milliseconds of each other. The wait is
+    as long as SQLite's would be (DB_LOCK_TIMEOUT_SECONDS) and ends as it does: "database is
+    locked", a 503."""
+
+    def __init__(self, seconds: float):
+        self.lock = threading.Lock()
+        self.seconds = seconds
+        self.busy_ms = round(seconds * 1000)
+
+    def begin(self, conn) -> None:
+        """BEGIN IMMEDIATE on `conn`, in this process's turn and then SQLite's."""
+        deadline = time.monotonic() + self.seconds
+        if not self.lock.acquire(timeout=self.seconds):
+            raise _locked()
+        conn.info[_HELD] = self
+        raw = conn.connection.dbapi_connection
+        try:
+            raw.execute("PRAGMA busy_timeout = 0")
+            pause = 0.0005
+            while True:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return
+                except sa.exc.OperationalError as exc:
+                    if "locked" not in str(exc.orig) or time.monotonic() + pause > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+        except BaseException:
+            self.leave(conn.info)
+            raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {self.busy_ms}")
+
+    @staticmethod
+    def leave(info: dict) -> None:
+        queue = info.pop(_HELD, None)
+        if queue is not None:
+            queue.lock.release()
+
+
+def _locked() -> sa.exc.OperationalError:
+    return sa.exc.OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+
+
+_HELD = "sanwei_writer_queue"
+_QUEUES: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
+
+
+def sqlite_writer_queue(engine: Engine, seconds: float) -> None:
+    """Queue the writers of `engine` (SQLite): see WriterQueue."""
+    if engine.dialect.name != "sqlite" or engine in _QUEUES:
+        return
+    _QUEUES[engine] = WriterQueue(seconds)
+
+    # A transaction ends by commit or rollback; its connection going back to the pool, or
+    # thrown away after an error, ends it too.
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _ended(conn):
+        # An invalidated connection gave its turn back when it was thrown away (below).
+        if not conn.invalidated:
+            WriterQueue.leave(conn.info)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _returned(dbapi_connection, record):
+        if record is not None:
+            WriterQueue.leave(record.info)
+
+    @event.listens_for(engine.pool, "reset")
+    def _reset(dbapi_connection, record, reset_state):
+        WriterQueue.leave(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    @event.listens_for(engine.pool, "soft_invalidate")
+    def _thrown_away(dbapi_connection, record, exception):
+        if record is not None:
+            WriterQueue.leave(record.info)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(conn):
     if conn.dialect.name != "sqlite":
         return
     # A deferred transaction that later writes cannot wait for the lock (SQLITE_BUSY at once),
     # so any transaction that may write takes the write lock up front.
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+    queue = _QUEUES.get(conn.engine) if write_intent.get() else None
+    if queue is not None and _HELD not in conn.info:
+        queue.begin(conn)
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

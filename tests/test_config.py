@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from backend import config
 from backend.app import create_app
@@ -114,3 +117,64 @@ def test_sqlite_writes_take_the_lock_up_front(sqlite_app):
             write_intent.reset(token)
     finally:
         probe.close()
+
+
+def test_a_process_writers_take_the_lock_in_turn(sqlite_app):
+    """Threads of one process queue for the write lock (WriterQueue) and each gets it as the
+    one before commits; one that waits past DB_LOCK_TIMEOUT_SECONDS is told the database is
+    locked, as SQLite would tell it."""
+    order: list[str] = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def first():
+        with sqlite_app.app_context(), db.engine.begin() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            order.append("first in")
+            first_in.set()
+            release.wait(30)
+            order.append("first out")
+
+    def second():
+        first_in.wait(30)
+        with sqlite_app.app_context(), db.engine.begin() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    first_in.wait(30)
+    waited_at = len(order)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert waited_at == 1
+    assert order == ["first in", "first out", "second in"]
+
+    short = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": sqlite_app.config["SQLALCHEMY_DATABASE_URI"],
+                        "DB_LOCK_TIMEOUT_SECONDS": 0.2})
+    with short.app_context(), db.engine.begin() as holder:
+        holder.exec_driver_sql("SELECT 1")
+        waiting = ThreadPoolExecutor(1).submit(_try_to_write, short)
+        with pytest.raises(OperationalError, match="database is locked"):
+            waiting.result(30)
+    with short.app_context():
+        db.engine.dispose()
+
+
+def _try_to_write(app):
+    with app.app_context(), db.engine.begin() as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
+def test_a_connection_thrown_away_gives_its_turn_back(sqlite_app):
+    """A writer whose connection is invalidated mid-transaction (a broken file handle, an
+    interrupted statement) does not keep the process's other writers waiting."""
+    with sqlite_app.app_context():
+        conn = db.engine.connect()
+        conn.exec_driver_sql("SELECT 1")
+        conn.invalidate()
+        with db.engine.begin() as other:
+            assert other.exec_driver_sql("SELECT 1").scalar() == 1
+        conn.rollback()
+        conn.close()
