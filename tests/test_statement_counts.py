@@ -19,7 +19,7 @@ from backend.activities.models import Activity
 from backend.auth.models import AuthToken
 from backend.bookings import service as bookings
 from backend.demo import DEMO_PASSWORD, load_demo
-from backend.extensions import db
+from backend.extensions import db, write_intent
 from backend.orgs.models import Org
 from backend.people.models import Membership, Person
 from backend.people.service import add_membership, create_person
@@ -45,12 +45,12 @@ CEILING = {
 
 
 @contextmanager
-def _statements(begin: bool) -> Iterator[list[str]]:
-    """The statements the engine says inside the block: its BEGINs, or all the others."""
+def counted() -> Iterator[list[str]]:
+    """The statements the engine runs inside the block, BEGIN aside."""
     seen: list[str] = []
 
     def note(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("BEGIN") == begin:
+        if not statement.startswith("BEGIN"):
             seen.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", note)
@@ -60,14 +60,22 @@ def _statements(begin: bool) -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", note)
 
 
-def counted():
-    """The statements the engine runs inside the block, BEGIN aside."""
-    return _statements(begin=False)
+@contextmanager
+def begins() -> Iterator[list[str]]:
+    """The transactions SQLite is asked to open inside the block, as the BEGIN each is opened
+    with (a writer's BEGIN IMMEDIATE goes to the driver's connection, past the engine's
+    statement events: see WriterQueue); none on PostgreSQL, whose BEGIN is the driver's."""
+    seen: list[str] = []
 
+    def note(conn):
+        if conn.dialect.name == "sqlite":
+            seen.append("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
-def begins():
-    """The BEGINs the engine says inside the block (SQLite: each opens a transaction)."""
-    return _statements(begin=True)
+    event.listen(db.engine, "begin", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "begin", note)
 
 
 def cost(client, method: str, path: str, **kwargs) -> int:
