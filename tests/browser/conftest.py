@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.fake_wechat import fake_wechat
-from tests.live import demo_server
+from tests.live import answer_jssdk, demo_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -81,13 +81,17 @@ def wechat():
 
 
 @pytest.fixture
-def phone(playwright_browser, live_server):
+def phone(playwright_browser, live_server, request):
     """Factory: each call is a fresh phone (own cookies and localStorage).
 
     Fails the test if any page asks for anything off this machine (a CDN, fonts, analytics),
-    throws a JavaScript error, or a stylesheet, script or image it loads is missing.
+    throws a JavaScript error, or a stylesheet, script or image it loads is missing. Where the
+    app is pointed at the fake WeChat (the test uses `wechat`), the phones are inside WeChat:
+    a page there signs wx.config through the JS-SDK stand-in, whose calls the fake answers
+    (unanswered, a page left a moment after loading has a 404 or not).
     """
     browser, device = playwright_browser
+    fake = request.getfixturevalue("wechat")[1] if "wechat" in request.fixturenames else None
     contexts = []
     problems: list[str] = []
 
@@ -107,6 +111,8 @@ def phone(playwright_browser, live_server):
         page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
         page.on("response", lambda r: problems.append(f"{r.status} for {r.url}")
                 if r.status >= 400 and r.request.resource_type != "document" else None)
+        if fake is not None:
+            answer_jssdk(page, fake)
         return page
 
     yield new

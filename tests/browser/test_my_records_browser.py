@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.demo import DEMO_PASSWORD
-from tests.live import answer_jssdk, demo_server
+from tests.live import demo_server
 
 
 @pytest.fixture
@@ -42,7 +42,6 @@ def test_my_wishes_lists_the_servers_rows_and_the_phones_other_receipts_once(pho
     service_id = staff.request.get("/api/v1/services", headers=bearer).json()["items"][0]["id"]
 
     resident = phone()
-    answer_jssdk(resident, fake)                                  # inside WeChat: pages sign wx.config
     resident.goto("/h5/w/mine")                                   # signed out: the phone's list, as before
     expect(resident.locator("[data-my-receipts]")).to_contain_text("还没有")
     submit_wish(resident, wish_url, "门口路灯不亮")                 # before signing in: on this phone only

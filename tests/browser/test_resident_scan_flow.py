@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_pages import log_in
 from tests.browser.test_wish_flow import wish_code_url
-from tests.live import answer_jssdk, demo_server
+from tests.live import demo_server
 
 
 @pytest.fixture
@@ -30,7 +30,6 @@ def test_scan_inside_wechat_opens_the_scanned_page(phone, wechat, screenshot):
     fake.scan_result = wish_code_url(leader, "第一网格")
 
     resident = phone()
-    answer_jssdk(resident, fake)
     resident.goto("/h5/")
     expect(resident.locator("[data-scan-hint]")).to_be_hidden()       # WeChat scans; no camera hint
     expect(resident.locator("[data-scan][data-ready]")).to_have_count(1)   # WeChat accepted the signature

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_pages import log_in
 from tests.browser.test_wish_flow import wish_code_url
-from tests.live import answer_jssdk, demo_server
+from tests.live import demo_server
 
 ENGLISH_CODES = ("forbidden", "not_found", "revoked_code", "method_not_allowed", "错误代码")
 
@@ -81,7 +81,6 @@ def test_inside_wechat_public_pages_set_their_share_card(phone, wechat, screensh
     community = f"/h5/c/{next(o['id'] for o in orgs if o['name'] == '和平社区')}/wishes"
 
     visitor = phone()
-    answer_jssdk(visitor, fake)
     visitor.goto(community)
     expect(visitor.locator("h1")).to_contain_text("微心愿")
     _wait_for_shares(visitor, 2)
@@ -99,7 +98,6 @@ def test_inside_wechat_public_pages_set_their_share_card(phone, wechat, screensh
     # The wish form of a signed-in resident also asks for messages: still one wx.config.
     fake.sign_in_as("o-share-resident")
     resident = phone()
-    answer_jssdk(resident, fake)
     resident.goto("/h5/me/messages")                     # signed in silently through WeChat
     fake.configs.clear()
     fake.shares.clear()

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from backend.demo import DEMO_PASSWORD
 from tests.browser.test_pages import log_in
-from tests.live import answer_jssdk, demo_server
+from tests.live import demo_server
 
 
 @pytest.fixture
@@ -24,19 +24,6 @@ def live_server(db_url, wechat):
     base_url, fake = wechat
     with demo_server(db_url, **fake.config(base_url)) as (app_url, _):
         yield app_url
-
-
-@pytest.fixture
-def phone(phone, wechat):
-    """Phones inside WeChat: a page there signs wx.config through the JS-SDK stand-in, whose
-    calls the fake WeChat answers (unanswered, a page left a moment later has a 404 or not)."""
-    _, fake = wechat
-
-    def new():
-        page = phone()
-        answer_jssdk(page, fake)
-        return page
-    return new
 
 
 # WeChat's "#wechat_redirect" is for its own browser; a redirect without a fragment keeps the

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from backend.notifications import service as notifications
 from tests.browser.test_pages import log_in
 from tests.browser.test_wish_flow import wish_code_url
-from tests.live import answer_jssdk, demo_server
+from tests.live import demo_server
 
 CLAIMED, FULFILLED = "tmpl-wish-claimed-0001", "tmpl-wish-fulfilled-01"
 
@@ -39,7 +39,6 @@ def test_a_resident_allows_wechat_messages_and_is_told_of_the_claim(phone, wecha
     fake.sign_in_as("o-resident-li")
     resident = phone()
     # The JS-SDK stand-in's calls (the real SDK talks to the WeChat app) are answered by the fake.
-    answer_jssdk(resident, fake)
     resident.goto("/h5/me/messages")                     # signed in silently through WeChat
     resident.goto(url)
     ask = resident.locator("[data-wx-subscribe]")
