@@ -69,10 +69,12 @@ class Drift:
 #: A job over every live scorecard commits after units of scorecards that take about this long,
 #: so it never holds SQLite's write lock (or a PostgreSQL scorecard lock) for its whole run.
 UNIT_SECONDS = 0.05
-#: On SQLite, the pause after each unit. Nobody queues a writer waiting for the lock: a job
-#: that took the lock again at once would starve it. SQLite's busy handler looks again 1, 2,
-#: 5, 10, 15, 20, 25, 25, 25, 50 and 50 ms apart, then every 100 ms: a writer that began
-#: waiting during a unit of up to about 180 ms looks at most 50 ms apart, so sees this pause.
+#: On SQLite, the pause after each unit: a job that took the lock again at once would starve
+#: the writers of other processes. The app's writers look again within 2 ms
+#: (extensions.WriterQueue); any other connection waits in SQLite's busy handler, which looks
+#: again 1, 2, 5, 10, 15, 20, 25, 25, 25, 50 and 50 ms apart, then every 100 ms: a writer
+#: that began waiting during a unit of up to about 180 ms looks at most 50 ms apart, so sees
+#: this pause too.
 SQLITE_PAUSE_SECONDS = 0.05
 #: A job's first unit, before it knows how long a scorecard takes, and the largest: past a few
 #: hundred scorecards a batch's statements cost next to nothing per scorecard.
