@@ -199,12 +199,7 @@ def sqlite_writer_queue(engine: Engine, seconds: float) -> None:
         if record is not None:
             WriterQueue.leave(record.info)
 
-    @event.listens_for(engine.pool, "reset")
-    def _reset(dbapi_connection, record, reset_state):
-        WriterQueue.leave(record.info)
-
     @event.listens_for(engine.pool, "invalidate")
-    @event.listens_for(engine.pool, "soft_invalidate")
     def _thrown_away(dbapi_connection, record, exception):
         if record is not None:
             WriterQueue.leave(record.info)

@@ -5,7 +5,7 @@ import gc
 import pytest
 
 from backend.core import heap
-from backend.core.db import collections_after
+from backend.core.heap import collections_after
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ after the read, best effort: a busy database loses the record, with a log line, 
 from __future__ import annotations
 
 import functools
-import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -118,22 +117,6 @@ def forget_loaded(exc: BaseException | None = None) -> None:
         db.session.expire_all()
 
 
-@contextmanager
-def collections_after() -> Iterator[None]:
-    """Python's cyclic garbage collection held off for the block (a job's unit, up to its
-    commit): a full collection of a job's heap takes 80–120 ms, and one falling inside a
-    unit held SQLite's write lock (or PostgreSQL's scorecard locks) three times as long as the
-    unit itself. Held off, the collections due run at the first allocation after the block.
-    Reference counting still frees everything else in the block."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def begin_write() -> None:
     """Close the read transaction so the writes that follow start their own.
 
@@ -191,6 +174,11 @@ def write_best_effort(response: Response) -> Response:
     return response
 
 
+def dialect_insert(dialect_name: str) -> Callable:
+    """The INSERT of the database named, which can say ON CONFLICT (an upsert)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
 def add_to(model, keys: dict, values: dict) -> None:
     """Add `values` (column → amount) to the row of `model` whose primary key is `keys`,
     creating it with them: one statement (an upsert), atomic on both databases, for running
@@ -210,8 +198,7 @@ def add_to_many(model, keys: tuple[str, ...], rows: list[dict]) -> None:
 def _upsert(table: sa.Table, keys: tuple[str, ...], amounts: tuple[str, ...], dialect_name: str):
     """The upsert of `add_to_many`, built once per table and columns: hot writes run it, and
     building a statement costs more than running it."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
+    stmt = dialect_insert(dialect_name)(table)
     return stmt.on_conflict_do_update(index_elements=list(keys),
                                       set_={name: table.c[name] + stmt.excluded[name] for name in amounts})
 

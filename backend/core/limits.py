@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.core.db import dialect_insert
 from backend.core.errors import TooManyRequests
 from backend.extensions import UTCDateTime, db, utcnow
 
@@ -79,9 +79,8 @@ def _upsert(limit: Limit, key: str, ceiling: bool) -> int | None:
 @functools.cache
 def _counting(dialect_name: str, ceiling: bool):
     """The statement of `_upsert`, built once per database and kind: every limited request runs it."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = dialect.insert(RateCount).values(bucket=sa.bindparam("bucket"), key=sa.bindparam("key"), count=1,
-                                            ends_at=sa.bindparam("ends_at"))
+    stmt = dialect_insert(dialect_name)(RateCount).values(
+        bucket=sa.bindparam("bucket"), key=sa.bindparam("key"), count=1, ends_at=sa.bindparam("ends_at"))
     ended = RateCount.ends_at <= sa.bindparam("now")
     stmt = stmt.on_conflict_do_update(
         index_elements=["bucket", "key"],

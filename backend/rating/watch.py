@@ -35,7 +35,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from flask import current_app
 
-from backend.core.db import collections_after
+from backend.core.heap import collections_after
 from backend.extensions import db, utcnow
 from backend.notifications.service import notify_all
 from backend.orgs.subtrees import Subtrees
