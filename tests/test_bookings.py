@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from backend.bookings import service
 from backend.bookings.models import Booking, Slot
 from backend.core.errors import Conflict
+from backend.core.timeutil import local_zone
 from backend.extensions import db
 from backend.notifications.models import Notification
 from tests import factories as f
@@ -202,6 +203,35 @@ def test_activity_sign_up_and_cancel_api(client, api):
     assert cancelled.status_code == 200
     assert cancelled.get_json()["booking"]["status"] == "cancelled"
     assert cancelled.get_json()["promoted"]["id"] == waiting.get_json()["id"]
+
+
+def test_activity_list_filters_and_pages(client, api):
+    """The list's filters bind their values: a skill's % and _ match themselves, a day is the
+    local day, a second page is counted; one activity reads the same as it does in the list."""
+    orgs, headers = api
+    plain = new_activity(client, orgs, headers, skills="理发", title="周三理发")
+    odd = new_activity(client, orgs, headers, skills="100%_理发", title="百分理发")
+    later = new_activity(client, orgs, headers, skills="剪纸", title="周末剪纸",
+                         starts_at=(datetime.now(UTC) + timedelta(days=9)).isoformat(),
+                         ends_at=(datetime.now(UTC) + timedelta(days=9, hours=2)).isoformat())
+
+    def ids(query):
+        listed = client.get(f"/api/v1/activities?{query}", headers=headers["volunteer"])
+        assert listed.status_code == 200, listed.get_json()
+        return [a["id"] for a in listed.get_json()["items"]], listed.get_json()["total"]
+
+    assert ids("skill=%25_") == ([odd["id"]], 1)
+    assert ids("skill=_") == ([odd["id"]], 1)
+    assert ids("skill=理发") == ([plain["id"], odd["id"]], 2)
+    day = datetime.fromisoformat(later["starts_at"]).astimezone(local_zone()).date()
+    assert ids(f"date={day.isoformat()}") == ([later["id"]], 1)
+    assert ids(f"org_id={orgs['b'].id}") == ([], 0)
+    assert ids("per_page=2&page=2") == ([later["id"]], 3)
+    assert ids("per_page=2") == ([plain["id"], odd["id"]], 3)
+    listed = client.get("/api/v1/activities", headers=headers["volunteer"]).get_json()["items"]
+    one = client.get(f"/api/v1/activities/{odd['id']}", headers=headers["volunteer"]).get_json()
+    assert one == odd == next(a for a in listed if a["id"] == odd["id"])
+    assert client.get("/api/v1/activities", headers=headers["other"]).get_json() == {"items": [], "total": 0}
 
 
 def test_activity_permissions(client, api):

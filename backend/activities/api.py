@@ -31,7 +31,7 @@ def create(args):
     with `team_id`). `partner_unit_id` names a resident unit it is co-organised with."""
     activity = activity_service.create_activity(require_actor(), args)
     commit()
-    return activity
+    return activity_service.presented(activity)
 
 
 @blp.get("/activities")
@@ -39,16 +39,17 @@ def create(args):
 @blp.response(200, page_of(ActivitySchema))
 def list_activities(args):
     """Activities of the person's communities, soonest first; filter by community, team, skill, date."""
-    stmt = activity_service.listing(require_actor(), org_id=args.get("org_id"), team_id=args.get("team_id"),
-                                    skill=args.get("skill"), day=args.get("date"), upcoming=args["upcoming"])
-    return paginate(stmt, args["page"], args["per_page"])
+    stmt, params = activity_service.listing_rows(
+        require_actor(), org_id=args.get("org_id"), team_id=args.get("team_id"), skill=args.get("skill"),
+        day=args.get("date"), upcoming=args["upcoming"])
+    return paginate(stmt, args["page"], args["per_page"], params)
 
 
 @blp.get("/activities/<int:activity_id>")
 @blp.response(200, ActivitySchema)
 def get_one(activity_id):
     """One activity of the person's communities."""
-    return activity_service.activity_for(require_actor(), activity_id)
+    return activity_service.presented(activity_service.activity_for(require_actor(), activity_id))
 
 
 @blp.post("/activities/<int:activity_id>/signups")

@@ -8,19 +8,51 @@ from backend.core.permissions import Actor, capability, rule, visible_if
 from backend.core.roles import Role
 from backend.orgs.models import Org
 
+#: What tells one person's visible orgs from another's in SQL: how many subtrees they hold and
+#: whether any org lies above them (none for an admin, who sees everything).
+VisibleShape = tuple[int, bool] | None
 
-def org_visible_clause(actor: Actor):
+
+def _visible(paths: list, ancestors) -> sa.ColumnElement[bool]:
+    """Inside any of the subtrees at `paths`, or one of the orgs `ancestors` above them (values
+    or bound parameters alike)."""
+    conditions = [Org.path.startswith(path) for path in paths]
+    if ancestors is not None:
+        conditions.append(Org.id.in_(ancestors))
+    return sa.or_(*conditions) if conditions else sa.false()
+
+
+def _ancestor_ids(actor: Actor) -> list[int]:
+    return sorted({int(p) for path, _ in actor.scopes for p in path.strip("/").split("/") if p})
+
+
+def org_visible_clause(actor: Actor) -> sa.ColumnElement[bool]:
     """SQL condition on Org: inside any of the actor's org subtrees, or above one of them."""
     if actor.is_admin:
         return sa.true()
-    conditions = []
-    ancestor_ids: set[int] = set()
-    for path, _ in actor.scopes:
-        conditions.append(Org.path.startswith(path))
-        ancestor_ids.update(int(p) for p in path.strip("/").split("/") if p)
+    return _visible([path for path, _ in actor.scopes], _ancestor_ids(actor) or None)
+
+
+def org_visible_bound(actor: Actor) -> tuple[VisibleShape, dict]:
+    """org_visible_clause as its shape and the values it binds: a statement built once per
+    shape (org_visible_by_shape) serves every person of that shape, not built and keyed again
+    for each request."""
+    if actor.is_admin:
+        return None, {}
+    params: dict = {f"visible_path_{i}": path for i, (path, _) in enumerate(actor.scopes)}
+    ancestor_ids = _ancestor_ids(actor)
     if ancestor_ids:
-        conditions.append(Org.id.in_(ancestor_ids))
-    return sa.or_(*conditions) if conditions else sa.false()
+        params["visible_ancestors"] = ancestor_ids
+    return (len(actor.scopes), bool(ancestor_ids)), params
+
+
+def org_visible_by_shape(shape: VisibleShape) -> sa.ColumnElement[bool]:
+    """org_visible_clause for the people of `shape`, its values bound by name (org_visible_bound)."""
+    if shape is None:
+        return sa.true()
+    paths, above = shape
+    return _visible([sa.bindparam(f"visible_path_{i}") for i in range(paths)],
+                    sa.bindparam("visible_ancestors", expanding=True) if above else None)
 
 
 visible_if(Org, lambda actor, org: any(org.path.startswith(path) or path.startswith(org.path)
