@@ -10,6 +10,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.core.errors import Conflict, DomainError, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can, load_authorized
@@ -526,6 +527,9 @@ _CARD = (sa.select(Scorecard).join(Scorecard.period)
                   joinedload(Scorecard.org, innerjoin=True))
          .where(Scorecard.period_id == sa.bindparam("period_id"), Scorecard.org_id == sa.bindparam("org_id")))
 
+_CRITERIA = sa.select(CriterionScore).where(CriterionScore.scorecard_id == sa.bindparam("card_id")).order_by(
+    CriterionScore.id)
+
 
 def scorecard_for(actor: Actor | None, period_id: int, org_id: int, action: str = "scorecard.view") -> Scorecard:
     """The campaign's scorecard of `org_id`, if `actor` may do `action` on it (404 / 403).
@@ -536,6 +540,8 @@ def scorecard_for(actor: Actor | None, period_id: int, org_id: int, action: str 
     if card is None:
         period_for(actor, period_id)
         raise NotFound(NOT_IN_CAMPAIGN)
+    if "criteria" not in card.__dict__:
+        set_committed_value(card, "criteria", db.session.scalars(_CRITERIA, {"card_id": card.id}).all())
     authorize(actor, "period.view", card.period)
     authorize(actor, action, card)
     return card
