@@ -37,6 +37,24 @@ def create_slot(*, org_id: int, starts_at: datetime, ends_at: datetime, capacity
     return slot
 
 
+#: The statements every sign-up runs, built once with their values bound.
+_NO_SHOWS = (sa.select(Slot.ends_at).join(Booking, Booking.slot_id == Slot.id)
+             .where(Booking.person_id == sa.bindparam("person_id"), Booking.status == B.no_show.value,
+                    Slot.ends_at > sa.bindparam("since"))
+             .order_by(Slot.ends_at.desc()))
+_ACTIVE = sa.select(Booking.id).where(Booking.slot_id == sa.bindparam("slot_id"),
+                                      Booking.person_id == sa.bindparam("person_id"), Booking.status.in_(ACTIVE))
+_CLASH = (sa.select(Slot).join(Booking, Booking.slot_id == Slot.id)
+          .where(Booking.person_id == sa.bindparam("person_id"), Booking.status == B.confirmed.value,
+                 Slot.id != sa.bindparam("slot_id"), Slot.starts_at < sa.bindparam("ends_at"),
+                 Slot.ends_at > sa.bindparam("starts_at"))
+          .limit(1))
+#: A place taken if one is left. ("taken": a bound name that is no column of the slots, which
+#: an UPDATE keeps for its SET values.)
+_TAKE = (sa.update(Slot).where(Slot.id == sa.bindparam("taken"), Slot.confirmed_count < Slot.capacity)
+         .values(confirmed_count=Slot.confirmed_count + 1).execution_options(synchronize_session=False))
+
+
 def blocked_until(person: Person, now: datetime | None = None) -> datetime | None:
     """When repeated no-shows stop blocking this person (None: not blocked).
 
@@ -44,11 +62,8 @@ def blocked_until(person: Person, now: datetime | None = None) -> datetime | Non
     NO_SHOW_BLOCK_DAYS after the latest one."""
     cfg = current_app.config
     now = now or utcnow()
-    recent = db.session.scalars(
-        sa.select(Slot.ends_at).join(Booking, Booking.slot_id == Slot.id)
-        .where(Booking.person_id == person.id, Booking.status == B.no_show.value,
-               Slot.ends_at > now - timedelta(days=cfg["NO_SHOW_WINDOW_DAYS"]))
-        .order_by(Slot.ends_at.desc())).all()
+    recent = db.session.scalars(_NO_SHOWS, {"person_id": person.id,
+                                            "since": now - timedelta(days=cfg["NO_SHOW_WINDOW_DAYS"])}).all()
     if len(recent) < cfg["NO_SHOW_LIMIT"]:
         return None
     until = recent[0] + timedelta(days=cfg["NO_SHOW_BLOCK_DAYS"])
@@ -66,14 +81,11 @@ def _check_person(slot: Slot, person: Person, now: datetime) -> None:
     until = blocked_until(person, now)
     if until is not None:
         raise Conflict(f"近期多次报名未到场，{format_local(until, '%m月%d日')}前暂不能报名", code="blocked")
-    active = db.session.scalar(sa.select(Booking.id).where(
-        Booking.slot_id == slot.id, Booking.person_id == person.id, Booking.status.in_(ACTIVE)))
+    active = db.session.scalar(_ACTIVE, {"slot_id": slot.id, "person_id": person.id})
     if active is not None:
         raise Conflict("您已报名，无需重复报名", code="duplicate")
-    clash = db.session.scalar(
-        sa.select(Slot).join(Booking, Booking.slot_id == Slot.id)
-        .where(Booking.person_id == person.id, Booking.status == B.confirmed.value, Slot.id != slot.id,
-               Slot.starts_at < slot.ends_at, Slot.ends_at > slot.starts_at).limit(1))
+    clash = db.session.scalar(_CLASH, {"person_id": person.id, "slot_id": slot.id, "starts_at": slot.starts_at,
+                                       "ends_at": slot.ends_at})
     if clash is not None:
         raise Conflict(f"与您已报名的 {format_local(clash.starts_at)} 的安排时间冲突", code="overlap")
 
@@ -98,10 +110,7 @@ def take_place(slot: Slot, person_id: int | None, now: datetime) -> Booking:
     waitlist, else 409 `full`."""
     try:
         with db.session.begin_nested():
-            took = db.session.execute(
-                sa.update(Slot).where(Slot.id == slot.id, Slot.confirmed_count < Slot.capacity)
-                .values(confirmed_count=Slot.confirmed_count + 1)
-                .execution_options(synchronize_session=False)).rowcount == 1
+            took = db.session.execute(_TAKE, {"taken": slot.id}).rowcount == 1
             if not took and not slot.waitlist:
                 raise Conflict("名额已满", code="full")
             booking = Booking(slot_id=slot.id, person_id=person_id, created_at=now,
@@ -111,7 +120,8 @@ def take_place(slot: Slot, person_id: int | None, now: datetime) -> Booking:
             db.session.flush()
     except IntegrityError as exc:  # the same person twice at once: the partial unique index
         raise conflict_for(exc) from exc
-    db.session.refresh(slot)
+    # Read again only if asked: a sign-up's answer does not show the slot.
+    db.session.expire(slot, ["confirmed_count"])
     return booking
 
 
@@ -121,9 +131,7 @@ def _promote(slot: Slot, now: datetime) -> Booking | None:
         Booking.slot_id == slot.id, Booking.status == B.waitlisted.value).order_by(Booking.id).limit(1))
     if first is None:
         return None
-    took = db.session.execute(
-        sa.update(Slot).where(Slot.id == slot.id, Slot.confirmed_count < Slot.capacity)
-        .values(confirmed_count=Slot.confirmed_count + 1).execution_options(synchronize_session=False)).rowcount
+    took = db.session.execute(_TAKE, {"taken": slot.id}).rowcount
     if took != 1:
         return None
     moved = db.session.execute(
