@@ -140,12 +140,16 @@ def recent(actor: Actor, limit: int = 100) -> list[Notification]:
     return list(db.session.scalars(inbox(actor).limit(limit)))
 
 
+#: Every signed-in page's tab bar counts these: built once, its person bound.
+_UNREAD = sa.select(sa.func.count()).select_from(Notification).where(
+    Notification.person_id == sa.bindparam("person_id"), Notification.read_at.is_(None))
+
+
 def unread_count(actor: Actor | None) -> int:
     """How many of the person's notifications are unread (0 for a visitor)."""
     if actor is None:
         return 0
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
-        Notification.person_id == actor.person.id, Notification.read_at.is_(None)))
+    return db.session.scalar(_UNREAD, {"person_id": actor.person.id})
 
 
 def mark_read(actor: Actor, ids: list[int] | None = None) -> int:
