@@ -22,7 +22,7 @@ from backend.orgs.models import Org
 from backend.orgs.service import lineage, public_community
 from backend.services import service as services
 from backend.wishes import service
-from backend.wishes.models import STATUS_LABELS, URGENCY_LABELS, Wish, WishChannel, WishStatus
+from backend.wishes.models import STATUS_LABELS, URGENCY_LABELS, WishChannel, WishStatus
 from backend.wishes.schemas import WishCreateSchema, present
 from h5.views import act_and_return, require_page_actor
 
@@ -215,13 +215,12 @@ def tasks():
     tab = request.args.get("tab") if request.args.get("tab") in ("mine", "rejected") else "open"
     street = can(actor, "wishes.rejections")
     if tab == "rejected":
-        stmt = service.rejections_for(actor)
+        board = service.rejections_for(actor)
     elif tab == "mine":
-        stmt = service.board(actor, mine=True).where(Wish.status.in_([WishStatus.claimed.value,
-                                                                       WishStatus.fulfilled.value]))
+        board = service.board(actor, statuses=(WishStatus.claimed.value, WishStatus.fulfilled.value), mine=True)
     else:
-        stmt = service.board(actor).where(Wish.status.in_([WishStatus.open.value, WishStatus.pending_review.value]))
-    wishes = service.task_rows(stmt, 100)
+        board = service.board(actor, statuses=(WishStatus.open.value, WishStatus.pending_review.value))
+    wishes = service.task_rows(board, 100)
     now = utcnow()
     # A task's page is the board's address and the wish's id (the route below): built once for
     # the page: url_for per row cost a third of a millisecond on a board of 100.

@@ -47,8 +47,8 @@ def test_board_counts_match_the_tabs_in_one_query(app, client, w):  # noqa: F811
     assert (counts.waiting, counts.mine) == (2, 2)
     assert len(seen) == 1 and "count" in seen[0].lower() and "group by" not in seen[0].lower()
     # The same numbers as the lists behind the tiles.
-    waiting = db.session.scalars(service.board(leader).where(Wish.status.in_(["open", "pending_review"]))).all()
-    mine = db.session.scalars(service.board(leader, mine=True).where(Wish.status.in_(["claimed", "fulfilled"]))).all()
+    waiting = db.session.scalars(*service.board(leader, statuses=["open", "pending_review"])).all()
+    mine = db.session.scalars(*service.board(leader, statuses=["claimed", "fulfilled"], mine=True)).all()
     assert (len(waiting), len(mine)) == (2, 2)
     # Another community's grid leader sees none of them.
     assert service.board_counts(load_actor(w.people["leader_b"].id)) == service.BoardCounts(0, 0)

@@ -167,6 +167,15 @@ def test_other_community_gets_404(client, w):
     assert client.get("/api/v1/wishes", headers=w.headers["leader_b"]).get_json()["total"] == 0
 
 
+def test_boards_of_one_shape_share_their_statements(client, w):
+    """Two grid leaders' boards are one statement, built once, run with each one's grid."""
+    ours, theirs = service.board(actor(w, "leader")), service.board(actor(w, "leader_b"))
+    assert ours.stmt is theirs.stmt and ours.params != theirs.params
+    assert service.listed(ours).stmt is service.listed(theirs).stmt
+    submit(client, w)
+    assert [len(db.session.scalars(*board).all()) for board in (ours, theirs)] == [1, 0]
+
+
 def test_resident_without_receipt_sees_nothing(client, w):
     body = submit(client, w)
     assert client.get(f"/api/v1/wishes/{body['id']}").status_code == 401

@@ -17,7 +17,7 @@ from backend.activities.schemas import (
 )
 from backend.auth.current import require_actor
 from backend.core.db import commit
-from backend.core.paging import PageArgs, page_of, paginate
+from backend.core.paging import PageArgs, page_of, paginate, paginate_rows
 from backend.hours import service as hours
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="志愿活动（微力量）")
@@ -39,10 +39,10 @@ def create(args):
 @blp.response(200, page_of(ActivitySchema))
 def list_activities(args):
     """Activities of the person's communities, soonest first; filter by community, team, skill, date."""
-    stmt, params = activity_service.listing_rows(
+    listing = activity_service.listing_rows(
         require_actor(), org_id=args.get("org_id"), team_id=args.get("team_id"), skill=args.get("skill"),
         day=args.get("date"), upcoming=args["upcoming"])
-    return paginate(stmt, args["page"], args["per_page"], params)
+    return paginate_rows(listing, args["page"], args["per_page"])
 
 
 @blp.get("/activities/<int:activity_id>")

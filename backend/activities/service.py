@@ -13,8 +13,8 @@ from sqlalchemy.orm import contains_eager, joinedload
 from backend.activities.models import Activity, CheckoutUndo
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus, Slot
+from backend.core.db import Bound, read_rows
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
-from backend.core.paging import pageable
 from backend.core.periods import day_range
 from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import format_local
@@ -75,7 +75,7 @@ def _filters(actor: Actor, *, org_id: int | None = None, team_id: int | None = N
 def _listed(shape: tuple, rows: bool) -> sa.Select:
     """The activities a list shows, soonest first, built once per shape (`_filters`): as
     entities with their slot, org, team and partner unit, or as the rows the API shows
-    (`rows`). The org is joined once, for what a list shows and for whether the person sees
+    (`rows`, paged by `paginate_rows`). The org is joined once, for what a list shows and for whether the person sees
     it (an EXISTS beside a second join of the same org cost a third more to build and run)."""
     visible, upcoming, by_org, by_team, by_skill, by_day = shape
     stmt = (sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).join(Org, Org.id == Activity.org_id)
@@ -92,7 +92,7 @@ def _listed(shape: tuple, rows: bool) -> sa.Select:
         stmt = stmt.where(Slot.starts_at >= sa.bindparam("day_start"), Slot.starts_at < sa.bindparam("day_end"))
     stmt = stmt.order_by(Slot.starts_at, Activity.id)
     if rows:
-        return pageable(_as_rows(stmt))
+        return _as_rows(stmt)
     return stmt.options(contains_eager(Activity.slot), contains_eager(Activity.org), joinedload(Activity.team),
                         joinedload(Activity.partner_unit))
 
@@ -106,11 +106,10 @@ def listing(actor: Actor, **filters) -> sa.Select:
     return _listed(shape, rows=False).params(**params)
 
 
-def listing_rows(actor: Actor, **filters) -> tuple[sa.Select, dict]:
-    """`listing` as rows of what the API shows of each activity (ActivitySchema): a statement
-    made `pageable`, with the values to bind."""
+def listing_rows(actor: Actor, **filters) -> Bound:
+    """`listing` as rows of what the API shows of each activity (ActivitySchema)."""
     shape, params = _filters(actor, **filters)
-    return _listed(shape, rows=True), params
+    return Bound(_listed(shape, rows=True), params)
 
 
 _PARTNER = sa.orm.aliased(Org)
@@ -135,9 +134,9 @@ _ONE = _as_rows(sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).join
                 .where(Activity.id == sa.bindparam("activity_id")))
 
 
-def presented(activity: Activity) -> sa.RowMapping:
+def presented(activity: Activity) -> sa.Row:
     """`activity` as the API shows it (ActivitySchema), read as a list reads it."""
-    return db.session.execute(_ONE, {"activity_id": activity.id}).mappings().one()
+    return read_rows(_ONE, {"activity_id": activity.id}).one()
 
 
 def credited_minutes(slot: Slot, checked_in_at: datetime, checked_out_at: datetime) -> int:

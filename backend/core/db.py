@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, has_request_context, request
@@ -36,6 +37,33 @@ _PG_BUSY = ("55P03", "57014", "40P01", "40001", "57P03")
 _PG_BUSY_CLASSES = ("53", "08")
 #: Best-effort records lost since the process started (in each log line).
 dropped_records = 0
+
+
+class Bound(NamedTuple):
+    """A statement built once for its shape (and kept), with the values one use runs it with:
+    building a statement, and making its cache key, cost more than running it on SQLite."""
+
+    stmt: sa.Select
+    params: dict[str, Any]
+
+
+def under_paths(path: sa.ColumnElement[str], name: str, count: int) -> sa.ColumnElement[bool]:
+    """SQL condition: `path` lies under one of `count` org paths, bound as `name_0`, `name_1`,
+    … (`paths_bound`): a condition on whose subtrees a person holds, built once per count."""
+    return sa.or_(*[path.startswith(sa.bindparam(f"{name}_{i}")) for i in range(count)])
+
+
+def paths_bound(name: str, paths: list[str]) -> dict[str, str]:
+    """The values of `under_paths(…, name, len(paths))`."""
+    return {f"{name}_{i}": path for i, path in enumerate(paths)}
+
+
+def read_rows(stmt: sa.Select, params: dict[str, Any]) -> sa.CursorResult:
+    """`stmt`, of columns rather than ORM entities, run on the session's connection (in its
+    transaction) past the ORM's execution, which would load no objects from it yet costs
+    more than SQLite's work on a list's statements, and asks the session's hooks (they watch
+    writes). Nothing pending is flushed first: for reads of lists, which write nothing."""
+    return db.session.connection().execute(stmt, params)
 
 
 def conflict_info(code: str, message: str) -> dict:

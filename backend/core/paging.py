@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable, Sequence
+from functools import cache, lru_cache
 
 import sqlalchemy as sa
 from marshmallow import validate
 
 from backend.core import fields
+from backend.core.db import Bound, read_rows
 from backend.core.schemas import Schema
 from backend.extensions import db
 
@@ -27,29 +29,35 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     })
 
 
-def pageable(stmt: sa.Select) -> sa.Select:
-    """`stmt` with its page's bounds left to bind (`paginate` binds them): a list's statement
-    built once then runs for every page and person as it is, neither built nor keyed again."""
-    return stmt.limit(sa.bindparam("page_limit")).offset(sa.bindparam("page_offset"))
-
-
-def paginate(stmt: sa.Select, page: int, per_page: int, params: dict | None = None) -> dict:
-    """Run `stmt` for one page; `stmt` must already be ordered so pages are stable. The items
-    are objects for a statement of one entity, mappings by column name for one of columns.
-    `params`: the values of a statement made `pageable`, whose bounds are bound here.
+def paginate(stmt: sa.Select, page: int, per_page: int) -> dict:
+    """Run `stmt` for one page; `stmt` must already be ordered so pages are stable.
 
     The total is counted only when the page cannot tell it: a page shorter than `per_page`
     that is the first or holds rows is the end of the list, so its offset plus its rows is
     the total (most lists in a community fit on their first page)."""
     offset = (page - 1) * per_page
-    if params is None:
-        result = db.session.execute(stmt.limit(per_page).offset(offset))
-    else:
-        result = db.session.execute(stmt, {**params, "page_limit": per_page, "page_offset": offset})
-    # One entity (or column) gives its objects; several columns give rows by name, as schemas read them.
-    items = (result.scalars() if len(stmt.column_descriptions) == 1 else result.mappings()).all()
+    items = db.session.scalars(stmt.limit(per_page).offset(offset)).all()
+    return _page(items, page, per_page, offset, lambda: db.session.scalar(
+        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())))
+
+
+def paginate_rows(listing: Bound, page: int, per_page: int) -> dict:
+    """`paginate` of a statement built once (`Bound`), the page as rows of its columns
+    (`read_rows`): the statements of a page and of the count are built once for it too."""
+    paged, counted = _paged(listing.stmt)
+    offset = (page - 1) * per_page
+    items = read_rows(paged, {**listing.params, "page_limit": per_page, "page_offset": offset}).all()
+    return _page(items, page, per_page, offset, lambda: read_rows(counted, listing.params).scalar_one())
+
+
+@lru_cache(maxsize=256)
+def _paged(stmt: sa.Select) -> tuple[sa.Select, sa.Select]:
+    return (stmt.limit(sa.bindparam("page_limit", type_=sa.Integer()))
+            .offset(sa.bindparam("page_offset", type_=sa.Integer())),
+            sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+
+
+def _page(items: Sequence, page: int, per_page: int, offset: int, count: Callable[[], int]) -> dict:
     if len(items) < per_page and (items or page == 1):
         return {"items": items, "total": offset + len(items)}
-    whole = stmt.limit(None).offset(None).order_by(None).subquery()
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(whole), params)
-    return {"items": items, "total": total}
+    return {"items": items, "total": count()}

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import marshmallow
+import sqlalchemy as sa
 from marshmallow import fields as ma
 from marshmallow.utils import ensure_text_type, missing
 
@@ -78,7 +79,8 @@ class DumpPlan:
         ret = self.dict_class()
         # marshmallow reads by key whatever has __getitem__ (a dict), by attribute otherwise;
         # asked once per object rather than once per field.
-        keyed = hasattr(obj, "__getitem__")
+        # A row of columns has __getitem__ by position only, so marshmallow reads it by attribute.
+        keyed = hasattr(obj, "__getitem__") and not isinstance(obj, sa.Row)
         for (key, step), field in zip(self.steps, schema.dump_fields.values(), strict=True):
             value = step(field, obj, keyed)
             if value is not missing:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from backend.core.db import paths_bound, under_paths
 from backend.core.permissions import Actor, capability, rule, visible_if
 from backend.core.roles import Role
 from backend.orgs.models import Org
@@ -11,15 +12,6 @@ from backend.orgs.models import Org
 #: What tells one person's visible orgs from another's in SQL: how many subtrees they hold and
 #: whether any org lies above them (none for an admin, who sees everything).
 VisibleShape = tuple[int, bool] | None
-
-
-def _visible(paths: list, ancestors) -> sa.ColumnElement[bool]:
-    """Inside any of the subtrees at `paths`, or one of the orgs `ancestors` above them (values
-    or bound parameters alike)."""
-    conditions = [Org.path.startswith(path) for path in paths]
-    if ancestors is not None:
-        conditions.append(Org.id.in_(ancestors))
-    return sa.or_(*conditions) if conditions else sa.false()
 
 
 def _ancestor_ids(actor: Actor) -> list[int]:
@@ -30,7 +22,11 @@ def org_visible_clause(actor: Actor) -> sa.ColumnElement[bool]:
     """SQL condition on Org: inside any of the actor's org subtrees, or above one of them."""
     if actor.is_admin:
         return sa.true()
-    return _visible([path for path, _ in actor.scopes], _ancestor_ids(actor) or None)
+    conditions = [Org.path.startswith(path) for path, _ in actor.scopes]
+    ancestor_ids = _ancestor_ids(actor)
+    if ancestor_ids:
+        conditions.append(Org.id.in_(ancestor_ids))
+    return sa.or_(*conditions) if conditions else sa.false()
 
 
 def org_visible_bound(actor: Actor) -> tuple[VisibleShape, dict]:
@@ -39,7 +35,7 @@ def org_visible_bound(actor: Actor) -> tuple[VisibleShape, dict]:
     for each request."""
     if actor.is_admin:
         return None, {}
-    params: dict = {f"visible_path_{i}": path for i, (path, _) in enumerate(actor.scopes)}
+    params: dict = paths_bound("visible", [path for path, _ in actor.scopes])
     ancestor_ids = _ancestor_ids(actor)
     if ancestor_ids:
         params["visible_ancestors"] = ancestor_ids
@@ -51,8 +47,10 @@ def org_visible_by_shape(shape: VisibleShape) -> sa.ColumnElement[bool]:
     if shape is None:
         return sa.true()
     paths, above = shape
-    return _visible([sa.bindparam(f"visible_path_{i}") for i in range(paths)],
-                    sa.bindparam("visible_ancestors", expanding=True) if above else None)
+    if not paths:
+        return sa.false()
+    subtrees = under_paths(Org.path, "visible", paths)
+    return sa.or_(subtrees, Org.id.in_(sa.bindparam("visible_ancestors", expanding=True))) if above else subtrees
 
 
 visible_if(Org, lambda actor, org: any(org.path.startswith(path) or path.startswith(org.path)

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.current import client_ip, current_actor, require_actor
 from backend.core.db import commit
-from backend.core.paging import PageArgs, page_of, paginate
+from backend.core.paging import PageArgs, page_of, paginate_rows
 from backend.core.periods import PeriodArgs, period
 from backend.stats.service import figures_org
 from backend.wishes import service
@@ -25,7 +25,7 @@ from backend.wishes.schemas import (
     WishSchema,
     WishStatsSchema,
     present,
-    present_list,
+    present_rows,
     receipt_state,
 )
 
@@ -67,9 +67,9 @@ def by_receipts(args):
 def list_wishes(args):
     """Wishes on the board of the signed-in person, most urgent and oldest first."""
     actor = require_actor()
-    page = paginate(service.board_for(actor, status=args.get("status"), grid_id=args.get("grid_id"),
-                                      mine=args["mine"]), args["page"], args["per_page"])
-    page["items"] = present_list(page["items"], actor)
+    page = paginate_rows(service.board_for(actor, status=args.get("status"), grid_id=args.get("grid_id"),
+                                           mine=args["mine"]), args["page"], args["per_page"])
+    page["items"] = present_rows(page["items"], actor)
     return page
 
 
@@ -154,8 +154,8 @@ def uphold_rejection(args, wish_id):
 def rejections(args):
     """Rejected wishes under the street officer that the street has not upheld, newest first."""
     actor = require_actor()
-    page = paginate(service.rejections_for(actor), args["page"], args["per_page"])
-    page["items"] = present_list(page["items"], actor)
+    page = paginate_rows(service.listed(service.rejections_for(actor)), args["page"], args["per_page"])
+    page["items"] = present_rows(page["items"], actor)
     return page
 
 

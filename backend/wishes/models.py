@@ -45,6 +45,16 @@ URGENCY_LABELS = {1: "一般", 2: "较急", 3: "紧急"}
 CLOSED = {WishStatus.confirmed, WishStatus.rejected, WishStatus.cancelled}
 
 
+def status_label(status: str) -> str:
+    """A state as people read it (a wish's, or a listed row's)."""
+    return STATUS_LABELS[WishStatus(status)]
+
+
+def urgency_label(urgency: int) -> str:
+    """An urgency as people read it."""
+    return URGENCY_LABELS[urgency]
+
+
 class WishChannel(enum.StrEnum):
     qr = "qr"
     staff_proxy = "staff_proxy"
@@ -150,11 +160,11 @@ class Wish(db.Model):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[WishStatus(self.status)]
+        return status_label(self.status)
 
     @property
     def urgency_label(self) -> str:
-        return URGENCY_LABELS[self.urgency]
+        return urgency_label(self.urgency)
 
     # Overdue, one rule in two forms: past the due time before being fulfilled, or still
     # waiting for review `review_hours` (WISH_REVIEW_HOURS) after submission.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlalchemy as sa
 
+from backend.core.db import paths_bound, under_paths
 from backend.core.permissions import Actor, capability, rule, visible_if
 from backend.core.roles import Role
 from backend.orgs.models import Org, OrgKind
@@ -25,19 +28,39 @@ def has_board(actor: Actor | None) -> bool:
     return actor is not None and actor.holds(*WISH_VIEW_ROLES)
 
 
-def wish_visible_clause(actor: Actor):
-    """SQL condition on Wish: wishes of grids under an org where the actor holds a board role."""
+#: The shape of the condition on the wishes a person sees: None for an admin (every wish), else
+#: how many orgs they hold a board role on and how many a review role on.
+Reach = tuple[int, int] | None
+
+
+def wish_reach(actor: Actor) -> tuple[Reach, dict[str, str]]:
+    """Where the actor's wish board reaches (`visible_clause`): its shape, and the org paths
+    the condition runs with."""
     if actor.is_admin:
+        return None, {}
+    seen, reviewers = actor.paths_with(WISH_VIEW_ROLES), actor.paths_with(WISH_REVIEW_ROLES)
+    return (len(seen), len(reviewers)), paths_bound("seen", seen) | paths_bound("reviewer", reviewers)
+
+
+@lru_cache(maxsize=64)
+def visible_clause(reach: Reach) -> sa.ColumnElement[bool]:
+    """SQL condition on Wish, built once per shape of `wish_reach`, the org paths bound: wishes
+    of grids under an org where the actor holds a board role, unreviewed ones under a review role."""
+    if reach is None:
         return sa.true()
-    paths = actor.paths_with(WISH_VIEW_ROLES)
-    if not paths:
+    seen, reviewers = reach
+    if not seen:
         return sa.false()
-    visible = Wish.grid.has(sa.or_(*[Org.path.startswith(p) for p in paths]))
-    reviewers = actor.paths_with(WISH_REVIEW_ROLES)
     reviewed = Wish.status != "pending_review"
     if reviewers:
-        reviewed = sa.or_(reviewed, Wish.grid.has(sa.or_(*[Org.path.startswith(p) for p in reviewers])))
-    return sa.and_(visible, reviewed)
+        reviewed = sa.or_(reviewed, grids_under("reviewer", reviewers))
+    return sa.and_(grids_under("seen", seen), reviewed)
+
+
+def grids_under(name: str, count: int) -> sa.ColumnElement[bool]:
+    """SQL condition on Wish: its grid lies under one of `count` orgs, whose paths are bound as
+    `name_0`, `name_1`, … (`paths_bound`)."""
+    return Wish.grid.has(under_paths(Org.path, name, count))
 
 
 def _sees(actor: Actor, wish: Wish) -> bool:

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import sqlalchemy as sa
 from marshmallow import ValidationError, validate, validates_schema
 
 from backend.core import fields
@@ -7,10 +11,11 @@ from backend.core.paging import PageArgs
 from backend.core.permissions import Actor
 from backend.core.schemas import Schema
 from backend.core.submissions import submit_token_field
+from backend.orgs.models import Org
 from backend.people.actors import actor_of, actors_of
 from backend.people.schemas import Phone
 from backend.wishes import service
-from backend.wishes.models import Wish, WishStatus
+from backend.wishes.models import Wish, WishEvent, WishStatus, status_label, urgency_label
 
 
 class WishCreateSchema(Schema):
@@ -34,39 +39,61 @@ class WishCreateSchema(Schema):
             raise ValidationError("请通过二维码（qr）或网格（grid_id）之一提交", field_name="qr")
 
 
-def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False, listed: bool = False) -> dict:
-    """The wish as this viewer may see it (WishSchema's fields): others' names masked, the
-    viewer's own in full. Full contact details shown to staff are recorded by the service once
-    the answer is made; a list (`listed`) shows them masked, so reading a list records nothing."""
-    contact = service.contact_for(actor, wish, receipt_holder=receipt_holder, listed=listed)
-    claimant = service.label_for(actor, wish.claimant_id, service.actor_label(actor_of(wish.claimant_id), wish)) \
+def present(wish: Wish, actor: Actor | None, *, receipt_holder: bool = False) -> dict:
+    """One wish as this viewer may see it (WishSchema's fields), contact details as
+    `service.contact_for` shows them, whose full views the service records once the answer is
+    made."""
+    return _seen(wish, actor, wish.grid, wish.community.name, wish.events,
+                 service.contact_for(actor, wish, receipt_holder=receipt_holder), receipt_holder=receipt_holder)
+
+
+def present_rows(rows: Sequence[sa.Row], actor: Actor | None) -> list[dict]:
+    """The wishes of a list (rows of `service.listed`) as this viewer may see them, contact
+    details masked for everyone (`service.masked_contact`): their timelines and their
+    claimants' labels read together."""
+    actors_of({row.claimant_id for row in rows})
+    timelines = service.events_of([row.id for row in rows])
+    return [_seen(row, actor, _ListedGrid(row.grid_name, row.grid_path), row.community_name, timelines[row.id],
+                  service.masked_contact(row.contact_name, row.contact_phone)) for row in rows]
+
+
+class _ListedGrid(NamedTuple):
+    """A listed wish's grid as its row names it: its name, and its path for the roles over it."""
+
+    name: str
+    path: str
+
+
+#: The answer's fields read as they are from the wish (a Wish, or a row of `service.listed`).
+_AS_STORED = ("id", "title", "content", "category", "urgency", "status", "channel", "grid_id", "community_id",
+              "fulfil_note", "rating", "rating_comment", "auto_confirmed", "reject_reason", "rejection_upheld_at",
+              "created_at", "due_at", "fulfilled_at", "confirmed_at")
+
+
+def _seen(wish: Wish | sa.Row, actor: Actor | None, grid: Org | _ListedGrid, community_name: str,
+          events: Iterable[WishEvent | sa.Row], contact: service.Contact, *, receipt_holder: bool = False) -> dict:
+    """What this viewer sees of a wish, one opened or one of a list: others' names masked,
+    the viewer's own in full; the door and the photos only to those who see the contact."""
+    claimant = service.label_for(actor, wish.claimant_id, service.actor_label(actor_of(wish.claimant_id), grid)) \
         if wish.claimant_id else None
-    events = [{"action": e.action, "actor_label": service.label_for(actor, e.actor_id, e.actor_label),
-               "note": e.note, "at": e.at} for e in wish.events]
     return {
-        **{k: getattr(wish, k) for k in (
-            "id", "title", "content", "category", "urgency", "urgency_label", "status", "status_label", "channel",
-            "grid_id", "community_id", "fulfil_note", "rating", "rating_comment", "auto_confirmed",
-            "reject_reason", "rejection_upheld_at", "created_at", "due_at", "fulfilled_at", "confirmed_at")},
-        "events": events,
-        "grid_name": wish.grid.name,
-        "community_name": wish.community.name,
+        **{k: getattr(wish, k) for k in _AS_STORED},
+        "urgency_label": urgency_label(wish.urgency),
+        "status_label": status_label(wish.status),
+        "events": [{"action": e.action, "actor_label": service.label_for(actor, e.actor_id, e.actor_label),
+                    "note": e.note, "at": e.at} for e in events],
+        "grid_name": grid.name,
+        "community_name": community_name,
         "claimant_label": claimant,
         "is_mine": actor is not None and wish.claimant_id == actor.person.id,
         "contact_name": contact.name,
         "contact_phone": contact.phone,
         "contact_masked": contact.masked,
         # The door and the photos are as personal as the phone number: only for the same eyes (the
-    # photos only for staff: the submitter has them on their phone).
+        # photos only for staff: the submitter has them on their phone).
         "location": None if contact.masked else wish.location,
         "photo_ids": [] if contact.masked or receipt_holder else [p.id for p in wish.photos],
     }
-
-
-def present_list(wishes: list[Wish], actor: Actor | None) -> list[dict]:
-    """Wishes of a list as this viewer may see them, their claimants' labels read together."""
-    actors_of({wish.claimant_id for wish in wishes})
-    return [present(wish, actor, listed=True) for wish in wishes]
 
 
 class EventSchema(Schema):

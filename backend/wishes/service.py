@@ -12,16 +12,17 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
 
 from backend.core import filestore, limits
-from backend.core.db import record_best_effort
+from backend.core.db import Bound, read_rows, record_best_effort
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from backend.core.permissions import Actor, authorize, can
+from backend.core.permissions import Actor, Scoped, authorize, can
 from backend.core.privacy import mask_name, mask_phone
 from backend.core.receipts import receipt_hash
 from backend.core.roles import ROLE_LABELS
@@ -38,7 +39,7 @@ from backend.qrcodes import service as qr_service
 from backend.qrcodes.models import QrPurpose
 from backend.wishes import figures
 from backend.wishes.models import CLOSED, Wish, WishChannel, WishContactView, WishEvent, WishPhoto, WishStatus
-from backend.wishes.permissions import wish_visible_clause
+from backend.wishes.permissions import Reach, grids_under, paths_bound, visible_clause, wish_reach
 
 S = WishStatus
 
@@ -95,11 +96,11 @@ def get_visible(actor: Actor | None, wish_id: int, receipt: str | None = None) -
 
 # --- timeline -----------------------------------------------------------------------------
 
-def actor_label(actor: Actor | None, wish: Wish) -> str:
-    """How an actor appears on the public timeline: role and masked name only."""
+def actor_label(actor: Actor | None, grid: Scoped) -> str:
+    """How an actor appears on the public timeline of a wish of `grid`: role and masked name only."""
     if actor is None:
         return SYSTEM
-    roles = actor.roles_over(wish.grid)
+    roles = actor.roles_over(grid)
     for role in (Role.grid_leader, Role.secretary, Role.grid_member, Role.street_officer, Role.party_member,
                  Role.volunteer):
         if role in roles:
@@ -258,7 +259,7 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
     if created:
         _attach_photos(wish, photos)
         if channel == WishChannel.staff_proxy and actor is not None:
-            _event(wish, "submitted", actor_label(actor, wish), actor, note="代居民提交")
+            _event(wish, "submitted", actor_label(actor, wish.grid), actor, note="代居民提交")
         else:
             _event(wish, "submitted", RESIDENT)
         _tell_grid(wish)
@@ -326,7 +327,7 @@ def claim(actor: Actor, wish: Wish) -> None:
     if active >= limit:
         raise Conflict(f"您已有 {active} 个办理中的心愿，请先办结再认领", code="too_many_claims")
     now = utcnow()
-    _transition(wish, "claim", label=actor_label(actor, wish), actor=actor, claimant_id=actor.person.id,
+    _transition(wish, "claim", label=actor_label(actor, wish.grid), actor=actor, claimant_id=actor.person.id,
                 claimed_at=now, last_progress_at=now, first_claimed_at=_first_claim(now))
     _tell_resident(wish, "wish_claimed", f"您的心愿“{wish.title[:12]}”已有人认领，正在办理")
 
@@ -341,8 +342,8 @@ def assign(actor: Actor, wish: Wish, member: Person) -> None:
     if wish.submitted_by_id == member.id:
         raise Conflict("不能指派给提交人本人", code="own_wish")
     now = utcnow()
-    _transition(wish, "assign", label=actor_label(actor, wish), actor=actor,
-                note=f"指派给 {actor_label(member_actor, wish)}", claimant_id=member.id, claimed_at=now,
+    _transition(wish, "assign", label=actor_label(actor, wish.grid), actor=actor,
+                note=f"指派给 {actor_label(member_actor, wish.grid)}", claimant_id=member.id, claimed_at=now,
                 last_progress_at=now, first_claimed_at=_first_claim(now))
     notify(member.id, "wish_assigned", "wish", wish.id, f"网格长指派您办理心愿：{wish.title}")
     _tell_resident(wish, "wish_claimed", f"您的心愿“{wish.title[:12]}”已有人认领，正在办理")
@@ -353,7 +354,7 @@ def release(actor: Actor, wish: Wish, note: str | None = None) -> None:
     authorize(actor, "wish.view", wish)
     if wish.claimant_id != actor.person.id:
         authorize(actor, "wish.manage", wish)
-    _transition(wish, "release", label=actor_label(actor, wish), actor=actor, note=note,
+    _transition(wish, "release", label=actor_label(actor, wish.grid), actor=actor, note=note,
                 claimant_id=None, claimed_at=None, last_progress_at=None)
     _tell_leaders(wish, "wish_released", f"心愿“{wish.title}”被退回待认领{('：' + note) if note else ''}")
 
@@ -365,7 +366,7 @@ def fulfil(actor: Actor, wish: Wish, note: str) -> None:
         raise Conflict("只有认领人可以标记办结", code="not_claimant")
     _require_note(note, NOTE_MESSAGE, "note")
     now = utcnow()
-    _transition(wish, "fulfil", label=actor_label(actor, wish), actor=actor, note=note,
+    _transition(wish, "fulfil", label=actor_label(actor, wish.grid), actor=actor, note=note,
                 only_if=Wish.claimant_id == actor.person.id, fulfilled_at=now, fulfil_note=note,
                 last_progress_at=now)
     _tell_resident(wish, "wish_fulfilled", f"您的心愿“{wish.title[:12]}”已办好，请打开回执确认并评价")
@@ -374,7 +375,7 @@ def fulfil(actor: Actor, wish: Wish, note: str) -> None:
 def publish(actor: Actor, wish: Wish) -> None:
     """Moderation: a grid leader lets a pending wish onto the board."""
     authorize(actor, "wish.manage", wish)
-    _transition(wish, "publish", label=actor_label(actor, wish), actor=actor)
+    _transition(wish, "publish", label=actor_label(actor, wish.grid), actor=actor)
     _tell_grid(wish)
 
 
@@ -382,7 +383,7 @@ def reject(actor: Actor, wish: Wish, reason: str) -> None:
     """A grid leader turns down content that does not belong, with the reason shown to the resident."""
     authorize(actor, "wish.manage", wish)
     _require_note(reason, NOTE_MESSAGE, "reason")
-    _transition(wish, "reject", label=actor_label(actor, wish), actor=actor, note=reason, reject_reason=reason)
+    _transition(wish, "reject", label=actor_label(actor, wish.grid), actor=actor, note=reason, reject_reason=reason)
 
 
 def may_uphold_rejection(actor: Actor | None, wish: Wish) -> bool:
@@ -404,7 +405,7 @@ def uphold_rejection(actor: Actor, wish: Wish, note: str) -> None:
     db.session.refresh(wish)
     if done.rowcount != 1:
         raise Conflict("街道已确认过该心愿不属于微心愿", code="already_upheld")
-    _event(wish, "rejection_upheld", actor_label(actor, wish), actor, note)
+    _event(wish, "rejection_upheld", actor_label(actor, wish.grid), actor, note)
 
 
 # --- resident actions (by receipt) ---------------------------------------------------------
@@ -562,35 +563,54 @@ class Contact:
     masked: bool
 
 
-def contact_for(actor: Actor | None, wish: Wish, *, receipt_holder: bool = False, listed: bool = False) -> Contact:
+def contact_for(actor: Actor | None, wish: Wish, *, receipt_holder: bool = False) -> Contact:
     """The wish's contact details for this viewer: in full to the holder of the receipt and to
-    those the contact rule names, masked (王**, 139****5678) for everyone else. Every full view
-    by staff is recorded (PIPL), after the request's answer is made.
-
-    In a list (`listed`) they are masked for everyone: staff see them in full by opening the
-    one wish they act on, which is then recorded, so a list reveals no phone number, records
-    no view and takes no write lock."""
+    those the contact rule names, masked for everyone else (`masked_contact`). Every full view
+    by staff is recorded (PIPL), after the request's answer is made."""
     if receipt_holder:
         return Contact(wish.contact_name, wish.contact_phone, masked=False)
-    if listed or not sees_full_contact(actor, wish):
-        return Contact(mask_name(wish.contact_name) if wish.contact_name else None, mask_phone(wish.contact_phone),
-                       masked=True)
+    if not sees_full_contact(actor, wish):
+        return masked_contact(wish.contact_name, wish.contact_phone)
     if wish.contact_name or wish.contact_phone:
         log_contact_view(actor, wish)
     return Contact(wish.contact_name, wish.contact_phone, masked=False)
 
 
+def masked_contact(name: str | None, phone: str | None) -> Contact:
+    """A resident's contact details as those who may not see them read them (王**, 139****5678).
+
+    A list shows them so to everyone: staff see them in full by opening the one wish they act
+    on, which is then recorded, so a list reveals no phone number, records no view and takes
+    no write lock."""
+    return Contact(mask_name(name) if name else None, mask_phone(phone), masked=True)
+
+
 # --- lists ----------------------------------------------------------------------------------
 
-def board(actor: Actor, *, status: str | None = None, grid: Org | None = None, mine: bool = False) -> sa.Select:
-    """Wishes the actor may see: most urgent first, then oldest."""
-    stmt = sa.select(Wish).where(wish_visible_clause(actor))
+def board(actor: Actor, *, statuses: Sequence[str] = (), grid: Org | None = None, mine: bool = False) -> Bound:
+    """Wishes the actor may see, in one of `statuses` (any when none), under `grid`, held by
+    the actor (`mine`): most urgent first, then oldest."""
+    reach, values = wish_reach(actor)
+    values |= {f"board_status_{i}": status for i, status in enumerate(statuses)}
     if mine:
-        stmt = stmt.where(Wish.claimant_id == actor.person.id)
-    if status:
-        stmt = stmt.where(Wish.status == status)
+        values["board_claimant"] = actor.person.id
     if grid is not None:
-        stmt = stmt.where(Wish.grid.has(Org.path.startswith(grid.path)))
+        values["board_grid"] = grid.path
+    return Bound(_board(reach, len(statuses), grid is not None, mine), values)
+
+
+@lru_cache(maxsize=256)
+def _board(reach: Reach, statuses: int, grid: bool, mine: bool) -> sa.Select:
+    """The statement of `board` of one shape, its values bound."""
+    stmt = sa.select(Wish).where(visible_clause(reach))
+    if mine:
+        stmt = stmt.where(Wish.claimant_id == sa.bindparam("board_claimant"))
+    if statuses == 1:
+        stmt = stmt.where(Wish.status == sa.bindparam("board_status_0"))
+    elif statuses:
+        stmt = stmt.where(Wish.status.in_([sa.bindparam(f"board_status_{i}") for i in range(statuses)]))
+    if grid:
+        stmt = stmt.where(Wish.grid.has(Org.path.startswith(sa.bindparam("board_grid"))))
     return stmt.order_by(Wish.urgency.desc(), Wish.created_at, Wish.id)
 
 
@@ -599,12 +619,57 @@ _TASK_ROW = (Wish.id, Wish.urgency, Wish.title, Wish.category, Wish.status, Wish
              Org.name.label("grid_name"))
 
 
-def task_rows(stmt: sa.Select, limit: int) -> list[sa.Row]:
-    """The first `limit` wishes of `stmt` (a board or the rejections, as built above) as rows
+def task_rows(wishes: Bound, limit: int) -> list[sa.Row]:
+    """The first `limit` wishes of `wishes` (a board or the rejections, as built above) as rows
     of what the task board page shows, the grid's name joined: a page of 100 wishes builds no
     Wish or Org objects and reads no grid one by one."""
-    return db.session.execute(
-        stmt.with_only_columns(*_TASK_ROW).join(Org, Org.id == Wish.grid_id).limit(limit)).all()
+    return read_rows(_task_rows(wishes.stmt), {**wishes.params, "task_limit": limit}).all()
+
+
+@lru_cache(maxsize=256)
+def _task_rows(stmt: sa.Select) -> sa.Select:
+    return (stmt.with_only_columns(*_TASK_ROW).join(Org, Org.id == Wish.grid_id)
+            .limit(sa.bindparam("task_limit", type_=sa.Integer())))
+
+
+_Grid = aliased(Org, name="grid")
+_Community = aliased(Org, name="community")
+#: What a wish of a list shows: the answer's own columns, its grid's name and path (roles over
+#: it label the claimant) and its community's name. Contact details are masked in a list, so
+#: neither the door nor the photos are read.
+_LISTED = (Wish.id, Wish.title, Wish.content, Wish.category, Wish.urgency, Wish.status, Wish.channel, Wish.grid_id,
+           Wish.community_id, Wish.fulfil_note, Wish.rating, Wish.rating_comment, Wish.auto_confirmed,
+           Wish.reject_reason, Wish.rejection_upheld_at, Wish.created_at, Wish.due_at, Wish.fulfilled_at,
+           Wish.confirmed_at, Wish.claimant_id, Wish.contact_name, Wish.contact_phone,
+           _Grid.name.label("grid_name"), _Grid.path.label("grid_path"), _Community.name.label("community_name"))
+
+
+def listed(wishes: Bound) -> Bound:
+    """The wishes of `wishes` (a board or the rejections, as built above) as rows of what a list
+    shows, their grid and community joined: a page builds no Wish or Org objects."""
+    return Bound(_listed(wishes.stmt), wishes.params)
+
+
+@lru_cache(maxsize=256)
+def _listed(stmt: sa.Select) -> sa.Select:
+    return (stmt.with_only_columns(*_LISTED).join(_Grid, _Grid.id == Wish.grid_id)
+            .join(_Community, _Community.id == Wish.community_id))
+
+
+#: The timelines of some wishes, each in order.
+_EVENTS = (sa.select(WishEvent.wish_id, WishEvent.action, WishEvent.actor_id, WishEvent.actor_label, WishEvent.note,
+                     WishEvent.at)
+           .where(WishEvent.wish_id.in_(sa.bindparam("wish_ids", expanding=True)))
+           .order_by(WishEvent.wish_id, WishEvent.id))
+
+
+def events_of(wish_ids: Sequence[int]) -> dict[int, list[sa.Row]]:
+    """The timelines of the wishes `wish_ids` (a listed page), read with one statement."""
+    timelines: dict[int, list[sa.Row]] = {wish_id: [] for wish_id in wish_ids}
+    if wish_ids:
+        for event in read_rows(_EVENTS, {"wish_ids": list(wish_ids)}):
+            timelines[event.wish_id].append(event)
+    return timelines
 
 
 @dataclass(frozen=True)
@@ -622,9 +687,10 @@ def board_counts(actor: Actor) -> BoardCounts:
     the person sees (the same rows the board's tabs list)."""
     mine = sa.and_(Wish.claimant_id == actor.person.id,
                    Wish.status.in_([S.claimed.value, S.fulfilled.value]))
+    reach, values = wish_reach(actor)
     waiting, held = db.session.execute(
         sa.select(sa.func.count().filter(Wish.status.in_([S.open.value, S.pending_review.value])),
-                  sa.func.count().filter(mine)).where(wish_visible_clause(actor))).one()
+                  sa.func.count().filter(mine)).where(visible_clause(reach)), values).one()
     return BoardCounts(waiting=waiting, mine=held)
 
 
@@ -676,27 +742,32 @@ def proxy_grid(actor: Actor | None, grid_id: int) -> Org:
 
 
 def board_for(actor: Actor, *, status: str | None = None, grid_id: int | None = None,
-              mine: bool = False) -> sa.Select:
-    """The person's task board, narrowed to a grid (or community, street) they see, each
-    wish's events read with the page (one statement for the page, not one per wish) and its
-    grid and community joined to it (each row names both; read one by one, they were a
-    statement per org not yet in the session)."""
+              mine: bool = False) -> Bound:
+    """The person's task board, narrowed to a grid (or community, street) they see, as rows
+    of what a list shows (`listed`)."""
     grid = None
     if grid_id is not None:
         grid = db.session.get(Org, grid_id)
         authorize(actor, "org.view", grid)
-    return board(actor, status=status, grid=grid, mine=mine).options(
-        selectinload(Wish.events), joinedload(Wish.grid, innerjoin=True), joinedload(Wish.community, innerjoin=True))
+    return listed(board(actor, statuses=(status,) if status else (), grid=grid, mine=mine))
 
 
-def rejections_for(actor: Actor) -> sa.Select:
+def rejections_for(actor: Actor) -> Bound:
     """Rejected wishes the street has not upheld, under the street officer's orgs (nobody
     else's list: the rejecting community cannot excuse itself), newest first."""
     if not can(actor, "wishes.rejections"):
         raise Forbidden("只有街道工作人员可以确认未受理的心愿")
-    streets = sa.true() if actor.is_admin else Wish.grid.has(
-        sa.or_(*[Org.path.startswith(p) for p in actor.paths_with({Role.street_officer})]))
-    return (sa.select(Wish).where(streets, Wish.status == S.rejected.value, Wish.rejection_upheld_at.is_(None))
+    if actor.is_admin:
+        return Bound(_rejections(None), {})
+    streets = actor.paths_with({Role.street_officer})
+    return Bound(_rejections(len(streets)), paths_bound("street", streets))
+
+
+@lru_cache(maxsize=16)
+def _rejections(streets: int | None) -> sa.Select:
+    """The statement of `rejections_for` under so many streets (None: all), their paths bound."""
+    under = sa.true() if streets is None else grids_under("street", streets)
+    return (sa.select(Wish).where(under, Wish.status == S.rejected.value, Wish.rejection_upheld_at.is_(None))
             .order_by(Wish.closed_at.desc(), Wish.id.desc()))
 
 
