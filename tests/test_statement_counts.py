@@ -37,7 +37,8 @@ CEILING = {
     "open_wishes": 4,      # login, count, page, events of the page
     "wishes": 4,           # login, page, events, the claimants with their memberships and orgs (short page: no count)
     "home": 5,             # login, orgs of the scopes, the board's counts, unread count (tile and tab bar)
-    "signup": 10,          # login, activity, slot, no-shows, duplicate, overlap, the place (savepoint, UPDATE, INSERT, release)
+    "signup": 10,          # login, activity, slot, no-shows, duplicate, overlap, the place (savepoint,
+                           # UPDATE, INSERT, release)
     "wish": 26,            # QR, grid and community, token, limit, wish, event, notices (one INSERT), running
                            # figures, live rating (the scorecards locked with what they read: 2)
     "answer": 18,          # poll and questions, limits, ballot, answer, tallies (one upsert), live rating (SQLite: 17)
