@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from backend.core.db import commit
 from backend.core.errors import DomainError
 from backend.extensions import db
 from backend.people.actors import load_actor
@@ -626,6 +627,21 @@ def test_two_scorecards_scored_at_once_append_to_the_ledger_in_turn(client, worl
     assert statuses == [200, 200]
     chain = client.get(f"/api/v1/periods/{period['id']}/ledger/verify", headers=headers["officer"]).get_json()
     assert chain["ok"] and chain["entries"] == 4
+
+
+def test_a_scorecard_the_request_holds_shows_what_its_commit_recomputed(app, client, world):
+    """The live recompute writes past the ORM; a request's commit keeps what it loaded (the
+    answer is made from it), so the scorecard and criteria it holds must show what was written."""
+    orgs, _, _ = world
+    start(client, world)
+    with app.test_request_context():
+        card = db.session.scalar(sa.select(Scorecard).where(Scorecard.org_id == orgs["a"].id))
+        s3 = next(row for row in card.criteria if row.code == "S3")
+        assert (s3.points, card.total) == (0, 0)
+        create_team(orgs["a"], name="新服务队")
+        commit()
+        assert s3.points > 0 and card.total == sum(row.points for row in card.criteria) == s3.points
+        assert card.standards[s3.standard_code] == str(s3.points)
 
 
 def test_scores_of_a_final_campaign_no_longer_follow_the_data(app, world):

@@ -12,14 +12,16 @@ time alone from one that drifted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.util import identity_key
 
-from backend.extensions import db, utcnow
+from backend.extensions import UTCDateTime, db, utcnow
 from backend.polls.models import AUDIENCE_LABELS, Audience
 from backend.rating import deductions
 from backend.rating.metrics import METRICS, Batch, Context, phrase
@@ -38,6 +40,59 @@ def fmt(value: Decimal) -> str:
     """16.00 → "16", 4.60 → "4.6": points as people write them."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+class Place(NamedTuple):
+    """An org as the figures place it: its id and its path."""
+
+    id: int
+    path: str
+
+
+@dataclass(slots=True)
+class Criterion:
+    """A criterion of a `Sheet`: the columns a recompute reads and sets, as plain values."""
+
+    id: int
+    code: str
+    standard_code: str
+    source: str
+    points: Decimal
+    computed_points: Decimal
+    provisional: Decimal | None
+    explanation: str
+    computed_at: datetime | None
+    override_points: Decimal | None
+    inputs: dict | None = None
+    #: Set when its points move (or a poll's sample does): the time it moved.
+    updated_at: datetime | None = None
+
+    @property
+    def overridden(self) -> bool:
+        return self.override_points is not None
+
+
+@dataclass
+class Sheet:
+    """A scorecard as a write's recompute reads and stores it (`recompute_sheet`): the columns
+    it needs, its criteria as `Criterion` rows, written back by core UPDATEs. A write recomputes
+    a few criteria; loading and flushing the card's thirty as ORM objects cost more than that."""
+
+    id: int
+    period_id: int
+    year: int
+    rubric_body: dict
+    org: Place
+    criteria: list[Criterion] = field(default_factory=list)
+    standards: dict = field(default_factory=dict)
+    total: Decimal = ZERO
+    stars: int | None = None
+    grade: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def org_id(self) -> int:
+        return self.org.id
 
 
 @dataclass
@@ -173,8 +228,8 @@ def manual_explanation(row: CriterionScore, criterion: dict) -> str:
     return f"评定 {fmt(row.points)}/{most} 分"
 
 
-def standards_of(card: Scorecard) -> dict[str, Decimal]:
-    totals = {s["code"]: ZERO for s in card.period.rubric.body["standards"]}
+def standards_of(card: Scorecard | Sheet) -> dict[str, Decimal]:
+    totals = {s["code"]: ZERO for s in card.rubric_body["standards"]}
     for row in card.criteria:
         totals[row.standard_code] += row.points
     return totals
@@ -222,7 +277,7 @@ def batches(cards: list[Scorecard], now: datetime, *, full: bool = False) -> dic
     """Scorecard id → the batch its figures are read in: one per campaign year among `cards`."""
     by_year: dict[int, list[Scorecard]] = {}
     for card in cards:
-        by_year.setdefault(card.period.year, []).append(card)
+        by_year.setdefault(card.year, []).append(card)
     found = {}
     for year, same_year in by_year.items():
         batch = Batch([card.org for card in same_year], year, now, full)
@@ -230,16 +285,17 @@ def batches(cards: list[Scorecard], now: datetime, *, full: bool = False) -> dic
     return found
 
 
-def compute(card: Scorecard, codes: set[str] | None = None, now: datetime | None = None, *,
+def compute(card: Scorecard | Sheet, codes: set[str] | None = None, now: datetime | None = None, *,
             full: bool = False, batch: Batch | None = None) -> dict[str, Computed]:
     """What the data give, as of `now`, for the poll and metric criteria in `codes` (all of
     them, and the manual ones scored by deduction ticks, when None); nothing is stored.
     `full` counts the figures from every row rather than their running totals. `batch` (see
     `batches`), when given, reads the figures together with other scorecards' and holds `now`
-    and `full`; the result is the same as without it."""
-    rubric = card.period.rubric.body
+    and `full`; the result is the same as without it. A `Sheet` holds what the incremental
+    path reads (`codes` given)."""
+    rubric = card.rubric_body
     by_code = items_of(rubric)
-    batch = batch or Batch([card.org], card.period.year, now or utcnow(), full)
+    batch = batch or Batch([card.org], card.year, now or utcnow(), full)
     ctx = batch.context(card.org)
     results: dict[str, Computed] = {}
     for row in card.criteria:
@@ -280,7 +336,75 @@ def store(card: Scorecard, results: dict[str, Computed], cause: str, at: datetim
     """Store computed criteria (computed as of `at`); one score event per criterion whose points moved — or, for a
     poll, whose answer count, rate or provisional value moved (old = new: the dashboard shows
     the answers coming in) — each with the standard total, total and stars just after it."""
-    rubric = card.period.rubric.body
+    events = [ScoreEvent(**values) for values in _settle(card, results, cause, at)]
+    db.session.add_all(events)
+    return events
+
+
+def recompute_sheet(sheet: Sheet, codes: set[str], *, cause: str, now: datetime) -> list[dict]:
+    """`recompute(card, codes)` of a `Sheet`, written by core statements: the criteria
+    recomputed, the scorecard's totals, and the score events (their values returned)."""
+    results = compute(sheet, codes, now)
+    events = _settle(sheet, results, cause, now)
+    rows = [row for row in sheet.criteria if row.code in results]
+    if rows:
+        db.session.execute(_STORE_CRITERIA, [
+            {"row_id": row.id, "row_computed": row.computed_points, "row_provisional": row.provisional,
+             "row_points": row.points, "row_inputs": row.inputs, "row_explanation": row.explanation,
+             "row_at": row.computed_at, "row_moved_at": row.updated_at} for row in rows])
+    db.session.execute(_STORE_CARD, {
+        "card_id": sheet.id, "card_standards": sheet.standards, "card_total": sheet.total, "card_stars": sheet.stars,
+        "card_grade": sheet.grade, "card_at": sheet.updated_at})
+    if events:
+        db.session.execute(_ADD_EVENTS, events)
+    _forget_loaded(sheet, rows)
+    return events
+
+
+def sheets(cards: list[Sheet]) -> list[Sheet]:
+    """`cards` (read without their criteria) with their criteria, read in one statement."""
+    if cards:
+        by_id = {card.id: card for card in cards}
+        for card_id, *columns in db.session.execute(_SHEET_CRITERIA, {"cards": list(by_id)}):
+            by_id[card_id].criteria.append(Criterion(*columns))
+    return cards
+
+
+def _forget_loaded(sheet: Sheet, rows: list[Criterion]) -> None:
+    """Expire the ORM objects of the scorecard and criteria just written past the ORM, should
+    the session hold them (a request's commit keeps what it loaded): they are read again."""
+    session = db.session()
+    for key in [identity_key(Scorecard, sheet.id), *(identity_key(CriterionScore, row.id) for row in rows)]:
+        loaded = session.identity_map.get(key)
+        if loaded is not None:
+            session.expire(loaded)
+
+
+#: A `Sheet`'s criteria, the columns in the order of `Criterion`'s fields, and its writes in
+#: `recompute_sheet`: built once, as every watched write runs them. A criterion keeps its
+#: `updated_at` unless its points moved.
+_SHEET_CRITERIA = (
+    sa.select(CriterionScore.scorecard_id, CriterionScore.id, CriterionScore.code, CriterionScore.standard_code,
+              CriterionScore.source, CriterionScore.points, CriterionScore.computed_points,
+              CriterionScore.provisional, CriterionScore.explanation, CriterionScore.computed_at,
+              CriterionScore.override_points)
+    .where(CriterionScore.scorecard_id.in_(sa.bindparam("cards", expanding=True))).order_by(CriterionScore.id))
+_CRITERIA = CriterionScore.__table__
+_CARDS = Scorecard.__table__
+_STORE_CRITERIA = sa.update(_CRITERIA).where(_CRITERIA.c.id == sa.bindparam("row_id")).values(
+    computed_points=sa.bindparam("row_computed"), provisional=sa.bindparam("row_provisional"),
+    points=sa.bindparam("row_points"), inputs=sa.bindparam("row_inputs"),
+    explanation=sa.bindparam("row_explanation"), computed_at=sa.bindparam("row_at"),
+    updated_at=sa.func.coalesce(sa.bindparam("row_moved_at", type_=UTCDateTime()), _CRITERIA.c.updated_at))
+_STORE_CARD = sa.update(_CARDS).where(_CARDS.c.id == sa.bindparam("card_id")).values(
+    standards=sa.bindparam("card_standards"), total=sa.bindparam("card_total"), stars=sa.bindparam("card_stars"),
+    grade=sa.bindparam("card_grade"), updated_at=sa.bindparam("card_at"))
+_ADD_EVENTS = sa.insert(ScoreEvent.__table__)
+
+
+def _settle(card: Scorecard | Sheet, results: dict[str, Computed], cause: str, at: datetime) -> list[dict]:
+    """`store`'s changes made to `card` and its criteria; the values of its score events."""
+    rubric = card.rubric_body
     standards = standards_of(card)
     stars = stars_for(rubric, standards)
     events = []
@@ -307,21 +431,20 @@ def store(card: Scorecard, results: dict[str, Computed], cause: str, at: datetim
     return events
 
 
-def _event(card: Scorecard, row: CriterionScore, old: Decimal, standards_before: dict, stars_before: int | None,
-           cause: str) -> ScoreEvent:
-    rubric = card.period.rubric.body
+def _event(card: Scorecard | Sheet, row: CriterionScore | Criterion, old: Decimal, standards_before: dict,
+           stars_before: int | None, cause: str) -> dict:
+    """The values of a score event."""
+    rubric = card.rubric_body
     standards = dict(standards_before)
     standards[row.standard_code] += row.points - old
-    event = ScoreEvent(period_id=card.period_id, org_id=card.org_id, criterion=row.code, standard=row.standard_code,
-                       old=old, new=row.points, standard_total=standards[row.standard_code],
-                       total=sum(standards.values(), ZERO), stars_before=stars_before,
-                       stars_after=stars_for(rubric, standards), cause=cause[:200])
-    db.session.add(event)
-    return event
+    return {"period_id": card.period_id, "org_id": card.org_id, "criterion": row.code, "standard": row.standard_code,
+            "old": old, "new": row.points, "standard_total": standards[row.standard_code],
+            "total": sum(standards.values(), ZERO), "stars_before": stars_before,
+            "stars_after": stars_for(rubric, standards), "cause": cause[:200]}
 
 
-def _store_totals(card: Scorecard, standards: dict[str, Decimal]) -> None:
-    rubric = card.period.rubric.body
+def _store_totals(card: Scorecard | Sheet, standards: dict[str, Decimal]) -> None:
+    rubric = card.rubric_body
     card.standards = {code: str(value) for code, value in standards.items()}
     card.total = sum(standards.values(), ZERO)
     card.stars = stars_for(rubric, standards)
@@ -329,7 +452,7 @@ def _store_totals(card: Scorecard, standards: dict[str, Decimal]) -> None:
     card.updated_at = utcnow()
 
 
-def counted(row: CriterionScore) -> Decimal:
+def counted(row: CriterionScore | Criterion) -> Decimal:
     """What a criterion counts: the street's override while there is one, else what its
     source gives. Every path that stores points goes through here, so the incremental and
     the full recompute cannot disagree about an override."""
@@ -352,11 +475,13 @@ def set_override(card: Scorecard, row: CriterionScore, value: Decimal | None, ca
 
 def _recount(card: Scorecard, row: CriterionScore, cause: str) -> ScoreEvent | None:
     standards = standards_of(card)
-    stars = stars_for(card.period.rubric.body, standards)
+    stars = stars_for(card.rubric_body, standards)
     old = row.points
     row.points = counted(row)
     row.updated_at = utcnow()
-    event = _event(card, row, old, standards, stars, cause) if old != row.points else None
+    event = ScoreEvent(**_event(card, row, old, standards, stars, cause)) if old != row.points else None
+    if event is not None:
+        db.session.add(event)
     _store_totals(card, standards_of(card))
     return event
 

@@ -17,23 +17,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import Session
 
 from backend.activities.models import Activity
 from backend.bookings.models import Booking, Slot
 from backend.core.db import hook_sessions
 from backend.double_reports.models import DoubleReport
-from backend.extensions import db
+from backend.extensions import db, utcnow
 from backend.orgs.models import Org
 from backend.people.models import Membership
 from backend.polls import service as polls
 from backend.polls.models import AUDIENCE_LABELS, Audience, Poll, PollResponse
 from backend.polls.service import respondent_counts
-from backend.rating import watch
+from backend.rating import stream, watch
 from backend.rating.dashboard import answer_cause
-from backend.rating.engine import recompute
+from backend.rating.engine import Place, Sheet, recompute_sheet, sheets
 from backend.rating.metrics import METRICS
-from backend.rating.models import LIVE_PHASES, Meeting, RatingPeriod, Scorecard, Source
+from backend.rating.models import LIVE_PHASES, Meeting, RatingPeriod, Rubric, Scorecard, Source
 from backend.rating.service import campaign_for_poll
 from backend.services.models import ServiceBooking
 from backend.teams.models import Team, TeamMember
@@ -213,26 +213,27 @@ def _forget(session: Session, *args) -> None:
 
 
 #: Scorecards of live campaigns whose org is the touched org or above it, locked and read afresh
-#: (two answers arriving together both count), each with what its recompute reads (period,
-#: rubric, org; the criteria by a second statement). Built once: it runs in every write.
+#: (two answers arriving together both count), each with what its recompute reads (year,
+#: rubric, org; the criteria by a second statement), as plain rows. Built once: they run in
+#: every write.
 _LIVE_CARDS = (
-    sa.select(Scorecard).join(Scorecard.period).join(Scorecard.org)
-    .options(contains_eager(Scorecard.period).joinedload(RatingPeriod.rubric, innerjoin=True),
-             contains_eager(Scorecard.org), selectinload(Scorecard.criteria))
+    sa.select(Scorecard.id, Scorecard.period_id, RatingPeriod.year, Rubric.body, Org.id.label("org_id"), Org.path)
+    .join(Scorecard.period).join(RatingPeriod.rubric).join(Scorecard.org)
     .where(RatingPeriod.phase.in_([p.value for p in LIVE_PHASES]),
            sa.select(Org.path).where(Org.id == sa.bindparam("org_id")).scalar_subquery().startswith(Org.path))
-    .order_by(Scorecard.id).with_for_update(of=Scorecard).execution_options(populate_existing=True))
+    .order_by(Scorecard.id).with_for_update(of=Scorecard))
 
 
-def live_scorecards(org_id: int) -> list[Scorecard]:
-    """Scorecards of live campaigns whose org is `org_id` or above it, locked and loaded for a recompute."""
-    return list(db.session.scalars(_LIVE_CARDS, {"org_id": org_id}))
+def live_scorecards(org_id: int) -> list[Sheet]:
+    """Scorecards of live campaigns whose org is `org_id` or above it, locked and read for a recompute."""
+    return sheets([Sheet(card.id, card.period_id, card.year, card.body, Place(card.org_id, card.path))
+                   for card in db.session.execute(_LIVE_CARDS, {"org_id": org_id})])
 
 
-def _criteria_for(card: Scorecard, item: Touch) -> set[str]:
+def _criteria_for(card: Sheet, item: Touch) -> set[str]:
     if item.topic == "poll":
         return set(item.criteria)
-    rows = [(c, s) for s in card.period.rubric.body["standards"] for c in s.get("criteria", [])]
+    rows = [(c, s) for s in card.rubric_body["standards"] for c in s.get("criteria", [])]
     return {c["code"] for c, _ in rows if c["source"] == Source.metric
             and any(item.topic in METRICS[p["metric"]].topics for p in c["parts"])}
 
@@ -247,7 +248,10 @@ def apply(items: list[Touch], now: datetime | None = None) -> int:
             codes = _criteria_for(card, item)
             if codes:
                 cause = item.cause() if callable(item.cause) else item.cause
-                count += len(recompute(card, codes, cause=cause, now=now))
+                events = recompute_sheet(card, codes, cause=cause, now=now or utcnow())
+                if events:
+                    stream.wrote(db.session)
+                count += len(events)
     return count
 
 

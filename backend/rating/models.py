@@ -136,6 +136,16 @@ class Scorecard(db.Model):
     criteria: Mapped[list[CriterionScore]] = relationship(back_populates="scorecard", order_by="CriterionScore.id",
                                                          cascade="all, delete-orphan")
 
+    @property
+    def rubric_body(self) -> dict:
+        """The rubric its campaign scores by."""
+        return self.period.rubric.body
+
+    @property
+    def year(self) -> int:
+        """Its campaign's year."""
+        return self.period.year
+
 
 class CriterionScore(db.Model):
     __tablename__ = "criterion_scores"

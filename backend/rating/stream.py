@@ -226,9 +226,15 @@ def hub(app: Flask) -> Hub:
 
 
 def _after_flush(session: Session, flush_context) -> None:
-    """A flush that inserted score events: note it, and on PostgreSQL notify in the same
-    transaction (delivered when it commits, dropped if it rolls back; one per transaction)."""
-    if session.info.get(_WROTE) or not any(isinstance(obj, ScoreEvent) for obj in session.new):
+    """A flush that inserted score events: `wrote`."""
+    if not session.info.get(_WROTE) and any(isinstance(obj, ScoreEvent) for obj in session.new):
+        wrote(session)
+
+
+def wrote(session: Session) -> None:
+    """Score events were inserted: note it, and on PostgreSQL notify in the same transaction
+    (delivered when it commits, dropped if it rolls back; one per transaction)."""
+    if session.info.get(_WROTE):
         return
     session.info[_WROTE] = True
     connection = session.connection()
