@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from backend.core.errors import Conflict, Unavailable, domain_error, unexpected
 from backend.extensions import db, write_intent
@@ -229,6 +230,15 @@ def _upsert(table: sa.Table, keys: tuple[str, ...], amounts: tuple[str, ...], di
     stmt = dialect_insert(dialect_name)(table)
     return stmt.on_conflict_do_update(index_elements=list(keys),
                                       set_={name: table.c[name] + stmt.excluded[name] for name in amounts})
+
+
+def get_by(model, statement: sa.Select, ident: int):
+    """`db.session.get(model, ident)` through `statement`, built once with its loader options and
+    the id bound as `ident`: the object the session holds when it holds one (its attributes
+    load when read, as after `get`), else the one `statement` reads, or None. `get` with options
+    builds its statement on every call, which costs more than running it."""
+    found = db.session.identity_map.get(identity_key(model, ident))
+    return found if found is not None else db.session.scalars(statement, {"ident": ident}).unique().first()
 
 
 def hook_sessions(**hooks: Callable) -> None:

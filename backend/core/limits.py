@@ -78,16 +78,18 @@ def _upsert(limit: Limit, key: str, ceiling: bool) -> int | None:
 
 @functools.cache
 def _counting(dialect_name: str, ceiling: bool):
-    """The statement of `_upsert`, built once per database and kind: every limited request runs it."""
-    stmt = dialect_insert(dialect_name)(RateCount).values(
+    """The statement of `_upsert`, built once per database and kind: every limited request runs
+    it. Of the table, not the model: an ORM statement is annotated afresh on every run."""
+    table = RateCount.__table__
+    stmt = dialect_insert(dialect_name)(table).values(
         bucket=sa.bindparam("bucket"), key=sa.bindparam("key"), count=1, ends_at=sa.bindparam("ends_at"))
-    ended = RateCount.ends_at <= sa.bindparam("now")
+    ended = table.c.ends_at <= sa.bindparam("now")
     stmt = stmt.on_conflict_do_update(
         index_elements=["bucket", "key"],
-        set_={"count": sa.case((ended, stmt.excluded.count), else_=RateCount.count + 1),
-              "ends_at": sa.case((ended, stmt.excluded.ends_at), else_=RateCount.ends_at)},
-        where=sa.or_(ended, RateCount.count < sa.bindparam("most")) if ceiling else None)
-    return stmt.returning(RateCount.count)
+        set_={"count": sa.case((ended, stmt.excluded.count), else_=table.c.count + 1),
+              "ends_at": sa.case((ended, stmt.excluded.ends_at), else_=table.c.ends_at)},
+        where=sa.or_(ended, table.c.count < sa.bindparam("most")) if ceiling else None)
+    return stmt.returning(table.c.count)
 
 
 def retry_after(limit: Limit, key: str) -> int:

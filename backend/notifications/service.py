@@ -88,7 +88,12 @@ def notify_all(person_ids: list[int], kind: str, subject_type: str, subject_id: 
             inbox_only.append({"person_id": person_id, "kind": kind, "subject_type": subject_type,
                                "subject_id": subject_id, "message": message[:200]})
     if inbox_only:
-        db.session.execute(sa.insert(Notification), inbox_only)
+        db.session.execute(_INBOX, inbox_only)
+
+
+#: Of the table, not the model: an ORM statement is annotated afresh on every run (built once:
+#: every new wish tells its grid's crew).
+_INBOX = sa.insert(Notification.__table__)
 
 
 def _routes(person_id: int, kind: str) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -25,8 +26,10 @@ class Subtrees:
         for org in orgs:
             by_length.setdefault(len(org.path), set()).add(org.path)
         self.tops: dict[int, list[int]] = {}
-        for org_id, path in db.session.execute(sa.select(Org.id, Org.path).where(sa.or_(
-                *[sa.func.substr(Org.path, 1, length).in_(sorted(paths)) for length, paths in by_length.items()]))):
+        groups = sorted(by_length.items())
+        params = {f"{name}{n}": value for n, (length, paths) in enumerate(groups)
+                  for name, value in (("length", length), ("paths", sorted(paths)))}
+        for org_id, path in db.session.execute(_orgs_under(len(groups)), params):
             self.tops[org_id] = [int(part) for part in path.strip("/").split("/") if int(part) in wanted]
 
     @property
@@ -62,3 +65,12 @@ class Subtrees:
             given[owner[org_id]].append(what)
         hit = {orgs[n].id for n, got in enumerate(given) if got}
         return given, [org_id for org_id, tops in self.tops.items() if hit.intersection(tops)]
+
+
+@functools.cache
+def _orgs_under(groups: int):
+    """The statement of `Subtrees`, built once per number of path lengths (a live recompute
+    places one org: every watched write runs it), the lengths and paths bound."""
+    return sa.select(Org.id, Org.path).where(sa.or_(
+        *[sa.func.substr(Org.path, 1, sa.bindparam(f"length{n}")).in_(sa.bindparam(f"paths{n}", expanding=True))
+          for n in range(groups)]))

@@ -120,8 +120,14 @@ def role_holders(org_ids: list[int], roles: list[Role]) -> list[int]:
     """The people holding one of `roles` directly on one of `org_ids` (who to tell)."""
     if not org_ids:
         return []
-    return list(db.session.scalars(sa.select(Membership.person_id).distinct().where(
-        Membership.org_id.in_(org_ids), Membership.role.in_([r.value for r in roles])).order_by(Membership.person_id)))
+    return list(db.session.scalars(_ROLE_HOLDERS, {"orgs": list(org_ids), "roles": [r.value for r in roles]}))
+
+
+#: Built once: every new wish tells its grid's crew.
+_ROLE_HOLDERS = (sa.select(Membership.person_id).distinct()
+                 .where(Membership.org_id.in_(sa.bindparam("orgs", expanding=True)),
+                        Membership.role.in_(sa.bindparam("roles", expanding=True)))
+                 .order_by(Membership.person_id))
 
 
 def admins() -> list[int]:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from backend.core import limits
-from backend.core.db import add_to_many, conflict_for
+from backend.core.db import add_to_many, conflict_for, get_by
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import format_local
@@ -370,11 +370,14 @@ def _cast_ballots(poll: Poll, keys: tuple[str, ...]) -> None:
     rows = [{"poll_id": poll.id, "respondent_hash": h} for h in sorted({ballots.keyed(current, v) for v in keys})]
     try:
         with db.session.begin_nested():
-            db.session.execute(sa.insert(PollBallot), rows)
+            db.session.execute(_CAST, rows)
     except IntegrityError as exc:
         raise conflict_for(exc) from exc
 
 
+#: Of the table, not the model: an ORM statement is annotated afresh on every run (built once:
+#: every answer runs it).
+_CAST = sa.insert(PollBallot.__table__)
 #: The answers to a poll from one network since a time, and how many (built once: every
 #: open-QR answer counts them).
 _NETWORK_WINDOW = sa.and_(PollResponse.poll_id == sa.bindparam("in_poll"),
@@ -566,9 +569,12 @@ def criterion_tallies_of(period_id: int, org_ids: list[int]) -> dict[int, dict[s
     return found
 
 
+_POLL = sa.select(Poll).options(joinedload(Poll.questions)).where(Poll.id == sa.bindparam("ident"))
+
+
 def get_poll(poll_id: int) -> Poll:
     """The poll with its questions, or 404: polls are public so anyone can answer."""
-    poll = db.session.get(Poll, poll_id, options=[joinedload(Poll.questions)])
+    poll = get_by(Poll, _POLL, poll_id)
     if poll is None:
         raise NotFound("找不到该测评")
     return poll

@@ -93,9 +93,13 @@ def revoke(qr: QrCode) -> None:
         qr.revoked_at = utcnow()
 
 
+#: Built once: every scan and every wish sent through a code reads it.
+_BY_CODE = sa.select(QrCode).where(QrCode.code == sa.bindparam("scanned"))
+
+
 def resolve(code: str) -> QrCode:
     """The code behind a scan: 404 `unknown_code`, 410 `revoked_code`."""
-    qr = db.session.scalar(sa.select(QrCode).where(QrCode.code == code)) if len(code) <= 32 else None
+    qr = db.session.scalar(_BY_CODE, {"scanned": code}) if len(code) <= 32 else None
     if qr is None:
         raise NotFound("二维码无效，请确认是否扫描了正确的二维码", code="unknown_code")
     if not qr.is_active:

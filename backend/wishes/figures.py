@@ -188,9 +188,15 @@ def _apply(counters: Counter, claims: Counter) -> None:
 
 
 def _mark(wish_id: int, tallied: str | None, figures_open: bool) -> None:
-    table = Wish.__table__
-    db.session.execute(sa.update(table).where(table.c.id == wish_id)
-                       .values(tallied=tallied, figures_open=figures_open))
+    db.session.execute(_MARK, {"wish": wish_id, "mark_tallied": tallied, "mark_open": figures_open})
+
+
+#: The statements of `settle`, built once (every write of a wish runs them): the wishes to
+#: settle, and the mark of what a wish adds to the figures (by the table: not a watched UPDATE).
+_SETTLING_ROWS = sa.select(*_COLUMNS, Wish.tallied, Wish.figures_open).where(
+    Wish.id.in_(sa.bindparam("wishes", expanding=True)))
+_MARK = sa.update(Wish.__table__).where(Wish.__table__.c.id == sa.bindparam("wish")).values(
+    tallied=sa.bindparam("mark_tallied"), figures_open=sa.bindparam("mark_open"))
 
 
 def settle(session: Session | None = None) -> None:
@@ -200,8 +206,7 @@ def settle(session: Session | None = None) -> None:
         return
     with session_flag(session, _SETTLING):
         while ids := session.info.pop(_PENDING, None):
-            rows = db.session.execute(sa.select(*_COLUMNS, Wish.tallied, Wish.figures_open)
-                                      .where(Wish.id.in_(sorted(ids)))).all()
+            rows = db.session.execute(_SETTLING_ROWS, {"wishes": sorted(ids)}).all()
             counters: Counter = Counter()
             claims: Counter = Counter()
             for row in rows:

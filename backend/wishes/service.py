@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy.orm import aliased, joinedload
 
 from backend.core import filestore, limits
-from backend.core.db import Bound, read_rows, record_best_effort
+from backend.core.db import Bound, get_by, read_rows, record_best_effort
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from backend.core.permissions import Actor, Scoped, authorize, can
 from backend.core.privacy import mask_name, mask_phone
@@ -715,7 +715,10 @@ def grid_of_code(code: str) -> Org:
     if qr.purpose != QrPurpose.wish.value:
         raise NotFound("该二维码不能用于提交心愿", code="unknown_code")
     # With its community, which the wish is filed under too.
-    return db.session.get(Org, qr.target_id, options=[joinedload(Org.parent)])
+    return get_by(Org, _GRID_OF_CODE, qr.target_id)
+
+
+_GRID_OF_CODE = sa.select(Org).options(joinedload(Org.parent)).where(Org.id == sa.bindparam("ident"))
 
 
 def submission_target(actor: Actor | None, *, qr: str | None = None, grid_id: int | None = None) -> tuple[Org, str]:
