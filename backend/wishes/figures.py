@@ -299,13 +299,13 @@ def read(orgs: list[Org], year: int, now: datetime, trees: Subtrees | None = Non
     tops = (trees or Subtrees(orgs)).tops
     sums = {org.id: dict.fromkeys(COUNTERS, 0) for org in orgs}
     claims: dict[int, Counter] = {org.id: Counter() for org in orgs}
-    for row in db.session.execute(_FIGURES, {"grids": list(tops), "year": year}):
-        for top_id in tops[row.grid_id]:
-            for name in COUNTERS:
-                sums[top_id][name] += getattr(row, name)
-    for grid_id, tenths, n in db.session.execute(_CLAIM_TIMES, {"grids": list(tops), "year": year}):
+    for grid_id, tenths, *values in db.session.execute(_RUNNING, {"grids": list(tops), "year": year}):
         for top_id in tops[grid_id]:
-            claims[top_id][tenths] += n
+            if tenths is None:
+                for name, value in zip(COUNTERS, values, strict=True):
+                    sums[top_id][name] += value
+            else:
+                claims[top_id][tenths] += values[0]
     unreviewed = _read_open(tops, year, now, sums, claims)
     return {org.id: _figures(sums[org.id], claims[org.id], unreviewed[org.id]) for org in orgs}
 
@@ -315,32 +315,36 @@ def read(orgs: list[Org], year: int, now: datetime, trees: Subtrees | None = Non
 # end of the review window (`waited`).
 _GRIDS = sa.bindparam("grids", expanding=True)
 _NOW, _WAITED = sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("waited", type_=UTCDateTime())
-_FIGURES = (sa.select(WishFigures.grid_id, *[getattr(WishFigures, c) for c in COUNTERS])
-            .where(WishFigures.grid_id.in_(_GRIDS), WishFigures.year == sa.bindparam("year")))
-_CLAIM_TIMES = (sa.select(WishClaimTime.grid_id, WishClaimTime.tenths, WishClaimTime.wishes)
-                .where(WishClaimTime.grid_id.in_(_GRIDS), WishClaimTime.year == sa.bindparam("year"),
-                       WishClaimTime.wishes != 0))
+_NONE = sa.literal_column("0")
+#: The running figures and claim times of the grids, in one statement: (grid, no tenths, the
+#: COUNTERS) for the figures, (grid, tenths, wishes, then zeros) for the claim times.
+_RUNNING = sa.union_all(
+    sa.select(WishFigures.grid_id, sa.null().label("tenths"), *[getattr(WishFigures, c) for c in COUNTERS])
+    .where(WishFigures.grid_id.in_(_GRIDS), WishFigures.year == sa.bindparam("year")),
+    sa.select(WishClaimTime.grid_id, WishClaimTime.tenths, WishClaimTime.wishes, *[_NONE] * (len(COUNTERS) - 1))
+    .where(WishClaimTime.grid_id.in_(_GRIDS), WishClaimTime.year == sa.bindparam("year"), WishClaimTime.wishes != 0))
 _OPEN = (Wish.grid_id.in_(_GRIDS), Wish.figures_open == sa.true(),
          Wish.created_at >= sa.bindparam("start", type_=UTCDateTime()),
          Wish.created_at < sa.bindparam("end", type_=UTCDateTime()))
 _PENDING_REVIEW = Wish.status == S.pending_review.value
-#: The workload (waiting for review, a claim or fulfilment) falling overdue, per grid: late by
-#: `Wish.is_late`, and overdue for review. The states are named, not `!= rejected`, so the
-#: index seeks to them past the rejections.
-_WORKLOAD = (
+#: The open wishes' counts per grid, in three parts of one statement, each an index seek:
+#: (grid, late, overdue for review, waiting past the review window). The workload (waiting
+#: for review, a claim or fulfilment) falling overdue: late by `Wish.is_late`, and overdue
+#: for review; its states are named, not `!= rejected`, so the index seeks to them past the
+#: rejections. Waiting past the review window for a claim, or (rejected) for the street's
+#: ruling: the rejections from the index alone (they are what piles up over a year), the
+#: unclaimed workload beside them.
+_OPEN_COUNTS = sa.union_all(
     sa.select(Wish.grid_id,
               sa.func.count().filter(sa.and_(Wish.fulfilled_at.is_(None), sa.or_(
                   Wish.due_at < _NOW, sa.and_(_PENDING_REVIEW, Wish.created_at < _WAITED)))),
               sa.func.count().filter(sa.and_(_PENDING_REVIEW, sa.or_(
-                  sa.func.coalesce(Wish.fulfilled_at, _NOW) > Wish.due_at, Wish.created_at < _WAITED))))
-    .where(*_OPEN, Wish.status.in_(_NOT_REJECTED)).group_by(Wish.grid_id))
-#: Waiting past the review window for a claim, or (rejected) for the street's ruling, per
-#: grid, in two parts, each an index seek: the rejections from the index alone (they are what
-#: piles up over a year), the unclaimed workload beside them.
-_WAITING_COUNTS = sa.union_all(
-    sa.select(Wish.grid_id, sa.func.count())
+                  sa.func.coalesce(Wish.fulfilled_at, _NOW) > Wish.due_at, Wish.created_at < _WAITED))),
+              _NONE)
+    .where(*_OPEN, Wish.status.in_(_NOT_REJECTED)).group_by(Wish.grid_id),
+    sa.select(Wish.grid_id, _NONE, _NONE, sa.func.count())
     .where(*_OPEN, Wish.status == S.rejected.value, Wish.created_at < _WAITED).group_by(Wish.grid_id),
-    sa.select(Wish.grid_id, sa.func.count())
+    sa.select(Wish.grid_id, _NONE, _NONE, sa.func.count())
     .where(*_OPEN, Wish.status.in_(_NOT_REJECTED), Wish.first_claimed_at.is_(None), Wish.created_at < _WAITED)
     .group_by(Wish.grid_id))
 #: The same wishes one by one, with when each was submitted.
@@ -361,18 +365,17 @@ def _read_open(tops: dict[int, list[int]], year: int, now: datetime, sums: dict,
     start, end = _year_bounds(year)
     params = {"grids": list(tops), "start": start, "end": end, "now": now, "waited": waited}
     unreviewed: Counter = Counter()
-    for grid_id, n_late, n_overdue in db.session.execute(_WORKLOAD, params):
+    more: Counter = Counter()
+    for grid_id, n_late, n_overdue, n_waiting in db.session.execute(_OPEN_COUNTS, params):
         for top_id in tops[grid_id]:
             sums[top_id]["decided"] += n_late
             unreviewed[top_id] += n_overdue
+            if n_waiting:   # a grid with none waiting is no grid to look at (see `exact`)
+                more[top_id] += n_waiting
     # Waiting past the review window for a claim, or (rejected) for the street's ruling: the
     # time waited so far, each at least the review window. Where the median lies below that
     # window whatever those times are, their count is enough; only the other orgs read them.
     floor = _tenths(now - waited)
-    more: Counter = Counter()
-    for grid_id, n in db.session.execute(_WAITING_COUNTS, params):
-        for top_id in tops[grid_id]:
-            more[top_id] += n
     exact = {top_id for top_id, n in more.items() if not _median_below(claims[top_id], floor, n)}
     for top_id in more.keys() - exact:
         claims[top_id][floor] += more[top_id]
