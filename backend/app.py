@@ -18,7 +18,7 @@ from backend.calendar.api import blp as calendar_blp
 from backend.calendar.api import bp as calendar_feed_bp
 from backend.cli import register_cli
 from backend.config import ROOT, load_config
-from backend.core.db import database_unavailable, forget_loaded, integrity_error, write_best_effort
+from backend.core.db import database_unavailable, end_reading, forget_loaded, integrity_error, write_best_effort
 from backend.core.errors import register_error_handlers
 from backend.core.headers import csp_nonce, security_headers
 from backend.core.input import IdConverter, refuse_bad_characters
@@ -36,6 +36,7 @@ from backend.extensions import (
     db,
     engine_options,
     migrate,
+    note_changes,
     sqlite_durability,
     sqlite_writer_queue,
     write_intent,
@@ -132,6 +133,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         sqlite_durability(db.engine, app.config["SQLITE_SYNCHRONOUS"])
         sqlite_writer_queue(db.engine, app.config["DB_LOCK_TIMEOUT_SECONDS"])
+        note_changes(db.engine)
         if app.config["STATEMENT_COUNT_HEADER"]:
             count_statements(app, db.engine)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", ROOT / "migrations")))
@@ -173,6 +175,7 @@ def register_hooks(app: Flask) -> None:
     app.after_request(security_headers)
 
     app.teardown_request(forget_loaded)
+    app.teardown_request(end_reading)
 
     @app.teardown_request
     def _end_request(exc):

@@ -205,6 +205,31 @@ def sqlite_writer_queue(engine: Engine, seconds: float) -> None:
             WriterQueue.leave(record.info)
 
 
+_CHANGED = "sanwei_changed"
+
+
+def note_changes(engine: Engine) -> None:
+    """On PostgreSQL, note in a connection's info whether its transaction ran anything but a
+    SELECT (a write, a lock, a NOTIFY): `unchanged_transaction` tells a transaction that only
+    read, which may then end with COMMIT rather than ROLLBACK (see core.db.end_reading)."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "begin")
+    def _begun(conn):
+        conn.info.pop(_CHANGED, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _ran(conn, cursor, statement, parameters, context, executemany):
+        if not statement.startswith("SELECT") or " FOR UPDATE" in statement:
+            conn.info[_CHANGED] = True
+
+
+def unchanged_transaction(conn) -> bool:
+    """Whether `conn`'s transaction has only read (PostgreSQL engines, note_changes)."""
+    return _CHANGED not in conn.info
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(conn):
     if conn.dialect.name != "sqlite":

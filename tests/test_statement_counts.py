@@ -271,3 +271,55 @@ def test_a_list_masks_contact_details_and_the_opened_wish_shows_and_records_them
     assert opened["contact_phone"] == "13912345678" and not opened["contact_masked"]
     leader_id = db.session.scalar(sa.select(Person.id).where(Person.username == "heping_g1"))
     assert db.session.scalars(sa.select(WishContactView.person_id)).all() == [leader_id]
+
+
+def test_a_read_ends_with_commit_on_postgresql_and_keeps_its_prepared_statements(app, client, demo):
+    """psycopg forgets what it prepared on a connection at every ROLLBACK: on PostgreSQL a
+    request that only read ends its transaction with COMMIT, so what the connection prepared
+    (after five runs of a statement) serves the requests after it."""
+    ended: list[str] = []
+
+    def note(name):
+        return lambda conn: ended.append(name)
+
+    on_commit, on_rollback = note("commit"), note("rollback")
+    event.listen(db.engine, "commit", on_commit)
+    event.listen(db.engine, "rollback", on_rollback)
+    try:
+        for _ in range(7):
+            db.session.commit()
+            ended.clear()
+            assert client.get("/api/v1/activities", headers=demo["headers"]["heping"]).status_code == 200
+            if db.engine.dialect.name == "postgresql":
+                assert ended == ["commit"]
+    finally:
+        event.remove(db.engine, "commit", on_commit)
+        event.remove(db.engine, "rollback", on_rollback)
+    if db.engine.dialect.name == "postgresql":
+        prepared = db.session.scalar(sa.text("SELECT count(*) FROM pg_prepared_statements"))
+        assert prepared >= 2   # the login and the page
+
+
+def test_a_request_that_changed_something_without_committing_keeps_nothing(app, client):
+    """Only a transaction that read and holds nothing ends with COMMIT: rows flushed, or
+    objects still pending, by a request that did not commit are dropped."""
+    @app.get("/test-flushed")
+    def flushed():
+        db.session.add(f.org("未提交的街道"))
+        db.session.flush()
+        return "ok"
+
+    @app.get("/test-pending")
+    def pending():
+        db.session.add(f.org("未写入的街道"))
+        return "ok"
+
+    db.session.commit()
+    with db.session.no_autoflush:
+        assert client.get("/test-flushed").status_code == 200
+        assert client.get("/test-pending").status_code == 200
+    write_intent.set(False)   # a reader beside the writer the test's session still is, on SQLite
+    with db.engine.connect() as other:
+        names = other.scalars(sa.select(Org.name).where(Org.name.in_(["未提交的街道", "未写入的街道"]))).all()
+    write_intent.set(True)
+    assert names == []
