@@ -77,9 +77,6 @@ VOLUNTEERS = 200
 ACTIVITIES = 200
 #: Requests per path sent before the load, to warm the workers up and read X-Statements.
 SAMPLES = 5
-#: How many sign-ups a run is assumed to have sent at most beyond those wrk counted (cut off
-#: in flight when it stopped), so that the next run starts on fresh pairs.
-IN_FLIGHT = 1000
 SCRIPTS = ("history", "live_latency", "campaign")
 
 
@@ -383,7 +380,7 @@ def wrk(server: Server, path: Target, bare: bool, tmp: Path, seconds: float, con
             "errors": summary["non2xx"] + summary["socket_errors"] + summary["timeouts"],
             "cpu_ms_per_request": spent * 1000 / max(1, requests_done),
             "database_cpu_ms_per_request": database_spent * 1000 / max(1, requests_done),
-            "error_sample": summary["non2xx_sample"]}
+            "error_sample": summary["non2xx_sample"], "next_n": summary["next_n"]}
 
 
 # --- one database ---------------------------------------------------------------------------
@@ -420,7 +417,8 @@ def bench_database(kind: str, args, tmp: Path, env: dict[str, str]) -> dict:
                         figures = wrk(server, path, side == "bare", tmp, args.seconds, args.connections,
                                       offsets[path.name] if side == "sanwei" else 0, database_pid)
                         if side == "sanwei" and path.unique:
-                            offsets[path.name] += figures["requests"] + IN_FLIGHT
+                            # Past every number a thread used, sent or cut off in flight: fresh pairs.
+                            offsets[path.name] = figures["next_n"]
                         runs[path.name].append({"side": side, "round": r + 1, **figures})
                         print(f"  round {r + 1} {path.name:<12} {side:<6} {figures['rps']:8.1f} req/s  "
                               f"p99 {figures['p99_ms']:7.1f} ms  errors {figures['errors']}", flush=True)

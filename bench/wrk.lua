@@ -19,7 +19,8 @@ end
 
 local method, path, body, header_name, header_value
 local a_items, b_items = {}, {}
-local offset, stride, sent = 0, 1, 0
+-- Globals, so that done() can read each thread's: the numbers it used.
+offset, stride, sent = 0, 1, 0
 non2xx, last_bad = 0, ""
 
 function init(args)
@@ -68,16 +69,19 @@ function response(status, headers, content)
 end
 
 function done(summary, latency, requests)
-  local bad, sample = 0, ""
+  local bad, sample, next_n = 0, "", 0
   for _, thread in ipairs(threads) do
     bad = bad + thread:get("non2xx")
     local last = thread:get("last_bad")
     if last ~= "" then sample = last end
+    -- Threads send at their own pace: the next run starts past the highest number any used.
+    local after = thread:get("offset") + thread:get("sent") * thread:get("stride")
+    if after > next_n then next_n = after end
   end
   local e = summary.errors
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
-    '"socket_errors": %d, "timeouts": %d, "non2xx": %d, "non2xx_sample": "%s"}\n',
+    '"socket_errors": %d, "timeouts": %d, "non2xx": %d, "non2xx_sample": "%s", "next_n": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
-    e.connect + e.read + e.write, e.timeout, bad, sample))
+    e.connect + e.read + e.write, e.timeout, bad, sample, next_n))
 end
