@@ -71,6 +71,10 @@ def _filters(actor: Actor, *, org_id: int | None = None, team_id: int | None = N
     return (visible, upcoming, org_id is not None, team_id is not None, bool(skill), day is not None), params
 
 
+#: An activity with the slot and the org every list and answer shows.
+_JOINED = sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).join(Org, Org.id == Activity.org_id)
+
+
 @lru_cache(maxsize=256)
 def _listed(shape: tuple, rows: bool) -> sa.Select:
     """The activities a list shows, soonest first, built once per shape (`_filters`): as
@@ -78,8 +82,7 @@ def _listed(shape: tuple, rows: bool) -> sa.Select:
     (`rows`, paged by `paginate_rows`). The org is joined once, for what a list shows and for whether the person sees
     it (an EXISTS beside a second join of the same org cost a third more to build and run)."""
     visible, upcoming, by_org, by_team, by_skill, by_day = shape
-    stmt = (sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).join(Org, Org.id == Activity.org_id)
-            .where(org_visible_by_shape(visible)))
+    stmt = _JOINED.where(org_visible_by_shape(visible))
     if upcoming:
         stmt = stmt.where(Slot.ends_at > sa.bindparam("now"))
     if by_org:
@@ -130,8 +133,7 @@ def _as_rows(stmt: sa.Select) -> sa.Select:
 
 
 #: One activity as the API shows it, the same row as a list's.
-_ONE = _as_rows(sa.select(Activity).join(Slot, Slot.id == Activity.slot_id).join(Org, Org.id == Activity.org_id)
-                .where(Activity.id == sa.bindparam("activity_id")))
+_ONE = _as_rows(_JOINED.where(Activity.id == sa.bindparam("activity_id")))
 
 
 def presented(activity: Activity) -> sa.Row:

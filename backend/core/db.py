@@ -48,10 +48,21 @@ class Bound(NamedTuple):
     params: dict[str, Any]
 
 
-def under_paths(path: sa.ColumnElement[str], name: str, count: int) -> sa.ColumnElement[bool]:
+def bound(name: str, values: dict[str, Any] | None = None, **kw: Any) -> sa.BindParameter:
+    """The parameter `name` of a condition built per shape: bound by name when the statement is
+    run (`values` None: a statement built once and kept), or carrying its value from `values`
+    (a condition built for one statement, its parameter named uniquely within it)."""
+    if values is None:
+        return sa.bindparam(name, **kw)
+    return sa.bindparam(name, values[name], unique=True, **kw)
+
+
+def under_paths(path: sa.ColumnElement[str], name: str, count: int,
+                values: dict[str, str] | None = None) -> sa.ColumnElement[bool]:
     """SQL condition: `path` lies under one of `count` org paths, bound as `name_0`, `name_1`,
-    … (`paths_bound`): a condition on whose subtrees a person holds, built once per count."""
-    return sa.or_(*[path.startswith(sa.bindparam(f"{name}_{i}")) for i in range(count)])
+    … (`paths_bound`, or carried from `values`: `bound`): a condition on whose subtrees a
+    person holds, built once per count."""
+    return sa.or_(*[path.startswith(bound(f"{name}_{i}", values)) for i in range(count)])
 
 
 def paths_bound(name: str, paths: list[str]) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from backend.core.db import paths_bound, under_paths
+from backend.core.db import bound, paths_bound, under_paths
 from backend.core.permissions import Actor, capability, rule, visible_if
 from backend.core.roles import Role
 from backend.orgs.models import Org
@@ -20,13 +20,8 @@ def _ancestor_ids(actor: Actor) -> list[int]:
 
 def org_visible_clause(actor: Actor) -> sa.ColumnElement[bool]:
     """SQL condition on Org: inside any of the actor's org subtrees, or above one of them."""
-    if actor.is_admin:
-        return sa.true()
-    conditions = [Org.path.startswith(path) for path, _ in actor.scopes]
-    ancestor_ids = _ancestor_ids(actor)
-    if ancestor_ids:
-        conditions.append(Org.id.in_(ancestor_ids))
-    return sa.or_(*conditions) if conditions else sa.false()
+    shape, values = org_visible_bound(actor)
+    return org_visible_by_shape(shape, values)
 
 
 def org_visible_bound(actor: Actor) -> tuple[VisibleShape, dict]:
@@ -42,15 +37,18 @@ def org_visible_bound(actor: Actor) -> tuple[VisibleShape, dict]:
     return (len(actor.scopes), bool(ancestor_ids)), params
 
 
-def org_visible_by_shape(shape: VisibleShape) -> sa.ColumnElement[bool]:
-    """org_visible_clause for the people of `shape`, its values bound by name (org_visible_bound)."""
+def org_visible_by_shape(shape: VisibleShape, values: dict | None = None) -> sa.ColumnElement[bool]:
+    """org_visible_clause for the people of `shape`: its values bound by name when run
+    (org_visible_bound), or carried from `values`."""
     if shape is None:
         return sa.true()
     paths, above = shape
     if not paths:
         return sa.false()
-    subtrees = under_paths(Org.path, "visible", paths)
-    return sa.or_(subtrees, Org.id.in_(sa.bindparam("visible_ancestors", expanding=True))) if above else subtrees
+    subtrees = under_paths(Org.path, "visible", paths, values)
+    if not above:
+        return subtrees
+    return sa.or_(subtrees, Org.id.in_(bound("visible_ancestors", values, expanding=True)))
 
 
 visible_if(Org, lambda actor, org: any(org.path.startswith(path) or path.startswith(org.path)

@@ -595,7 +595,7 @@ def board(actor: Actor, *, statuses: Sequence[str] = (), grid: Org | None = None
     if mine:
         values["board_claimant"] = actor.person.id
     if grid is not None:
-        values["board_grid"] = grid.path
+        values |= paths_bound("board_grid", [grid.path])
     return Bound(_board(reach, len(statuses), grid is not None, mine), values)
 
 
@@ -610,7 +610,7 @@ def _board(reach: Reach, statuses: int, grid: bool, mine: bool) -> sa.Select:
     elif statuses:
         stmt = stmt.where(Wish.status.in_([sa.bindparam(f"board_status_{i}") for i in range(statuses)]))
     if grid:
-        stmt = stmt.where(Wish.grid.has(Org.path.startswith(sa.bindparam("board_grid"))))
+        stmt = stmt.where(grids_under("board_grid", 1))
     return stmt.order_by(Wish.urgency.desc(), Wish.created_at, Wish.id)
 
 
