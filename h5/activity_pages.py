@@ -33,7 +33,7 @@ def _venue(activity_id: int, code: str):
     for volunteers (inside WeChat, WeChat sign-in)."""
     actor = require_page_actor()
     activity = activity_service.scanned(actor, activity_id, code)
-    return actor, activity, activity_service.my_booking(activity, actor.person.id)
+    return actor, activity, activity_service.my_booking(activity, actor.person_id)
 
 
 @bp.get("/a/<int:activity_id>/checkin")
@@ -70,9 +70,9 @@ def checkin_scan(activity_id: int):
 @bp.get("/me/hours")
 def my_hours():
     actor = require_page_actor()
-    totals = hours.balance("person", actor.person.id)
+    totals = hours.balance("person", actor.person_id)
     return render_template("my_hours.html", tab="me", hours=totals["minutes"] / 60, points=totals["points"],
-                           rows=activity_service.hours_by_activity(actor.person.id))
+                           rows=activity_service.hours_by_activity(actor.person_id))
 
 
 # --- activities: list, detail, sign up, cancel, my bookings ------------------------------------
@@ -131,7 +131,7 @@ def activities_list():
 def activity_detail(activity_id: int):
     actor = require_page_actor()
     activity = activity_service.activity_for(actor, activity_id)
-    booking = activity_service.my_booking(activity, actor.person.id)
+    booking = activity_service.my_booking(activity, actor.person_id)
     can_organise = can(actor, "org.organise", activity.org)
     return render_template("activity.html", tab="home", activity=activity, booking=booking,
                            can_sign_up=can(actor, "activity.sign_up", activity), can_organise=can_organise,

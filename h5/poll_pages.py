@@ -174,7 +174,7 @@ def review(response_id: int):
     actor = require_page_actor()
     decision = "exclude" if request.form.get("decision") == "exclude" else "accept"
     response = service.reviewable(actor, response_id)
-    return act_and_return(lambda: service.review(response, decision, actor.person.id),
+    return act_and_return(lambda: service.review(response, decision, actor.person_id),
                           "已剔除该答卷" if decision == "exclude" else "已确认该答卷有效",
                           url_for("poll_pages.results", poll_id=response.poll_id))
 

@@ -64,7 +64,7 @@ def team_detail(team_id: int):
     team = teams.team_for(actor, team_id)
     upcoming = db.session.scalars(activity_service.listing(actor, team_id=team.id).limit(20)).all()
     return render_template("team.html", tab="home", team=team, upcoming=upcoming,
-                           is_member=teams.is_member(team, actor.person.id),
+                           is_member=teams.is_member(team, actor.person_id),
                            can_join=can(actor, "team.join", team), manages=can(actor, "team.manage", team),
                            can_leave=teams.may_leave(actor, team),
                            member_name=lambda member: teams.member_name(actor, member))
@@ -82,7 +82,7 @@ def team_join(team_id: int):
 @bp.post("/teams/<int:team_id>/members/<int:person_id>/remove")
 def team_remove(team_id: int, person_id: int):
     actor = require_page_actor()
-    yourself = person_id == actor.person.id
+    yourself = person_id == actor.person_id
     teams.team_for(actor, team_id, "team.view" if yourself else "team.manage")
     done = "已退出该队" if yourself else "已移出该队员"
     return act_and_return(lambda: teams.leave_by(actor, team_id, person_id), done,
@@ -162,7 +162,7 @@ def leaderboard(org_id: int):
     start, end = period({})
     org, rows = stats.leaderboard_for(actor, org_id, start, end, by=by, limit=50)
     return render_template("leaderboard.html", tab="home", org=org, by=by, rows=rows, year=start.year,
-                           communities=communities_of(actor), me=actor.person.id)
+                           communities=communities_of(actor), me=actor.person_id)
 
 
 # --- phone calendar ---------------------------------------------------------------------------

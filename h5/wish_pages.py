@@ -237,7 +237,7 @@ def task(wish_id: int):
     view = present(wish, actor)
     return render_template("task.html", tab="tasks", wish=wish, view=view, members=members,
                            left=time_left(wish, utcnow()), can_claim=service.may_claim(actor, wish),
-                           can_manage=can(actor, "wish.manage", wish), is_mine=wish.claimant_id == actor.person.id,
+                           can_manage=can(actor, "wish.manage", wish), is_mine=wish.claimant_id == actor.person_id,
                            can_uphold=service.may_uphold_rejection(actor, wish))
 
 

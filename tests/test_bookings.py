@@ -42,7 +42,7 @@ def statuses(s: Slot) -> list[str]:
 def test_capacity_then_waitlist(community):
     s = slot(community, capacity=2)
     for p in people(4):
-        service.sign_up(s, p, BEFORE)
+        service.sign_up(s, p.id, BEFORE)
     db.session.commit()
     assert statuses(s) == ["confirmed", "confirmed", "waitlisted", "waitlisted"]
     assert s.confirmed_count == 2 and s.places_left == 0
@@ -51,9 +51,9 @@ def test_capacity_then_waitlist(community):
 def test_full_without_waitlist(community):
     s = slot(community, capacity=1, waitlist=False)
     a, b = people(2)
-    service.sign_up(s, a, BEFORE)
+    service.sign_up(s, a.id, BEFORE)
     with pytest.raises(Conflict) as caught:
-        service.sign_up(s, b, BEFORE)
+        service.sign_up(s, b.id, BEFORE)
     assert caught.value.code == "full"
     db.session.commit()
     assert statuses(s) == ["confirmed"]
@@ -62,9 +62,9 @@ def test_full_without_waitlist(community):
 def test_cancel_promotes_the_first_waitlisted_and_tells_them(community):
     s = slot(community, capacity=1)
     first, second, third = people(3)
-    booked = service.sign_up(s, first, BEFORE)
-    service.sign_up(s, second, BEFORE)
-    service.sign_up(s, third, BEFORE)
+    booked = service.sign_up(s, first.id, BEFORE)
+    service.sign_up(s, second.id, BEFORE)
+    service.sign_up(s, third.id, BEFORE)
     promoted = service.cancel(booked, BEFORE)
     db.session.commit()
     assert promoted.person_id == second.id
@@ -77,9 +77,9 @@ def test_cancel_promotes_the_first_waitlisted_and_tells_them(community):
 def test_cancelling_a_waitlisted_booking_promotes_nobody(community):
     s = slot(community, capacity=1)
     a, b, c = people(3)
-    service.sign_up(s, a, BEFORE)
-    waiting = service.sign_up(s, b, BEFORE)
-    service.sign_up(s, c, BEFORE)
+    service.sign_up(s, a.id, BEFORE)
+    waiting = service.sign_up(s, b.id, BEFORE)
+    service.sign_up(s, c.id, BEFORE)
     assert service.cancel(waiting, START) is None  # no cut-off for leaving the queue
     db.session.commit()
     assert statuses(s) == ["confirmed", "cancelled", "waitlisted"]
@@ -88,12 +88,12 @@ def test_cancelling_a_waitlisted_booking_promotes_nobody(community):
 def test_one_active_booking_per_person_but_rebooking_after_cancel(community):
     s = slot(community)
     (p,) = people(1)
-    booking = service.sign_up(s, p, BEFORE)
+    booking = service.sign_up(s, p.id, BEFORE)
     with pytest.raises(Conflict) as caught:
-        service.sign_up(s, p, BEFORE)
+        service.sign_up(s, p.id, BEFORE)
     assert caught.value.code == "duplicate"
     service.cancel(booking, BEFORE)
-    assert service.sign_up(s, p, BEFORE).status == "confirmed"
+    assert service.sign_up(s, p.id, BEFORE).status == "confirmed"
 
 
 def test_overlapping_confirmed_bookings_are_refused(community):
@@ -101,11 +101,11 @@ def test_overlapping_confirmed_bookings_are_refused(community):
     overlapping = slot(community, start=START + timedelta(hours=1), hours=2)
     afterwards = slot(community, start=START + timedelta(hours=2), hours=1)
     (p,) = people(1)
-    service.sign_up(morning, p, BEFORE)
+    service.sign_up(morning, p.id, BEFORE)
     with pytest.raises(Conflict) as caught:
-        service.sign_up(overlapping, p, BEFORE)
+        service.sign_up(overlapping, p.id, BEFORE)
     assert caught.value.code == "overlap"
-    assert service.sign_up(afterwards, p, BEFORE).status == "confirmed"  # touching is not overlapping
+    assert service.sign_up(afterwards, p.id, BEFORE).status == "confirmed"  # touching is not overlapping
 
 
 def test_sign_up_window(community):
@@ -113,23 +113,23 @@ def test_sign_up_window(community):
     (p,) = people(1)
     for when, code in ((START - timedelta(days=2), "signup_not_open"), (START - timedelta(hours=12), "signup_closed")):
         with pytest.raises(Conflict) as caught:
-            service.sign_up(s, p, when)
+            service.sign_up(s, p.id, when)
         assert caught.value.code == code
-    assert service.sign_up(s, p, START - timedelta(hours=13)).status == "confirmed"
+    assert service.sign_up(s, p.id, START - timedelta(hours=13)).status == "confirmed"
     default = slot(community, start=START + timedelta(days=1))
     with pytest.raises(Conflict) as caught:
-        service.sign_up(default, p, default.starts_at)
+        service.sign_up(default, p.id, default.starts_at)
     assert caught.value.code == "signup_closed"
 
 
 def test_cancellation_cut_off(community):
     s = slot(community, cancel_cutoff_minutes=120)
     a, b = people(2)
-    late = service.sign_up(s, a, BEFORE)
+    late = service.sign_up(s, a.id, BEFORE)
     with pytest.raises(Conflict) as caught:
         service.cancel(late, START - timedelta(minutes=119))
     assert caught.value.code == "cancel_closed"
-    early = service.sign_up(s, b, BEFORE)
+    early = service.sign_up(s, b.id, BEFORE)
     assert service.cancel(early, START - timedelta(minutes=120)) is None
 
 
@@ -138,21 +138,21 @@ def test_no_shows_and_the_block(app, community):
     (p,) = people(1)
     first = slot(community, start=START)
     second = slot(community, start=START + timedelta(days=7))
-    service.sign_up(first, p, BEFORE)
-    service.sign_up(second, p, BEFORE)
+    service.sign_up(first, p.id, BEFORE)
+    service.sign_up(second, p.id, BEFORE)
     assert service.mark_no_shows(START + timedelta(days=1)) == 1  # only the first has ended
     db.session.commit()
-    assert service.blocked_until(p, START + timedelta(days=1)) is None
+    assert service.blocked_until(p.id, START + timedelta(days=1)) is None
     assert service.mark_no_shows(START + timedelta(days=8)) == 1
     db.session.commit()
     assert statuses(first) == ["no_show"] and statuses(second) == ["no_show"]
     later = slot(community, start=START + timedelta(days=20))
     with pytest.raises(Conflict) as caught:
-        service.sign_up(later, p, START + timedelta(days=9))
+        service.sign_up(later, p.id, START + timedelta(days=9))
     assert caught.value.code == "blocked" and "前暂不能报名" in caught.value.message
-    until = service.blocked_until(p, START + timedelta(days=9))
+    until = service.blocked_until(p.id, START + timedelta(days=9))
     assert until == second.ends_at + timedelta(days=30)
-    assert service.blocked_until(p, until + timedelta(seconds=1)) is None
+    assert service.blocked_until(p.id, until + timedelta(seconds=1)) is None
 
 
 def test_capacity_is_guarded_by_the_database(community):

@@ -41,7 +41,7 @@ def setup(app):
 
 def test_check_in_window_then_out_credits_capped_time(app, setup):
     orgs, activity, volunteer, member, _ = setup
-    bookings.sign_up(activity.slot, volunteer, START - timedelta(days=1))
+    bookings.sign_up(activity.slot, volunteer.id, START - timedelta(days=1))
     with pytest.raises(Conflict) as caught:
         activities.scan(activity, volunteer, START - timedelta(minutes=31))
     assert caught.value.code == "checkin_closed"
@@ -66,7 +66,7 @@ def test_check_in_window_then_out_credits_capped_time(app, setup):
 
 def test_party_member_rate_and_automatic_check_out_at_the_end(app, setup):
     orgs, activity, volunteer, member, _ = setup
-    bookings.sign_up(activity.slot, member, START - timedelta(days=1))
+    bookings.sign_up(activity.slot, member.id, START - timedelta(days=1))
     activities.scan(activity, member, START + timedelta(minutes=30))
     db.session.commit()
     assert activities.auto_check_out(START + timedelta(hours=1)) == 0  # not over yet
@@ -156,7 +156,7 @@ def test_balances_sum_to_zero_after_any_sequence(app, setup, ops):
     for op in ops:
         try:
             if op[0] == "sign_up":
-                bookings.sign_up(acts[op[2]].slot, people[op[1]], START - timedelta(days=1))
+                bookings.sign_up(acts[op[2]].slot, people[op[1]].id, START - timedelta(days=1))
             elif op[0] == "scan":
                 activities.scan(acts[op[2]], people[op[1]], START + timedelta(minutes=op[3]))
             elif op[0] == "cancel":

@@ -156,3 +156,26 @@ def test_pdf_names_missing_files_and_the_sweep(app, client, world):
         evidence.path_of(stored).unlink()
     lost = client.get(f"/api/v1/evidence/{attached['id']}", headers=headers["sec_a"])
     assert lost.status_code == 404 and lost.get_json()["error"]["code"] == "evidence_missing"
+
+
+def test_a_read_scorecard_answers_as_the_written_one_with_evidence_and_override(client, world):
+    """GET reads the criteria as columns beside their files; a write answers with the ORM
+    objects it changed. Both say the same of the same card: scores, files, the override."""
+    orgs, _, headers = world
+    period = start(client, world)
+    url = card_url(period, orgs["a"])
+    mine = upload(client, headers["sec_a"], period, orgs["a"], photo()).get_json()
+    assert client.put(f"{url}/criteria/G1", headers=headers["sec_a"],
+                      json={"points": 4, "note": "架构图见附件", "evidence_id": mine["id"]}).status_code == 200
+    client.post(f"/api/v1/periods/{period['id']}/advance", headers=headers["officer"],
+                json={"from": "self_evaluation", "to": "review"})
+    checked = upload(client, headers["officer"], period, orgs["a"], photo("blue"), "核查.jpg").get_json()
+    written = client.put(f"{url}/criteria/G1/override", headers=headers["officer"],
+                         json={"points": 2, "note": "实地核查不实", "evidence_id": checked["id"]})
+    assert written.status_code == 200, written.get_json()
+    read = client.get(url, headers=headers["officer"]).get_json()
+    assert read == written.get_json()
+    g1 = next(c for c in read["criteria"] if c["code"] == "G1")
+    assert (g1["evidence"]["id"], g1["override"]["evidence"]["id"]) == (mine["id"], checked["id"])
+    assert g1["override"]["evidence"]["filename"] == "核查.jpg" and g1["points"] == 2
+    assert any(c["evidence"] is None and c["override"] is None for c in read["criteria"])

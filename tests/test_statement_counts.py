@@ -36,8 +36,9 @@ CEILING = {
     "tasks": 3,            # login, wishes, unread count
     "open_wishes": 4,      # login, count, page, events of the page
     "wishes": 4,           # login, page, events, the claimants with their memberships and orgs (short page: no count)
-    "home": 5,             # login, orgs of the scopes, the board's counts, unread count (tile and tab bar)
-    "signup": 10,          # login, activity, slot, no-shows, duplicate, overlap, the place (savepoint,
+    "home": 6,             # login, the person with their memberships and orgs (named and listed), orgs of the
+                           # scopes, the board's counts, unread count (tile and tab bar)
+    "signup": 9,           # login, activity with its org and slot, no-shows, duplicate, overlap, the place (savepoint,
                            # UPDATE, INSERT, release)
     "wish": 22,            # QR, grid and community, token, limit, wish, event, notices (one INSERT), running
                            # figures, live rating (the scorecards locked with what they read: 2; the

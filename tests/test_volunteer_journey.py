@@ -45,7 +45,7 @@ def _at(activity, start_in: timedelta) -> None:
 
 def test_check_out_before_the_start_is_refused_with_the_reason(app, venue):
     orgs, activity, volunteer, _, _ = venue
-    bookings.sign_up(activity.slot, volunteer, START - timedelta(days=1))
+    bookings.sign_up(activity.slot, volunteer.id, START - timedelta(days=1))
     assert activities.scan(activity, volunteer, START - timedelta(minutes=20))[0] == "checked_in"
     with pytest.raises(Conflict) as caught:
         activities.scan(activity, volunteer, START - timedelta(minutes=19))
@@ -61,7 +61,7 @@ def test_check_out_before_the_start_is_refused_with_the_reason(app, venue):
 
 def test_check_out_meant_before_checking_in_is_refused(app, venue):
     _, activity, volunteer, _, _ = venue
-    bookings.sign_up(activity.slot, volunteer, START - timedelta(days=1))
+    bookings.sign_up(activity.slot, volunteer.id, START - timedelta(days=1))
     with pytest.raises(Conflict) as caught:
         activities.scan(activity, volunteer, START, action="check_out")
     assert caught.value.code == "not_checked_in"
@@ -69,7 +69,7 @@ def test_check_out_meant_before_checking_in_is_refused(app, venue):
 
 def test_check_in_not_open_yet_says_when_it_opens(app, venue):
     _, activity, volunteer, _, _ = venue
-    bookings.sign_up(activity.slot, volunteer, START - timedelta(days=1))
+    bookings.sign_up(activity.slot, volunteer.id, START - timedelta(days=1))
     with pytest.raises(Conflict) as caught:
         activities.scan(activity, volunteer, START - timedelta(hours=3))
     assert caught.value.code == "checkin_closed" and "12月05日 08:30 开始" in caught.value.message
@@ -77,7 +77,7 @@ def test_check_in_not_open_yet_says_when_it_opens(app, venue):
 
 def test_the_organiser_undoes_a_mistaken_check_out_in_the_hours_book(app, venue):
     orgs, activity, volunteer, secretary, _ = venue
-    booking = bookings.sign_up(activity.slot, volunteer, START - timedelta(days=1))
+    booking = bookings.sign_up(activity.slot, volunteer.id, START - timedelta(days=1))
     activities.scan(activity, volunteer, START)
     activities.scan(activity, volunteer, START + timedelta(minutes=90))
     db.session.commit()
@@ -104,7 +104,7 @@ def test_the_organiser_undoes_a_mistaken_check_out_in_the_hours_book(app, venue)
 
 def test_an_undo_needs_a_check_out_and_an_organiser(app, venue):
     orgs, activity, volunteer, secretary, _ = venue
-    booking = bookings.sign_up(activity.slot, volunteer, START - timedelta(days=1))
+    booking = bookings.sign_up(activity.slot, volunteer.id, START - timedelta(days=1))
     activities.scan(activity, volunteer, START)
     with pytest.raises(Conflict) as caught:
         activities.undo_check_out(load_actor(secretary.id), booking.id)
@@ -161,7 +161,7 @@ def test_check_out_asks_first_with_the_time_it_records(app, venue):
     _at(activity, timedelta(minutes=-60))
     phone = app.test_client()
     h5_login(phone, "volunteer")
-    bookings.sign_up(activity.slot, volunteer, datetime.now(UTC) - timedelta(hours=2))
+    bookings.sign_up(activity.slot, volunteer.id, datetime.now(UTC) - timedelta(hours=2))
     db.session.commit()
     form = phone.get(f"/h5/a/{activity.id}/checkin", query_string={"qr": code})
     checked = phone.post(f"/h5/a/{activity.id}/checkin",
@@ -192,7 +192,7 @@ def test_signed_out_scan_leads_to_the_volunteer_login(app, venue):
 def test_cancel_is_offered_only_before_the_cut_off(app, venue):
     _, activity, volunteer, _, _ = venue
     _at(activity, timedelta(hours=5))
-    bookings.sign_up(activity.slot, volunteer, datetime.now(UTC))
+    bookings.sign_up(activity.slot, volunteer.id, datetime.now(UTC))
     db.session.commit()
     phone = app.test_client()
     h5_login(phone, "volunteer")
@@ -208,7 +208,7 @@ def test_cancel_is_offered_only_before_the_cut_off(app, venue):
 
 def test_my_hours_is_one_row_per_activity_dated_by_it(app, venue):
     orgs, activity, volunteer, _, _ = venue
-    bookings.sign_up(activity.slot, volunteer, START - timedelta(days=1))
+    bookings.sign_up(activity.slot, volunteer.id, START - timedelta(days=1))
     activities.scan(activity, volunteer, START)
     activities.scan(activity, volunteer, START + timedelta(minutes=90))
     hours.post(person_id=volunteer.id, org_id=orgs["a"].id, source_type="wish", source_id=77, memo="微心愿：修水管",

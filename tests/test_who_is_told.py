@@ -93,7 +93,7 @@ def test_booking_reminders_a_day_and_an_hour_before_once_each(app):
     start_at = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
     slot = bookings.create_slot(org_id=orgs["a"].id, starts_at=start_at, ends_at=start_at + timedelta(hours=2),
                                 capacity=5)
-    bookings.sign_up(slot, volunteer, now=start_at - timedelta(days=3))
+    bookings.sign_up(slot, volunteer.id, now=start_at - timedelta(days=3))
     db.session.commit()
     assert bookings.remind_upcoming(start_at - timedelta(days=2)) == 0
     assert bookings.remind_upcoming(start_at - timedelta(hours=23)) == 1
@@ -169,11 +169,11 @@ def test_a_place_cancelled_by_the_organiser_is_told_to_the_volunteer(app, client
     activity = activities.create_activity(officer, {
         "org_id": orgs["a"].id, "title": "敬老院理发", "location": "活动室", "starts_at": start_at,
         "ends_at": start_at + timedelta(hours=2), "capacity": 5})
-    own = bookings.sign_up(activity.slot, volunteer)
+    own = bookings.sign_up(activity.slot, volunteer.id)
     db.session.commit()
     activities.cancel_by(load_actor(volunteer.id), own.id)
     assert not told(volunteer, "booking_cancelled")
-    again = bookings.sign_up(activity.slot, volunteer)
+    again = bookings.sign_up(activity.slot, volunteer.id)
     db.session.commit()
     cancelled = client.delete(f"/api/v1/signups/{again.id}", headers=f.login(client, "sec"))
     assert cancelled.status_code == 200

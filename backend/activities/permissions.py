@@ -15,7 +15,7 @@ rule("activity.view", Activity, lambda actor, activity, **_: True)
 rule("activity.sign_up", Activity, lambda actor, activity, **_: bool(actor.roles_around(activity.org)
                                                                      & VOLUNTEER_ROLES))
 # A booking is its volunteer's, and the managers' of the org it is at.
-visible_if(Booking, lambda actor, booking: booking.person_id == actor.person.id
+visible_if(Booking, lambda actor, booking: booking.person_id == actor.person_id
            or actor.is_manager_over(booking.slot.org))
 rule("booking.cancel", Booking, lambda actor, booking, **_: True)
 capability("activities.take_part", lambda actor: actor.holds(*ORGANISER_ROLES, *VOLUNTEER_ROLES))

@@ -13,10 +13,10 @@ from sqlalchemy.orm import contains_eager, joinedload
 from backend.activities.models import Activity, CheckoutUndo
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus, Slot
-from backend.core.db import Bound, read_rows
+from backend.core.db import Bound, get_by, read_rows
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.core.periods import day_range
-from backend.core.permissions import Actor, authorize, can, load_authorized
+from backend.core.permissions import Actor, authorize, can
 from backend.core.timeutil import format_local
 from backend.extensions import db, utcnow
 from backend.hours import service as hours
@@ -50,7 +50,7 @@ def create_activity(actor: Actor, args: dict) -> Activity:
         authorize(actor, "org.organise", org)
     partner = resident_unit(org, args.get("partner_unit_id"), "partner_unit_id")
     slot = bookings.create_slot(org_id=org.id, **{k: args[k] for k in SLOT_FIELDS if k in args})
-    activity = Activity(org_id=org.id, slot_id=slot.id, created_by_id=actor.person.id, team=team,
+    activity = Activity(org_id=org.id, slot_id=slot.id, created_by_id=actor.person_id, team=team,
                         partner_unit=partner,
                         **{k: args.get(k) for k in ("title", "description", "location", "skills")})
     db.session.add(activity)
@@ -249,9 +249,18 @@ def auto_check_out(now: datetime | None = None) -> int:
 
 # --- the doors: look up, authorise, act (API and pages call these) -----------------------------
 
+#: An activity with its org (who may see it) and its slot (when, how many places), in one
+#: statement: whoever opens an activity reads both.
+_ACTIVITY = (sa.select(Activity)
+             .options(joinedload(Activity.org, innerjoin=True), joinedload(Activity.slot, innerjoin=True))
+             .where(Activity.id == sa.bindparam("ident")))
+
+
 def activity_for(actor: Actor | None, activity_id: int, action: str = "activity.view") -> Activity:
     """The activity, if the actor may `action` it (404 / 403)."""
-    return load_authorized(actor, Activity, activity_id, action)
+    activity = get_by(Activity, _ACTIVITY, activity_id)
+    authorize(actor, action, activity)
+    return activity
 
 
 def scanned(actor: Actor | None, activity_id: int, code: str) -> Activity:
@@ -277,7 +286,7 @@ def my_booking(activity: Activity, person_id: int) -> Booking | None:
 
 def sign_up_by(actor: Actor | None, activity_id: int) -> Booking:
     """A volunteer of the community takes a place, or joins the waitlist."""
-    return bookings.sign_up(activity_for(actor, activity_id, "activity.sign_up").slot, actor.person)
+    return bookings.sign_up(activity_for(actor, activity_id, "activity.sign_up").slot, actor.person_id)
 
 
 def booking_for(actor: Actor | None, booking_id: int) -> tuple[Booking, Activity]:
@@ -293,7 +302,7 @@ def cancel_by(actor: Actor | None, booking_id: int) -> tuple[Booking, Booking | 
     """Cancel a sign-up; the freed place goes to the first on the waitlist (who is returned)."""
     booking, activity = booking_for(actor, booking_id)
     promoted = bookings.cancel(booking)
-    if booking.person_id is not None and booking.person_id != actor.person.id:
+    if booking.person_id is not None and booking.person_id != actor.person_id:
         notify(booking.person_id, "booking_cancelled", "booking", booking.id,
                f"组织方取消了您在“{activity.title}”的报名，如有疑问请联系组织方")
     return booking, promoted
@@ -353,7 +362,7 @@ def undo_check_out(actor: Actor | None, booking_id: int, reason: str | None = No
         raise Conflict("该志愿者还没有签退，无需撤销", code="not_checked_out")
     taken = hours.credited(*credit_source(booking))
     undo = CheckoutUndo(booking_id=booking.id, checked_out_at=was, minutes=taken["minutes"], points=taken["points"],
-                        undone_by_id=actor.person.id, reason=reason)
+                        undone_by_id=actor.person_id, reason=reason)
     db.session.add(undo)
     db.session.flush()
     hours.post(person_id=booking.person_id, org_id=activity.org_id, source_type="booking_undo", source_id=undo.id,

@@ -15,7 +15,6 @@ from flask import g, request, session
 from backend.auth import service as auth_service
 from backend.core.errors import DomainError, Unauthorized
 from backend.core.permissions import Actor
-from backend.people.actors import actor_from
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -43,9 +42,8 @@ def _resolve() -> None:
         g.auth_via = "session"
     else:
         return
-    # The token's id (what logout revokes) and the actor from the person as loaded.
-    g.auth_token, person = found
-    g.actor = actor_from(person)
+    # The token's id (what logout revokes) and who holds it.
+    g.auth_token, g.actor = found
 
 
 def current_actor() -> Actor | None:

@@ -12,11 +12,13 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.auth.models import AuthToken
 from backend.core import limits
+from backend.core.db import read_rows
 from backend.core.errors import Unauthorized
 from backend.core.limits import Limit
+from backend.core.permissions import Actor
 from backend.extensions import db, utcnow
 from backend.orgs.models import Org
-from backend.people.actors import with_memberships
+from backend.people.actors import actor_of_roles
 from backend.people.models import Membership, Person
 
 #: Checked against when the username is unknown, so both cases cost the same time.
@@ -130,10 +132,13 @@ def issue_token(person: Person, kind: str = "bearer") -> tuple[str, AuthToken]:
     return secret, token
 
 
-#: The live token's id beside its person, their memberships and those memberships' orgs, one
-#: row per membership. Built once: every signed-in request runs it.
+#: The live token's id beside its person's id, name and whether they are active, with the role and org
+#: path of each of their memberships, one row per membership. Built once and read as columns:
+#: every signed-in request runs it, and the person is read only by the requests that use more
+#: of them than who they are and what they may do.
 _LOGIN = (
-    sa.select(Person, Membership, Org, AuthToken.id)
+    sa.select(AuthToken.id.label("token_id"), Person.id.label("person_id"), Person.name, Person.is_active,
+              Membership.role, Org.path)
     .select_from(AuthToken)
     .join(Person, Person.id == AuthToken.person_id)
     .outerjoin(Membership, Membership.person_id == Person.id)
@@ -146,19 +151,20 @@ _LOGIN = (
 )
 
 
-def find_token(secret: str, kind: str) -> tuple[int, Person] | None:
-    """The id of the live (unexpired, unrevoked) token for `secret` and its person, with their
-    memberships and those memberships' orgs loaded by the same statement; None when there is no
-    such token. Every signed-in request starts here, and one round trip tells who is asking and
-    what they may do. Read afresh on every request, so a revoked token or a changed role counts
-    at once."""
+def find_token(secret: str, kind: str) -> tuple[int, Actor | None] | None:
+    """The id of the live (unexpired, unrevoked) token for `secret` and its person as an actor
+    (None when they are inactive); None when there is no such token. Every signed-in request
+    starts here, and one round trip tells who is asking and what they may do. Read afresh on
+    every request, so a revoked token or a changed role counts at once."""
     if not secret:
         return None
-    rows = db.session.execute(_LOGIN, {"token_hash": _token_hash(secret), "kind": kind, "now": utcnow()}).all()
+    rows = read_rows(_LOGIN, {"token_hash": _token_hash(secret), "kind": kind, "now": utcnow()}).all()
     if not rows:
         return None
-    person = with_memberships((person, membership, org) for person, membership, org, _ in rows)[0]
-    return rows[0][3], person
+    first = rows[0]
+    actor = (actor_of_roles(first.person_id, first.name, ((row.role, row.path) for row in rows if row.role is not None))
+             if first.is_active else None)
+    return first.token_id, actor
 
 
 def revoke(token_id: int) -> None:

@@ -20,7 +20,6 @@ from backend.core.timeutil import format_local
 from backend.extensions import db, utcnow
 from backend.notifications.models import Notification
 from backend.notifications.service import notify
-from backend.people.models import Person
 
 B = BookingStatus
 
@@ -55,14 +54,14 @@ _TAKE = (sa.update(Slot).where(Slot.id == sa.bindparam("taken"), Slot.confirmed_
          .values(confirmed_count=Slot.confirmed_count + 1).execution_options(synchronize_session=False))
 
 
-def blocked_until(person: Person, now: datetime | None = None) -> datetime | None:
-    """When repeated no-shows stop blocking this person (None: not blocked).
+def blocked_until(person_id: int, now: datetime | None = None) -> datetime | None:
+    """When repeated no-shows stop blocking the person `person_id` (None: not blocked).
 
     NO_SHOW_LIMIT no-shows within NO_SHOW_WINDOW_DAYS block new sign-ups for
     NO_SHOW_BLOCK_DAYS after the latest one."""
     cfg = current_app.config
     now = now or utcnow()
-    recent = db.session.scalars(_NO_SHOWS, {"person_id": person.id,
+    recent = db.session.scalars(_NO_SHOWS, {"person_id": person_id,
                                             "since": now - timedelta(days=cfg["NO_SHOW_WINDOW_DAYS"])}).all()
     if len(recent) < cfg["NO_SHOW_LIMIT"]:
         return None
@@ -77,25 +76,25 @@ def _check_window(slot: Slot, now: datetime) -> None:
         raise Conflict("报名已截止", code="signup_closed")
 
 
-def _check_person(slot: Slot, person: Person, now: datetime) -> None:
-    until = blocked_until(person, now)
+def _check_person(slot: Slot, person_id: int, now: datetime) -> None:
+    until = blocked_until(person_id, now)
     if until is not None:
         raise Conflict(f"近期多次报名未到场，{format_local(until, '%m月%d日')}前暂不能报名", code="blocked")
-    active = db.session.scalar(_ACTIVE, {"slot_id": slot.id, "person_id": person.id})
+    active = db.session.scalar(_ACTIVE, {"slot_id": slot.id, "person_id": person_id})
     if active is not None:
         raise Conflict("您已报名，无需重复报名", code="duplicate")
-    clash = db.session.scalar(_CLASH, {"person_id": person.id, "slot_id": slot.id, "starts_at": slot.starts_at,
+    clash = db.session.scalar(_CLASH, {"person_id": person_id, "slot_id": slot.id, "starts_at": slot.starts_at,
                                        "ends_at": slot.ends_at})
     if clash is not None:
         raise Conflict(f"与您已报名的 {format_local(clash.starts_at)} 的安排时间冲突", code="overlap")
 
 
-def sign_up(slot: Slot, person: Person, now: datetime | None = None) -> Booking:
+def sign_up(slot: Slot, person_id: int, now: datetime | None = None) -> Booking:
     """Confirm a place if one is left, else join the waitlist (or 409 `full` without one)."""
     now = now or utcnow()
     _check_window(slot, now)
-    _check_person(slot, person, now)
-    return take_place(slot, person.id, now)
+    _check_person(slot, person_id, now)
+    return take_place(slot, person_id, now)
 
 
 def book_without_account(slot: Slot, now: datetime | None = None) -> Booking:

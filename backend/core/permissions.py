@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from backend.core.errors import Forbidden, NotFound
@@ -34,11 +35,20 @@ class Scoped(Protocol):
 class Actor:
     """Who is acting, with the org paths each of their roles covers."""
 
-    #: The person (backend.people.models.Person).
-    person: Any
+    person_id: int
+    #: Their name (the full one: masking it is for what others are shown).
+    name: str
+    #: Reads the person (backend.people.models.Person) by id when `person` is first asked for:
+    #: most requests need no more of them than their id and roles, which is what the login reads.
+    read_person: Callable[[int], Any] = field(repr=False, compare=False)
     is_admin: bool = False
     #: (org path, role) for every membership with an org.
     scopes: list[tuple[str, Role]] = field(default_factory=list)
+
+    @cached_property
+    def person(self) -> Any:
+        """The person, read once when first asked for (or as given: `actor.person = …`)."""
+        return self.read_person(self.person_id)
 
     def roles_around(self, org: Scoped) -> set[Role]:
         """Roles held on `org`, above it, or anywhere below it (a volunteer of one of its grids)."""

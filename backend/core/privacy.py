@@ -22,6 +22,6 @@ def mask_name(name: str) -> str:
 def phone_for_viewer(phone: str | None, *entitled_person_ids: int | None) -> str | None:
     """The full number for the entitled people (the person, the responsible handler), masked for others."""
     actor = g.get("actor") if has_request_context() else None
-    if actor is not None and actor.person.id in entitled_person_ids:
+    if actor is not None and actor.person_id in entitled_person_ids:
         return phone
     return mask_phone(phone)

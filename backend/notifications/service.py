@@ -134,7 +134,7 @@ def link_of(note: Notification) -> str | None:
 
 def inbox(actor: Actor, unread_only: bool = False) -> sa.Select:
     """The person's notifications, unread first, newest first (a statement, for paging)."""
-    stmt = sa.select(Notification).where(Notification.person_id == actor.person.id)
+    stmt = sa.select(Notification).where(Notification.person_id == actor.person_id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
     return stmt.order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc())
@@ -154,13 +154,13 @@ def unread_count(actor: Actor | None) -> int:
     """How many of the person's notifications are unread (0 for a visitor)."""
     if actor is None:
         return 0
-    return db.session.scalar(_UNREAD, {"person_id": actor.person.id})
+    return db.session.scalar(_UNREAD, {"person_id": actor.person_id})
 
 
 def mark_read(actor: Actor, ids: list[int] | None = None) -> int:
     """Mark the person's own notifications read (`ids`, or all of them); how many changed.
     Another person's ids are ignored, never read."""
-    stmt = sa.update(Notification).where(Notification.person_id == actor.person.id,
+    stmt = sa.update(Notification).where(Notification.person_id == actor.person_id,
                                          Notification.read_at.is_(None))
     if ids is not None:
         stmt = stmt.where(Notification.id.in_(ids))
@@ -170,7 +170,7 @@ def mark_read(actor: Actor, ids: list[int] | None = None) -> int:
 def open_note(actor: Actor, note_id: int) -> Notification:
     """One of the person's notifications, marked read as it is opened (404 for anyone else's)."""
     note = db.session.get(Notification, note_id)
-    if note is None or note.person_id != actor.person.id:
+    if note is None or note.person_id != actor.person_id:
         raise NotFound("找不到这条消息")
     mark_read(actor, [note.id])
     return note

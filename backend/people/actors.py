@@ -55,13 +55,28 @@ def actor_from(person: Person | None) -> Actor | None:
     loaded; None when there is no such person or they are inactive."""
     if person is None or not person.is_active:
         return None
-    actor = Actor(person=person)
-    for m in person.memberships:
-        if m.role == Role.admin.value and m.org_id is None:
-            actor.is_admin = True
-        elif m.org is not None:
-            actor.scopes.append((m.org.path, Role(m.role)))
+    actor = actor_of_roles(person.id, person.name, ((m.role, m.org.path if m.org is not None else None)
+                                       for m in person.memberships))
+    actor.person = person
     return actor
+
+
+def actor_of_roles(person_id: int, name: str, roles: Iterable[tuple[str, str | None]]) -> Actor:
+    """The actor of the active person `person_id` named `name` holding `roles` (a role, the path
+    of its org or None), who reads the person only if asked for them."""
+    actor = Actor(person_id=person_id, name=name, read_person=_read_person)
+    for role, path in roles:
+        if role == Role.admin.value and path is None:
+            actor.is_admin = True
+        elif path is not None:
+            actor.scopes.append((path, Role(role)))
+    return actor
+
+
+def _read_person(person_id: int) -> Person:
+    """The person with their memberships and those memberships' orgs, in one statement: a page
+    that asks for the person mostly lists their roles too."""
+    return with_memberships(db.session.execute(_SCOPED_PEOPLE.where(Person.id == person_id)))[0]
 
 
 def actors_of(person_ids) -> None:

@@ -15,7 +15,7 @@ def person_visible_clause(actor: Actor):
     """SQL condition on Person: themselves, people they created, and members of orgs they staff."""
     if actor.is_admin:
         return sa.true()
-    conditions = [Person.id == actor.person.id, Person.created_by_id == actor.person.id]
+    conditions = [Person.id == actor.person_id, Person.created_by_id == actor.person_id]
     paths = actor.staff_paths()
     if paths:
         in_scope = (

@@ -214,7 +214,7 @@ def respondent_for(poll: Poll, *, actor: Actor | None, code: str | None, device:
     person is one respondent whatever the mode: their answer also spends the code and the phone
     it came with, so neither answers again for someone else, nor they again by another mode.
     A slip used without signing in spends no phone: a household shares one, each with a slip."""
-    person = (f"person:{actor.person.id}",) if actor is not None else ()
+    person = (f"person:{actor.person_id}",) if actor is not None else ()
     phone = (f"device:{device}",) if poll.allow_device and device else ()
     bound = person + phone if person else ()
     if code:
@@ -587,7 +587,7 @@ def create(actor: Actor | None, args: dict) -> Poll:
     street); one that counts in a campaign only by the street (403 `counted_poll_by_street`)."""
     org = db.session.get(Org, args["org_id"])
     authorize(actor, "org.organise", org)
-    return create_poll(org, args, actor.person.id, runs_counted=can(actor, "poll.run_counted", org))
+    return create_poll(org, args, actor.person_id, runs_counted=can(actor, "poll.run_counted", org))
 
 
 def managed(actor: Actor | None, poll_id: int, action: str = "poll.manage") -> Poll:
@@ -657,7 +657,7 @@ def has_answered(poll: Poll, *, actor: Actor | None, device: str | None) -> bool
     """Whether this signed-in person or this phone has answered the poll already, so a repeat
     scan is told before anything is typed. The same ballots `_cast_ballots` checks; a code slip
     is known only once it is typed."""
-    values = ([f"person:{actor.person.id}"] if actor is not None else []) + \
+    values = ([f"person:{actor.person_id}"] if actor is not None else []) + \
         ([f"device:{device}"] if poll.allow_device and device else [])
     if not values:
         return False
@@ -699,7 +699,7 @@ def reviewable(actor: Actor | None, response_id: int) -> PollResponse:
 def review_by(actor: Actor | None, response_id: int, decision: str) -> PollResponse:
     """A street officer keeps or excludes a flagged answer."""
     response = reviewable(actor, response_id)
-    review(response, decision, actor.person.id)
+    review(response, decision, actor.person_id)
     return response
 
 

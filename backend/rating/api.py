@@ -133,7 +133,7 @@ def scorecards(period_id):
 @blp.response(200, ScorecardSchema)
 def get_scorecard(period_id, org_id):
     """Every criterion with its points, source and explanation."""
-    return _card(period_id, org_id)[1]
+    return service.scorecard_read(require_actor(), period_id, org_id)
 
 
 @blp.put("/periods/<int:period_id>/scorecards/<int:org_id>/criteria/<code>")
@@ -212,7 +212,7 @@ def _sse(actor: Actor, period_id: int, org_id: int | None) -> Response:
         raise Invalid("after 应为事件编号", code="invalid_after", fields={"after": ["应为非负整数"]})
     try:
         body, on_close = stream.events(current_app._get_current_object(), period_id, org_id, after,
-                                       actor.person.id)
+                                       actor.person_id)
     except stream.PersonBusy:
         # Each of this person's streams ends within STREAM_MAX_SECONDS (or when a page closes).
         raise TooManyRequests("您打开的实时看板太多了，请关闭其他看板页面后再试（本页会改为定时刷新）",

@@ -39,7 +39,7 @@ def receive_for(actor: Actor, period_id: int | None, org_id: int, upload: FileSt
     evidence = Evidence(period_id=period_id, org_id=org_id, sha256=received.sha256, extension=received.extension,
                         content_type=received.content_type, size=len(received.data),
                         filename=filestore.clean_name(upload.filename, received.extension, "佐证材料"),
-                        uploaded_by_id=actor.person.id)
+                        uploaded_by_id=actor.person_id)
     evidence.data = received.data
     db.session.add(evidence)
     db.session.flush()

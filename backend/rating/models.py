@@ -147,7 +147,21 @@ class Scorecard(db.Model):
         return self.period.year
 
 
-class CriterionScore(db.Model):
+class Overridable:
+    """What a criterion's override columns say, whether it is an ORM object or read as columns
+    (`rating.service.CriterionRead`): its override_points, override_basis and computed_points."""
+
+    @property
+    def overridden(self) -> bool:
+        return self.override_points is not None
+
+    @property
+    def moved_since_override(self) -> bool:
+        """The computed value changed after the street set its override."""
+        return self.overridden and self.override_basis != self.computed_points
+
+
+class CriterionScore(Overridable, db.Model):
     __tablename__ = "criterion_scores"
     __table_args__ = (
         sa.CheckConstraint(enum_check("source", Source), name="source"),
@@ -195,15 +209,6 @@ class CriterionScore(db.Model):
     scorecard: Mapped[Scorecard] = relationship(back_populates="criteria")
     evidence: Mapped[Evidence | None] = relationship(foreign_keys=[evidence_id])
     override_evidence: Mapped[Evidence | None] = relationship(foreign_keys=[override_evidence_id])
-
-    @property
-    def overridden(self) -> bool:
-        return self.override_points is not None
-
-    @property
-    def moved_since_override(self) -> bool:
-        """The computed value changed after the street set its override."""
-        return self.overridden and self.override_basis != self.computed_points
 
 
 class Evidence(db.Model):

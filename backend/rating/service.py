@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from backend.core.db import read_rows
 from backend.core.errors import Conflict, DomainError, Invalid, NotFound
 from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.roles import Role
@@ -36,6 +38,7 @@ from backend.rating.models import (
     Evidence,
     Meeting,
     MeetingStatus,
+    Overridable,
     Phase,
     Problem,
     RatingPeriod,
@@ -70,7 +73,7 @@ def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_i
         message = "参评组织须都在组织创评的街道之下"
         raise Invalid(message, code="orgs_outside_street", fields={"org_ids": [message]})
     rubric = rubrics.ensure(rubric_code)
-    period = RatingPeriod(name=name, year=year, rubric=rubric, run_by=run_by, created_by_id=actor.person.id,
+    period = RatingPeriod(name=name, year=year, rubric=rubric, run_by=run_by, created_by_id=actor.person_id,
                           phase=Phase.open.value)
     authorize(actor, "period.manage", period)
     db.session.add(period)
@@ -86,7 +89,7 @@ def create_period(actor: Actor, *, name: str, year: int, rubric_code: str, org_i
                                .options(selectinload(Scorecard.org), selectinload(Scorecard.criteria))).all()
     with db.session.no_autoflush:
         engine.recompute_many(cards, cause="创评开始")
-    ledger.append(period, "period_created", actor_id=actor.person.id, name=name, year=year,
+    ledger.append(period, "period_created", actor_id=actor.person_id, name=name, year=year,
                   rubric={"code": rubric.code, "version": rubric.version, "hash": rubric.content_hash},
                   org_ids=sorted(o.id for o in orgs))
     _ledger_meetings_so_far(period, cards, actor)
@@ -118,7 +121,7 @@ def advance(actor: Actor, period: RatingPeriod, to: str | None = None, *, from_p
     if current == Phase.appeal:
         _check_appeals_closed(period)
     period.phase = target.value
-    ledger.append(period, "phase_changed", actor_id=actor.person.id, old=current.value, new=target.value,
+    ledger.append(period, "phase_changed", actor_id=actor.person_id, old=current.value, new=target.value,
                   appeal_deadline=period.appeal_deadline)
     if target == Phase.final:
         finalise(period, actor)
@@ -259,10 +262,10 @@ def enter_score(actor: Actor, card: Scorecard, code: str, *, points: Decimal | N
     row.note, row.evidence_url, row.deductions, row.evidence = note, evidence_url, ticks, evidence
     if evidence is not None and evidence.attached_at is None:
         evidence.attached_at = utcnow()
-    row.entered_by_id = actor.person.id
+    row.entered_by_id = actor.person_id
     engine.set_manual(card, row, computed.points, f"{card.period.phase_label}评分：{item['title'][:40]}")
     row.inputs, row.explanation = computed.inputs, computed.explanation[:300]
-    ledger.append(card.period, "manual_score", org_id=card.org_id, actor_id=actor.person.id, criterion=code,
+    ledger.append(card.period, "manual_score", org_id=card.org_id, actor_id=actor.person_id, criterion=code,
                   old=old, new=computed.points, note=note, evidence_url=evidence_url, deductions=ticks,
                   evidence={"id": evidence.id, "sha256": evidence.sha256, "filename": evidence.filename}
                   if evidence else None, phase=card.period.phase)
@@ -297,7 +300,7 @@ def save_self_report(actor: Actor, card: Scorecard, report: dict) -> Scorecard:
                                                     "claimed_")
     card.self_report = {k: (report.get(k) or "").strip() for k in SELF_REPORT_FIELDS}
     card.self_report_at = utcnow()
-    ledger.append(card.period, "self_report", org_id=card.org_id, actor_id=actor.person.id, **card.self_report,
+    ledger.append(card.period, "self_report", org_id=card.org_id, actor_id=actor.person_id, **card.self_report,
                   claimed_stars=card.claimed_stars, claimed_grade=card.claimed_grade,
                   computed={"total": card.total, "stars": card.stars, "grade": card.grade})
     return card
@@ -347,10 +350,10 @@ def file_appeal(actor: Actor, card: Scorecard, *, reasons: str, material_url: st
     period = card.period
     _check_appeal(actor, card)
     appeal = Appeal(period_id=period.id, org_id=card.org_id, reasons=reasons, material_url=material_url,
-                    created_by_id=actor.person.id)
+                    created_by_id=actor.person_id)
     db.session.add(appeal)
     db.session.flush()
-    ledger.append(period, "appeal_filed", org_id=card.org_id, actor_id=actor.person.id, appeal_id=appeal.id,
+    ledger.append(period, "appeal_filed", org_id=card.org_id, actor_id=actor.person_id, appeal_id=appeal.id,
                   reasons=reasons, material_url=material_url)
     _tell(role_holders([period.run_by_id], [Role.street_officer]), "appeal_filed", period,
           f"{card.org.name}对{period.name}的结果提出申诉，请在申诉期内处理")
@@ -377,13 +380,13 @@ def decide_appeal(actor: Actor, appeal: Appeal, *, accept: bool, note: str,
         _clear_override(row)   # the decision on the appeal replaces the street's earlier override
         applied.append({"criterion": row.code, "old": row.points, "new": new})
         row.note = change.get("note") or note
-        row.entered_by_id = actor.person.id
+        row.entered_by_id = actor.person_id
         row.inputs = {"by": "appeal"}   # the decision stands; a full recompute leaves it
         engine.set_manual(card, row, new, f"申诉改分：{rubric_item(card, row.code)['title'][:40]}")
         row.explanation = f"申诉后改为 {engine.fmt(new)}/{engine.fmt(row.max_points)} 分（{row.note}）"[:300]
     appeal.status = (AppealStatus.accepted if accept else AppealStatus.rejected).value
-    appeal.decision_note, appeal.decided_by_id, appeal.decided_at = note, actor.person.id, utcnow()
-    ledger.append(period, "appeal_decided", org_id=appeal.org_id, actor_id=actor.person.id, appeal_id=appeal.id,
+    appeal.decision_note, appeal.decided_by_id, appeal.decided_at = note, actor.person_id, utcnow()
+    ledger.append(period, "appeal_decided", org_id=appeal.org_id, actor_id=actor.person_id, appeal_id=appeal.id,
                   decision=appeal.status, note=note, changes=applied)
     db.session.flush()
     verdict = "已采纳" if accept else "未采纳"
@@ -428,7 +431,7 @@ def finalise(period: RatingPeriod, actor: Actor) -> None:
             card.final_stars, card.capped = outcome.stars, outcome.capped
             card.bonus = rules["bonus"][str(outcome.stars)]
             if outcome.capped:
-                entries.append(("quota_cap", card.org_id, actor.person.id, {
+                entries.append(("quota_cap", card.org_id, actor.person_id, {
                     "stars_earned": outcome.stars_earned, "stars": outcome.stars, "reason": outcome.reason}))
             weak = consequences(rules, outcome.stars)
             needs_list = outcome.stars <= rules.get("problem_list_at_most", -1)
@@ -439,7 +442,7 @@ def finalise(period: RatingPeriod, actor: Actor) -> None:
             title = card.grade
         if needs_list:
             problems += _first_problems(period, card, titles, threshold)
-        entries.append(("final_result", card.org_id, actor.person.id, {
+        entries.append(("final_result", card.org_id, actor.person_id, {
             "total": card.total, "standards": card.standards, "stars_earned": card.stars, "stars": card.final_stars,
             "grade": card.grade, "capped": card.capped, "bonus": card.bonus, "title": title, "consequences": weak,
             "quota_exception": card.quota_exception}))
@@ -536,15 +539,71 @@ def scorecard_for(actor: Actor | None, period_id: int, org_id: int, action: str 
 
     The campaign is authorised first, as period_for does: without a card, period_for says
     whether the campaign is unknown or unseen (404) before its org is said to be outside it."""
+    card = _authorised_card(actor, period_id, org_id, action)
+    if "criteria" not in card.__dict__:
+        set_committed_value(card, "criteria", db.session.scalars(_CRITERIA, {"card_id": card.id}).all())
+    return card
+
+
+def scorecard_read(actor: Actor | None, period_id: int, org_id: int) -> CardRead:
+    """The scorecard of scorecard_for(…, "scorecard.view") to answer with, its criteria read as
+    columns beside their evidence: an answer changes none of them, and as ORM objects they
+    cost more than the rest of the request."""
+    card = _authorised_card(actor, period_id, org_id, "scorecard.view")
+    return CardRead(card, [CriterionRead(row) for row in read_rows(_CRITERIA_READ, {"card_id": card.id})])
+
+
+def _authorised_card(actor: Actor | None, period_id: int, org_id: int, action: str) -> Scorecard:
     card = db.session.scalar(_CARD, {"period_id": period_id, "org_id": org_id})
     if card is None:
         period_for(actor, period_id)
         raise NotFound(NOT_IN_CAMPAIGN)
-    if "criteria" not in card.__dict__:
-        set_committed_value(card, "criteria", db.session.scalars(_CRITERIA, {"card_id": card.id}).all())
     authorize(actor, "period.view", card.period)
     authorize(actor, action, card)
     return card
+
+
+_EVIDENCE_COLUMNS = ("id", "filename", "content_type", "size", "sha256")
+_EVIDENCE, _OVERRIDE_EVIDENCE = aliased(Evidence), aliased(Evidence)
+#: A card's criteria as columns, each with the file behind its score and behind the street's
+#: override (their columns named evidence_file_…, override_file_…).
+_CRITERIA_READ = (
+    sa.select(CriterionScore.__table__,
+              *[getattr(_EVIDENCE, c).label(f"evidence_file_{c}") for c in _EVIDENCE_COLUMNS],
+              *[getattr(_OVERRIDE_EVIDENCE, c).label(f"override_file_{c}") for c in _EVIDENCE_COLUMNS])
+    .outerjoin(_EVIDENCE, _EVIDENCE.id == CriterionScore.evidence_id)
+    .outerjoin(_OVERRIDE_EVIDENCE, _OVERRIDE_EVIDENCE.id == CriterionScore.override_evidence_id)
+    .where(CriterionScore.scorecard_id == sa.bindparam("card_id"))
+    .order_by(CriterionScore.id)
+)
+
+
+class CriterionRead(Overridable):
+    """A criterion read as columns (`_CRITERIA_READ`), with the attributes a CriterionScore
+    answers with; its evidence and override evidence as plain objects of their columns."""
+
+    def __init__(self, row: sa.Row):
+        self.__dict__.update(row._mapping)
+        self.evidence = _evidence_read(row, "evidence_file_")
+        self.override_evidence = _evidence_read(row, "override_file_")
+
+
+def _evidence_read(row: sa.Row, prefix: str) -> SimpleNamespace | None:
+    mapping = row._mapping
+    if mapping[f"{prefix}id"] is None:
+        return None
+    return SimpleNamespace(**{c: mapping[prefix + c] for c in _EVIDENCE_COLUMNS})
+
+
+class CardRead:
+    """A scorecard as answered: the card's own attributes, its criteria as read to answer."""
+
+    def __init__(self, card: Scorecard, criteria: list[CriterionRead]):
+        self.card = card
+        self.criteria = criteria
+
+    def __getattr__(self, name: str):
+        return getattr(self.card, name)
 
 
 def visible_cards(actor: Actor, period: RatingPeriod) -> list[Scorecard]:
@@ -694,13 +753,13 @@ def _new_meeting(actor: Actor, org: Org, fields: dict, replaces: Meeting | None 
         raise Invalid(message, code="evidence_required", fields={"no_evidence_reason": [message]})
     meeting = Meeting(org_id=org.id, kind=fields["kind"], held_on=held_on, topic=fields["topic"],
                       attendance=fields["attendance"], evidence=found, no_evidence_reason=None if found else reason,
-                      created_by_id=actor.person.id, status=MeetingStatus.counted.value)
+                      created_by_id=actor.person_id, status=MeetingStatus.counted.value)
     backdated = held_on < today() - timedelta(days=BACKDATE_DAYS)
     if replaces is not None and replaces.counts and (replaces.kind, replaces.held_on) == (meeting.kind, held_on):
         # Same meeting, same date: the street's earlier confirmation still holds.
         meeting.confirmed_by_id, meeting.confirmed_at = replaces.confirmed_by_id, replaces.confirmed_at
     elif backdated and can(actor, "org.confirm_meetings", org):
-        meeting.confirmed_by_id, meeting.confirmed_at = actor.person.id, utcnow()
+        meeting.confirmed_by_id, meeting.confirmed_at = actor.person_id, utcnow()
     elif backdated:
         meeting.status = MeetingStatus.pending.value
     return meeting
@@ -742,7 +801,7 @@ def _ledger_meeting(kind: str, meeting: Meeting, actor: Actor, years: set[int] |
     its org (or one above it)."""
     org_path = db.session.scalar(sa.select(Org.path).where(Org.id == meeting.org_id))
     for card in _meeting_cards(org_path, years or {meeting.held_on.year}):
-        ledger.append(card.period, kind, org_id=card.org_id, actor_id=actor.person.id,
+        ledger.append(card.period, kind, org_id=card.org_id, actor_id=actor.person_id,
                       meeting=_meeting_facts(meeting), **data)
 
 
@@ -756,7 +815,7 @@ def _ledger_meetings_so_far(period: RatingPeriod, cards: list[Scorecard], actor:
     for meeting, path in found:
         for org_id in (int(part) for part in path.strip("/").split("/")):
             per_org.setdefault(org_id, []).append(meeting)
-    ledger.append_many(period, [("meetings_at_start", card.org_id, actor.person.id,
+    ledger.append_many(period, [("meetings_at_start", card.org_id, actor.person_id,
                                  {"meetings": [_meeting_facts(m) for m in per_org[card.org_id]]})
                                 for card in cards if card.org_id in per_org])
 
@@ -810,7 +869,7 @@ def confirm_meeting(actor: Actor, meeting: Meeting) -> Meeting:
     if meeting.status != MeetingStatus.pending.value:
         raise Conflict("这条记录不需要确认", code="not_pending")
     meeting.status = MeetingStatus.counted.value
-    meeting.confirmed_by_id, meeting.confirmed_at = actor.person.id, utcnow()
+    meeting.confirmed_by_id, meeting.confirmed_at = actor.person_id, utcnow()
     db.session.flush()
     _ledger_meeting("meeting_confirmed", meeting, actor)
     return meeting
@@ -823,7 +882,7 @@ def strike_meeting(actor: Actor, meeting: Meeting, reason: str) -> Meeting:
     meeting = _lock_meeting(meeting)
     _check_open(meeting)
     meeting.status = MeetingStatus.struck.value
-    meeting.struck_by_id, meeting.struck_at, meeting.strike_reason = actor.person.id, utcnow(), reason
+    meeting.struck_by_id, meeting.struck_at, meeting.strike_reason = actor.person_id, utcnow(), reason
     db.session.flush()
     _ledger_meeting("meeting_struck", meeting, actor, reason=reason)
     return meeting
@@ -924,11 +983,11 @@ def override_criterion(actor: Actor, card: Scorecard, code: str, *, points: Deci
         raise Invalid(message, code="points_out_of_range", fields={"points": [message]})
     old = row.points
     row.override_basis, row.override_note, row.override_evidence_url = row.computed_points, note, evidence_url
-    row.override_evidence, row.override_by_id, row.override_at = found, actor.person.id, utcnow()
+    row.override_evidence, row.override_by_id, row.override_at = found, actor.person_id, utcnow()
     if found is not None and found.attached_at is None:
         found.attached_at = utcnow()
     engine.set_override(card, row, value, f"街道核定：{rubric_item(card, code)['title'][:40]}")
-    ledger.append(card.period, "criterion_override", org_id=card.org_id, actor_id=actor.person.id, criterion=code,
+    ledger.append(card.period, "criterion_override", org_id=card.org_id, actor_id=actor.person_id, criterion=code,
                   computed=row.computed_points, old=old, new=value, note=note, evidence_url=evidence_url,
                   evidence=_evidence_facts(found), phase=card.period.phase)
     db.session.flush()
@@ -968,7 +1027,7 @@ def remove_override(actor: Actor, card: Scorecard, code: str, *, note: str) -> C
     old, was = row.points, row.override_points
     _clear_override(row)
     engine.set_override(card, row, None, f"街道撤销核定：{rubric_item(card, code)['title'][:40]}")
-    ledger.append(card.period, "criterion_override_removed", org_id=card.org_id, actor_id=actor.person.id,
+    ledger.append(card.period, "criterion_override_removed", org_id=card.org_id, actor_id=actor.person_id,
                   criterion=code, override=was, computed=row.computed_points, old=old, new=row.points, note=note,
                   phase=card.period.phase)
     db.session.flush()
@@ -992,7 +1051,7 @@ def set_quota_exception(actor: Actor, card: Scorecard, reason: str) -> Scorecard
     card = engine.lock(card)
     was = card.quota_exception
     card.quota_exception, card.quota_exception_at = reason, utcnow()
-    ledger.append(card.period, "quota_exception", org_id=card.org_id, actor_id=actor.person.id, reason=reason,
+    ledger.append(card.period, "quota_exception", org_id=card.org_id, actor_id=actor.person_id, reason=reason,
                   replaces=was)
     return card
 
@@ -1005,7 +1064,7 @@ def remove_quota_exception(actor: Actor, card: Scorecard, reason: str) -> Scorec
         raise Conflict("这个组织没有名额例外", code="no_exception")
     was = card.quota_exception
     card.quota_exception = card.quota_exception_at = None
-    ledger.append(card.period, "quota_exception_removed", org_id=card.org_id, actor_id=actor.person.id,
+    ledger.append(card.period, "quota_exception_removed", org_id=card.org_id, actor_id=actor.person_id,
                   reason=reason, was=was)
     return card
 
@@ -1019,7 +1078,7 @@ def save_review_opinion(actor: Actor, card: Scorecard, *, opinion: str, stars: i
     authorize(actor, "scorecard.review", card)
     card.review_stars, card.review_grade = _level(card, stars, grade, "")
     card.review_opinion, card.review_opinion_at = opinion, utcnow()
-    ledger.append(card.period, "review_opinion", org_id=card.org_id, actor_id=actor.person.id,
+    ledger.append(card.period, "review_opinion", org_id=card.org_id, actor_id=actor.person_id,
                   stars=card.review_stars, grade=card.review_grade, opinion=opinion,
                   claimed={"stars": card.claimed_stars, "grade": card.claimed_grade},
                   computed={"total": card.total, "stars": card.stars, "grade": card.grade})

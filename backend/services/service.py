@@ -305,7 +305,7 @@ def my_service_bookings(actor: Actor, limit: int = 50) -> list[tuple[ServiceBook
     return list(db.session.execute(
         sa.select(ServiceBooking, ServiceSlot).join(Booking, Booking.id == ServiceBooking.booking_id)
         .join(ServiceSlot, ServiceSlot.slot_id == Booking.slot_id)
-        .where(ServiceBooking.booked_by_id == actor.person.id)
+        .where(ServiceBooking.booked_by_id == actor.person_id)
         .order_by(ServiceBooking.id.desc()).limit(limit)).all())
 
 
@@ -313,7 +313,7 @@ def my_booking(actor: Actor | None, booking_id: int) -> ServiceBooking:
     """One of the person's own bookings, opened without its receipt (only the receipt's hash is
     kept); 404 for anyone else's, as for an unknown receipt."""
     record = db.session.scalar(sa.select(ServiceBooking).where(ServiceBooking.booking_id == booking_id))
-    if record is None or actor is None or record.booked_by_id != actor.person.id:
+    if record is None or actor is None or record.booked_by_id != actor.person_id:
         raise NotFound("找不到该预约")
     return record
 

@@ -228,7 +228,7 @@ def names_for_viewer(actor: Actor, org: Org, rows: list[dict]) -> list[dict]:
     only their own (the rest 张**)."""
     if actor.is_staff_over(org):
         return rows
-    return [row | {"name": row["name"] if row["person_id"] == actor.person.id else mask_name(row["name"])}
+    return [row | {"name": row["name"] if row["person_id"] == actor.person_id else mask_name(row["name"])}
             for row in rows]
 
 

@@ -13,14 +13,14 @@ from backend.teams.models import Team
 
 def leads_a_team(actor: Actor) -> bool:
     """Whether the person leads an active team (and so organises activities under its name)."""
-    return bool(db.session.scalar(sa.select(sa.exists().where(Team.leader_id == actor.person.id,
+    return bool(db.session.scalar(sa.select(sa.exists().where(Team.leader_id == actor.person_id,
                                                               Team.is_active.is_(True)))))
 
 
 visible_if(Team, lambda actor, team: sees(actor, team.org))
 rule("team.view", Team, lambda actor, team, **_: True)
 # Team leaders run their team: members, and activities under the team's name.
-rule("team.manage", Team, lambda actor, team, **_: team.leader_id == actor.person.id
+rule("team.manage", Team, lambda actor, team, **_: team.leader_id == actor.person_id
      or actor.is_organiser_over(team.org))
 rule("team.join", Team, lambda actor, team, **_: team.is_active
      and bool(actor.roles_around(team.org) & VOLUNTEER_ROLES))

@@ -143,7 +143,7 @@ def update_by(actor: Actor, team_id: int, changes: dict) -> Team:
 
 def join_by(actor: Actor, team_id: int, person_id: int | None = None, skills: str | None = None) -> Team:
     """Join the team yourself (volunteers of its community), or add someone (those who run it)."""
-    if person_id is None or person_id == actor.person.id:
+    if person_id is None or person_id == actor.person_id:
         team, person = team_for(actor, team_id, "team.join"), actor.person
     else:
         team, person = team_for(actor, team_id, "team.manage"), _person(person_id, "person_id")
@@ -153,7 +153,7 @@ def join_by(actor: Actor, team_id: int, person_id: int | None = None, skills: st
 
 def leave_by(actor: Actor, team_id: int, person_id: int) -> Team:
     """Leave the team yourself, or remove a member (those who run it)."""
-    team = team_for(actor, team_id, "team.view" if person_id == actor.person.id else "team.manage")
+    team = team_for(actor, team_id, "team.view" if person_id == actor.person_id else "team.manage")
     leave(team, person_id)
     return team
 
@@ -166,14 +166,14 @@ def shows_full_names(actor: Actor | None, team: Team) -> bool:
 def member_name(actor: Actor | None, member: TeamMember) -> str:
     """A member's name as the viewer may see it: in full for those who run the team
     (shows_full_names) and for the member themselves, 张** for everyone else."""
-    if shows_full_names(actor, member.team) or (actor is not None and member.person_id == actor.person.id):
+    if shows_full_names(actor, member.team) or (actor is not None and member.person_id == actor.person_id):
         return member.person.name
     return mask_name(member.person.name)
 
 
 def may_leave(actor: Actor, team: Team) -> bool:
     """Whether the person can leave the team: a member who is not its leader (leave's rule)."""
-    return team.leader_id != actor.person.id and is_member(team, actor.person.id)
+    return team.leader_id != actor.person_id and is_member(team, actor.person_id)
 
 
 def founding_communities(actor: Actor, communities: list[Org]) -> list[Org]:

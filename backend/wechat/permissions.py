@@ -15,7 +15,7 @@ from backend.people.models import Person
 
 
 def _may_issue_binding(actor: Actor, person: Person, **_) -> bool:
-    if person.id == actor.person.id:
+    if person.id == actor.person_id:
         return actor.is_staff
     held = person.memberships
     if not held:

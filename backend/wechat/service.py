@@ -323,7 +323,7 @@ def issue_binding_code_by(actor: Actor, person_id: int) -> tuple[str, BindingCod
     person = db.session.get(Person, person_id)
     authorize(actor, "person.wechat.bind", person)
     code = secrets.token_urlsafe(18)
-    binding = BindingCode(code_hash=_digest(code), person_id=person.id, created_by_id=actor.person.id,
+    binding = BindingCode(code_hash=_digest(code), person_id=person.id, created_by_id=actor.person_id,
                           expires_at=utcnow() + timedelta(hours=BINDING_CODE_HOURS))
     db.session.add(binding)
     db.session.flush()

@@ -79,10 +79,10 @@ def offer(actor: Actor | None, user_agent: str, kinds: tuple[str, ...]) -> list[
     templates = current_app.config["WECHAT_TEMPLATES"]
     wanted = list(dict.fromkeys(templates[kind] for kind in kinds if kind in templates))
     if not wanted or actor is None or not web_enabled() or not in_wechat(user_agent) \
-            or _h5_openid(actor.person.id) is None:
+            or _h5_openid(actor.person_id) is None:
         return []
     held = set(db.session.scalars(sa.select(WechatSubscription.template_id).where(
-        WechatSubscription.person_id == actor.person.id, WechatSubscription.long_term.is_(True))))
+        WechatSubscription.person_id == actor.person_id, WechatSubscription.long_term.is_(True))))
     # WeChat asks for at most three templates at once.
     return [t for t in wanted if t not in held][:3]
 
@@ -96,21 +96,21 @@ def record(actor: Actor, details: dict[str, str]) -> list[WechatSubscription]:
     unknown = sorted(set(details) - known)
     if unknown:
         raise DomainError(f"未知的订阅模板：{'、'.join(unknown)}", code="unknown_template", status=422)
-    if _h5_openid(actor.person.id) is None:
+    if _h5_openid(actor.person_id) is None:
         raise NotWechatUser()
     long_term = current_app.config["WECHAT_LONG_TERM_TEMPLATES"]
     for template_id, status in details.items():
         if status.startswith(ACCEPTED_PREFIX):
-            _allow(actor.person.id, template_id, template_id in long_term)
+            _allow(actor.person_id, template_id, template_id in long_term)
         elif template_id in long_term:
-            _drop(WechatSubscription.person_id == actor.person.id, template_id)
+            _drop(WechatSubscription.person_id == actor.person_id, template_id)
     return mine(actor)
 
 
 def mine(actor: Actor) -> list[WechatSubscription]:
     """The person's subscriptions."""
     return list(db.session.scalars(sa.select(WechatSubscription).where(
-        WechatSubscription.person_id == actor.person.id).order_by(WechatSubscription.template_id)))
+        WechatSubscription.person_id == actor.person_id).order_by(WechatSubscription.template_id)))
 
 
 def _allow(person_id: int, template_id: str, long_term: bool) -> None:

@@ -77,7 +77,7 @@ rule("wish.manage", Wish, lambda actor, wish, **_: actor.is_admin
 # that rejected it (the rejection would otherwise drop out of its own rates).
 rule("wish.uphold_rejection", Wish, lambda actor, wish, **_: actor.is_street_over(wish.grid))
 # Full contact details: only the current claimant and the grid's leader (PIPL: need to know).
-rule("wish.contact", Wish, lambda actor, wish, **_: wish.claimant_id == actor.person.id
+rule("wish.contact", Wish, lambda actor, wish, **_: wish.claimant_id == actor.person_id
      or Role.grid_leader in actor.roles_over(wish.grid))
 # Grid staff write down a wish for a resident who cannot use a phone.
 rule("org.wishes.submit_for_resident", Org, lambda actor, org, **_: org.kind == OrgKind.grid.value

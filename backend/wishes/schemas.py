@@ -85,7 +85,7 @@ def _seen(wish: Wish | sa.Row, actor: Actor | None, grid: Org | _ListedGrid, com
         "grid_name": grid.name,
         "community_name": community_name,
         "claimant_label": claimant,
-        "is_mine": actor is not None and wish.claimant_id == actor.person.id,
+        "is_mine": actor is not None and wish.claimant_id == actor.person_id,
         "contact_name": contact.name,
         "contact_phone": contact.phone,
         "contact_masked": contact.masked,

@@ -104,23 +104,23 @@ def actor_label(actor: Actor | None, grid: Scoped) -> str:
     for role in (Role.grid_leader, Role.secretary, Role.grid_member, Role.street_officer, Role.party_member,
                  Role.volunteer):
         if role in roles:
-            return f"{ROLE_LABELS[role]} {mask_name(actor.person.name)}"
-    return "管理员" if actor.is_admin else mask_name(actor.person.name)
+            return f"{ROLE_LABELS[role]} {mask_name(actor.name)}"
+    return "管理员" if actor.is_admin else mask_name(actor.name)
 
 
 def label_for(viewer: Actor | None, person_id: int | None, label: str) -> str:
     """A timeline or claimant label as `viewer` reads it: their own name in full (masking it
     from its owner hides nothing and reads as a stranger), everyone else's as stored."""
-    if viewer is None or person_id != viewer.person.id:
+    if viewer is None or person_id != viewer.person_id:
         return label
-    name = viewer.person.name
+    name = viewer.name
     masked = mask_name(name)
     return label.removesuffix(masked) + name if label.endswith(masked) else label
 
 
 def _event(wish: Wish, action: str, label: str, actor: Actor | None = None, note: str | None = None) -> None:
     db.session.add(WishEvent(wish_id=wish.id, action=action, actor_label=label,
-                             actor_id=actor.person.id if actor else None, note=note))
+                             actor_id=actor.person_id if actor else None, note=note))
 
 
 def _state_conflict(wish: Wish, action: str) -> Conflict:
@@ -245,12 +245,12 @@ def submit(*, grid: Org, title: str, content: str, category: str, urgency: int =
                     location=(location or "").strip() or None,
                     consent_version=cfg["PRIVACY_NOTICE_VERSION"], consent_at=now,
                     receipt_hash=ticket.receipt_hash, submit_token=ticket.token_hash,
-                    submitted_by_id=actor.person.id if actor else None,
+                    submitted_by_id=actor.person_id if actor else None,
                     due_at=now + timedelta(hours=cfg["WISH_DUE_HOURS"][urgency]), created_at=now)
         db.session.add(wish)
         return wish
 
-    form = {"grid": grid.id, "qr": qr, "channel": str(channel), "by": actor.person.id if actor else None,
+    form = {"grid": grid.id, "qr": qr, "channel": str(channel), "by": actor.person_id if actor else None,
             "title": title, "content": content, "category": category, "urgency": urgency,
             "contact_name": contact_name, "contact_phone": contact_phone, "location": location,
             "photos": [p.sha256 for p in photos]}
@@ -307,7 +307,7 @@ def claimable_roles_of(actor: Actor, wish: Wish) -> set[Role]:
 
 def may_claim(actor: Actor | None, wish: Wish) -> bool:
     """Whether the person could take this wish on: the claim rule, and not their own wish."""
-    return can(actor, "wish.claim", wish) and wish.submitted_by_id != actor.person.id
+    return can(actor, "wish.claim", wish) and wish.submitted_by_id != actor.person_id
 
 
 def _first_claim(now: datetime):
@@ -318,16 +318,16 @@ def _first_claim(now: datetime):
 def claim(actor: Actor, wish: Wish) -> None:
     """Take a wish on. Exactly one claimant wins; at most K active claims per person."""
     authorize(actor, "wish.claim", wish)
-    if wish.submitted_by_id == actor.person.id:  # may_claim says the same to the pages
+    if wish.submitted_by_id == actor.person_id:  # may_claim says the same to the pages
         raise Conflict("不能认领自己提交的心愿", code="own_wish")
     _require_state(wish, "claim")
     limit = current_app.config["WISH_MAX_ACTIVE_CLAIMS"]
     active = db.session.scalar(sa.select(sa.func.count()).where(
-        Wish.claimant_id == actor.person.id, Wish.status == S.claimed.value))
+        Wish.claimant_id == actor.person_id, Wish.status == S.claimed.value))
     if active >= limit:
         raise Conflict(f"您已有 {active} 个办理中的心愿，请先办结再认领", code="too_many_claims")
     now = utcnow()
-    _transition(wish, "claim", label=actor_label(actor, wish.grid), actor=actor, claimant_id=actor.person.id,
+    _transition(wish, "claim", label=actor_label(actor, wish.grid), actor=actor, claimant_id=actor.person_id,
                 claimed_at=now, last_progress_at=now, first_claimed_at=_first_claim(now))
     _tell_resident(wish, "wish_claimed", f"您的心愿“{wish.title[:12]}”已有人认领，正在办理")
 
@@ -352,7 +352,7 @@ def assign(actor: Actor, wish: Wish, member: Person) -> None:
 def release(actor: Actor, wish: Wish, note: str | None = None) -> None:
     """Give the wish back to the board (the claimant, or a grid leader)."""
     authorize(actor, "wish.view", wish)
-    if wish.claimant_id != actor.person.id:
+    if wish.claimant_id != actor.person_id:
         authorize(actor, "wish.manage", wish)
     _transition(wish, "release", label=actor_label(actor, wish.grid), actor=actor, note=note,
                 claimant_id=None, claimed_at=None, last_progress_at=None)
@@ -362,12 +362,12 @@ def release(actor: Actor, wish: Wish, note: str | None = None) -> None:
 def fulfil(actor: Actor, wish: Wish, note: str) -> None:
     """The claimant says it is done; the resident confirms next."""
     authorize(actor, "wish.view", wish)
-    if wish.status == S.claimed and wish.claimant_id != actor.person.id:
+    if wish.status == S.claimed and wish.claimant_id != actor.person_id:
         raise Conflict("只有认领人可以标记办结", code="not_claimant")
     _require_note(note, NOTE_MESSAGE, "note")
     now = utcnow()
     _transition(wish, "fulfil", label=actor_label(actor, wish.grid), actor=actor, note=note,
-                only_if=Wish.claimant_id == actor.person.id, fulfilled_at=now, fulfil_note=note,
+                only_if=Wish.claimant_id == actor.person_id, fulfilled_at=now, fulfil_note=note,
                 last_progress_at=now)
     _tell_resident(wish, "wish_fulfilled", f"您的心愿“{wish.title[:12]}”已办好，请打开回执确认并评价")
 
@@ -442,7 +442,7 @@ def cancel(wish: Wish) -> None:
 def _own_wish_clause(actor: Actor | None):
     """SQL: wishes the person submitted for themselves — not those a grid leader wrote down
     for a resident (staff_proxy), which belong to that resident and their receipt."""
-    person_id = actor.person.id if actor is not None else None
+    person_id = actor.person_id if actor is not None else None
     return sa.and_(Wish.submitted_by_id == person_id, Wish.submitted_by_id.is_not(None),
                    Wish.channel != WishChannel.staff_proxy.value)
 
@@ -529,7 +529,7 @@ def sees_full_contact(actor: Actor | None, wish: Wish) -> bool:
 def log_contact_view(actor: Actor, wish: Wish, what: str = "contact") -> None:
     """Record one full view of the contact details or a photo (who, which wish, what, when),
     after the read that showed them: a busy database loses the record, not the read."""
-    view = {"wish_id": wish.id, "person_id": actor.person.id, "what": what}
+    view = {"wish_id": wish.id, "person_id": actor.person_id, "what": what}
     record_best_effort(lambda: db.session.add(WishContactView(**view)))
 
 
@@ -593,7 +593,7 @@ def board(actor: Actor, *, statuses: Sequence[str] = (), grid: Org | None = None
     reach, values = wish_reach(actor)
     values |= {f"board_status_{i}": status for i, status in enumerate(statuses)}
     if mine:
-        values["board_claimant"] = actor.person.id
+        values["board_claimant"] = actor.person_id
     if grid is not None:
         values |= paths_bound("board_grid", [grid.path])
     return Bound(_board(reach, len(statuses), grid is not None, mine), values)
@@ -685,7 +685,7 @@ class BoardCounts:
 def board_counts(actor: Actor) -> BoardCounts:
     """The 待认领 and 我认领的 counts of the task board, in one aggregate query over the wishes
     the person sees (the same rows the board's tabs list)."""
-    mine = sa.and_(Wish.claimant_id == actor.person.id,
+    mine = sa.and_(Wish.claimant_id == actor.person_id,
                    Wish.status.in_([S.claimed.value, S.fulfilled.value]))
     reach, values = wish_reach(actor)
     waiting, held = db.session.execute(
