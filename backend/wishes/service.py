@@ -619,17 +619,19 @@ _TASK_ROW = (Wish.id, Wish.urgency, Wish.title, Wish.category, Wish.status, Wish
              Org.name.label("grid_name"))
 
 
-def task_rows(wishes: Bound, limit: int) -> list[sa.Row]:
-    """The first `limit` wishes of `wishes` (a board or the rejections, as built above) as rows
-    of what the task board page shows, the grid's name joined: a page of 100 wishes builds no
-    Wish or Org objects and reads no grid one by one."""
-    return read_rows(_task_rows(wishes.stmt), {**wishes.params, "task_limit": limit}).all()
+def task_rows(wishes: Bound, limit: int, offset: int = 0) -> list[sa.Row]:
+    """`limit` wishes of `wishes` (a board or the rejections, as built above) from the
+    `offset`th, as rows of what the task board page shows, the grid's name joined: a page builds
+    no Wish or Org objects and reads no grid one by one."""
+    return read_rows(_task_rows(wishes.stmt),
+                     {**wishes.params, "task_limit": limit, "task_offset": offset}).all()
 
 
 @lru_cache(maxsize=256)
 def _task_rows(stmt: sa.Select) -> sa.Select:
     return (stmt.with_only_columns(*_TASK_ROW).join(Org, Org.id == Wish.grid_id)
-            .limit(sa.bindparam("task_limit", type_=sa.Integer())))
+            .limit(sa.bindparam("task_limit", type_=sa.Integer()))
+            .offset(sa.bindparam("task_offset", type_=sa.Integer())))
 
 
 _Grid = aliased(Org, name="grid")
