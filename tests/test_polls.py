@@ -304,6 +304,36 @@ def test_bursts_are_flagged_and_reviewed(app, client, world):
     assert client.get(results_url, headers=headers["secretary"]).get_json()["respondents"] == 3
 
 
+def test_a_burst_flags_its_new_answer_past_those_flagged_before(app, world):
+    """However long a burst from one network, its next answer is flagged by a seek to the answers
+    not flagged yet, and its counts stop at the limit they are held against: both databases
+    read the index of unflagged answers (PostgreSQL told to avoid a scan of a small table)."""
+    compiled = service._FLAG_BURST.compile(dialect=db.engine.dialect)
+    params = compiled.params | {"in_poll": 1, "from_network": "n", "since": "2026-11-28 00:00:00"}
+    connection = db.session.connection()
+    if db.engine.dialect.name == "sqlite":
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}",
+                                          tuple(params[name] for name in compiled.positiontup)).all()
+    else:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = connection.exec_driver_sql(f"EXPLAIN {compiled}", params).all()
+    assert "ix_poll_responses_ok_network" in " ".join(str(row) for row in plan), plan
+    db.session.rollback()
+
+    orgs, _, _ = world
+    app.config.update(POLL_BURST_COUNT=3, POLL_NETWORK_HOURLY_LIMIT=5)
+    poll = service.create_poll(orgs["a"], {**poll_body(orgs["a"].id), "opens_at": NOW - timedelta(hours=1),
+                                           "closes_at": NOW + timedelta(days=1), "modes": ["device"]})
+    q = [question.id for question in poll.questions]
+    sheet = [{"question_id": q[0], "value": 4}, {"question_id": q[1], "value": 0}, {"question_id": q[2], "value": [0]}]
+    for n in range(5):
+        service.submit(poll, service.Respondent(Mode.device, (f"burst:{n}",), None), sheet, ip=f"10.7.7.{n}", now=NOW)
+    statuses = db.session.scalars(sa.select(PollResponse.status).where(PollResponse.poll_id == poll.id)).all()
+    assert sorted(statuses) == ["flagged"] * 5
+    with pytest.raises(TooManyRequests):
+        service.submit(poll, service.Respondent(Mode.device, ("burst:5",), None), sheet, ip="10.7.7.5", now=NOW)
+
+
 ANSWER = st.tuples(st.just("answer"), st.integers(0, 2), st.integers(1, 5), st.integers(0, 2),
                    st.lists(st.integers(0, 2), unique=True, max_size=3), st.booleans())
 REVIEW = st.tuples(st.just("review"), st.integers(0, 30), st.sampled_from(["accept", "exclude"]))

@@ -185,6 +185,10 @@ class PollResponse(db.Model):
         sa.CheckConstraint(enum_check("status", ResponseStatus), name="status"),
         sa.Index("ix_poll_responses_poll_id_status", "poll_id", "status"),
         sa.Index("ix_poll_responses_poll_id_network", "poll_id", "network_hash", "submitted_at"),
+        # The answers of a burst not flagged yet: flagging a burst's new answer seeks to it past
+        # the burst's answers flagged before.
+        sa.Index("ix_poll_responses_ok_network", "poll_id", "network_hash", "submitted_at",
+                 sqlite_where=sa.text("status = 'ok'"), postgresql_where=sa.text("status = 'ok'")),
     )
 
     id: Mapped[int] = mapped_column(RANDOM_ID, primary_key=True, autoincrement=False, default=random_id)
