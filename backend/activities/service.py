@@ -13,10 +13,10 @@ from sqlalchemy.orm import contains_eager, joinedload
 from backend.activities.models import Activity, CheckoutUndo
 from backend.bookings import service as bookings
 from backend.bookings.models import Booking, BookingStatus, Slot
-from backend.core.db import Bound, get_by, read_rows
+from backend.core.db import Bound, read_rows
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.core.periods import day_range
-from backend.core.permissions import Actor, authorize, can
+from backend.core.permissions import Actor, authorize, can, load_authorized
 from backend.core.timeutil import format_local
 from backend.extensions import db, utcnow
 from backend.hours import service as hours
@@ -258,9 +258,7 @@ _ACTIVITY = (sa.select(Activity)
 
 def activity_for(actor: Actor | None, activity_id: int, action: str = "activity.view") -> Activity:
     """The activity, if the actor may `action` it (404 / 403)."""
-    activity = get_by(Activity, _ACTIVITY, activity_id)
-    authorize(actor, action, activity)
-    return activity
+    return load_authorized(actor, Activity, activity_id, action, _ACTIVITY)
 
 
 def scanned(actor: Actor | None, activity_id: int, code: str) -> Activity:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from backend.core.db import get_by
 from backend.core.errors import Forbidden, NotFound
 from backend.core.roles import MANAGER_ROLES, ORGANISER_ROLES, ROLE_RANK, STAFF_ROLES, Role
 from backend.extensions import db
@@ -164,8 +165,9 @@ def authorize(actor: Actor | None, action: str, obj, **context) -> None:
         raise Forbidden()
 
 
-def load_authorized(actor: Actor | None, model: type, obj_id: int, action: str):
-    """The `model` row `obj_id`, if the actor may do `action` on it (404 / 403 otherwise)."""
-    obj = db.session.get(model, obj_id)
+def load_authorized(actor: Actor | None, model: type, obj_id: int, action: str, statement: Any = None):
+    """The `model` row `obj_id`, if the actor may do `action` on it (404 / 403 otherwise);
+    read through `statement` (see core.db.get_by) when it loads what the rule reads with it."""
+    obj = db.session.get(model, obj_id) if statement is None else get_by(model, statement, obj_id)
     authorize(actor, action, obj)
     return obj

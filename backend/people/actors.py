@@ -55,8 +55,8 @@ def actor_from(person: Person | None) -> Actor | None:
     loaded; None when there is no such person or they are inactive."""
     if person is None or not person.is_active:
         return None
-    actor = actor_of_roles(person.id, person.name, ((m.role, m.org.path if m.org is not None else None)
-                                       for m in person.memberships))
+    roles = ((m.role, m.org.path if m.org is not None else None) for m in person.memberships)
+    actor = actor_of_roles(person.id, person.name, roles)
     actor.person = person
     return actor
 
